@@ -1,0 +1,58 @@
+/**
+ * Broker settings from the Worker's environment ([vars] and secrets in
+ * wrangler.toml; the same names as environment variables for `npm start`).
+ * A bad value fails loudly: a typo must never silently change a limit.
+ */
+import { MqttError } from '../shared/errors.ts';
+import { ReasonCode } from '../shared/reason-codes.ts';
+import { defaultLimits, type BrokerLimits } from './core/limits.ts';
+
+export interface EdgeEnv {
+  BROKER: DurableObjectNamespace;
+  MQTT_ALLOW_ANONYMOUS?: string;
+  MQTT_BRIDGE_SECRET?: string;
+  MQTT_MAX_CONNECTIONS?: string;
+  MQTT_MAX_PACKET_SIZE?: string;
+  MQTT_MAX_KEEPALIVE?: string;
+  MQTT_MAX_INFLIGHT?: string;
+  MQTT_MAX_QUEUED?: string;
+  MQTT_MAX_SESSION_EXPIRY?: string;
+  MQTT_CONNECT_TIMEOUT_MS?: string;
+  MQTT_LOG_LEVEL?: string;
+}
+
+export interface EdgeConfig {
+  limits: BrokerLimits;
+  allowAnonymous: boolean;
+}
+
+const limitVariables: Array<[keyof EdgeEnv, keyof BrokerLimits, number, number]> = [
+  ['MQTT_MAX_CONNECTIONS', 'maxConnections', 0, 10_000_000],
+  ['MQTT_MAX_PACKET_SIZE', 'maxPacketSize', 16, 268_435_455],
+  ['MQTT_MAX_KEEPALIVE', 'maxKeepAlive', 0, 65_535],
+  ['MQTT_MAX_INFLIGHT', 'maxInflight', 1, 65_535],
+  ['MQTT_MAX_QUEUED', 'maxQueued', 0, 10_000_000],
+  ['MQTT_MAX_SESSION_EXPIRY', 'maxSessionExpiry', 0, 0xffffffff],
+  ['MQTT_CONNECT_TIMEOUT_MS', 'connectTimeoutMs', 100, 600_000],
+];
+
+export function loadEdgeConfig(env: EdgeEnv): EdgeConfig {
+  const limits: BrokerLimits = { ...defaultLimits };
+  for (const [variable, key, min, max] of limitVariables) {
+    const text = env[variable];
+    if (text === undefined || text === '') continue;
+    const value = Number(text);
+    if (typeof text !== 'string' || !Number.isInteger(value) || value < min || value > max) {
+      throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `${variable}="${String(text)}" must be an integer in ${min}..${max}`);
+    }
+    limits[key] = value;
+  }
+  return { limits, allowAnonymous: parseBoolean('MQTT_ALLOW_ANONYMOUS', env.MQTT_ALLOW_ANONYMOUS, true) };
+}
+
+function parseBoolean(name: string, text: string | undefined, fallback: boolean): boolean {
+  if (text === undefined || text === '') return fallback;
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `${name}="${text}" must be true or false`);
+}

@@ -1,0 +1,691 @@
+/**
+ * The protocol core of one broker namespace: connections, sessions, routing
+ * and QoS state machines. It knows nothing of WebSockets or Durable Objects:
+ * it gets bytes from a `Transport`, writes bytes back, keeps durable state
+ * in a `SessionStore`, and asks for an alarm when it has a deadline.
+ */
+import { PacketDecoder } from '../../shared/codec/decoder.ts';
+import type { MqttPacket, PublishPacket } from '../../shared/codec/types.ts';
+import { MqttError, isMqttError } from '../../shared/errors.ts';
+import { ConnackReturnCode, ReasonCode } from '../../shared/reason-codes.ts';
+import { topicMatchesFilter } from '../../shared/topic.ts';
+import { ClientLink, WsCloseCode, type ConnectionState, type Transport } from './link.ts';
+import type { BrokerLimits } from './limits.ts';
+import { describeError, type Logger } from './log.ts';
+import { toBase64, fromBase64, type BrokerMessage } from './message.ts';
+import { OutboundState, SessionStore, type OutboundRecord } from './session-store.ts';
+import { TopicTree, type SubscriptionEntry } from './topic-tree.ts';
+import { handleConnect } from '../protocol/connect.ts';
+import { handlePublish, handlePubrel } from '../protocol/publish.ts';
+import { handlePuback, handlePubcomp, handlePubrec } from '../protocol/acks.ts';
+import { handleSubscribe } from '../protocol/subscribe.ts';
+import { handleUnsubscribe } from '../protocol/unsubscribe.ts';
+import { handleDisconnect } from '../protocol/disconnect.ts';
+import type { BrokerHooks } from './hooks.ts';
+
+/** Why a connection ended; hooks and logs see it. */
+export type CloseCause =
+  | 'client-disconnect'
+  | 'keepalive-timeout'
+  | 'protocol-error'
+  | 'network-error'
+  | 'takeover'
+  | 'server-shutdown'
+  | 'connect-timeout'
+  | 'refused'
+  | 'admin';
+
+export interface BrokerDeps {
+  namespace: string;
+  store: SessionStore;
+  limits: BrokerLimits;
+  log: Logger;
+  hooks: BrokerHooks;
+  now(): number;
+  /** Asks the host to call `alarm()` no later than `at` (ms). */
+  requestAlarm(at: number): void;
+  newId(): string;
+}
+
+/** What the core keeps in memory per session with a live connection. */
+interface SessionRuntime {
+  /** Packet ids of QoS 1/2 messages in flight to the client. */
+  inflight: Set<number>;
+  nextPacketId: number;
+}
+
+/** Largest partial packet kept inline in the attachment; larger ones go to SQLite. */
+const InlinePartialLimit = 1024;
+/** Keep-alive grace: the server allows one and a half keep-alive periods [MQTT-3.1.2-24]. */
+const KeepAliveGrace = 1.5;
+
+export class BrokerCore {
+  readonly tree = new TopicTree();
+  private readonly links = new Map<string, ClientLink>();
+  private readonly linksByClient = new Map<string, ClientLink>();
+  private readonly runtimes = new Map<string, SessionRuntime>();
+  private readonly dirty = new Set<ClientLink>();
+  private readonly shareCursor = new Map<string, number>();
+
+  constructor(readonly deps: BrokerDeps) {
+    for (const entry of deps.store.allSubscriptions()) this.tree.add(matchFilterOf(entry), entry);
+  }
+
+  get store(): SessionStore {
+    return this.deps.store;
+  }
+
+  get limits(): BrokerLimits {
+    return this.deps.limits;
+  }
+
+  get log(): Logger {
+    return this.deps.log;
+  }
+
+  get connectedCount(): number {
+    return this.linksByClient.size;
+  }
+
+  now(): number {
+    return this.deps.now();
+  }
+
+  // ---- connection lifecycle (called by the host adapter) ---------------
+
+  /** A new transport was accepted; it has `connectTimeoutMs` to send CONNECT. */
+  accept(transport: Transport, meta: { remoteAddress?: string; bridged: boolean }): ConnectionState {
+    const now = this.now();
+    const state: ConnectionState = {
+      v: 1,
+      id: this.deps.newId(),
+      phase: 'awaiting-connect',
+      acceptedAt: now,
+      lastSeen: now,
+      bridged: meta.bridged,
+      keepAlive: 0,
+      clientReceiveMaximum: this.limits.maxInflight,
+      clientMaxPacketSize: 0,
+      requestProblemInformation: true,
+    };
+    if (meta.remoteAddress !== undefined) state.remoteAddress = meta.remoteAddress;
+    const link = this.register(state, transport);
+    link.persist();
+    this.deps.requestAlarm(now + this.limits.connectTimeoutMs);
+    return state;
+  }
+
+  /**
+   * Rebuilds links after the object woke from hibernation or restarted.
+   * Sessions still marked online whose connection did not survive are
+   * ended as a network error (their wills fire).
+   */
+  restore(connections: Array<{ state: ConnectionState; transport: Transport }>): void {
+    for (const { state, transport } of connections) {
+      if (this.links.has(state.id)) continue;
+      const link = this.register(state, transport);
+      if (state.phase === 'connected' && state.clientId !== undefined) this.linksByClient.set(state.clientId, link);
+    }
+    for (const session of this.store.onlineSessions()) {
+      if (!this.links.has(session.connectionId)) {
+        this.endSession(session.clientId, session.connectionId, 'network-error');
+      }
+    }
+    this.scheduleNextAlarm();
+    this.flushAll();
+  }
+
+  private register(state: ConnectionState, transport: Transport): ClientLink {
+    let leftover: Uint8Array | undefined;
+    if (state.partialInline !== undefined) leftover = fromBase64(state.partialInline);
+    else if (state.partialStored === true) leftover = this.store.loadPartialPacket(state.id);
+    const decoder = new PacketDecoder({
+      maxPacketSize: this.limits.maxPacketSize,
+      ...(state.level === undefined ? {} : { protocolLevel: state.level }),
+      ...(leftover === undefined ? {} : { leftover }),
+    });
+    const link = new ClientLink(state, transport, decoder);
+    this.links.set(state.id, link);
+    return link;
+  }
+
+  hasLink(connectionId: string): boolean {
+    return this.links.has(connectionId);
+  }
+
+  /** Bytes arrived on a connection. Packets of one connection are handled strictly in order. */
+  receive(connectionId: string, bytes: Uint8Array): Promise<void> {
+    const link = this.links.get(connectionId);
+    if (link === undefined || link.closed) return Promise.resolve();
+    const run = link.chain.then(() => this.process(link, bytes));
+    link.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async process(link: ClientLink, bytes: Uint8Array): Promise<void> {
+    if (link.closed) return;
+    const { packets, error } = link.decoder.push(bytes);
+    this.touch(link);
+    try {
+      for (const packet of packets) {
+        if (link.closed) break;
+        await this.dispatch(link, packet);
+      }
+      if (error !== undefined && !link.closed) this.failConnection(link, error);
+      if (!link.closed) this.savePartial(link);
+    } catch (thrown) {
+      const failure = isMqttError(thrown)
+        ? thrown
+        : new MqttError('Protocol', ReasonCode.ImplementationSpecificError, `internal error: ${describeError(thrown)}`);
+      if (!isMqttError(thrown)) this.log.log('error', 'handler_failed', { client: link.state.clientId, error: describeError(thrown) });
+      if (!link.closed) this.failConnection(link, failure);
+    } finally {
+      this.flushAll();
+    }
+  }
+
+  /** The transport closed (client went away, network error). */
+  async closed(connectionId: string, cause: CloseCause = 'network-error'): Promise<void> {
+    const link = this.links.get(connectionId);
+    if (link === undefined) return;
+    // Let packets already received finish first, so a DISCONNECT followed by a close is clean.
+    await link.chain;
+    if (!this.links.has(connectionId)) return;
+    link.closed = true;
+    this.endConnection(link, cause);
+    this.flushAll();
+  }
+
+  /** Deadlines: connect timeouts, keep-alive, delayed wills, session expiry. */
+  alarm(): void {
+    const now = this.now();
+    for (const link of [...this.links.values()]) {
+      const deadline = this.linkDeadline(link);
+      if (deadline === undefined || deadline > now) continue;
+      if (link.state.phase === 'awaiting-connect') {
+        this.log.log('info', 'connect_timeout', { connection: link.id, addr: link.state.remoteAddress });
+        link.close(WsCloseCode.PolicyViolation, 'CONNECT not received in time');
+        this.endConnection(link, 'connect-timeout');
+      } else if (link.state.phase === 'connected') {
+        this.log.log('info', 'keepalive_timeout', { client: link.state.clientId });
+        this.disconnectWith(link, ReasonCode.KeepAliveTimeout, 'keep-alive timeout', 'keepalive-timeout');
+      }
+    }
+    for (const clientId of this.store.dueWills(now)) {
+      const session = this.store.getSession(clientId);
+      this.store.clearWill(clientId);
+      if (session?.will !== undefined) this.publishWill(session.will);
+    }
+    for (const clientId of this.store.expiredSessions(now)) {
+      const session = this.store.getSession(clientId);
+      if (session?.will !== undefined && session.willAt !== undefined) this.publishWill(session.will);
+      this.deleteSession(clientId);
+      this.log.log('info', 'session_expired', { client: clientId });
+    }
+    this.scheduleNextAlarm();
+    this.flushAll();
+  }
+
+  /** Ends every connection (graceful shutdown / namespace reset). */
+  shutdown(reason: string): void {
+    for (const link of [...this.links.values()]) {
+      if (link.state.phase === 'connected') this.disconnectWith(link, ReasonCode.ServerShuttingDown, reason, 'server-shutdown');
+      else {
+        link.close(WsCloseCode.GoingAway, reason);
+        this.endConnection(link, 'server-shutdown');
+      }
+    }
+    this.flushAll();
+  }
+
+  // ---- dispatch --------------------------------------------------------
+
+  private async dispatch(link: ClientLink, packet: MqttPacket): Promise<void> {
+    if (link.state.phase === 'awaiting-connect') {
+      if (packet.cmd !== 'connect') {
+        // [MQTT-3.1.0-1] the first packet must be CONNECT.
+        throw new MqttError('Protocol', ReasonCode.ProtocolError, `expected CONNECT, got ${packet.cmd.toUpperCase()}`);
+      }
+      await handleConnect(this, link, packet);
+      return;
+    }
+    switch (packet.cmd) {
+      case 'connect':
+        // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
+        throw new MqttError('Protocol', ReasonCode.ProtocolError, 'second CONNECT on one connection');
+      case 'publish':
+        return handlePublish(this, link, packet);
+      case 'puback':
+        return handlePuback(this, link, packet);
+      case 'pubrec':
+        return handlePubrec(this, link, packet);
+      case 'pubrel':
+        return handlePubrel(this, link, packet);
+      case 'pubcomp':
+        return handlePubcomp(this, link, packet);
+      case 'subscribe':
+        return handleSubscribe(this, link, packet);
+      case 'unsubscribe':
+        return handleUnsubscribe(this, link, packet);
+      case 'pingreq':
+        link.write({ cmd: 'pingresp' });
+        this.markDirty(link);
+        return;
+      case 'disconnect':
+        return handleDisconnect(this, link, packet);
+      case 'auth':
+        throw new MqttError('Protocol', ReasonCode.ProtocolError, 'AUTH without an authentication method');
+      default:
+        // Server-to-client packets (CONNACK, SUBACK, ...) from a client are a protocol error.
+        throw new MqttError('Protocol', ReasonCode.ProtocolError, `unexpected ${packet.cmd.toUpperCase()} from a client`);
+    }
+  }
+
+  // ---- helpers for the packet handlers -----------------------------------
+
+  markDirty(link: ClientLink): void {
+    this.dirty.add(link);
+  }
+
+  flushAll(): void {
+    for (const link of this.dirty) link.flush();
+    this.dirty.clear();
+  }
+
+  linkOf(clientId: string): ClientLink | undefined {
+    return this.linksByClient.get(clientId);
+  }
+
+  connectedLinks(): IterableIterator<ClientLink> {
+    return this.linksByClient.values();
+  }
+
+  /** Makes `link` the live connection of its client (after CONNACK). */
+  bindClient(link: ClientLink, clientId: string): void {
+    this.linksByClient.set(clientId, link);
+    this.runtimes.delete(clientId);
+  }
+
+  /** Updates lastSeen; persisted at most once a second to keep attachment writes rare. */
+  private touch(link: ClientLink): void {
+    const now = this.now();
+    if (now - link.state.lastSeen >= 1000) {
+      link.state.lastSeen = now;
+      link.persist();
+    } else {
+      link.state.lastSeen = now;
+    }
+  }
+
+  private savePartial(link: ClientLink): void {
+    const partial = link.decoder.pendingBytes();
+    const state = link.state;
+    if (partial.byteLength === 0) {
+      if (state.partialInline === undefined && state.partialStored !== true) return;
+      if (state.partialStored === true) this.store.deletePartialPacket(link.id);
+      delete state.partialInline;
+      delete state.partialStored;
+    } else if (partial.byteLength <= InlinePartialLimit) {
+      if (state.partialStored === true) this.store.deletePartialPacket(link.id);
+      delete state.partialStored;
+      state.partialInline = toBase64(partial);
+    } else {
+      delete state.partialInline;
+      state.partialStored = true;
+      this.store.savePartialPacket(link.id, partial);
+    }
+    link.persist();
+  }
+
+  /**
+   * Closes a connection because of an error: CONNACK (before CONNECT was
+   * accepted) or DISCONNECT (5.0) with the reason code, then the socket.
+   */
+  failConnection(link: ClientLink, error: MqttError): void {
+    this.log.log('warn', 'protocol_error', {
+      client: link.state.clientId,
+      connection: link.id,
+      reason: error.reasonCode,
+      error: error.message,
+    });
+    if (link.state.phase === 'awaiting-connect') {
+      const level = link.decoder.protocolLevel;
+      if (error.reasonCode === ReasonCode.UnsupportedProtocolVersion && level !== 5) {
+        // [MQTT-3.1.2-2] answer an unsupported level with CONNACK 0x01, then close.
+        link.write({ cmd: 'connack', sessionPresent: false, returnCode: ConnackReturnCode.UnacceptableProtocolVersion });
+      } else if (level === 5 || (error.reasonCode === ReasonCode.UnsupportedProtocolVersion && level === undefined)) {
+        link.write({ cmd: 'connack', sessionPresent: false, reasonCode: error.reasonCode, ...this.reasonString(link, error.message) });
+      }
+      link.close(WsCloseCode.ProtocolError, truncateReason(error.message));
+      this.endConnection(link, 'protocol-error');
+      return;
+    }
+    this.disconnectWith(link, error.reasonCode, error.message, 'protocol-error');
+  }
+
+  /** Server-initiated close of a connected client (5.0: DISCONNECT with a reason first). */
+  disconnectWith(link: ClientLink, reasonCode: number, message: string, cause: CloseCause): void {
+    if (link.isV5 && link.state.phase === 'connected') {
+      link.write({ cmd: 'disconnect', reasonCode, ...this.reasonString(link, message) });
+    }
+    const wsCode = cause === 'protocol-error' ? WsCloseCode.ProtocolError : WsCloseCode.Normal;
+    link.close(wsCode, truncateReason(message));
+    this.endConnection(link, cause);
+  }
+
+  /** 5.0 Reason String property, only if the client did not opt out [MQTT-3.1.2-29]. */
+  reasonString(link: ClientLink, text: string): { properties?: { reasonString: string } } {
+    if (!link.isV5 || !link.state.requestProblemInformation) return {};
+    return { properties: { reasonString: text.slice(0, 200) } };
+  }
+
+  /** Finishes a connection: will, session expiry, bookkeeping. Idempotent. */
+  endConnection(link: ClientLink, cause: CloseCause): void {
+    if (!this.links.delete(link.id)) return;
+    link.closed = true;
+    if (link.state.partialStored === true || link.state.hasTopicAliases === true) this.store.forgetConnection(link.id);
+    const clientId = link.state.clientId;
+    if (link.state.phase !== 'awaiting-connect' && clientId !== undefined && this.linksByClient.get(clientId) === link) {
+      this.linksByClient.delete(clientId);
+      this.runtimes.delete(clientId);
+      this.endSession(clientId, link.id, cause);
+      this.deps.hooks.onDisconnect?.({ clientId, namespace: this.deps.namespace, cause });
+    }
+    this.scheduleNextAlarm();
+  }
+
+  /**
+   * The connection `connectionId` of `clientId` is gone: fire or delay the
+   * will (a clean DISCONNECT has already removed it), expire or keep the session.
+   */
+  private endSession(clientId: string, connectionId: string, cause: CloseCause): void {
+    const session = this.store.getSession(clientId);
+    if (session === undefined || session.connectionId !== connectionId) return;
+    const now = this.now();
+    let willAt: number | undefined;
+    if (session.will !== undefined) {
+      const delay = Math.min(session.will.delaySeconds, session.expiryInterval);
+      if (delay > 0) willAt = now + delay * 1000;
+      else this.publishWill(session.will);
+    }
+    if (session.expiryInterval === 0) {
+      if (willAt !== undefined) this.publishWill(session.will!);
+      this.deleteSession(clientId);
+    } else {
+      if (willAt === undefined && session.will !== undefined) this.store.clearWill(clientId);
+      this.store.markDisconnected(clientId, now, willAt);
+    }
+    this.log.log('info', 'client_disconnected', { client: clientId, cause });
+  }
+
+  /** Deletes a session and its subscriptions from storage and the topic tree. */
+  deleteSession(clientId: string): void {
+    for (const entry of this.store.subscriptionsOf(clientId)) this.tree.remove(matchFilterOf(entry), clientId, entry.filter);
+    this.store.deleteSession(clientId);
+    this.runtimes.delete(clientId);
+  }
+
+  publishWill(will: BrokerMessage): void {
+    const message: BrokerMessage = { ...will };
+    this.route(message);
+  }
+
+  // ---- routing and delivery ------------------------------------------------
+
+  /**
+   * Routes a message to every matching subscription: one delivery per
+   * client at the highest granted QoS of its matching subscriptions, one
+   * member per share group; stores it if retained.
+   */
+  route(message: BrokerMessage): void {
+    if (message.retain) this.storeRetained(message);
+    const targets = new Map<string, Delivery>();
+    const groups = new Map<string, SubscriptionEntry[]>();
+    this.tree.match(message.topic, (entry) => {
+      if (entry.shareGroup !== undefined) {
+        const key = `${entry.shareGroup}\u0000${matchFilterOf(entry)}`;
+        const members = groups.get(key);
+        if (members === undefined) groups.set(key, [entry]);
+        else members.push(entry);
+        return;
+      }
+      // [MQTT-3.8.3-3] No Local: not back to the publisher.
+      if (entry.noLocal && entry.clientId === message.senderClientId) return;
+      mergeDelivery(targets, entry);
+    });
+    for (const [key, members] of groups) mergeDelivery(targets, this.pickShareMember(key, members));
+    for (const [clientId, delivery] of targets) this.deliver(clientId, message, delivery, false);
+  }
+
+  /** One member of a share group: round robin over connected members, else any (queued for later). */
+  private pickShareMember(key: string, members: SubscriptionEntry[]): SubscriptionEntry {
+    const online = members.filter((m) => this.linksByClient.has(m.clientId));
+    const pool = online.length > 0 ? online : members;
+    const cursor = ((this.shareCursor.get(key) ?? -1) + 1) % pool.length;
+    this.shareCursor.set(key, cursor);
+    return pool[cursor] as SubscriptionEntry;
+  }
+
+  private storeRetained(message: BrokerMessage): void {
+    if (message.payload.byteLength === 0) {
+      // [MQTT-3.3.1-10] an empty retained message deletes the retained one.
+      this.store.deleteRetained(message.topic);
+      return;
+    }
+    if (this.store.countRetained() >= this.limits.maxRetainedMessages && this.store.retained(message.topic).length === 0) {
+      this.log.log('warn', 'retained_limit', { topic: message.topic });
+      return;
+    }
+    this.store.putRetained({ ...message, retain: true });
+  }
+
+  /** Retained messages matching a new subscription, sent with the retain flag set [MQTT-3.3.1-8]. */
+  sendRetained(clientId: string, entry: SubscriptionEntry): void {
+    const filter = matchFilterOf(entry);
+    const isWildcard = filter.includes('+') || filter.includes('#');
+    const now = this.now();
+    for (const message of this.store.retained(isWildcard ? undefined : filter)) {
+      if (isWildcard && !topicMatchesFilter(filter, message.topic)) continue;
+      if (message.expiresAt !== undefined && message.expiresAt <= now) {
+        this.store.deleteRetained(message.topic);
+        continue;
+      }
+      const delivery: Delivery = { qos: entry.qos, retainAsPublished: true, subscriptionIds: entry.subscriptionId === undefined ? [] : [entry.subscriptionId] };
+      this.deliver(clientId, message, delivery, true);
+    }
+  }
+
+  /** Delivers one message to one client: now if online, queued if its session persists. */
+  private deliver(clientId: string, message: BrokerMessage, delivery: Delivery, isRetainedReplay: boolean): void {
+    const now = this.now();
+    if (message.expiresAt !== undefined && message.expiresAt <= now) return;
+    const qos = Math.min(message.qos, delivery.qos) as 0 | 1 | 2;
+    // [MQTT-3.3.1-9] live messages go out with retain cleared unless Retain As Published (5.0).
+    const retain = isRetainedReplay || (message.retain && delivery.retainAsPublished);
+    const outgoing: BrokerMessage = { ...message, qos, retain };
+    const link = this.linksByClient.get(clientId);
+    if (qos === 0) {
+      if (link !== undefined && !link.closed) this.sendPublish(link, outgoing, delivery.subscriptionIds, undefined, false);
+      return;
+    }
+    if (link !== undefined && !link.closed) {
+      const runtime = this.runtime(clientId);
+      if (runtime.inflight.size < link.state.clientReceiveMaximum && this.store.countQueued(clientId) === 0) {
+        const packetId = this.allocatePacketId(runtime);
+        if (!this.sendPublish(link, outgoing, delivery.subscriptionIds, packetId, false)) {
+          runtime.inflight.delete(packetId);
+          return;
+        }
+        this.store.enqueue(clientId, outgoing, delivery.subscriptionIds, packetId);
+        return;
+      }
+    } else if (this.store.getSession(clientId) === undefined) {
+      return;
+    }
+    this.enqueueLimited(clientId, outgoing, delivery.subscriptionIds);
+  }
+
+  /** Queues for later, dropping the oldest queued message when the session's queue is full. */
+  private enqueueLimited(clientId: string, message: BrokerMessage, subscriptionIds: number[]): void {
+    if (this.store.countQueued(clientId) >= this.limits.maxQueued) {
+      this.store.dropOldestQueued(clientId);
+      this.log.log('warn', 'queue_full_dropped_oldest', { client: clientId });
+    }
+    this.store.enqueue(clientId, message, subscriptionIds, undefined);
+  }
+
+  /**
+   * Encodes and queues one PUBLISH on a link. Returns false when the packet
+   * is larger than the client's Maximum Packet Size: then it is dropped for
+   * that client only [MQTT-3.1.2-25].
+   */
+  sendPublish(link: ClientLink, message: BrokerMessage, subscriptionIds: number[], packetId: number | undefined, dup: boolean): boolean {
+    const packet: PublishPacket = {
+      cmd: 'publish',
+      topic: message.topic,
+      payload: Buffer.from(message.payload.buffer, message.payload.byteOffset, message.payload.byteLength),
+      qos: message.qos,
+      retain: message.retain,
+      dup,
+    };
+    if (packetId !== undefined) packet.messageId = packetId;
+    if (link.isV5) {
+      const properties: NonNullable<PublishPacket['properties']> = { ...message.properties };
+      if (properties.correlationData !== undefined) properties.correlationData = Buffer.from(properties.correlationData);
+      if (message.expiresAt !== undefined) {
+        // [MQTT-3.3.2-6] forward the remaining lifetime, not the original one.
+        properties.messageExpiryInterval = Math.max(1, Math.ceil((message.expiresAt - this.now()) / 1000));
+      }
+      if (subscriptionIds.length === 1) properties.subscriptionIdentifier = subscriptionIds[0] as number;
+      else if (subscriptionIds.length > 1) properties.subscriptionIdentifier = subscriptionIds;
+      if (Object.keys(properties).length > 0) packet.properties = properties;
+    }
+    const bytes = link.encode(packet);
+    if (link.state.clientMaxPacketSize > 0 && bytes.byteLength > link.state.clientMaxPacketSize) {
+      this.log.log('info', 'dropped_too_large_for_client', { client: link.state.clientId, size: bytes.byteLength });
+      return false;
+    }
+    link.writeBytes(bytes);
+    this.markDirty(link);
+    return true;
+  }
+
+  runtime(clientId: string): SessionRuntime {
+    let runtime = this.runtimes.get(clientId);
+    if (runtime === undefined) {
+      const inflight = new Set<number>();
+      for (const record of this.store.inflight(clientId)) if (record.packetId !== undefined) inflight.add(record.packetId);
+      runtime = { inflight, nextPacketId: 1 + Math.max(0, ...inflight) };
+      this.runtimes.set(clientId, runtime);
+    }
+    return runtime;
+  }
+
+  private allocatePacketId(runtime: SessionRuntime): number {
+    // Packet ids are 1..65535 and must not collide with one still in flight [MQTT-2.2.1-3].
+    for (;;) {
+      const id = runtime.nextPacketId;
+      runtime.nextPacketId = id >= 0xffff ? 1 : id + 1;
+      if (!runtime.inflight.has(id)) {
+        runtime.inflight.add(id);
+        return id;
+      }
+    }
+  }
+
+  /** An outbound QoS 1/2 message was acknowledged: free its id and send what is queued. */
+  releasePacketId(clientId: string, packetId: number): void {
+    this.runtime(clientId).inflight.delete(packetId);
+  }
+
+  /** Sends queued messages while the client's in-flight window has room. */
+  pump(link: ClientLink): void {
+    const clientId = link.state.clientId;
+    if (clientId === undefined || link.closed) return;
+    const runtime = this.runtime(clientId);
+    let room = link.state.clientReceiveMaximum - runtime.inflight.size;
+    const now = this.now();
+    while (room > 0) {
+      const batch = this.store.queued(clientId, Math.min(room, 100));
+      if (batch.length === 0) return;
+      for (const record of batch) {
+        if (record.message.expiresAt !== undefined && record.message.expiresAt <= now) {
+          this.store.deleteOutbound(record.id);
+          continue;
+        }
+        const packetId = this.allocatePacketId(runtime);
+        if (!this.sendPublish(link, record.message, record.subscriptionIds, packetId, false)) {
+          runtime.inflight.delete(packetId);
+          this.store.deleteOutbound(record.id);
+          continue;
+        }
+        this.store.markSent(record.id, packetId);
+        room--;
+      }
+    }
+  }
+
+  /** On reconnect with a session present: resend unacknowledged PUBLISH (DUP) and PUBREL in order [MQTT-4.4.0-1]. */
+  resendInflight(link: ClientLink, records: OutboundRecord[]): void {
+    for (const record of records) {
+      if (record.packetId === undefined) continue;
+      if (record.state === OutboundState.PubrelSent) {
+        link.write({ cmd: 'pubrel', messageId: record.packetId });
+      } else {
+        this.sendPublish(link, record.message, record.subscriptionIds, record.packetId, true);
+      }
+    }
+    this.markDirty(link);
+  }
+
+  // ---- alarms -----------------------------------------------------------
+
+  private linkDeadline(link: ClientLink): number | undefined {
+    const state = link.state;
+    if (state.phase === 'awaiting-connect') return state.acceptedAt + this.limits.connectTimeoutMs;
+    if (state.phase === 'connected' && !state.bridged && state.keepAlive > 0) return state.lastSeen + state.keepAlive * 1000 * KeepAliveGrace;
+    return undefined;
+  }
+
+  scheduleNextAlarm(): void {
+    let next = this.store.nextSessionDeadline();
+    for (const link of this.links.values()) {
+      const deadline = this.linkDeadline(link);
+      if (deadline !== undefined && (next === undefined || deadline < next)) next = deadline;
+    }
+    if (next !== undefined) this.deps.requestAlarm(next);
+  }
+}
+
+interface Delivery {
+  qos: 0 | 1 | 2;
+  retainAsPublished: boolean;
+  subscriptionIds: number[];
+}
+
+/** Overlapping subscriptions of one client: one delivery at the highest QoS, all identifiers [MQTT-3.3.4-2]. */
+function mergeDelivery(targets: Map<string, Delivery>, entry: SubscriptionEntry): void {
+  const existing = targets.get(entry.clientId);
+  if (existing === undefined) {
+    targets.set(entry.clientId, {
+      qos: entry.qos,
+      retainAsPublished: entry.retainAsPublished,
+      subscriptionIds: entry.subscriptionId === undefined ? [] : [entry.subscriptionId],
+    });
+    return;
+  }
+  if (entry.qos > existing.qos) existing.qos = entry.qos;
+  existing.retainAsPublished ||= entry.retainAsPublished;
+  if (entry.subscriptionId !== undefined && !existing.subscriptionIds.includes(entry.subscriptionId)) existing.subscriptionIds.push(entry.subscriptionId);
+}
+
+/** The filter used for matching: without the `$share/{group}/` prefix. */
+export function matchFilterOf(entry: SubscriptionEntry): string {
+  if (entry.shareGroup === undefined) return entry.filter;
+  return entry.filter.slice('$share/'.length + entry.shareGroup.length + 1);
+}
+
+function truncateReason(text: string): string {
+  // WebSocket close reasons are limited to 123 bytes.
+  return text.length > 100 ? `${text.slice(0, 97)}...` : text;
+}

@@ -1,0 +1,44 @@
+/**
+ * Broker limits for one namespace. Defaults are what an MQTT user expects of
+ * a general-purpose broker; each can be lowered through configuration.
+ */
+export interface BrokerLimits {
+  /** Largest packet accepted from a client, in bytes (fixed header included). */
+  maxPacketSize: number;
+  /** Longest keep-alive granted, seconds; 0 = no cap. 5.0 clients asking for more get Server Keep Alive. */
+  maxKeepAlive: number;
+  /** Time a new connection has to send CONNECT. */
+  connectTimeoutMs: number;
+  /** QoS 1/2 messages in flight to one client (3.x); 5.0 clients may lower it with Receive Maximum. */
+  maxInflight: number;
+  /** QoS 1/2 messages queued for one session beyond those in flight. */
+  maxQueued: number;
+  /** Longest session expiry granted, seconds (0xFFFFFFFF = never expires). */
+  maxSessionExpiry: number;
+  /** Concurrent connections per namespace; 0 = unlimited. */
+  maxConnections: number;
+  maxSubscriptionsPerClient: number;
+  maxRetainedMessages: number;
+  /** Topic Alias Maximum announced to 5.0 clients (client-to-server aliases). */
+  topicAliasMaximum: number;
+  /** Receive Maximum announced to 5.0 clients (inbound QoS 1/2 in flight). */
+  receiveMaximum: number;
+  maxTopicLength: number;
+  maxTopicLevels: number;
+}
+
+export const defaultLimits: BrokerLimits = {
+  maxPacketSize: 1024 * 1024,
+  maxKeepAlive: 0,
+  connectTimeoutMs: 10_000,
+  maxInflight: 100,
+  maxQueued: 1000,
+  maxSessionExpiry: 0xffffffff,
+  maxConnections: 0,
+  maxSubscriptionsPerClient: 1000,
+  maxRetainedMessages: 100_000,
+  topicAliasMaximum: 32,
+  receiveMaximum: 1024,
+  maxTopicLength: 1024,
+  maxTopicLevels: 32,
+};

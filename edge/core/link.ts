@@ -1,0 +1,137 @@
+/**
+ * One client connection as the protocol core sees it: its durable state
+ * (kept in the WebSocket attachment so it survives hibernation), the
+ * transport to write to, the stream decoder, and the bytes waiting to be
+ * sent at the end of the current event.
+ */
+import { PacketDecoder } from '../../shared/codec/decoder.ts';
+import { encodePacket } from '../../shared/codec/encoder.ts';
+import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
+
+/**
+ * Everything about a connection that must survive the Durable Object being
+ * evicted. Serialized into the WebSocket attachment (2 KiB at most), so it
+ * holds only small scalars; bulky state (partial packets, topic aliases)
+ * lives in SQLite.
+ */
+export interface ConnectionState {
+  v: 1;
+  id: string;
+  phase: 'awaiting-connect' | 'connected' | 'closing';
+  acceptedAt: number;
+  /** Last time (ms) a packet arrived, for keep-alive. */
+  lastSeen: number;
+  remoteAddress?: string;
+  /** Bridged by the trusted sidecar, which enforces keep-alive itself. */
+  bridged: boolean;
+  clientId?: string;
+  level?: ProtocolLevel;
+  /** Effective keep-alive in seconds (after any Server Keep Alive cap); 0 = none. */
+  keepAlive: number;
+  /** 5.0: how many QoS 1/2 messages the client accepts in flight. */
+  clientReceiveMaximum: number;
+  /** 5.0: the largest packet the client accepts; 0 = no limit. */
+  clientMaxPacketSize: number;
+  /** 5.0: the client allows Reason String / User Properties on errors. */
+  requestProblemInformation: boolean;
+  /** A partial packet is buffered: small ones inline (base64), big ones in SQLite. */
+  partialInline?: string;
+  partialStored?: boolean;
+  /** 5.0 client-to-server topic aliases are stored in SQLite. */
+  hasTopicAliases?: boolean;
+}
+
+export interface Transport {
+  send(bytes: Uint8Array): void;
+  close(code: number, reason: string): void;
+  /** Persists `state` where it survives hibernation. */
+  persist(state: ConnectionState): void;
+}
+
+export class ClientLink {
+  private readonly outgoing: Uint8Array[] = [];
+  private outgoingBytes = 0;
+  /** Serializes packet handling of this client, so hooks run in packet order. */
+  chain: Promise<void> = Promise.resolve();
+  /** Set once the connection is being torn down; later packets are ignored. */
+  closed = false;
+  /** Client-to-server topic aliases, loaded lazily from storage after a wake. */
+  topicAliases: Map<number, string> | undefined;
+
+  constructor(
+    readonly state: ConnectionState,
+    private readonly transport: Transport,
+    readonly decoder: PacketDecoder,
+  ) {}
+
+  get id(): string {
+    return this.state.id;
+  }
+
+  get level(): ProtocolLevel {
+    return this.state.level ?? 4;
+  }
+
+  get isV5(): boolean {
+    return this.state.level === 5;
+  }
+
+  /** Queues a packet; everything queued in one event leaves as one WebSocket message. */
+  write(packet: MqttPacket): void {
+    this.writeBytes(this.encode(packet));
+  }
+
+  encode(packet: MqttPacket): Uint8Array {
+    return encodePacket(packet, this.level);
+  }
+
+  writeBytes(bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.outgoing.push(bytes);
+    this.outgoingBytes += bytes.byteLength;
+  }
+
+  get hasOutgoing(): boolean {
+    return this.outgoing.length > 0;
+  }
+
+  flush(): void {
+    if (this.outgoing.length === 0) return;
+    let message: Uint8Array;
+    if (this.outgoing.length === 1) {
+      message = this.outgoing[0] as Uint8Array;
+    } else {
+      message = new Uint8Array(this.outgoingBytes);
+      let offset = 0;
+      for (const part of this.outgoing) {
+        message.set(part, offset);
+        offset += part.byteLength;
+      }
+    }
+    this.outgoing.length = 0;
+    this.outgoingBytes = 0;
+    try {
+      this.transport.send(message);
+    } catch {
+      // The socket is already gone; its close event tears the session down.
+    }
+  }
+
+  /** Flushes what is queued, then closes the transport. */
+  close(code: number, reason: string): void {
+    this.flush();
+    this.closed = true;
+    this.state.phase = 'closing';
+    try {
+      this.transport.close(code, reason);
+    } catch {
+      // Closing an already closed WebSocket throws; nothing is lost.
+    }
+  }
+
+  persist(): void {
+    this.transport.persist(this.state);
+  }
+}
+
+export const WsCloseCode = { Normal: 1000, GoingAway: 1001, ProtocolError: 1002, PolicyViolation: 1008, TooBig: 1009, InternalError: 1011 } as const;

@@ -1,0 +1,441 @@
+/**
+ * Durable state of one namespace in SQLite: sessions, subscriptions, the
+ * outbound QoS 1/2 queue (queued and in flight), inbound QoS 2 packet ids
+ * awaiting PUBREL, and retained messages.
+ *
+ * Every method is synchronous: Durable Object SQLite runs in-process, and
+ * writes made before the next `await` commit together, with the runtime
+ * holding outgoing messages until they are durable. So an acknowledgement
+ * sent after a write here is never ahead of the data it acknowledges.
+ */
+import type { QoS } from '../../shared/codec/types.ts';
+import { deserializeProperties, serializeProperties, type BrokerMessage } from './message.ts';
+import type { SubscriptionEntry } from './topic-tree.ts';
+
+/** The slice of Durable Object `SqlStorage` the store needs. */
+export interface SqlExecutor {
+  exec(query: string, ...bindings: unknown[]): { toArray(): Record<string, unknown>[]; readonly rowsWritten: number };
+}
+
+/** Session expiry interval meaning "never expires" [MQTT-3.1.2-23]. */
+export const SessionNeverExpires = 0xffffffff;
+
+export interface SessionRecord {
+  clientId: string;
+  protocolLevel: 3 | 4 | 5;
+  /** Seconds after disconnect; 0 ends the session with the connection. */
+  expiryInterval: number;
+  /** Id of the live connection, undefined while offline. */
+  connectionId?: string;
+  disconnectedAt?: number;
+  will?: BrokerMessage & { delaySeconds: number };
+  /** When a delayed will fires (ms), while offline. */
+  willAt?: number;
+}
+
+/** Outbound message states, in the order a QoS 2 message walks them. */
+export const OutboundState = { Queued: 0, PublishSent: 1, PubrelSent: 2 } as const;
+export type OutboundState = (typeof OutboundState)[keyof typeof OutboundState];
+
+export interface OutboundRecord {
+  id: number;
+  clientId: string;
+  packetId?: number;
+  state: OutboundState;
+  message: BrokerMessage;
+  /** Subscription identifiers to deliver with the message (MQTT 5). */
+  subscriptionIds: number[];
+}
+
+const schema = [
+  `CREATE TABLE IF NOT EXISTS sessions (
+     client_id TEXT PRIMARY KEY,
+     protocol_level INTEGER NOT NULL,
+     expiry_interval INTEGER NOT NULL,
+     connection_id TEXT,
+     disconnected_at INTEGER,
+     will TEXT,
+     will_at INTEGER)`,
+  `CREATE TABLE IF NOT EXISTS subscriptions (
+     client_id TEXT NOT NULL,
+     filter TEXT NOT NULL,
+     qos INTEGER NOT NULL,
+     no_local INTEGER NOT NULL,
+     retain_as_published INTEGER NOT NULL,
+     retain_handling INTEGER NOT NULL,
+     subscription_id INTEGER,
+     share_group TEXT,
+     PRIMARY KEY (client_id, filter))`,
+  `CREATE TABLE IF NOT EXISTS outbound (
+     id INTEGER PRIMARY KEY,
+     client_id TEXT NOT NULL,
+     packet_id INTEGER,
+     state INTEGER NOT NULL,
+     topic TEXT NOT NULL,
+     payload BLOB NOT NULL,
+     qos INTEGER NOT NULL,
+     retain INTEGER NOT NULL,
+     properties TEXT,
+     expires_at INTEGER,
+     subscription_ids TEXT)`,
+  `CREATE INDEX IF NOT EXISTS outbound_by_client ON outbound (client_id, id)`,
+  `CREATE TABLE IF NOT EXISTS inbound_qos2 (
+     client_id TEXT NOT NULL,
+     packet_id INTEGER NOT NULL,
+     PRIMARY KEY (client_id, packet_id))`,
+  `CREATE TABLE IF NOT EXISTS retained (
+     topic TEXT PRIMARY KEY,
+     payload BLOB NOT NULL,
+     qos INTEGER NOT NULL,
+     properties TEXT,
+     expires_at INTEGER)`,
+  `CREATE TABLE IF NOT EXISTS partial_packets (
+     connection_id TEXT PRIMARY KEY,
+     bytes BLOB NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS topic_aliases (
+     connection_id TEXT NOT NULL,
+     alias INTEGER NOT NULL,
+     topic TEXT NOT NULL,
+     PRIMARY KEY (connection_id, alias))`,
+];
+
+function toUint8(value: unknown): Uint8Array {
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (value instanceof Uint8Array) return value;
+  return new Uint8Array(0);
+}
+
+function optionalNumber(value: unknown): number | undefined {
+  return typeof value === 'number' ? value : undefined;
+}
+
+function messageFromRow(row: Record<string, unknown>): BrokerMessage {
+  const message: BrokerMessage = {
+    topic: row['topic'] as string,
+    payload: toUint8(row['payload']),
+    qos: row['qos'] as QoS,
+    retain: row['retain'] === 1,
+  };
+  const properties = deserializeProperties(row['properties'] as string | null);
+  if (properties !== undefined) message.properties = properties;
+  const expiresAt = optionalNumber(row['expires_at']);
+  if (expiresAt !== undefined) message.expiresAt = expiresAt;
+  return message;
+}
+
+export class SessionStore {
+  constructor(private readonly sql: SqlExecutor) {
+    for (const statement of schema) sql.exec(statement);
+  }
+
+  // ---- sessions -------------------------------------------------------
+
+  getSession(clientId: string): SessionRecord | undefined {
+    const row = this.sql.exec('SELECT * FROM sessions WHERE client_id = ?', clientId).toArray()[0];
+    if (row === undefined) return undefined;
+    const record: SessionRecord = {
+      clientId,
+      protocolLevel: row['protocol_level'] as 3 | 4 | 5,
+      expiryInterval: row['expiry_interval'] as number,
+    };
+    if (typeof row['connection_id'] === 'string') record.connectionId = row['connection_id'];
+    const disconnectedAt = optionalNumber(row['disconnected_at']);
+    if (disconnectedAt !== undefined) record.disconnectedAt = disconnectedAt;
+    if (typeof row['will'] === 'string') {
+      const stored = JSON.parse(row['will']) as { message: Record<string, unknown>; delaySeconds: number; senderClientId?: string };
+      const will = { ...messageFromRow({ ...stored.message, payload: Buffer.from(stored.message['payload'] as string, 'base64') }), delaySeconds: stored.delaySeconds };
+      if (stored.senderClientId !== undefined) will.senderClientId = stored.senderClientId;
+      record.will = will;
+    }
+    const willAt = optionalNumber(row['will_at']);
+    if (willAt !== undefined) record.willAt = willAt;
+    return record;
+  }
+
+  /** Creates or replaces the session row for a client that just connected. */
+  saveConnectedSession(record: SessionRecord): void {
+    let will: string | null = null;
+    if (record.will !== undefined) {
+      const w = record.will;
+      will = JSON.stringify({
+        message: {
+          topic: w.topic,
+          payload: Buffer.from(w.payload).toString('base64'),
+          qos: w.qos,
+          retain: w.retain ? 1 : 0,
+          properties: serializeProperties(w.properties),
+          expires_at: w.expiresAt ?? null,
+        },
+        delaySeconds: w.delaySeconds,
+        senderClientId: w.senderClientId,
+      });
+    }
+    this.sql.exec(
+      `INSERT INTO sessions (client_id, protocol_level, expiry_interval, connection_id, disconnected_at, will, will_at)
+       VALUES (?, ?, ?, ?, NULL, ?, NULL)
+       ON CONFLICT (client_id) DO UPDATE SET protocol_level = excluded.protocol_level,
+         expiry_interval = excluded.expiry_interval, connection_id = excluded.connection_id,
+         disconnected_at = NULL, will = excluded.will, will_at = NULL`,
+      record.clientId, record.protocolLevel, record.expiryInterval, record.connectionId ?? null, will,
+    );
+  }
+
+  setExpiryInterval(clientId: string, expiryInterval: number): void {
+    this.sql.exec('UPDATE sessions SET expiry_interval = ? WHERE client_id = ?', expiryInterval, clientId);
+  }
+
+  clearWill(clientId: string): void {
+    this.sql.exec('UPDATE sessions SET will = NULL, will_at = NULL WHERE client_id = ?', clientId);
+  }
+
+  /** Marks the session offline; a will that must wait fires at willAt. */
+  markDisconnected(clientId: string, at: number, willAt: number | undefined): void {
+    this.sql.exec(
+      'UPDATE sessions SET connection_id = NULL, disconnected_at = ?, will_at = ? WHERE client_id = ?',
+      at, willAt ?? null, clientId,
+    );
+  }
+
+  /** Removes the session and everything it owns. */
+  deleteSession(clientId: string): void {
+    this.sql.exec('DELETE FROM sessions WHERE client_id = ?', clientId);
+    this.sql.exec('DELETE FROM subscriptions WHERE client_id = ?', clientId);
+    this.sql.exec('DELETE FROM outbound WHERE client_id = ?', clientId);
+    this.sql.exec('DELETE FROM inbound_qos2 WHERE client_id = ?', clientId);
+  }
+
+  /** Sessions marked online whose connection no longer exists (after a crash or restart). */
+  onlineSessions(): Array<{ clientId: string; connectionId: string }> {
+    return this.sql
+      .exec('SELECT client_id, connection_id FROM sessions WHERE connection_id IS NOT NULL')
+      .toArray()
+      .map((row) => ({ clientId: row['client_id'] as string, connectionId: row['connection_id'] as string }));
+  }
+
+  /** Offline sessions with a pending will or a finite expiry: the alarm's work list. */
+  nextSessionDeadline(): number | undefined {
+    const row = this.sql
+      .exec(
+        `SELECT MIN(deadline) AS deadline FROM (
+           SELECT will_at AS deadline FROM sessions WHERE connection_id IS NULL AND will_at IS NOT NULL
+           UNION ALL
+           SELECT disconnected_at + expiry_interval * 1000 FROM sessions
+             WHERE connection_id IS NULL AND disconnected_at IS NOT NULL AND expiry_interval < ${SessionNeverExpires})`,
+      )
+      .toArray()[0];
+    return optionalNumber(row?.['deadline']);
+  }
+
+  dueWills(now: number): string[] {
+    return this.sql
+      .exec('SELECT client_id FROM sessions WHERE connection_id IS NULL AND will_at IS NOT NULL AND will_at <= ?', now)
+      .toArray()
+      .map((row) => row['client_id'] as string);
+  }
+
+  expiredSessions(now: number): string[] {
+    return this.sql
+      .exec(
+        `SELECT client_id FROM sessions WHERE connection_id IS NULL AND disconnected_at IS NOT NULL
+           AND expiry_interval < ${SessionNeverExpires} AND disconnected_at + expiry_interval * 1000 <= ?`,
+        now,
+      )
+      .toArray()
+      .map((row) => row['client_id'] as string);
+  }
+
+  // ---- subscriptions --------------------------------------------------
+
+  allSubscriptions(): SubscriptionEntry[] {
+    return this.sql.exec('SELECT * FROM subscriptions').toArray().map(subscriptionFromRow);
+  }
+
+  subscriptionsOf(clientId: string): SubscriptionEntry[] {
+    return this.sql.exec('SELECT * FROM subscriptions WHERE client_id = ?', clientId).toArray().map(subscriptionFromRow);
+  }
+
+  countSubscriptions(clientId: string): number {
+    return this.sql.exec('SELECT COUNT(*) AS n FROM subscriptions WHERE client_id = ?', clientId).toArray()[0]?.['n'] as number;
+  }
+
+  hasSubscription(clientId: string, filter: string): boolean {
+    return this.sql.exec('SELECT 1 FROM subscriptions WHERE client_id = ? AND filter = ?', clientId, filter).toArray().length > 0;
+  }
+
+  putSubscription(entry: SubscriptionEntry): void {
+    this.sql.exec(
+      `INSERT INTO subscriptions (client_id, filter, qos, no_local, retain_as_published, retain_handling, subscription_id, share_group)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (client_id, filter) DO UPDATE SET qos = excluded.qos, no_local = excluded.no_local,
+         retain_as_published = excluded.retain_as_published, retain_handling = excluded.retain_handling,
+         subscription_id = excluded.subscription_id, share_group = excluded.share_group`,
+      entry.clientId, entry.filter, entry.qos, entry.noLocal ? 1 : 0, entry.retainAsPublished ? 1 : 0,
+      entry.retainHandling, entry.subscriptionId ?? null, entry.shareGroup ?? null,
+    );
+  }
+
+  deleteSubscription(clientId: string, filter: string): boolean {
+    return this.sql.exec('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?', clientId, filter).rowsWritten > 0;
+  }
+
+  // ---- outbound queue -------------------------------------------------
+
+  /** Appends a message for a client; with a packet id it is in flight at once. */
+  enqueue(clientId: string, message: BrokerMessage, subscriptionIds: number[], packetId: number | undefined): number {
+    const row = this.sql
+      .exec(
+        `INSERT INTO outbound (client_id, packet_id, state, topic, payload, qos, retain, properties, expires_at, subscription_ids)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        clientId, packetId ?? null, packetId === undefined ? OutboundState.Queued : OutboundState.PublishSent,
+        message.topic, message.payload, message.qos, message.retain ? 1 : 0,
+        serializeProperties(message.properties), message.expiresAt ?? null,
+        subscriptionIds.length === 0 ? null : JSON.stringify(subscriptionIds),
+      )
+      .toArray()[0];
+    return row?.['id'] as number;
+  }
+
+  /** In-flight messages (PUBLISH or PUBREL sent, not yet acknowledged), oldest first. */
+  inflight(clientId: string): OutboundRecord[] {
+    return this.sql
+      .exec('SELECT * FROM outbound WHERE client_id = ? AND state <> 0 ORDER BY id', clientId)
+      .toArray()
+      .map(outboundFromRow);
+  }
+
+  /** The oldest queued (not yet sent) messages. */
+  queued(clientId: string, limit: number): OutboundRecord[] {
+    return this.sql
+      .exec('SELECT * FROM outbound WHERE client_id = ? AND state = 0 ORDER BY id LIMIT ?', clientId, limit)
+      .toArray()
+      .map(outboundFromRow);
+  }
+
+  countQueued(clientId: string): number {
+    return this.sql.exec('SELECT COUNT(*) AS n FROM outbound WHERE client_id = ? AND state = 0', clientId).toArray()[0]?.['n'] as number;
+  }
+
+  markSent(id: number, packetId: number): void {
+    this.sql.exec('UPDATE outbound SET state = 1, packet_id = ? WHERE id = ?', packetId, id);
+  }
+
+  /** QoS 2: PUBREC received, PUBREL sent; the message body is no longer needed. */
+  markPubrelSent(clientId: string, packetId: number): boolean {
+    return (
+      this.sql.exec(
+        `UPDATE outbound SET state = 2, payload = X'', properties = NULL WHERE client_id = ? AND packet_id = ? AND state = 1`,
+        clientId, packetId,
+      ).rowsWritten > 0
+    );
+  }
+
+  /** Completes an outbound message (PUBACK, or PUBCOMP) and returns whether it existed. */
+  complete(clientId: string, packetId: number, state: OutboundState): boolean {
+    return this.sql.exec('DELETE FROM outbound WHERE client_id = ? AND packet_id = ? AND state = ?', clientId, packetId, state).rowsWritten > 0;
+  }
+
+  deleteOutbound(id: number): void {
+    this.sql.exec('DELETE FROM outbound WHERE id = ?', id);
+  }
+
+  /** Drops the oldest queued message of a client (queue limit policy). */
+  dropOldestQueued(clientId: string): void {
+    this.sql.exec('DELETE FROM outbound WHERE id = (SELECT id FROM outbound WHERE client_id = ? AND state = 0 ORDER BY id LIMIT 1)', clientId);
+  }
+
+  // ---- inbound QoS 2 --------------------------------------------------
+
+  /** Records an inbound QoS 2 packet id; false when it was already recorded (a duplicate). */
+  rememberInboundQoS2(clientId: string, packetId: number): boolean {
+    return this.sql.exec('INSERT OR IGNORE INTO inbound_qos2 (client_id, packet_id) VALUES (?, ?)', clientId, packetId).rowsWritten > 0;
+  }
+
+  releaseInboundQoS2(clientId: string, packetId: number): boolean {
+    return this.sql.exec('DELETE FROM inbound_qos2 WHERE client_id = ? AND packet_id = ?', clientId, packetId).rowsWritten > 0;
+  }
+
+  // ---- retained -------------------------------------------------------
+
+  putRetained(message: BrokerMessage): void {
+    this.sql.exec(
+      `INSERT INTO retained (topic, payload, qos, properties, expires_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos,
+         properties = excluded.properties, expires_at = excluded.expires_at`,
+      message.topic, message.payload, message.qos, serializeProperties(message.properties), message.expiresAt ?? null,
+    );
+  }
+
+  deleteRetained(topic: string): void {
+    this.sql.exec('DELETE FROM retained WHERE topic = ?', topic);
+  }
+
+  countRetained(): number {
+    return this.sql.exec('SELECT COUNT(*) AS n FROM retained').toArray()[0]?.['n'] as number;
+  }
+
+  /** Retained messages for one exact topic, or all of them for a wildcard filter to match. */
+  retained(exactTopic?: string): BrokerMessage[] {
+    const rows = exactTopic === undefined
+      ? this.sql.exec('SELECT *, 1 AS retain FROM retained').toArray()
+      : this.sql.exec('SELECT *, 1 AS retain FROM retained WHERE topic = ?', exactTopic).toArray();
+    return rows.map(messageFromRow);
+  }
+
+  // ---- per-connection leftovers -----------------------------------------
+
+  savePartialPacket(connectionId: string, bytes: Uint8Array): void {
+    this.sql.exec('INSERT OR REPLACE INTO partial_packets (connection_id, bytes) VALUES (?, ?)', connectionId, bytes);
+  }
+
+  loadPartialPacket(connectionId: string): Uint8Array | undefined {
+    const row = this.sql.exec('SELECT bytes FROM partial_packets WHERE connection_id = ?', connectionId).toArray()[0];
+    return row === undefined ? undefined : toUint8(row['bytes']);
+  }
+
+  saveTopicAlias(connectionId: string, alias: number, topic: string): void {
+    this.sql.exec('INSERT OR REPLACE INTO topic_aliases (connection_id, alias, topic) VALUES (?, ?, ?)', connectionId, alias, topic);
+  }
+
+  loadTopicAliases(connectionId: string): Map<number, string> {
+    const rows = this.sql.exec('SELECT alias, topic FROM topic_aliases WHERE connection_id = ?', connectionId).toArray();
+    return new Map(rows.map((row) => [row['alias'] as number, row['topic'] as string]));
+  }
+
+  /** Forgets what belonged to a closed connection. */
+  forgetConnection(connectionId: string): void {
+    this.sql.exec('DELETE FROM partial_packets WHERE connection_id = ?', connectionId);
+    this.sql.exec('DELETE FROM topic_aliases WHERE connection_id = ?', connectionId);
+  }
+
+  deletePartialPacket(connectionId: string): void {
+    this.sql.exec('DELETE FROM partial_packets WHERE connection_id = ?', connectionId);
+  }
+}
+
+function subscriptionFromRow(row: Record<string, unknown>): SubscriptionEntry {
+  const entry: SubscriptionEntry = {
+    clientId: row['client_id'] as string,
+    filter: row['filter'] as string,
+    qos: row['qos'] as QoS,
+    noLocal: row['no_local'] === 1,
+    retainAsPublished: row['retain_as_published'] === 1,
+    retainHandling: row['retain_handling'] as 0 | 1 | 2,
+  };
+  const subscriptionId = optionalNumber(row['subscription_id']);
+  if (subscriptionId !== undefined) entry.subscriptionId = subscriptionId;
+  if (typeof row['share_group'] === 'string') entry.shareGroup = row['share_group'];
+  return entry;
+}
+
+function outboundFromRow(row: Record<string, unknown>): OutboundRecord {
+  const record: OutboundRecord = {
+    id: row['id'] as number,
+    clientId: row['client_id'] as string,
+    state: row['state'] as OutboundState,
+    message: messageFromRow(row),
+    subscriptionIds: typeof row['subscription_ids'] === 'string' ? (JSON.parse(row['subscription_ids']) as number[]) : [],
+  };
+  const packetId = optionalNumber(row['packet_id']);
+  if (packetId !== undefined) record.packetId = packetId;
+  return record;
+}

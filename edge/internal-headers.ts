@@ -1,0 +1,17 @@
+/**
+ * Headers the Worker sets on the request it forwards to the namespace's
+ * Durable Object. The Worker strips any a client sent itself, so the object
+ * can trust them.
+ */
+export const InternalHeader = {
+  Namespace: 'x-broker-namespace',
+  RemoteAddress: 'x-broker-remote-address',
+  Bridged: 'x-broker-bridged',
+  Subprotocol: 'x-broker-subprotocol',
+} as const;
+
+/** Headers the sidecar sends on its upgrade request. */
+export const BridgeHeader = {
+  Secret: 'x-mqtt-bridge-secret',
+  ClientAddress: 'x-mqtt-client-address',
+} as const;

@@ -1,0 +1,199 @@
+/**
+ * CONNECT: validate, authenticate, take over an existing connection of the
+ * same client, create or resume the session, answer CONNACK, then resend
+ * what the session still owes the client.
+ */
+import type { ConnectPacket, ConnackPacket } from '../../shared/codec/types.ts';
+import { MqttError } from '../../shared/errors.ts';
+import { ConnackReturnCode, ReasonCode, connackCodeFor } from '../../shared/reason-codes.ts';
+import { validateTopicName } from '../../shared/topic.ts';
+import type { BrokerCore } from '../core/broker.ts';
+import { WsCloseCode, type ClientLink } from '../core/link.ts';
+import { toBytes, type BrokerMessage } from '../core/message.ts';
+import { SessionNeverExpires } from '../core/session-store.ts';
+
+/** Client ids we hand out to clients that connect with an empty one [MQTT-3.1.3-6]. */
+const AssignedIdPrefix = 'auto-';
+
+export async function handleConnect(broker: BrokerCore, link: ClientLink, packet: ConnectPacket): Promise<void> {
+  const level = packet.protocolVersion ?? 4;
+  link.state.level = level;
+  const isV5 = level === 5;
+  const clean = packet.clean !== false;
+  const properties = packet.properties ?? {};
+
+  // ---- client identifier [MQTT-3.1.3-7/8] -------------------------------
+  let clientId = packet.clientId;
+  let assignedClientId: string | undefined;
+  if (clientId.length === 0) {
+    if (!clean || level === 3) {
+      // 3.1 has no empty ids; 3.1.1/5.0 only with a clean session.
+      return refuse(broker, link, ReasonCode.ClientIdentifierNotValid, 'empty client id requires clean session');
+    }
+    clientId = `${AssignedIdPrefix}${broker.deps.newId()}`;
+    assignedClientId = clientId;
+  }
+
+  // ---- limits -------------------------------------------------------------
+  const limits = broker.limits;
+  const existingLink = broker.linkOf(clientId);
+  if (limits.maxConnections > 0 && existingLink === undefined && broker.connectedCount >= limits.maxConnections) {
+    return refuse(broker, link, isV5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, 'maximum connections reached');
+  }
+  let keepAlive = packet.keepalive ?? 0;
+  let serverKeepAlive: number | undefined;
+  if (limits.maxKeepAlive > 0 && (keepAlive === 0 || keepAlive > limits.maxKeepAlive)) {
+    if (!isV5) {
+      // 3.x has no way to tell the client; like mosquitto, refuse it.
+      return refuse(broker, link, ReasonCode.ClientIdentifierNotValid, `keep-alive must be 1..${limits.maxKeepAlive} s`);
+    }
+    keepAlive = limits.maxKeepAlive;
+    serverKeepAlive = keepAlive;
+  }
+
+  // ---- will ---------------------------------------------------------------
+  let will: (BrokerMessage & { delaySeconds: number }) | undefined;
+  if (packet.will !== undefined) {
+    if (!validateTopicName(packet.will.topic)) {
+      throw new MqttError('Protocol', ReasonCode.TopicNameInvalid, 'invalid will topic');
+    }
+    const willProperties = packet.will.properties ?? {};
+    will = {
+      topic: packet.will.topic,
+      payload: toBytes(packet.will.payload),
+      qos: packet.will.qos ?? 0,
+      retain: packet.will.retain === true,
+      delaySeconds: willProperties.willDelayInterval ?? 0,
+      senderClientId: clientId,
+    };
+    const passOn = passThroughProperties(willProperties);
+    if (passOn !== undefined) will.properties = passOn;
+    if (willProperties.messageExpiryInterval !== undefined) will.expiresAt = broker.now() + willProperties.messageExpiryInterval * 1000;
+  }
+
+  // ---- authentication -------------------------------------------------------
+  const authenticate = broker.deps.hooks.authenticate;
+  const context = {
+    namespace: broker.deps.namespace,
+    clientId,
+    protocolLevel: level,
+    ...(packet.username === undefined ? {} : { username: packet.username }),
+    ...(packet.password === undefined ? {} : { password: new Uint8Array(packet.password) }),
+    ...(link.state.remoteAddress === undefined ? {} : { remoteAddress: link.state.remoteAddress }),
+  };
+  if (authenticate !== undefined) {
+    const decision = await authenticate(context);
+    if (link.closed) return;
+    if (!decision.allow) {
+      const reason = decision.reason === 'bad-credentials' ? ReasonCode.BadUserNameOrPassword : ReasonCode.NotAuthorized;
+      return refuse(broker, link, reason, decision.reason === 'bad-credentials' ? 'bad user name or password' : 'not authorized');
+    }
+  }
+
+  // ---- takeover [MQTT-3.1.4-3] ---------------------------------------------
+  const current = broker.linkOf(clientId);
+  if (current !== undefined && current !== link) {
+    broker.log.log('info', 'session_taken_over', { client: clientId });
+    broker.disconnectWith(current, ReasonCode.SessionTakenOver, 'session taken over by a new connection', 'takeover');
+  }
+
+  // ---- session --------------------------------------------------------------
+  const store = broker.store;
+  let existing = store.getSession(clientId);
+  if (existing !== undefined && clean) {
+    // [MQTT-3.1.2-4] clean start discards the old session. A will still pending is sent now.
+    if (existing.will !== undefined && existing.willAt !== undefined) broker.publishWill(existing.will);
+    broker.deleteSession(clientId);
+    existing = undefined;
+  }
+  const sessionPresent = existing !== undefined;
+  let requestedExpiry = isV5 ? (properties.sessionExpiryInterval ?? 0) : clean ? 0 : SessionNeverExpires;
+  const expiryInterval = Math.min(requestedExpiry, limits.maxSessionExpiry);
+  store.saveConnectedSession({
+    clientId,
+    protocolLevel: level,
+    expiryInterval,
+    connectionId: link.id,
+    ...(will === undefined ? {} : { will }),
+  });
+
+  // ---- connection state -------------------------------------------------------
+  const state = link.state;
+  state.phase = 'connected';
+  state.clientId = clientId;
+  state.keepAlive = keepAlive;
+  state.clientReceiveMaximum = isV5 ? Math.min(properties.receiveMaximum ?? 0xffff, limits.maxInflight * 10) : limits.maxInflight;
+  state.clientMaxPacketSize = isV5 ? (properties.maximumPacketSize ?? 0) : 0;
+  state.requestProblemInformation = properties.requestProblemInformation !== false;
+  broker.bindClient(link, clientId);
+  link.persist();
+
+  const connack: ConnackPacket = { cmd: 'connack', sessionPresent };
+  if (isV5) {
+    connack.reasonCode = ReasonCode.Success;
+    const connackProperties: NonNullable<ConnackPacket['properties']> = {
+      receiveMaximum: limits.receiveMaximum,
+      maximumPacketSize: limits.maxPacketSize,
+      topicAliasMaximum: limits.topicAliasMaximum,
+      retainAvailable: true,
+      wildcardSubscriptionAvailable: true,
+      subscriptionIdentifiersAvailable: true,
+      sharedSubscriptionAvailable: true,
+      maximumQoS: 2,
+    };
+    if (expiryInterval !== requestedExpiry) connackProperties.sessionExpiryInterval = expiryInterval;
+    if (serverKeepAlive !== undefined) connackProperties.serverKeepAlive = serverKeepAlive;
+    if (assignedClientId !== undefined) connackProperties.assignedClientIdentifier = assignedClientId;
+    // maximumQoS 2 is the default and must not be sent as 2 by mqtt-packet rules; drop it.
+    delete connackProperties.maximumQoS;
+    connack.properties = connackProperties;
+  } else {
+    connack.returnCode = ConnackReturnCode.Accepted;
+  }
+  link.write(connack);
+  broker.markDirty(link);
+  broker.log.log('info', 'client_connected', {
+    client: clientId,
+    level,
+    clean,
+    keepalive: keepAlive,
+    session_present: sessionPresent,
+    addr: state.remoteAddress,
+  });
+
+  if (sessionPresent) {
+    broker.resendInflight(link, store.inflight(clientId));
+    broker.pump(link);
+  }
+  broker.scheduleNextAlarm();
+  await broker.deps.hooks.onConnect?.(context);
+}
+
+/** CONNACK with an error code for the client's level, then close [MQTT-3.2.2-5]. */
+function refuse(broker: BrokerCore, link: ClientLink, reason: number, message: string): void {
+  broker.log.log('info', 'connect_refused', { connection: link.id, reason, error: message, addr: link.state.remoteAddress });
+  if (link.isV5) {
+    link.write({ cmd: 'connack', sessionPresent: false, reasonCode: reason, ...broker.reasonString(link, message) });
+  } else {
+    link.write({ cmd: 'connack', sessionPresent: false, returnCode: connackCodeFor(reason) });
+  }
+  link.close(WsCloseCode.Normal, message);
+  broker.endConnection(link, 'refused');
+}
+
+/** The MQTT 5 properties that travel with a message to its subscribers. */
+export function passThroughProperties(properties: {
+  payloadFormatIndicator?: boolean;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: Uint8Array;
+  userProperties?: Record<string, string | string[]>;
+}): BrokerMessage['properties'] {
+  const result: NonNullable<BrokerMessage['properties']> = {};
+  if (properties.payloadFormatIndicator !== undefined) result.payloadFormatIndicator = properties.payloadFormatIndicator;
+  if (properties.contentType !== undefined) result.contentType = properties.contentType;
+  if (properties.responseTopic !== undefined) result.responseTopic = properties.responseTopic;
+  if (properties.correlationData !== undefined) result.correlationData = new Uint8Array(properties.correlationData);
+  if (properties.userProperties !== undefined) result.userProperties = properties.userProperties;
+  return Object.keys(result).length === 0 ? undefined : result;
+}

@@ -1,0 +1,63 @@
+/**
+ * SUBSCRIBE: validate each filter, grant QoS, store the subscription, answer
+ * SUBACK, then send matching retained messages per Retain Handling.
+ */
+import type { SubscribePacket } from '../../shared/codec/types.ts';
+import { MqttError } from '../../shared/errors.ts';
+import { ReasonCode } from '../../shared/reason-codes.ts';
+import { parseSharedSubscription, validateTopicFilter } from '../../shared/topic.ts';
+import { matchFilterOf, type BrokerCore } from '../core/broker.ts';
+import type { ClientLink } from '../core/link.ts';
+import type { SubscriptionEntry } from '../core/topic-tree.ts';
+
+/** SUBACK failure code in 3.1.1 [MQTT-3.9.3-2]. */
+const SubackFailure3 = 0x80;
+
+export function handleSubscribe(broker: BrokerCore, link: ClientLink, packet: SubscribePacket): void {
+  const clientId = link.state.clientId as string;
+  const subscriptionId = packet.properties?.subscriptionIdentifier;
+  if (subscriptionId === 0) throw new MqttError('Protocol', ReasonCode.ProtocolError, 'subscription identifier 0');
+  const granted: number[] = [];
+  const retainedToSend: Array<{ entry: SubscriptionEntry }> = [];
+  const store = broker.store;
+
+  for (const request of packet.subscriptions) {
+    const failure = (code: number): void => {
+      granted.push(link.isV5 ? code : SubackFailure3);
+    };
+    const shared = parseSharedSubscription(request.topic);
+    if (shared.kind === 'invalid' || !validateTopicFilter(shared.filter)) {
+      failure(ReasonCode.TopicFilterInvalid);
+      continue;
+    }
+    if (shared.kind === 'shared' && request.nl === true) {
+      // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
+      throw new MqttError('Protocol', ReasonCode.ProtocolError, 'No Local on a shared subscription');
+    }
+    const exists = store.hasSubscription(clientId, request.topic);
+    if (!exists && store.countSubscriptions(clientId) >= broker.limits.maxSubscriptionsPerClient) {
+      failure(ReasonCode.QuotaExceeded);
+      continue;
+    }
+    const entry: SubscriptionEntry = {
+      clientId,
+      filter: request.topic,
+      qos: Math.min(request.qos, 2) as 0 | 1 | 2,
+      noLocal: link.isV5 && request.nl === true,
+      retainAsPublished: link.isV5 && request.rap === true,
+      retainHandling: link.isV5 ? ((request.rh ?? 0) as 0 | 1 | 2) : 0,
+    };
+    if (subscriptionId !== undefined) entry.subscriptionId = subscriptionId;
+    if (shared.kind === 'shared') entry.shareGroup = shared.group;
+    store.putSubscription(entry);
+    broker.tree.add(matchFilterOf(entry), entry);
+    granted.push(entry.qos);
+    // [MQTT-3.3.1-10/11] retained messages: always (0), only for a new subscription (1), never (2); none for shared ones.
+    if (shared.kind !== 'shared' && (entry.retainHandling === 0 || (entry.retainHandling === 1 && !exists))) {
+      retainedToSend.push({ entry });
+    }
+  }
+  link.write({ cmd: 'suback', messageId: packet.messageId as number, granted });
+  broker.markDirty(link);
+  for (const { entry } of retainedToSend) broker.sendRetained(clientId, entry);
+}

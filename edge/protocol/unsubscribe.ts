@@ -1,0 +1,24 @@
+/** UNSUBSCRIBE: remove each filter; 5.0 reports per filter whether it existed. */
+import type { UnsubscribePacket } from '../../shared/codec/types.ts';
+import { ReasonCode } from '../../shared/reason-codes.ts';
+import { matchFilterOf, type BrokerCore } from '../core/broker.ts';
+import type { ClientLink } from '../core/link.ts';
+
+export function handleUnsubscribe(broker: BrokerCore, link: ClientLink, packet: UnsubscribePacket): void {
+  const clientId = link.state.clientId as string;
+  const codes: number[] = [];
+  const existing = new Map(broker.store.subscriptionsOf(clientId).map((entry) => [entry.filter, entry]));
+  for (const filter of packet.unsubscriptions) {
+    const entry = existing.get(filter);
+    if (entry !== undefined && broker.store.deleteSubscription(clientId, filter)) {
+      broker.tree.remove(matchFilterOf(entry), clientId, filter);
+      existing.delete(filter);
+      codes.push(ReasonCode.Success);
+    } else {
+      codes.push(ReasonCode.NoSubscriptionExisted);
+    }
+  }
+  if (link.isV5) link.write({ cmd: 'unsuback', messageId: packet.messageId as number, granted: codes });
+  else link.write({ cmd: 'unsuback', messageId: packet.messageId as number, granted: [] });
+  broker.markDirty(link);
+}

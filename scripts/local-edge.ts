@@ -1,0 +1,104 @@
+/**
+ * Runs the edge Worker locally on Miniflare (the real workerd runtime), the
+ * same way for `npm start` and for the integration tests. The Worker is
+ * bundled by wrangler itself (`wrangler deploy --dry-run`), so what runs
+ * here is byte for byte what `wrangler deploy` would upload.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Log, LogLevel, Miniflare } from 'miniflare';
+
+const run = promisify(execFile);
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const bundleDir = join(repoRoot, 'dist', 'edge');
+
+/** Bundles edge/worker.ts with wrangler into dist/edge/worker.js. */
+export async function buildEdge(): Promise<string> {
+  const wrangler = join(repoRoot, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+  try {
+    await run(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', bundleDir, '--config', join(repoRoot, 'wrangler.toml')], {
+      cwd: repoRoot,
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: 'true' },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (error) {
+    const failure = error as { stdout?: string; stderr?: string };
+    throw new Error(`wrangler could not bundle the edge Worker:\n${failure.stderr ?? ''}${failure.stdout ?? ''}`);
+  }
+  return join(bundleDir, 'worker.js');
+}
+
+interface WranglerSettings {
+  compatibilityDate: string;
+  compatibilityFlags: string[];
+  vars: Record<string, string>;
+}
+
+/** The few wrangler.toml settings Miniflare needs, read so they cannot drift apart. */
+function readWranglerSettings(): WranglerSettings {
+  const toml = readFileSync(join(repoRoot, 'wrangler.toml'), 'utf8');
+  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+  const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1] ?? '';
+  if (date === undefined) throw new Error('wrangler.toml has no compatibility_date');
+  const vars: Record<string, string> = {};
+  const varsSection = /^\[vars\]\s*\n([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(toml)?.[1] ?? '';
+  for (const line of varsSection.split('\n')) {
+    const match = /^\s*([A-Z0-9_]+)\s*=\s*"((?:[^"\\]|\\.)*)"/.exec(line);
+    if (match?.[1] !== undefined && match[2] !== undefined) vars[match[1]] = JSON.parse(`"${match[2]}"`) as string;
+  }
+  return {
+    compatibilityDate: date,
+    compatibilityFlags: [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1] ?? ''),
+    vars,
+  };
+}
+
+export interface LocalEdgeOptions {
+  /** TCP port for the Worker; 0 picks a free one. */
+  port: number;
+  host?: string;
+  /** Directory for Durable Object SQLite storage; undefined keeps it in memory. */
+  persistDir?: string;
+  /** Extra bindings ([vars]/secrets), e.g. MQTT_* settings. */
+  vars?: Record<string, string>;
+  /** Path of an already built bundle (skip the wrangler build). */
+  scriptPath?: string;
+  verbose?: boolean;
+}
+
+export interface LocalEdge {
+  /** http://host:port/ of the Worker. */
+  url: URL;
+  /** ws://host:port/mqtt */
+  mqttUrl: string;
+  port: number;
+  dispose(): Promise<void>;
+}
+
+export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
+  const scriptPath = options.scriptPath ?? (await buildEdge());
+  const settings = readWranglerSettings();
+  const mf = new Miniflare({
+    scriptPath,
+    modules: true,
+    modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }],
+    compatibilityDate: settings.compatibilityDate,
+    compatibilityFlags: settings.compatibilityFlags,
+    durableObjects: { BROKER: { className: 'BrokerNamespace', useSQLite: true } },
+    bindings: { ...settings.vars, ...options.vars },
+    durableObjectsPersist: options.persistDir ?? false,
+    host: options.host ?? '127.0.0.1',
+    port: options.port,
+    log: new Log(options.verbose === true ? LogLevel.INFO : LogLevel.WARN),
+  });
+  const url = await mf.ready;
+  return {
+    url,
+    port: Number(url.port),
+    mqttUrl: `ws://${url.hostname}:${url.port}/mqtt`,
+    dispose: () => mf.dispose(),
+  };
+}

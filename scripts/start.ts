@@ -1,0 +1,61 @@
+/**
+ * `npm start`: the whole local stack. The edge Worker on Miniflare (workerd)
+ * with Durable Object storage persisted on disk, and the TCP sidecar bridged
+ * into it. Offline; stops both cleanly on SIGINT/SIGTERM.
+ *
+ *   MQTT_WS_PORT   (8787)   edge:    ws://127.0.0.1:$MQTT_WS_PORT/mqtt
+ *   MQTT_TCP_PORT  (1883)   sidecar: mqtt://127.0.0.1:$MQTT_TCP_PORT
+ *   MQTT_DATA_DIR  (.data)  Durable Object SQLite storage
+ * Every other MQTT_* variable is passed to the edge as a [vars] binding.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { repoRoot, startLocalEdge } from './local-edge.ts';
+import { loadSidecarConfig } from '../sidecar/config.ts';
+import { startSidecar } from '../sidecar/server.ts';
+
+const host = process.env['MQTT_HOST'] ?? '127.0.0.1';
+const wsPort = Number(process.env['MQTT_WS_PORT'] ?? 8787);
+const dataDir = resolve(repoRoot, process.env['MQTT_DATA_DIR'] ?? '.data');
+mkdirSync(dataDir, { recursive: true });
+
+// The sidecar proves itself to the local edge with a per-run secret unless one is configured.
+const bridgeSecret = process.env['MQTT_BRIDGE_SECRET'] ?? randomBytes(24).toString('base64url');
+const edgeVars: Record<string, string> = { MQTT_BRIDGE_SECRET: bridgeSecret };
+for (const [name, value] of Object.entries(process.env)) {
+  if (name.startsWith('MQTT_') && value !== undefined && !['MQTT_WS_PORT', 'MQTT_TCP_PORT', 'MQTT_DATA_DIR', 'MQTT_HOST'].includes(name)) {
+    edgeVars[name] = value;
+  }
+}
+
+const edge = await startLocalEdge({ port: wsPort, host, persistDir: dataDir, vars: edgeVars, verbose: true });
+const sidecar = await startSidecar(
+  loadSidecarConfig({
+    ...process.env,
+    MQTT_TCP_HOST: process.env['MQTT_TCP_HOST'] ?? host,
+    MQTT_EDGE_URL: process.env['MQTT_EDGE_URL'] ?? edge.mqttUrl,
+    MQTT_BRIDGE_SECRET: bridgeSecret,
+  }),
+);
+console.log(`MQTT broker ready: ws://${host}:${edge.port}/mqtt (WebSocket) and mqtt://${host}:${sidecar.tcpPort} (TCP), data in ${dataDir}`);
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: stopping the sidecar and the edge`);
+  const timer = setTimeout(() => {
+    console.error('shutdown took too long; exiting');
+    process.exit(1);
+  }, 15_000);
+  try {
+    await sidecar.close();
+    await edge.dispose();
+  } finally {
+    clearTimeout(timer);
+  }
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,0 +1,36 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalEdge, type LocalEdge } from '../../scripts/local-edge.ts';
+
+export interface TestEdge extends LocalEdge {
+  persistDir: string;
+  /** Stops workerd and starts it again on the same port with the same storage. */
+  restart(): Promise<void>;
+}
+
+/**
+ * Starts the real Worker on workerd, on a free port, with its own storage
+ * directory (removed by dispose).
+ */
+export async function startTestEdge(vars: Record<string, string> = {}): Promise<TestEdge> {
+  const persistDir = mkdtempSync(join(tmpdir(), 'mqtt-edge-'));
+  const scriptPath = process.env['EDGE_BUNDLE'];
+  const base = { persistDir, vars, ...(scriptPath === undefined ? {} : { scriptPath }) };
+  let current = await startLocalEdge({ port: 0, ...base });
+  const edge: TestEdge = {
+    ...current,
+    persistDir,
+    async restart() {
+      const port = current.port;
+      await current.dispose();
+      current = await startLocalEdge({ port, ...base });
+      Object.assign(edge, { url: current.url, mqttUrl: current.mqttUrl, port: current.port });
+    },
+    async dispose() {
+      await current.dispose();
+      rmSync(persistDir, { recursive: true, force: true });
+    },
+  };
+  return edge;
+}

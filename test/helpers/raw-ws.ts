@@ -1,0 +1,50 @@
+/** A raw WebSocket MQTT peer for tests that need to misbehave on purpose. */
+import mqttPacket from 'mqtt-packet';
+import WebSocket from 'ws';
+
+export interface RawPeer {
+  ws: WebSocket;
+  packets: mqttPacket.Packet[];
+  closed: Promise<{ code: number; reason: string }>;
+  send(packet: mqttPacket.Packet): void;
+  sendBytes(bytes: Uint8Array | Buffer): void;
+  waitFor(cmd: string, timeoutMs?: number): Promise<mqttPacket.Packet>;
+}
+
+export function openRawPeer(url: string, protocolVersion: 3 | 4 | 5 = 4, protocols: string | string[] = 'mqtt'): Promise<RawPeer> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols);
+    const packets: mqttPacket.Packet[] = [];
+    const parser = mqttPacket.parser({ protocolVersion });
+    const waiters: Array<() => void> = [];
+    parser.on('packet', (packet) => {
+      packets.push(packet);
+      for (const waiter of waiters.splice(0)) waiter();
+    });
+    parser.on('error', () => undefined);
+    ws.on('message', (data: Buffer) => parser.parse(data));
+    const closed = new Promise<{ code: number; reason: string }>((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
+    ws.once('error', reject);
+    ws.once('open', () =>
+      resolve({
+        ws,
+        packets,
+        closed,
+        send: (packet) => ws.send(mqttPacket.generate(packet, { protocolVersion })),
+        sendBytes: (bytes) => ws.send(bytes),
+        waitFor: (cmd, timeoutMs = 5000) =>
+          new Promise((done, fail) => {
+            const timer = setTimeout(() => fail(new Error(`no ${cmd} within ${timeoutMs} ms; got ${packets.map((p) => p.cmd).join(',')}`)), timeoutMs);
+            const check = (): void => {
+              const found = packets.find((p) => p.cmd === cmd);
+              if (found !== undefined) {
+                clearTimeout(timer);
+                done(found);
+              } else waiters.push(check);
+            };
+            check();
+          }),
+      }),
+    );
+  });
+}
