@@ -550,8 +550,9 @@ export class BrokerCore {
     };
     if (packetId !== undefined) packet.messageId = packetId;
     if (link.isV5) {
-      const properties: NonNullable<PublishPacket['properties']> = { ...message.properties };
-      if (properties.correlationData !== undefined) properties.correlationData = Buffer.from(properties.correlationData);
+      const { correlationData, ...passOn } = message.properties ?? {};
+      const properties: NonNullable<PublishPacket['properties']> = passOn;
+      if (correlationData !== undefined) properties.correlationData = Buffer.from(correlationData);
       if (message.expiresAt !== undefined) {
         // [MQTT-3.3.2-6] forward the remaining lifetime, not the original one.
         properties.messageExpiryInterval = Math.max(1, Math.ceil((message.expiresAt - this.now()) / 1000));

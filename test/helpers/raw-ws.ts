@@ -6,6 +6,8 @@ export interface RawPeer {
   ws: WebSocket;
   packets: mqttPacket.Packet[];
   closed: Promise<{ code: number; reason: string }>;
+  /** Resolves when the server's close frame arrived (the TCP close may linger after it). */
+  closing: Promise<void>;
   send(packet: mqttPacket.Packet): void;
   sendBytes(bytes: Uint8Array | Buffer): void;
   waitFor(cmd: string, timeoutMs?: number): Promise<mqttPacket.Packet>;
@@ -24,12 +26,21 @@ export function openRawPeer(url: string, protocolVersion: 3 | 4 | 5 = 4, protoco
     parser.on('error', () => undefined);
     ws.on('message', (data: Buffer) => parser.parse(data));
     const closed = new Promise<{ code: number; reason: string }>((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
+    const closing = new Promise<void>((done) => {
+      const timer = setInterval(() => {
+        if (ws.readyState === ws.CLOSING || ws.readyState === ws.CLOSED) {
+          clearInterval(timer);
+          done();
+        }
+      }, 10);
+    });
     ws.once('error', reject);
     ws.once('open', () =>
       resolve({
         ws,
         packets,
         closed,
+        closing,
         send: (packet) => ws.send(mqttPacket.generate(packet, { protocolVersion })),
         sendBytes: (bytes) => ws.send(bytes),
         waitFor: (cmd, timeoutMs = 5000) =>
