@@ -51,6 +51,8 @@ export class BrokerNamespace extends DurableObject<EdgeEnv> {
       connections.push({ state, transport: transportFor(ws) });
     }
     core.restore(connections);
+    // Logged on every cold start and every wake from hibernation.
+    this.log.log('info', 'namespace_started', { connections: connections.length, subscriptions: core.tree.size });
     return core;
   }
 

@@ -67,6 +67,8 @@ export interface LocalEdgeOptions {
   /** Path of an already built bundle (skip the wrangler build). */
   scriptPath?: string;
   verbose?: boolean;
+  /** Receives each line the Worker logs (JSON lines from the broker); default: printed when verbose. */
+  onLogLine?: (line: string) => void;
 }
 
 export interface LocalEdge {
@@ -76,6 +78,19 @@ export interface LocalEdge {
   mqttUrl: string;
   port: number;
   dispose(): Promise<void>;
+}
+
+function pipeLines(onLine: (line: string) => void) {
+  return (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream): void => {
+    for (const stream of [stdout, stderr]) {
+      let rest = '';
+      stream.on('data', (chunk: Buffer) => {
+        const lines = (rest + chunk.toString('utf8')).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) if (line.length > 0) onLine(line);
+      });
+    }
+  };
 }
 
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
@@ -93,6 +108,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     host: options.host ?? '127.0.0.1',
     port: options.port,
     log: new Log(options.verbose === true ? LogLevel.INFO : LogLevel.WARN),
+    ...(options.onLogLine === undefined ? {} : { handleRuntimeStdio: pipeLines(options.onLogLine) }),
   });
   const url = await mf.ready;
   return {

@@ -5,6 +5,8 @@ import { startLocalEdge, type LocalEdge } from '../../scripts/local-edge.ts';
 
 export interface TestEdge extends LocalEdge {
   persistDir: string;
+  /** Lines the Worker logged so far. */
+  logs: string[];
   /** Stops workerd and starts it again on the same port with the same storage. */
   restart(): Promise<void>;
 }
@@ -16,11 +18,13 @@ export interface TestEdge extends LocalEdge {
 export async function startTestEdge(vars: Record<string, string> = {}): Promise<TestEdge> {
   const persistDir = mkdtempSync(join(tmpdir(), 'mqtt-edge-'));
   const scriptPath = process.env['EDGE_BUNDLE'];
-  const base = { persistDir, vars, ...(scriptPath === undefined ? {} : { scriptPath }) };
+  const logs: string[] = [];
+  const base = { persistDir, vars, onLogLine: (line: string) => logs.push(line), ...(scriptPath === undefined ? {} : { scriptPath }) };
   let current = await startLocalEdge({ port: 0, ...base });
   const edge: TestEdge = {
     ...current,
     persistDir,
+    logs,
     async restart() {
       const port = current.port;
       await current.dispose();

@@ -335,6 +335,66 @@ describe('protocol rules', () => {
   });
 });
 
+describe('QoS state machines', () => {
+  it('routes an inbound QoS 2 message once even when the PUBLISH is resent before PUBREL', async () => {
+    const topic = unique('exactly-once');
+    const sub = await connectClient(edge.mqttUrl, { clientId: unique('sub') });
+    await subscribe(sub.client, topic, { qos: 2 });
+    const peer = await openRawPeer(edge.mqttUrl, 4);
+    peer.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: unique('qos2'), clean: true, keepalive: 0 });
+    await peer.waitFor('connack');
+    const packet = { cmd: 'publish', topic, payload: Buffer.from('once'), qos: 2, messageId: 5, retain: false, dup: false } as const;
+    peer.send(packet);
+    peer.send({ ...packet, dup: true });
+    await eventually(() => peer.packets.filter((p) => p.cmd === 'pubrec').length === 2, 5000, 'two PUBREC');
+    peer.send({ cmd: 'pubrel', messageId: 5 });
+    await peer.waitFor('pubcomp');
+    await sub.waitForMessages(1);
+    await sleep(300);
+    expect(sub.messages).toHaveLength(1);
+    peer.ws.close();
+    await sub.end();
+  });
+
+  it('resends an unacknowledged QoS 1 message with DUP and the same packet id on reconnect', async () => {
+    const topic = unique('dup');
+    const clientId = unique('slow-acker');
+    const connect = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: false, keepalive: 0 } as const;
+    const first = await openRawPeer(edge.mqttUrl, 4);
+    first.send(connect);
+    await first.waitFor('connack');
+    first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+    await first.waitFor('suback');
+    const pub = await connectClient(edge.mqttUrl, { clientId: unique('pub') });
+    await publish(pub.client, topic, 'needs ack', { qos: 1 });
+    const original = (await first.waitFor('publish')) as { messageId?: number; dup?: boolean };
+    expect(original.dup).toBe(false);
+    first.ws.terminate();
+    const second = await openRawPeer(edge.mqttUrl, 4);
+    second.send(connect);
+    const connack = (await second.waitFor('connack')) as { sessionPresent?: boolean };
+    expect(connack.sessionPresent).toBe(true);
+    const resent = (await second.waitFor('publish')) as { messageId?: number; dup?: boolean; payload?: Buffer };
+    expect(resent.dup).toBe(true);
+    expect(resent.messageId).toBe(original.messageId);
+    expect(resent.payload?.toString()).toBe('needs ack');
+    second.send({ cmd: 'puback', messageId: resent.messageId as number });
+    second.send({ cmd: 'disconnect' });
+    await pub.end();
+  });
+
+  it('5.0 DISCONNECT with reason 0x04 publishes the will', async () => {
+    const topic = unique('will-04');
+    const watcher = await connectClient(edge.mqttUrl, { clientId: unique('watch') });
+    await subscribe(watcher.client, topic, { qos: 1 });
+    const leaver = await connectClient(edge.mqttUrl, { protocolVersion: 5, clientId: unique('leaver'), will: { topic, payload: Buffer.from('bye'), qos: 1, retain: false } });
+    await new Promise<void>((resolve) => leaver.client.end(false, { reasonCode: 0x04 }, () => resolve()));
+    const [will] = await watcher.waitForMessages(1);
+    expect(will?.payload).toBe('bye');
+    await watcher.end();
+  });
+});
+
 describe('worker routing', () => {
   it('answers /healthz and 404 for other plain requests', async () => {
     expect((await fetch(new URL('/healthz', edge.url))).status).toBe(200);
