@@ -35,6 +35,7 @@ export class BrokerNamespace extends DurableObject<EdgeEnv> {
       limits: config.limits,
       log: this.log,
       hooks: {},
+      hookTimeoutMs: 5000,
       now: () => Date.now(),
       requestAlarm: (at) => this.requestAlarm(at),
       newId: () => crypto.randomUUID(),

@@ -21,7 +21,7 @@ import { handlePuback, handlePubcomp, handlePubrec } from '../protocol/acks.ts';
 import { handleSubscribe } from '../protocol/subscribe.ts';
 import { handleUnsubscribe } from '../protocol/unsubscribe.ts';
 import { handleDisconnect } from '../protocol/disconnect.ts';
-import type { BrokerHooks } from './hooks.ts';
+import { callWithTimeout, type BrokerHooks, type ClientInfo, type HookName } from './hooks.ts';
 
 /** Why a connection ended; hooks and logs see it. */
 export type CloseCause =
@@ -41,6 +41,8 @@ export interface BrokerDeps {
   limits: BrokerLimits;
   log: Logger;
   hooks: BrokerHooks;
+  /** Time limit for one hook call. */
+  hookTimeoutMs: number;
   now(): number;
   /** Asks the host to call `alarm()` no later than `at` (ms). */
   requestAlarm(at: number): void;
@@ -389,7 +391,12 @@ export class BrokerCore {
       this.linksByClient.delete(clientId);
       this.runtimes.delete(clientId);
       this.endSession(clientId, link.id, cause);
-      this.deps.hooks.onDisconnect?.({ clientId, namespace: this.deps.namespace, cause });
+      const onDisconnect = this.deps.hooks.onDisconnect;
+      if (onDisconnect !== undefined) {
+        const info = { ...this.clientInfo(link), cause };
+        // Nothing waits on it: the connection is gone either way.
+        void this.runHook('onDisconnect', clientId, () => onDisconnect(info));
+      }
     }
     this.scheduleNextAlarm();
   }
@@ -426,8 +433,32 @@ export class BrokerCore {
   }
 
   publishWill(will: BrokerMessage): void {
-    const message: BrokerMessage = { ...will };
-    this.route(message);
+    const routed = this.route({ ...will });
+    if (routed !== undefined) routed.catch((error: unknown) => this.log.log('error', 'will_failed', { topic: will.topic, error: describeError(error) }));
+  }
+
+  // ---- hooks -------------------------------------------------------------
+
+  /** What hooks are told about the client of `link`. */
+  clientInfo(link: ClientLink): ClientInfo {
+    const state = link.state;
+    const info: ClientInfo = { namespace: this.deps.namespace, clientId: state.clientId ?? '', protocolLevel: link.level };
+    if (state.username !== undefined) info.username = state.username;
+    if (state.remoteAddress !== undefined) info.remoteAddress = state.remoteAddress;
+    return info;
+  }
+
+  /**
+   * Calls a user hook within its time limit. A hook that throws or runs out
+   * of time is logged and reported as failed; the caller refuses that one action.
+   */
+  async runHook<T>(name: HookName, clientId: string | undefined, call: () => T | Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+    try {
+      return { ok: true, value: await callWithTimeout(name, this.deps.hookTimeoutMs, call) };
+    } catch (error) {
+      this.log.log('error', 'hook_failed', { hook: name, client: clientId, error: describeError(error) });
+      return { ok: false };
+    }
   }
 
   // ---- routing and delivery ------------------------------------------------
@@ -437,7 +468,7 @@ export class BrokerCore {
    * client at the highest granted QoS of its matching subscriptions, one
    * member per share group; stores it if retained.
    */
-  route(message: BrokerMessage): void {
+  route(message: BrokerMessage): void | Promise<void> {
     if (message.retain) this.storeRetained(message);
     const targets = new Map<string, Delivery>();
     const groups = new Map<string, SubscriptionEntry[]>();
@@ -454,7 +485,36 @@ export class BrokerCore {
       mergeDelivery(targets, entry);
     });
     for (const [key, members] of groups) mergeDelivery(targets, this.pickShareMember(key, members));
-    for (const [clientId, delivery] of targets) this.deliver(clientId, message, delivery, false);
+    const onDeliver = this.deps.hooks.onDeliver;
+    if (onDeliver === undefined) {
+      for (const [clientId, delivery] of targets) this.deliver(clientId, message, delivery, false);
+      return;
+    }
+    return this.deliverWithHook(message, targets, onDeliver);
+  }
+
+  /** The per-subscriber hook: asked for every target at once, then delivered in order. */
+  private async deliverWithHook(message: BrokerMessage, targets: Map<string, Delivery>, onDeliver: NonNullable<BrokerHooks['onDeliver']>): Promise<void> {
+    const entries = [...targets];
+    const verdicts = await Promise.all(
+      entries.map(([clientId, delivery]) => {
+        const context = {
+          namespace: this.deps.namespace,
+          clientId,
+          topic: message.topic,
+          payload: message.payload,
+          qos: Math.min(message.qos, delivery.qos) as 0 | 1 | 2,
+          retain: message.retain,
+          ...(message.senderClientId === undefined ? {} : { publisherClientId: message.senderClientId }),
+        };
+        return this.runHook('onDeliver', clientId, () => onDeliver(context));
+      }),
+    );
+    entries.forEach(([clientId, delivery], index) => {
+      const verdict = verdicts[index];
+      if (verdict?.ok === true && verdict.value) this.deliver(clientId, message, delivery, false);
+    });
+    this.flushAll();
   }
 
   /** One member of a share group: round robin over connected members, else any (queued for later). */

@@ -1,30 +1,131 @@
 /**
- * User hooks of the broker. Each may be sync or async; the core awaits them
- * in packet order per client. (The full user API — authentication,
- * access control, limits — builds on these.)
+ * The broker's user hooks. Each may be sync or async; the core awaits them
+ * in packet order per client, bounds each by a time limit, and turns a hook
+ * that throws or runs out of time into a refusal of that one action (logged),
+ * never into a broken connection or namespace.
  */
-import type { ProtocolLevel } from '../../shared/codec/types.ts';
+import type { ProtocolLevel, QoS } from '../../shared/codec/types.ts';
 import type { CloseCause } from './broker.ts';
+import type { MessageProperties } from './message.ts';
 
-export interface ConnectContext {
+/** Who a hook is asked about. */
+export interface ClientInfo {
   namespace: string;
   clientId: string;
   username?: string;
-  password?: Uint8Array;
   protocolLevel: ProtocolLevel;
+  /** The client's address: from the runtime, or from the trusted sidecar. */
   remoteAddress?: string;
 }
 
-export type AuthDecision = { allow: true } | { allow: false; reason: 'bad-credentials' | 'not-authorized' };
+export interface AuthenticateContext extends ClientInfo {
+  /** The raw password bytes (MQTT passwords are binary). Never log them. */
+  password?: Uint8Array;
+  clean: boolean;
+  keepAlive: number;
+}
 
-export interface DisconnectContext {
-  namespace: string;
-  clientId: string;
+export type AuthDecision =
+  | { allow: true }
+  | {
+      allow: false;
+      /** bad-credentials → 0x04 / 0x86; not-authorized (default) → 0x05 / 0x87; banned → 0x05 / 0x8A. */
+      reason?: 'bad-credentials' | 'not-authorized' | 'banned';
+    };
+
+export interface DisconnectContext extends ClientInfo {
   cause: CloseCause;
 }
 
+export interface SubscribeContext extends ClientInfo {
+  /** The filter as requested, including any `$share/{group}/` prefix. */
+  filter: string;
+  qos: QoS;
+}
+
+/** Allow (optionally at a lower QoS), or refuse this one filter. */
+export type SubscribeDecision = boolean | { allow: true; qos?: QoS } | { allow: false; reasonCode?: number };
+
+export interface UnsubscribeContext extends ClientInfo {
+  filter: string;
+}
+
+export interface PublishContext extends ClientInfo {
+  topic: string;
+  payload: Uint8Array;
+  qos: QoS;
+  retain: boolean;
+  /** MQTT 5 properties that travel with the message (undefined for 3.x). */
+  properties?: MessageProperties & { messageExpiryInterval?: number };
+}
+
+/** Allow, or refuse: QoS 0 is dropped silently, QoS 1/2 get the reason code (5.0) — 0x87 by default. */
+export type PublishDecision = boolean | { allow: true } | { allow: false; reasonCode?: number };
+
+export interface DeliveryContext {
+  namespace: string;
+  /** The subscriber the message is about to be delivered to. */
+  clientId: string;
+  topic: string;
+  payload: Uint8Array;
+  qos: QoS;
+  retain: boolean;
+  /** The publisher's client id; undefined for wills of expired sessions and the HTTP API. */
+  publisherClientId?: string;
+}
+
 export interface BrokerHooks {
-  authenticate?(ctx: ConnectContext): AuthDecision | Promise<AuthDecision>;
-  onConnect?(ctx: ConnectContext): void | Promise<void>;
-  onDisconnect?(ctx: DisconnectContext): void;
+  /** Decides whether a client may connect. Without it, everyone may (see MQTT_ALLOW_ANONYMOUS). */
+  authenticate?(ctx: AuthenticateContext): AuthDecision | Promise<AuthDecision>;
+  /** After CONNACK was sent. */
+  onConnect?(ctx: ClientInfo): void | Promise<void>;
+  /** After the connection ended, with why. */
+  onDisconnect?(ctx: DisconnectContext): void | Promise<void>;
+  /** Per filter of a SUBSCRIBE, before it is stored. */
+  onSubscribe?(ctx: SubscribeContext): SubscribeDecision | Promise<SubscribeDecision>;
+  /** Per filter of an UNSUBSCRIBE. */
+  onUnsubscribe?(ctx: UnsubscribeContext): void | Promise<void>;
+  /** Per PUBLISH, before it is routed. */
+  onPublish?(ctx: PublishContext): PublishDecision | Promise<PublishDecision>;
+  /** Per subscriber of a routed message; return false to skip that subscriber. */
+  onDeliver?(ctx: DeliveryContext): boolean | Promise<boolean>;
+}
+
+export type HookName = keyof BrokerHooks;
+
+/** Default time limit for one hook call. */
+export const DefaultHookTimeoutMs = 5000;
+
+export class HookTimeoutError extends Error {
+  override readonly name = 'HookTimeoutError';
+}
+
+/**
+ * Runs one hook with a time limit. Resolves to the hook's value, or rejects
+ * with the hook's error / HookTimeoutError; callers map a rejection to a refusal.
+ */
+export async function callWithTimeout<T>(name: string, timeoutMs: number, call: () => T | Promise<T>): Promise<T> {
+  const result = call();
+  if (!(result instanceof Promise)) return result;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HookTimeoutError(`hook ${name} took longer than ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([result, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function normalizeSubscribeDecision(decision: SubscribeDecision): { allow: true; qos?: QoS } | { allow: false; reasonCode?: number } {
+  if (decision === true) return { allow: true };
+  if (decision === false) return { allow: false };
+  return decision;
+}
+
+export function normalizePublishDecision(decision: PublishDecision): { allow: true } | { allow: false; reasonCode?: number } {
+  if (decision === true) return { allow: true };
+  if (decision === false) return { allow: false };
+  return decision;
 }

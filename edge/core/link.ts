@@ -25,6 +25,7 @@ export interface ConnectionState {
   /** Bridged by the trusted sidecar, which enforces keep-alive itself. */
   bridged: boolean;
   clientId?: string;
+  username?: string;
   level?: ProtocolLevel;
   /** Effective keep-alive in seconds (after any Server Keep Alive cap); 0 = none. */
   keepAlive: number;

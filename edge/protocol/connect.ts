@@ -72,21 +72,25 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
   }
 
   // ---- authentication -------------------------------------------------------
+  if (packet.username !== undefined) link.state.username = packet.username;
+  const info = broker.clientInfo(link);
+  info.clientId = clientId;
   const authenticate = broker.deps.hooks.authenticate;
-  const context = {
-    namespace: broker.deps.namespace,
-    clientId,
-    protocolLevel: level,
-    ...(packet.username === undefined ? {} : { username: packet.username }),
-    ...(packet.password === undefined ? {} : { password: new Uint8Array(packet.password) }),
-    ...(link.state.remoteAddress === undefined ? {} : { remoteAddress: link.state.remoteAddress }),
-  };
   if (authenticate !== undefined) {
-    const decision = await authenticate(context);
+    const context = {
+      ...info,
+      clean,
+      keepAlive,
+      ...(packet.password === undefined ? {} : { password: new Uint8Array(packet.password) }),
+    };
+    const outcome = await broker.runHook('authenticate', clientId, () => authenticate(context));
     if (link.closed) return;
+    if (!outcome.ok) return refuse(broker, link, ReasonCode.UnspecifiedError, 'authentication failed to run');
+    const decision = outcome.value;
     if (!decision.allow) {
-      const reason = decision.reason === 'bad-credentials' ? ReasonCode.BadUserNameOrPassword : ReasonCode.NotAuthorized;
-      return refuse(broker, link, reason, decision.reason === 'bad-credentials' ? 'bad user name or password' : 'not authorized');
+      const reason = decision.reason ?? 'not-authorized';
+      const code = reason === 'bad-credentials' ? ReasonCode.BadUserNameOrPassword : reason === 'banned' ? ReasonCode.Banned : ReasonCode.NotAuthorized;
+      return refuse(broker, link, code, reason === 'bad-credentials' ? 'bad user name or password' : reason === 'banned' ? 'banned' : 'not authorized');
     }
   }
 
@@ -107,7 +111,7 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
     existing = undefined;
   }
   const sessionPresent = existing !== undefined;
-  let requestedExpiry = isV5 ? (properties.sessionExpiryInterval ?? 0) : clean ? 0 : SessionNeverExpires;
+  const requestedExpiry = isV5 ? (properties.sessionExpiryInterval ?? 0) : clean ? 0 : SessionNeverExpires;
   const expiryInterval = Math.min(requestedExpiry, limits.maxSessionExpiry);
   store.saveConnectedSession({
     clientId,
@@ -139,13 +143,10 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
       wildcardSubscriptionAvailable: true,
       subscriptionIdentifiersAvailable: true,
       sharedSubscriptionAvailable: true,
-      maximumQoS: 2,
     };
     if (expiryInterval !== requestedExpiry) connackProperties.sessionExpiryInterval = expiryInterval;
     if (serverKeepAlive !== undefined) connackProperties.serverKeepAlive = serverKeepAlive;
     if (assignedClientId !== undefined) connackProperties.assignedClientIdentifier = assignedClientId;
-    // maximumQoS 2 is the default and must not be sent as 2 by mqtt-packet rules; drop it.
-    delete connackProperties.maximumQoS;
     connack.properties = connackProperties;
   } else {
     connack.returnCode = ConnackReturnCode.Accepted;
@@ -166,7 +167,11 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
     broker.pump(link);
   }
   broker.scheduleNextAlarm();
-  await broker.deps.hooks.onConnect?.(context);
+  const onConnect = broker.deps.hooks.onConnect;
+  if (onConnect !== undefined) {
+    broker.flushAll();
+    await broker.runHook('onConnect', clientId, () => onConnect(info));
+  }
 }
 
 /** CONNACK with an error code for the client's level, then close [MQTT-3.2.2-5]. */

@@ -11,6 +11,7 @@ import type { BrokerCore } from '../core/broker.ts';
 import type { ClientLink } from '../core/link.ts';
 import { toBytes, type BrokerMessage } from '../core/message.ts';
 import { passThroughProperties } from './connect.ts';
+import { normalizePublishDecision } from '../core/hooks.ts';
 
 export async function handlePublish(broker: BrokerCore, link: ClientLink, packet: PublishPacket): Promise<void> {
   const clientId = link.state.clientId as string;
@@ -24,20 +25,42 @@ export async function handlePublish(broker: BrokerCore, link: ClientLink, packet
   if (passOn !== undefined) message.properties = passOn;
   if (properties.messageExpiryInterval !== undefined) message.expiresAt = broker.now() + properties.messageExpiryInterval * 1000;
 
-  if (packet.qos === 0) {
-    broker.route(message);
-    return;
-  }
-  const packetId = packet.messageId as number;
-  if (packet.qos === 1) {
-    broker.route(message);
-    link.write({ cmd: 'puback', messageId: packetId });
-  } else {
+  if (packet.qos === 2) {
     // [MQTT-4.3.3-10] route once; a duplicate PUBLISH before PUBREL is only acknowledged again.
-    if (broker.store.rememberInboundQoS2(clientId, packetId)) broker.route(message);
-    link.write({ cmd: 'pubrec', messageId: packetId });
+    const packetId = packet.messageId as number;
+    if (!broker.store.rememberInboundQoS2(clientId, packetId)) {
+      link.write({ cmd: 'pubrec', messageId: packetId });
+      broker.markDirty(link);
+      return;
+    }
   }
+  const refusal = await askPublishHook(broker, link, message, properties.messageExpiryInterval);
+  if (refusal === undefined) await broker.route(message);
+  if (packet.qos === 0) return;
+  const ack = { cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId as number } as const;
+  // 3.x cannot tell the publisher; the message is dropped and acknowledged as usual.
+  link.write(link.isV5 && refusal !== undefined ? { ...ack, reasonCode: refusal } : ack);
   broker.markDirty(link);
+}
+
+/** The onPublish hook: undefined to go ahead, or the reason code of the refusal. */
+async function askPublishHook(broker: BrokerCore, link: ClientLink, message: BrokerMessage, expiryInterval: number | undefined): Promise<number | undefined> {
+  const onPublish = broker.deps.hooks.onPublish;
+  if (onPublish === undefined) return undefined;
+  const context = {
+    ...broker.clientInfo(link),
+    topic: message.topic,
+    payload: message.payload,
+    qos: message.qos,
+    retain: message.retain,
+    ...(link.isV5 ? { properties: { ...message.properties, ...(expiryInterval === undefined ? {} : { messageExpiryInterval: expiryInterval }) } } : {}),
+  };
+  const outcome = await broker.runHook('onPublish', context.clientId, () => onPublish(context));
+  if (!outcome.ok) return ReasonCode.UnspecifiedError;
+  const decision = normalizePublishDecision(outcome.value);
+  if (decision.allow) return undefined;
+  broker.log.log('info', 'publish_refused', { client: context.clientId, topic: message.topic });
+  return decision.reasonCode ?? ReasonCode.NotAuthorized;
 }
 
 export function handlePubrel(broker: BrokerCore, link: ClientLink, packet: PubrelPacket): void {

@@ -2,7 +2,8 @@
  * SUBSCRIBE: validate each filter, grant QoS, store the subscription, answer
  * SUBACK, then send matching retained messages per Retain Handling.
  */
-import type { SubscribePacket } from '../../shared/codec/types.ts';
+import type { QoS, SubscribePacket } from '../../shared/codec/types.ts';
+import { normalizeSubscribeDecision } from '../core/hooks.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { parseSharedSubscription, validateTopicFilter } from '../../shared/topic.ts';
@@ -13,7 +14,7 @@ import type { SubscriptionEntry } from '../core/topic-tree.ts';
 /** SUBACK failure code in 3.1.1 [MQTT-3.9.3-2]. */
 const SubackFailure3 = 0x80;
 
-export function handleSubscribe(broker: BrokerCore, link: ClientLink, packet: SubscribePacket): void {
+export async function handleSubscribe(broker: BrokerCore, link: ClientLink, packet: SubscribePacket): Promise<void> {
   const clientId = link.state.clientId as string;
   const subscriptionId = packet.properties?.subscriptionIdentifier;
   if (subscriptionId === 0) throw new MqttError('Protocol', ReasonCode.ProtocolError, 'subscription identifier 0');
@@ -39,10 +40,28 @@ export function handleSubscribe(broker: BrokerCore, link: ClientLink, packet: Su
       failure(ReasonCode.QuotaExceeded);
       continue;
     }
+    let qos = Math.min(request.qos, 2) as QoS;
+    const onSubscribe = broker.deps.hooks.onSubscribe;
+    if (onSubscribe !== undefined) {
+      const context = { ...broker.clientInfo(link), filter: request.topic, qos };
+      const outcome = await broker.runHook('onSubscribe', clientId, () => onSubscribe(context));
+      if (link.closed) return;
+      if (!outcome.ok) {
+        failure(ReasonCode.UnspecifiedError);
+        continue;
+      }
+      const decision = normalizeSubscribeDecision(outcome.value);
+      if (!decision.allow) {
+        failure(decision.reasonCode ?? ReasonCode.NotAuthorized);
+        continue;
+      }
+      // A hook may lower the QoS, never raise it.
+      if (decision.qos !== undefined) qos = Math.min(qos, decision.qos) as QoS;
+    }
     const entry: SubscriptionEntry = {
       clientId,
       filter: request.topic,
-      qos: Math.min(request.qos, 2) as 0 | 1 | 2,
+      qos,
       noLocal: link.isV5 && request.nl === true,
       retainAsPublished: link.isV5 && request.rap === true,
       retainHandling: link.isV5 ? ((request.rh ?? 0) as 0 | 1 | 2) : 0,

@@ -4,11 +4,17 @@ import { ReasonCode } from '../../shared/reason-codes.ts';
 import { matchFilterOf, type BrokerCore } from '../core/broker.ts';
 import type { ClientLink } from '../core/link.ts';
 
-export function handleUnsubscribe(broker: BrokerCore, link: ClientLink, packet: UnsubscribePacket): void {
+export async function handleUnsubscribe(broker: BrokerCore, link: ClientLink, packet: UnsubscribePacket): Promise<void> {
   const clientId = link.state.clientId as string;
   const codes: number[] = [];
   const existing = new Map(broker.store.subscriptionsOf(clientId).map((entry) => [entry.filter, entry]));
+  const onUnsubscribe = broker.deps.hooks.onUnsubscribe;
   for (const filter of packet.unsubscriptions) {
+    if (onUnsubscribe !== undefined) {
+      const context = { ...broker.clientInfo(link), filter };
+      // Informational: the unsubscribe happens whatever the hook does.
+      await broker.runHook('onUnsubscribe', clientId, () => onUnsubscribe(context));
+    }
     const entry = existing.get(filter);
     if (entry !== undefined && broker.store.deleteSubscription(clientId, filter)) {
       broker.tree.remove(matchFilterOf(entry), clientId, filter);
