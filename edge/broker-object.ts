@@ -6,129 +6,139 @@
 import { DurableObject } from 'cloudflare:workers';
 import { BrokerCore } from './core/broker.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
-import { consoleLogger, describeError, type Logger } from './core/log.ts';
+import { consoleLogger, describeError, type LogLevel, type Logger } from './core/log.ts';
 import { SessionStore } from './core/session-store.ts';
-import { loadEdgeConfig, type EdgeEnv } from './config.ts';
+import type { EdgeEnv } from './config.ts';
+import type { BrokerNamespaceRpc, ResolvedBroker } from './define-broker.ts';
+import type { ApiMessage } from './http-api.ts';
 import { InternalHeader } from './internal-headers.ts';
 
-export class BrokerNamespace extends DurableObject<EdgeEnv> {
-  private core: BrokerCore | undefined;
-  private readonly connectionIds = new WeakMap<WebSocket, string>();
-  private readonly log: Logger;
-  /** The alarm time this instance last set; unknown (undefined) after a wake. */
-  private alarmAt: number | undefined;
-  private namespace = 'default';
+/** Builds the namespace Durable Object class for one broker definition. */
+export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBroker) {
+  return class BrokerNamespace extends DurableObject<EdgeEnv> implements BrokerNamespaceRpc {
+    private core: BrokerCore | undefined;
+    private readonly connectionIds = new WeakMap<WebSocket, string>();
+    private readonly log: Logger;
+    /** The alarm time this instance last set; unknown (undefined) after a wake. */
+    private alarmAt: number | undefined;
+    private namespace = 'default';
 
-  constructor(ctx: DurableObjectState, env: EdgeEnv) {
-    super(ctx, env);
-    this.log = consoleLogger({ component: 'edge', object: ctx.id.toString().slice(0, 12) }, (env.MQTT_LOG_LEVEL as 'info' | undefined) ?? 'info');
-  }
+    constructor(ctx: DurableObjectState, env: EdgeEnv) {
+      super(ctx, env);
+      this.log = consoleLogger({ component: 'edge', object: ctx.id.toString().slice(0, 12) }, (env.MQTT_LOG_LEVEL as LogLevel | undefined) ?? 'info');
+    }
 
-  /** Builds the core on first use after construction (cold start or wake from hibernation). */
-  private getCore(): BrokerCore {
-    if (this.core !== undefined) return this.core;
-    const config = loadEdgeConfig(this.env);
-    const store = new SessionStore(this.ctx.storage.sql);
-    const core = new BrokerCore({
-      namespace: this.namespace,
-      store,
-      limits: config.limits,
-      log: this.log,
-      hooks: {},
-      hookTimeoutMs: 5000,
-      now: () => Date.now(),
-      requestAlarm: (at) => this.requestAlarm(at),
-      newId: () => crypto.randomUUID(),
-    });
-    this.core = core;
-    const connections: Array<{ state: ConnectionState; transport: Transport }> = [];
-    for (const ws of this.ctx.getWebSockets()) {
-      const state = readAttachment(ws);
-      if (state === undefined) {
-        ws.close(1011, 'connection state lost');
-        continue;
+    /** Durable Object RPC: publish a message as the broker (HTTP API, service bindings). */
+    async publish(message: ApiMessage): Promise<void> {
+      await this.getCore().publishFromApi(message);
+    }
+
+    /** Builds the core on first use after construction (cold start or wake from hibernation). */
+    private getCore(): BrokerCore {
+      if (this.core !== undefined) return this.core;
+      const resolved = resolve(this.env);
+      const store = new SessionStore(this.ctx.storage.sql);
+      const core = new BrokerCore({
+        namespace: this.namespace,
+        store,
+        limits: resolved.limits,
+        log: this.log,
+        hooks: resolved.hooks,
+        hookTimeoutMs: resolved.hookTimeoutMs,
+        now: () => Date.now(),
+        requestAlarm: (at) => this.requestAlarm(at),
+        newId: () => crypto.randomUUID(),
+      });
+      this.core = core;
+      const connections: Array<{ state: ConnectionState; transport: Transport }> = [];
+      for (const ws of this.ctx.getWebSockets()) {
+        const state = readAttachment(ws);
+        if (state === undefined) {
+          ws.close(1011, 'connection state lost');
+          continue;
+        }
+        this.connectionIds.set(ws, state.id);
+        connections.push({ state, transport: transportFor(ws) });
       }
-      this.connectionIds.set(ws, state.id);
-      connections.push({ state, transport: transportFor(ws) });
+      core.restore(connections);
+      // Logged on every cold start and every wake from hibernation.
+      this.log.log('info', 'namespace_started', { connections: connections.length, subscriptions: core.tree.size });
+      return core;
     }
-    core.restore(connections);
-    // Logged on every cold start and every wake from hibernation.
-    this.log.log('info', 'namespace_started', { connections: connections.length, subscriptions: core.tree.size });
-    return core;
-  }
 
-  override async fetch(request: Request): Promise<Response> {
-    this.namespace = request.headers.get(InternalHeader.Namespace) ?? this.namespace;
-    const core = this.getCore();
-    const pair = new WebSocketPair();
-    const client = pair[0];
-    const server = pair[1];
-    this.ctx.acceptWebSocket(server);
-    const remoteAddress = request.headers.get(InternalHeader.RemoteAddress) ?? undefined;
-    const state = core.accept(transportFor(server), {
-      bridged: request.headers.get(InternalHeader.Bridged) === '1',
-      ...(remoteAddress === undefined ? {} : { remoteAddress }),
-    });
-    this.connectionIds.set(server, state.id);
-    const protocol = request.headers.get(InternalHeader.Subprotocol);
-    // The 101 must echo the chosen subprotocol, or browsers drop the connection.
-    return new Response(null, { status: 101, webSocket: client, headers: protocol === null ? {} : { 'Sec-WebSocket-Protocol': protocol } });
-  }
-
-  override async webSocketMessage(ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
-    const core = this.getCore();
-    const id = this.connectionIdOf(ws);
-    if (id === undefined) return;
-    if (typeof message === 'string') {
-      // MQTT over WebSocket is binary only [MQTT-6.0.0-1].
-      this.log.log('warn', 'text_frame', { connection: id });
-      safeClose(ws, 1003, 'MQTT needs binary frames');
-      await core.closed(id, 'protocol-error');
-      return;
+    override async fetch(request: Request): Promise<Response> {
+      this.namespace = request.headers.get(InternalHeader.Namespace) ?? this.namespace;
+      const core = this.getCore();
+      const pair = new WebSocketPair();
+      const client = pair[0];
+      const server = pair[1];
+      this.ctx.acceptWebSocket(server);
+      const remoteAddress = request.headers.get(InternalHeader.RemoteAddress) ?? undefined;
+      const state = core.accept(transportFor(server), {
+        bridged: request.headers.get(InternalHeader.Bridged) === '1',
+        ...(remoteAddress === undefined ? {} : { remoteAddress }),
+      });
+      this.connectionIds.set(server, state.id);
+      const protocol = request.headers.get(InternalHeader.Subprotocol);
+      // The 101 must echo the chosen subprotocol, or browsers drop the connection.
+      return new Response(null, { status: 101, webSocket: client, headers: protocol === null ? {} : { 'Sec-WebSocket-Protocol': protocol } });
     }
-    try {
-      await core.receive(id, new Uint8Array(message));
-    } catch (error) {
-      this.log.log('error', 'message_failed', { connection: id, error: describeError(error) });
+
+    override async webSocketMessage(ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
+      const core = this.getCore();
+      const id = this.connectionIdOf(ws);
+      if (id === undefined) return;
+      if (typeof message === 'string') {
+        // MQTT over WebSocket is binary only [MQTT-6.0.0-1].
+        this.log.log('warn', 'text_frame', { connection: id });
+        safeClose(ws, 1003, 'MQTT needs binary frames');
+        await core.closed(id, 'protocol-error');
+        return;
+      }
+      try {
+        await core.receive(id, new Uint8Array(message));
+      } catch (error) {
+        this.log.log('error', 'message_failed', { connection: id, error: describeError(error) });
+      }
     }
-  }
 
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    const id = this.connectionIdOf(ws);
-    safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
-    if (id !== undefined) await this.getCore().closed(id, 'network-error');
-  }
-
-  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
-    const id = this.connectionIdOf(ws);
-    this.log.log('info', 'websocket_error', { connection: id, error: describeError(error) });
-    if (id !== undefined) await this.getCore().closed(id, 'network-error');
-  }
-
-  override async alarm(): Promise<void> {
-    this.alarmAt = undefined;
-    try {
-      this.getCore().alarm();
-    } catch (error) {
-      this.log.log('error', 'alarm_failed', { error: describeError(error) });
-      throw error;
+    override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+      const id = this.connectionIdOf(ws);
+      safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+      if (id !== undefined) await this.getCore().closed(id, 'network-error');
     }
-  }
 
-  private connectionIdOf(ws: WebSocket): string | undefined {
-    const known = this.connectionIds.get(ws);
-    if (known !== undefined) return known;
-    const state = readAttachment(ws);
-    if (state !== undefined) this.connectionIds.set(ws, state.id);
-    return state?.id;
-  }
+    override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+      const id = this.connectionIdOf(ws);
+      this.log.log('info', 'websocket_error', { connection: id, error: describeError(error) });
+      if (id !== undefined) await this.getCore().closed(id, 'network-error');
+    }
 
-  /** One alarm per object: keep the earliest requested time. */
-  private requestAlarm(at: number): void {
-    if (this.alarmAt !== undefined && this.alarmAt <= at) return;
-    this.alarmAt = at;
-    void this.ctx.storage.setAlarm(at);
-  }
+    override async alarm(): Promise<void> {
+      this.alarmAt = undefined;
+      try {
+        this.getCore().alarm();
+      } catch (error) {
+        this.log.log('error', 'alarm_failed', { error: describeError(error) });
+        throw error;
+      }
+    }
+
+    private connectionIdOf(ws: WebSocket): string | undefined {
+      const known = this.connectionIds.get(ws);
+      if (known !== undefined) return known;
+      const state = readAttachment(ws);
+      if (state !== undefined) this.connectionIds.set(ws, state.id);
+      return state?.id;
+    }
+
+    /** One alarm per object: keep the earliest requested time. */
+    private requestAlarm(at: number): void {
+      if (this.alarmAt !== undefined && this.alarmAt <= at) return;
+      this.alarmAt = at;
+      void this.ctx.storage.setAlarm(at);
+    }
+  };
 }
 
 function transportFor(ws: WebSocket): Transport {

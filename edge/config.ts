@@ -19,6 +19,14 @@ export interface EdgeEnv {
   MQTT_MAX_SESSION_EXPIRY?: string;
   MQTT_CONNECT_TIMEOUT_MS?: string;
   MQTT_LOG_LEVEL?: string;
+  MQTT_PASSWORDS?: string;
+  MQTT_ACL?: string;
+  MQTT_JWT_SECRET?: string;
+  MQTT_JWT_JWKS?: string;
+  MQTT_JWT_ISSUER?: string;
+  MQTT_JWT_AUDIENCE?: string;
+  /** Bearer token for POST /publish; the endpoint refuses everyone without it. */
+  MQTT_API_TOKEN?: string;
 }
 
 export interface EdgeConfig {
@@ -36,8 +44,9 @@ const limitVariables: Array<[keyof EdgeEnv, keyof BrokerLimits, number, number]>
   ['MQTT_CONNECT_TIMEOUT_MS', 'connectTimeoutMs', 100, 600_000],
 ];
 
-export function loadEdgeConfig(env: EdgeEnv): EdgeConfig {
-  const limits: BrokerLimits = { ...defaultLimits };
+/** Limits: the defaults, then `base` (from code), then the environment. */
+export function loadEdgeConfig(env: EdgeEnv, base: Partial<BrokerLimits> = {}): EdgeConfig {
+  const limits: BrokerLimits = { ...defaultLimits, ...base };
   for (const [variable, key, min, max] of limitVariables) {
     const text = env[variable];
     if (text === undefined || text === '') continue;

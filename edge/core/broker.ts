@@ -21,7 +21,8 @@ import { handlePuback, handlePubcomp, handlePubrec } from '../protocol/acks.ts';
 import { handleSubscribe } from '../protocol/subscribe.ts';
 import { handleUnsubscribe } from '../protocol/unsubscribe.ts';
 import { handleDisconnect } from '../protocol/disconnect.ts';
-import { callWithTimeout, type BrokerHooks, type ClientInfo, type HookName } from './hooks.ts';
+import { callWithTimeout, type BrokerHooks, type ClientGrants, type ClientInfo, type HookName } from './hooks.ts';
+import { filterCovers } from '../auth/filter-relations.ts';
 
 /** Why a connection ended; hooks and logs see it. */
 export type CloseCause =
@@ -228,6 +229,15 @@ export class BrokerCore {
     this.flushAll();
   }
 
+  /** A message from outside MQTT (HTTP API, RPC): routed as the broker's own, with no publisher. */
+  async publishFromApi(message: { topic: string; payload: Uint8Array; qos: 0 | 1 | 2; retain: boolean }): Promise<void> {
+    try {
+      await this.route({ topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain });
+    } finally {
+      this.flushAll();
+    }
+  }
+
   /** Ends every connection (graceful shutdown / namespace reset). */
   shutdown(reason: string): void {
     for (const link of [...this.links.values()]) {
@@ -385,7 +395,7 @@ export class BrokerCore {
   endConnection(link: ClientLink, cause: CloseCause): void {
     if (!this.links.delete(link.id)) return;
     link.closed = true;
-    if (link.state.partialStored === true || link.state.hasTopicAliases === true) this.store.forgetConnection(link.id);
+    if (link.state.partialStored === true || link.state.hasTopicAliases === true || link.state.hasGrants === true) this.store.forgetConnection(link.id);
     const clientId = link.state.clientId;
     if (link.state.phase !== 'awaiting-connect' && clientId !== undefined && this.linksByClient.get(clientId) === link) {
       this.linksByClient.delete(clientId);
@@ -459,6 +469,32 @@ export class BrokerCore {
       this.log.log('error', 'hook_failed', { hook: name, client: clientId, error: describeError(error) });
       return { ok: false };
     }
+  }
+
+  // ---- grants ------------------------------------------------------------
+
+  setGrants(link: ClientLink, grants: ClientGrants): void {
+    link.grants = grants;
+    link.state.hasGrants = true;
+    this.store.saveGrants(link.id, grants);
+  }
+
+  private grantsOf(link: ClientLink): ClientGrants | undefined {
+    if (link.state.hasGrants !== true) return undefined;
+    link.grants ??= this.store.loadGrants(link.id) ?? {};
+    return link.grants;
+  }
+
+  /** A grant list limits publishing to topics matching one of its filters. */
+  mayPublish(link: ClientLink, topic: string): boolean {
+    const allowed = this.grantsOf(link)?.publish;
+    return allowed === undefined || allowed.some((filter) => topicMatchesFilter(filter, topic));
+  }
+
+  /** A grant list limits subscribing to filters that one of its filters covers entirely. */
+  maySubscribe(link: ClientLink, filter: string): boolean {
+    const allowed = this.grantsOf(link)?.subscribe;
+    return allowed === undefined || allowed.some((grant) => filterCovers(grant, filter));
   }
 
   // ---- routing and delivery ------------------------------------------------

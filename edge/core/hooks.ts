@@ -25,8 +25,17 @@ export interface AuthenticateContext extends ClientInfo {
   keepAlive: number;
 }
 
+/**
+ * Topic filters a client is limited to for this connection (for example
+ * from a JWT's claims). Absent lists mean no limit from this source.
+ */
+export interface ClientGrants {
+  publish?: string[];
+  subscribe?: string[];
+}
+
 export type AuthDecision =
-  | { allow: true }
+  | { allow: true; grants?: ClientGrants }
   | {
       allow: false;
       /** bad-credentials → 0x04 / 0x86; not-authorized (default) → 0x05 / 0x87; banned → 0x05 / 0x8A. */

@@ -7,6 +7,7 @@
 import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
+import type { ClientGrants } from './hooks.ts';
 
 /**
  * Everything about a connection that must survive the Durable Object being
@@ -40,6 +41,8 @@ export interface ConnectionState {
   partialStored?: boolean;
   /** 5.0 client-to-server topic aliases are stored in SQLite. */
   hasTopicAliases?: boolean;
+  /** The connection is limited to topic grants (stored in SQLite). */
+  hasGrants?: boolean;
 }
 
 export interface Transport {
@@ -58,6 +61,8 @@ export class ClientLink {
   closed = false;
   /** Client-to-server topic aliases, loaded lazily from storage after a wake. */
   topicAliases: Map<number, string> | undefined;
+  /** Topic grants of this connection, loaded lazily from storage after a wake. */
+  grants: ClientGrants | undefined;
 
   constructor(
     readonly state: ConnectionState,

@@ -11,6 +11,7 @@
 import type { QoS } from '../../shared/codec/types.ts';
 import { deserializeProperties, serializeProperties, type BrokerMessage } from './message.ts';
 import type { SubscriptionEntry } from './topic-tree.ts';
+import type { ClientGrants } from './hooks.ts';
 
 /** The slice of Durable Object `SqlStorage` the store needs. */
 export interface SqlExecutor {
@@ -92,6 +93,9 @@ const schema = [
   `CREATE TABLE IF NOT EXISTS partial_packets (
      connection_id TEXT PRIMARY KEY,
      bytes BLOB NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS connection_grants (
+     connection_id TEXT PRIMARY KEY,
+     grants TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS topic_aliases (
      connection_id TEXT NOT NULL,
      alias INTEGER NOT NULL,
@@ -401,8 +405,18 @@ export class SessionStore {
     return new Map(rows.map((row) => [row['alias'] as number, row['topic'] as string]));
   }
 
+  saveGrants(connectionId: string, grants: ClientGrants): void {
+    this.sql.exec('INSERT OR REPLACE INTO connection_grants (connection_id, grants) VALUES (?, ?)', connectionId, JSON.stringify(grants));
+  }
+
+  loadGrants(connectionId: string): ClientGrants | undefined {
+    const row = this.sql.exec('SELECT grants FROM connection_grants WHERE connection_id = ?', connectionId).toArray()[0];
+    return row === undefined ? undefined : (JSON.parse(row['grants'] as string) as ClientGrants);
+  }
+
   /** Forgets what belonged to a closed connection. */
   forgetConnection(connectionId: string): void {
+    this.sql.exec('DELETE FROM connection_grants WHERE connection_id = ?', connectionId);
     this.sql.exec('DELETE FROM partial_packets WHERE connection_id = ?', connectionId);
     this.sql.exec('DELETE FROM topic_aliases WHERE connection_id = ?', connectionId);
   }

@@ -92,6 +92,7 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
       const code = reason === 'bad-credentials' ? ReasonCode.BadUserNameOrPassword : reason === 'banned' ? ReasonCode.Banned : ReasonCode.NotAuthorized;
       return refuse(broker, link, code, reason === 'bad-credentials' ? 'bad user name or password' : reason === 'banned' ? 'banned' : 'not authorized');
     }
+    if (decision.grants !== undefined) broker.setGrants(link, decision.grants);
   }
 
   // ---- takeover [MQTT-3.1.4-3] ---------------------------------------------

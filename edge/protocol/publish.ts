@@ -45,6 +45,10 @@ export async function handlePublish(broker: BrokerCore, link: ClientLink, packet
 
 /** The onPublish hook: undefined to go ahead, or the reason code of the refusal. */
 async function askPublishHook(broker: BrokerCore, link: ClientLink, message: BrokerMessage, expiryInterval: number | undefined): Promise<number | undefined> {
+  if (!broker.mayPublish(link, message.topic)) {
+    broker.log.log('info', 'publish_refused', { client: link.state.clientId, topic: message.topic, by: 'grants' });
+    return ReasonCode.NotAuthorized;
+  }
   const onPublish = broker.deps.hooks.onPublish;
   if (onPublish === undefined) return undefined;
   const context = {

@@ -40,6 +40,10 @@ export async function handleSubscribe(broker: BrokerCore, link: ClientLink, pack
       failure(ReasonCode.QuotaExceeded);
       continue;
     }
+    if (!broker.maySubscribe(link, shared.filter)) {
+      failure(ReasonCode.NotAuthorized);
+      continue;
+    }
     let qos = Math.min(request.qos, 2) as QoS;
     const onSubscribe = broker.deps.hooks.onSubscribe;
     if (onSubscribe !== undefined) {

@@ -1,0 +1,83 @@
+/**
+ * The HTTP publish API: `POST /publish` (namespace `default`) or
+ * `POST /publish/<namespace>` with `Authorization: Bearer <MQTT_API_TOKEN>`
+ * and a JSON body `{ "topic", "payload" | "payload_base64", "qos", "retain" }`.
+ */
+import { validateTopicName } from '../shared/topic.ts';
+import { constantTimeEqual } from './auth/constant-time.ts';
+import { decodeBase64 } from './auth/base64.ts';
+
+export interface ApiMessage {
+  topic: string;
+  /** UTF-8 text, or bytes given as `payload_base64`. */
+  payload: Uint8Array;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+}
+
+export type ParsedPublish = { ok: true; message: ApiMessage } | { ok: false; status: number; error: string };
+
+/** Bodies larger than this are refused before they are read whole. */
+export const MaxApiBodyBytes = 1024 * 1024;
+
+export function isAuthorized(request: Request, token: string | undefined): boolean {
+  if (token === undefined || token === '') return false;
+  const header = request.headers.get('Authorization') ?? '';
+  const match = /^Bearer\s+(.+)$/i.exec(header);
+  if (match?.[1] === undefined) return false;
+  const encoder = new TextEncoder();
+  return constantTimeEqual(encoder.encode(match[1].trim()), encoder.encode(token));
+}
+
+export async function parsePublishRequest(request: Request, maxPayloadBytes: number): Promise<ParsedPublish> {
+  const body = await readLimited(request, MaxApiBodyBytes);
+  if (body === undefined) return { ok: false, status: 413, error: `body larger than ${MaxApiBodyBytes} bytes` };
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(body));
+  } catch {
+    return { ok: false, status: 400, error: 'body must be JSON: {"topic": "...", "payload": "...", "qos": 0, "retain": false}' };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, status: 400, error: 'body must be a JSON object' };
+  const fields = json as Record<string, unknown>;
+  const { topic, payload, payload_base64: payloadBase64, qos = 0, retain = false } = fields;
+  if (typeof topic !== 'string' || !validateTopicName(topic)) return { ok: false, status: 400, error: '"topic" must be a topic name without wildcards' };
+  if (topic.startsWith('$')) return { ok: false, status: 400, error: 'topics starting with "$" are reserved for the broker' };
+  if (qos !== 0 && qos !== 1 && qos !== 2) return { ok: false, status: 400, error: '"qos" must be 0, 1 or 2' };
+  if (typeof retain !== 'boolean') return { ok: false, status: 400, error: '"retain" must be true or false' };
+  let bytes: Uint8Array | undefined;
+  if (payload !== undefined && payloadBase64 !== undefined) return { ok: false, status: 400, error: 'give "payload" or "payload_base64", not both' };
+  if (typeof payload === 'string') bytes = new TextEncoder().encode(payload);
+  else if (typeof payloadBase64 === 'string') bytes = decodeBase64(payloadBase64);
+  else if (payload === undefined && payloadBase64 === undefined) bytes = new Uint8Array(0);
+  if (bytes === undefined) return { ok: false, status: 400, error: '"payload" must be a string, "payload_base64" valid base64' };
+  if (bytes.byteLength > maxPayloadBytes) return { ok: false, status: 413, error: `payload larger than ${maxPayloadBytes} bytes` };
+  return { ok: true, message: { topic, payload: bytes, qos, retain } };
+}
+
+/** Reads at most `limit` bytes; undefined when the body is larger. */
+async function readLimited(request: Request, limit: number): Promise<Uint8Array | undefined> {
+  const declared = Number(request.headers.get('Content-Length') ?? '0');
+  if (declared > limit) return undefined;
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    parts.push(value);
+  }
+  const body = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    body.set(part, offset);
+    offset += part.byteLength;
+  }
+  return body;
+}

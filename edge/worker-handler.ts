@@ -1,0 +1,123 @@
+/**
+ * The edge Worker's fetch handler: routing only. WebSocket upgrades for MQTT
+ * go to the Durable Object of their namespace; `/publish` is the HTTP API;
+ * everything else is answered here.
+ */
+import { InternalHeader, BridgeHeader } from './internal-headers.ts';
+import type { EdgeEnv } from './config.ts';
+import type { BrokerNamespaceRpc, ResolvedBroker } from './define-broker.ts';
+import { isAuthorized, parsePublishRequest } from './http-api.ts';
+import { constantTimeEqual } from './auth/constant-time.ts';
+import { consoleLogger, describeError } from './core/log.ts';
+
+/** Subprotocols MQTT clients offer: `mqtt` (3.1.1/5.0) and `mqttv3.1` (3.1) [MQTT-6.0.0-3]. */
+const MqttSubprotocols = ['mqtt', 'mqttv3.1'];
+const NamespacePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export function createWorkerHandler(resolve: (env: EdgeEnv) => ResolvedBroker): ExportedHandler<EdgeEnv> {
+  const log = consoleLogger({ component: 'worker' });
+  return {
+    async fetch(request, env) {
+      const url = new URL(request.url);
+      if (url.pathname === '/healthz') return text(200, 'ok\n');
+      let resolved: ResolvedBroker;
+      try {
+        resolved = resolve(env);
+      } catch (error) {
+        // Bad configuration fails loudly on every request rather than letting anyone in.
+        log.log('error', 'config_error', { error: describeError(error) });
+        return text(500, `broker configuration error: ${error instanceof Error ? error.message : String(error)}\n`);
+      }
+      const publishNamespace = apiNamespace(url.pathname);
+      if (publishNamespace !== undefined) return handlePublish(request, env, resolved, publishNamespace);
+      return handleMqttUpgrade(request, env, url);
+    },
+  };
+}
+
+async function handlePublish(request: Request, env: EdgeEnv, resolved: ResolvedBroker, namespace: string | null): Promise<Response> {
+  if (request.method !== 'POST') return text(405, 'use POST\n', { Allow: 'POST' });
+  if (!isAuthorized(request, env.MQTT_API_TOKEN)) return text(401, 'missing or wrong bearer token (MQTT_API_TOKEN)\n', { 'WWW-Authenticate': 'Bearer' });
+  if (namespace === null) return text(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"\n');
+  const parsed = await parsePublishRequest(request, resolved.limits.maxPacketSize);
+  if (!parsed.ok) return json(parsed.status, { error: parsed.error });
+  const stub = env.BROKER.get(env.BROKER.idFromName(namespace)) as unknown as BrokerNamespaceRpc;
+  await stub.publish(parsed.message);
+  return json(200, { ok: true, namespace, topic: parsed.message.topic });
+}
+
+async function handleMqttUpgrade(request: Request, env: EdgeEnv, url: URL): Promise<Response> {
+  const namespace = namespaceFromPath(url.pathname);
+  const isUpgrade = request.headers.get('Upgrade')?.toLowerCase() === 'websocket';
+  if (namespace === undefined) return text(404, 'not found\n');
+  if (!isUpgrade) return text(404, 'not found: MQTT clients connect here over WebSocket\n');
+  if (namespace === null) return text(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"\n');
+
+  const offered = (request.headers.get('Sec-WebSocket-Protocol') ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+  const subprotocol = offered.find((p) => MqttSubprotocols.includes(p));
+  if (offered.length > 0 && subprotocol === undefined) {
+    return text(400, `unsupported WebSocket subprotocol "${offered.join(', ')}": offer "mqtt"\n`);
+  }
+
+  const headers = new Headers(request.headers);
+  for (const name of Object.values(InternalHeader)) headers.delete(name);
+  headers.set(InternalHeader.Namespace, namespace);
+  if (subprotocol !== undefined) headers.set(InternalHeader.Subprotocol, subprotocol);
+  const bridged = isTrustedBridge(request, env);
+  const claimedAddress = request.headers.get(BridgeHeader.ClientAddress);
+  const address = bridged && claimedAddress !== null ? claimedAddress : request.headers.get('CF-Connecting-IP');
+  if (address !== null) headers.set(InternalHeader.RemoteAddress, address);
+  if (bridged) headers.set(InternalHeader.Bridged, '1');
+  headers.delete(BridgeHeader.Secret);
+  headers.delete(BridgeHeader.ClientAddress);
+
+  const stub = env.BROKER.get(env.BROKER.idFromName(namespace));
+  return stub.fetch(new Request(request.url, { method: 'GET', headers }));
+}
+
+/**
+ * `/` and `/mqtt` → "default"; `/mqtt/<name>` → name; null for an invalid
+ * name; undefined for paths that are not MQTT endpoints.
+ */
+function namespaceFromPath(pathname: string): string | null | undefined {
+  if (pathname === '/' || pathname === '/mqtt' || pathname === '/mqtt/') return 'default';
+  const match = /^\/mqtt\/([^/]+)\/?$/.exec(pathname);
+  return match?.[1] === undefined ? undefined : validNamespace(match[1]);
+}
+
+/** `/publish` → "default", `/publish/<name>` → name (null if invalid), else undefined. */
+function apiNamespace(pathname: string): string | null | undefined {
+  if (pathname === '/publish' || pathname === '/publish/') return 'default';
+  const match = /^\/publish\/([^/]+)\/?$/.exec(pathname);
+  return match?.[1] === undefined ? undefined : validNamespace(match[1]);
+}
+
+function validNamespace(encoded: string): string | null {
+  let name: string;
+  try {
+    name = decodeURIComponent(encoded);
+  } catch {
+    return null;
+  }
+  return NamespacePattern.test(name) ? name : null;
+}
+
+/** The sidecar's claim of a client address is believed only with the shared secret. */
+function isTrustedBridge(request: Request, env: EdgeEnv): boolean {
+  const expected = env.MQTT_BRIDGE_SECRET;
+  const presented = request.headers.get(BridgeHeader.Secret);
+  if (expected === undefined || expected === '' || presented === null) return false;
+  const encoder = new TextEncoder();
+  return constantTimeEqual(encoder.encode(presented), encoder.encode(expected));
+}
+
+function text(status: number, body: string, extra: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...extra } });
+}
+
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+}

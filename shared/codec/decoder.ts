@@ -1,0 +1,207 @@
+/**
+ * Streaming decoder for one connection: bytes in, packet objects out.
+ *
+ * Three stages per packet:
+ * 1. PacketFramer cuts whole packets out of the stream (fixed header checks,
+ *    size limit before buffering);
+ * 2. validate.ts walks the packet's fields on the raw bytes (lengths, strict
+ *    UTF-8, 5.0 properties) and refuses what mqtt-packet would let through;
+ * 3. mqtt-packet's parser builds the packet object.
+ *
+ * The protocol level is fixed by the connection's CONNECT (or given when the
+ * decoder is rebuilt after hibernation). Before it, only CONNECT is accepted
+ * [MQTT-3.1.0-1]: nothing else can be parsed without knowing the level.
+ *
+ * Decoded PUBLISH payloads (and other Buffer fields) are views on the pushed
+ * bytes when a packet arrived within one chunk: no copy on the hot path, but
+ * a retained payload keeps its chunk alive, and chunks must not be reused.
+ *
+ * push() never throws and never waits for more bytes than the packet needs:
+ * every complete packet yields a packet object or an MqttError. After an
+ * error the decoder is dead and returns the same error forever.
+ *
+ * @example
+ * const decoder = new PacketDecoder({ maxPacketSize: 1 << 20 });
+ * const { packets, error } = decoder.push(chunk);
+ * for (const packet of packets) handle(packet);
+ * if (error) closeWith(error.reasonCode);
+ */
+import { parser as createParser, type Parser } from 'mqtt-packet';
+import { isMqttError, malformedPacket, protocolError, type MqttError } from '../errors.ts';
+import { ReasonCode } from '../reason-codes.ts';
+import { PacketFramer, type Frame } from './framer.ts';
+import { MaxPacketSizeLimit, PacketType, type MqttPacket, type ProtocolLevel } from './types.ts';
+import { readConnectLevel, validateFrame } from './validate.ts';
+
+export interface PacketDecoderOptions {
+  /** Largest packet accepted (fixed header included); larger ones fail with PacketTooLarge (0x95). */
+  maxPacketSize: number;
+  /** The level of an already connected client, when the decoder is rebuilt (e.g. after hibernation). */
+  protocolLevel?: ProtocolLevel;
+  /** Bytes of an incomplete packet saved from `pendingBytes()` before hibernation. */
+  leftover?: Uint8Array;
+}
+
+export interface DecodeResult {
+  /** Packets decoded from this push, in order; valid even when `error` is set. */
+  packets: MqttPacket[];
+  /** Set when the stream is broken: handle `packets`, then close with `error.reasonCode`. */
+  error?: MqttError;
+}
+
+/** mqtt-packet keeps its protocol level in `settings` and replaces it with every CONNECT it parses. */
+interface ParserWithSettings extends Parser {
+  settings: { protocolVersion?: number };
+}
+
+export class PacketDecoder {
+  private readonly framer: PacketFramer;
+  private readonly parser: ParserWithSettings;
+  private level: ProtocolLevel | undefined;
+  private error: MqttError | undefined;
+  /** Filled by the parser's synchronous 'packet' / 'error' events during one parse() call. */
+  private parsed: MqttPacket | undefined;
+  private parseFailure: unknown;
+
+  constructor(options: PacketDecoderOptions) {
+    this.level = options.protocolLevel;
+    this.parser = createParser({ protocolVersion: this.level ?? 4 }) as ParserWithSettings;
+    this.parser.on('packet', (packet) => {
+      this.parsed = packet;
+    });
+    this.parser.on('error', (error) => {
+      // Keep the first: mqtt-packet sometimes goes on parsing after an error.
+      this.parseFailure ??= error;
+    });
+    // AUTH is allowed by the framer and checked here against the level: the
+    // CONNECT that fixes the level may be in the same chunk as the AUTH.
+    this.framer = new PacketFramer({
+      maxPacketSize: options.maxPacketSize,
+      allowAuth: true,
+      ...(options.leftover === undefined ? {} : { leftover: options.leftover }),
+    });
+  }
+
+  /**
+   * The level of this connection: from the CONNECT as soon as its protocol
+   * name and level are read and consistent (even if the rest of that CONNECT
+   * turns out malformed, so a 5.0 client can get a 5.0 CONNACK), or as given
+   * to the constructor. Undefined before.
+   */
+  get protocolLevel(): ProtocolLevel | undefined {
+    return this.level;
+  }
+
+  /** Bytes held for an incomplete packet. */
+  get bufferedBytes(): number {
+    return this.framer.bufferedBytes;
+  }
+
+  /**
+   * A copy of the bytes of the incomplete packet, to persist and pass back as
+   * `leftover`. Non-destructive: the decoder keeps them and goes on.
+   */
+  pendingBytes(): Uint8Array {
+    return this.framer.pendingBytes();
+  }
+
+  /** Same as `pendingBytes()` (non-destructive). */
+  takeLeftover(): Uint8Array {
+    return this.framer.pendingBytes();
+  }
+
+  push(chunk: Uint8Array): DecodeResult {
+    if (this.error !== undefined) return { packets: [], error: this.error };
+    const { frames, error } = this.framer.push(chunk);
+    const packets: MqttPacket[] = [];
+    for (const frame of frames) {
+      try {
+        packets.push(this.decodeFrame(frame));
+      } catch (thrown) {
+        this.error = toMqttError(thrown);
+        return { packets, error: this.error };
+      }
+    }
+    if (error !== undefined) {
+      this.error = error;
+      return { packets, error };
+    }
+    return { packets };
+  }
+
+  private decodeFrame(frame: Frame): MqttPacket {
+    if (frame.type === PacketType.CONNECT) {
+      const requested = readConnectLevel(frame);
+      // A second CONNECT is decoded (for the broker to refuse [MQTT-3.1.0-2]) but never changes the level.
+      this.level ??= requested;
+      validateFrame(frame, requested);
+      return this.parse(frame, requested);
+    }
+    const level = this.level;
+    if (level === undefined) {
+      // [MQTT-3.1.0-1] the first packet from a client must be CONNECT.
+      throw protocolError(`expected CONNECT as the first packet, got packet type ${frame.type}`);
+    }
+    if (frame.type === PacketType.AUTH) {
+      // Type 15 is reserved before 5.0.
+      if (level !== 5) throw malformedPacket('packet type 15 (AUTH) is reserved before MQTT 5');
+      validateFrame(frame, level);
+      // mqtt-packet refuses the short form; Remaining Length 0 means Success, no properties (spec 3.15.2.1).
+      if (frame.bytes.length === 2) return { cmd: 'auth', reasonCode: ReasonCode.Success, length: 0 };
+      return this.parse(frame, level);
+    }
+    validateFrame(frame, level);
+    return this.parse(frame, level);
+  }
+
+  private parse(frame: Frame, level: ProtocolLevel): MqttPacket {
+    const bytes = frame.bytes;
+    const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.parsed = undefined;
+    this.parseFailure = undefined;
+    try {
+      this.parser.parse(buffer);
+    } catch (thrown) {
+      this.parseFailure ??= thrown;
+    } finally {
+      // mqtt-packet adopts the level of every CONNECT it parses; pin it to the connection's.
+      if (frame.type === PacketType.CONNECT) this.parser.settings = { protocolVersion: this.level ?? level };
+    }
+    const hint = frame.type === PacketType.CONNECT ? { protocolLevel: level } : {};
+    if (this.parseFailure !== undefined) {
+      throw malformedPacket(`cannot parse packet type ${frame.type}: ${describe(this.parseFailure)}`, {
+        cause: this.parseFailure,
+        ...hint,
+      });
+    }
+    if (this.parsed === undefined) {
+      // Cannot happen for a whole frame; guards the "a complete frame yields a packet or an error" promise.
+      throw malformedPacket(`packet type ${frame.type} produced no packet`, hint);
+    }
+    return this.parsed;
+  }
+}
+
+/**
+ * Decodes a complete byte string (tests, tools). `protocolLevel` is needed
+ * unless the bytes start with a CONNECT. Input ending inside a packet is an error.
+ */
+export function decodeAll(bytes: Uint8Array, protocolLevel?: ProtocolLevel): DecodeResult {
+  const decoder = new PacketDecoder({
+    maxPacketSize: MaxPacketSizeLimit,
+    ...(protocolLevel === undefined ? {} : { protocolLevel }),
+  });
+  const result = decoder.push(bytes);
+  if (result.error === undefined && decoder.bufferedBytes > 0) {
+    return { packets: result.packets, error: malformedPacket(`input ends inside a packet (${decoder.bufferedBytes} bytes)`) };
+  }
+  return result;
+}
+
+function toMqttError(thrown: unknown): MqttError {
+  return isMqttError(thrown) ? thrown : malformedPacket(`undecodable packet: ${describe(thrown)}`, { cause: thrown });
+}
+
+function describe(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : String(thrown);
+}

@@ -1,0 +1,56 @@
+/**
+ * Packet types. The packet objects are mqtt-packet's, under our names, so the
+ * rest of the broker never imports mqtt-packet directly.
+ */
+export type {
+  Packet as MqttPacket,
+  PacketCmd,
+  IConnectPacket as ConnectPacket,
+  IConnackPacket as ConnackPacket,
+  IPublishPacket as PublishPacket,
+  IPubackPacket as PubackPacket,
+  IPubrecPacket as PubrecPacket,
+  IPubrelPacket as PubrelPacket,
+  IPubcompPacket as PubcompPacket,
+  ISubscribePacket as SubscribePacket,
+  ISubscription as Subscription,
+  ISubackPacket as SubackPacket,
+  IUnsubscribePacket as UnsubscribePacket,
+  IUnsubackPacket as UnsubackPacket,
+  IPingreqPacket as PingreqPacket,
+  IPingrespPacket as PingrespPacket,
+  IDisconnectPacket as DisconnectPacket,
+  IAuthPacket as AuthPacket,
+  QoS,
+  UserProperties,
+} from 'mqtt-packet';
+
+/** The CONNECT Protocol Level byte: 3 = MQTT 3.1, 4 = 3.1.1, 5 = 5.0. */
+export type ProtocolLevel = 3 | 4 | 5;
+
+/** Control packet types, the high nibble of the first byte (spec 2.1.2). */
+export const PacketType = {
+  CONNECT: 1,
+  CONNACK: 2,
+  PUBLISH: 3,
+  PUBACK: 4,
+  PUBREC: 5,
+  PUBREL: 6,
+  PUBCOMP: 7,
+  SUBSCRIBE: 8,
+  SUBACK: 9,
+  UNSUBSCRIBE: 10,
+  UNSUBACK: 11,
+  PINGREQ: 12,
+  PINGRESP: 13,
+  DISCONNECT: 14,
+  AUTH: 15,
+} as const;
+
+export type PacketType = (typeof PacketType)[keyof typeof PacketType];
+
+/**
+ * The largest packet MQTT can express: Remaining Length tops out at
+ * 268,435,455 (four Variable Byte Integer bytes), plus 1 type byte and 4 length bytes.
+ */
+export const MaxPacketSizeLimit = 268_435_460;
