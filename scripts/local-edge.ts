@@ -6,20 +6,25 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Log, LogLevel, Miniflare } from 'miniflare';
+import { Log, LogLevel, Miniflare, type WorkerOptions } from 'miniflare';
 
 const run = promisify(execFile);
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bundleDir = join(repoRoot, 'dist', 'edge');
 
-/** Bundles edge/worker.ts with wrangler into dist/edge/worker.js. */
-export async function buildEdge(): Promise<string> {
+/**
+ * Bundles edge/worker.ts (or another entry, such as a test Worker built with
+ * defineBroker) with wrangler; returns the bundle's path.
+ */
+export async function buildEdge(entry?: string, outdir: string = bundleDir): Promise<string> {
   const wrangler = join(repoRoot, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+  const args = [wrangler, 'deploy', '--dry-run', '--outdir', outdir, '--config', join(repoRoot, 'wrangler.toml')];
+  if (entry !== undefined) args.push(entry);
   try {
-    await run(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', bundleDir, '--config', join(repoRoot, 'wrangler.toml')], {
+    await run(process.execPath, args, {
       cwd: repoRoot,
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: 'true' },
       maxBuffer: 16 * 1024 * 1024,
@@ -28,7 +33,7 @@ export async function buildEdge(): Promise<string> {
     const failure = error as { stdout?: string; stderr?: string };
     throw new Error(`wrangler could not bundle the edge Worker:\n${failure.stderr ?? ''}${failure.stdout ?? ''}`);
   }
-  return join(bundleDir, 'worker.js');
+  return join(outdir, entry === undefined ? 'worker.js' : `${basename(entry).replace(/\.ts$/, '')}.js`);
 }
 
 interface WranglerSettings {
@@ -66,6 +71,8 @@ export interface LocalEdgeOptions {
   vars?: Record<string, string>;
   /** Path of an already built bundle (skip the wrangler build). */
   scriptPath?: string;
+  /** More Workers in the same runtime (e.g. one with a service binding to BrokerApi). */
+  extraWorkers?: WorkerOptions[];
   verbose?: boolean;
   /** Receives each line the Worker logs (JSON lines from the broker); default: printed when verbose. */
   onLogLine?: (line: string) => void;
@@ -77,6 +84,7 @@ export interface LocalEdge {
   /** ws://host:port/mqtt */
   mqttUrl: string;
   port: number;
+  miniflare: Miniflare;
   dispose(): Promise<void>;
 }
 
@@ -96,7 +104,8 @@ function pipeLines(onLine: (line: string) => void) {
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
   const scriptPath = options.scriptPath ?? (await buildEdge());
   const settings = readWranglerSettings();
-  const mf = new Miniflare({
+  const edgeWorker: WorkerOptions = {
+    name: 'edge',
     scriptPath,
     modules: true,
     modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }],
@@ -104,6 +113,9 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     compatibilityFlags: settings.compatibilityFlags,
     durableObjects: { BROKER: { className: 'BrokerNamespace', useSQLite: true } },
     bindings: { ...settings.vars, ...options.vars },
+  };
+  const mf = new Miniflare({
+    workers: [edgeWorker, ...(options.extraWorkers ?? [])],
     durableObjectsPersist: options.persistDir ?? false,
     host: options.host ?? '127.0.0.1',
     port: options.port,
@@ -115,6 +127,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     url,
     port: Number(url.port),
     mqttUrl: `ws://${url.hostname}:${url.port}/mqtt`,
+    miniflare: mf,
     dispose: () => mf.dispose(),
   };
 }

@@ -31,8 +31,10 @@ export function filterCovers(rule: string, filter: string): boolean {
     if (r === '#') return !(i === 0 && f !== undefined && isDollarLevel(f));
     // The filter's topics end here, but the rule needs another level.
     if (f === undefined) return false;
-    // The filter reaches any depth from here; only a '#' in the rule would follow.
-    if (f === '#') return false;
+    // The filter reaches any depth from here, its parent included ('a/#' matches 'a'):
+    // only a '#' in the rule follows. At the first level there is no parent (a topic
+    // has at least one level), so '+/#' follows too.
+    if (f === '#') return i === 0 && r === '+' && ruleLevels[1] === '#';
     if (f === '+') {
       if (r !== '+') return false;
     } else if (r === '+') {

@@ -108,13 +108,21 @@ export async function digestPassword(password: Uint8Array, parameters: HashParam
     input.set(parameters.salt, password.length);
     return new Uint8Array(await crypto.subtle.digest('SHA-512', input));
   }
-  const key = await crypto.subtle.importKey('raw', password, 'PBKDF2', false, ['deriveBits']);
+  const key = await crypto.subtle.importKey('raw', ownBuffer(password), 'PBKDF2', false, ['deriveBits']);
   const bits = await crypto.subtle.deriveBits(
-    { name: 'PBKDF2', hash: 'SHA-512', salt: parameters.salt, iterations: parameters.iterations },
+    { name: 'PBKDF2', hash: 'SHA-512', salt: ownBuffer(parameters.salt), iterations: parameters.iterations },
     key,
     DigestBytes * 8,
   );
   return new Uint8Array(bits);
+}
+
+/**
+ * A copy on a plain ArrayBuffer: the DOM typings of WebCrypto refuse a view
+ * that might sit on a SharedArrayBuffer, which a bare `Uint8Array` may.
+ */
+function ownBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(bytes);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalEdge, type LocalEdge } from '../../scripts/local-edge.ts';
+import { startLocalEdge, type LocalEdge, type LocalEdgeOptions } from '../../scripts/local-edge.ts';
 
 export interface TestEdge extends LocalEdge {
   persistDir: string;
@@ -15,11 +15,17 @@ export interface TestEdge extends LocalEdge {
  * Starts the real Worker on workerd, on a free port, with its own storage
  * directory (removed by dispose).
  */
-export async function startTestEdge(vars: Record<string, string> = {}): Promise<TestEdge> {
+export async function startTestEdge(vars: Record<string, string> = {}, extra: Pick<LocalEdgeOptions, 'scriptPath' | 'extraWorkers'> = {}): Promise<TestEdge> {
   const persistDir = mkdtempSync(join(tmpdir(), 'mqtt-edge-'));
-  const scriptPath = process.env['EDGE_BUNDLE'];
+  const scriptPath = extra.scriptPath ?? process.env['EDGE_BUNDLE'];
   const logs: string[] = [];
-  const base = { persistDir, vars, onLogLine: (line: string) => logs.push(line), ...(scriptPath === undefined ? {} : { scriptPath }) };
+  const base = {
+    persistDir,
+    vars,
+    onLogLine: (line: string) => logs.push(line),
+    ...(scriptPath === undefined ? {} : { scriptPath }),
+    ...(extra.extraWorkers === undefined ? {} : { extraWorkers: extra.extraWorkers }),
+  };
   let current = await startLocalEdge({ port: 0, ...base });
   const edge: TestEdge = {
     ...current,
@@ -29,7 +35,7 @@ export async function startTestEdge(vars: Record<string, string> = {}): Promise<
       const port = current.port;
       await current.dispose();
       current = await startLocalEdge({ port, ...base });
-      Object.assign(edge, { url: current.url, mqttUrl: current.mqttUrl, port: current.port });
+      Object.assign(edge, { url: current.url, mqttUrl: current.mqttUrl, port: current.port, miniflare: current.miniflare });
     },
     async dispose() {
       await current.dispose();
