@@ -8,7 +8,7 @@ import { BrokerCore } from './core/broker.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
 import { consoleLogger, describeError, type LogLevel, type Logger } from './core/log.ts';
 import { SessionStore } from './core/session-store.ts';
-import type { EdgeEnv } from './config.ts';
+import type { EdgeEnv } from './env.ts';
 import type { BrokerNamespaceRpc, ResolvedBroker } from './define-broker.ts';
 import type { ApiMessage } from './http-api.ts';
 import { InternalHeader } from './internal-headers.ts';

@@ -7,8 +7,8 @@ import { MqttError } from '../shared/errors.ts';
 import { ReasonCode } from '../shared/reason-codes.ts';
 import { defaultLimits, type BrokerLimits } from './core/limits.ts';
 
-export interface EdgeEnv {
-  BROKER: DurableObjectNamespace;
+/** The broker's settings as [vars]/secrets (and environment variables for `npm start`). */
+export interface EdgeVars {
   MQTT_ALLOW_ANONYMOUS?: string;
   MQTT_BRIDGE_SECRET?: string;
   MQTT_MAX_CONNECTIONS?: string;
@@ -34,7 +34,7 @@ export interface EdgeConfig {
   allowAnonymous: boolean;
 }
 
-const limitVariables: Array<[keyof EdgeEnv, keyof BrokerLimits, number, number]> = [
+const limitVariables: Array<[keyof EdgeVars, keyof BrokerLimits, number, number]> = [
   ['MQTT_MAX_CONNECTIONS', 'maxConnections', 0, 10_000_000],
   ['MQTT_MAX_PACKET_SIZE', 'maxPacketSize', 16, 268_435_455],
   ['MQTT_MAX_KEEPALIVE', 'maxKeepAlive', 0, 65_535],
@@ -45,7 +45,7 @@ const limitVariables: Array<[keyof EdgeEnv, keyof BrokerLimits, number, number]>
 ];
 
 /** Limits: the defaults, then `base` (from code), then the environment. */
-export function loadEdgeConfig(env: EdgeEnv, base: Partial<BrokerLimits> = {}): EdgeConfig {
+export function loadEdgeConfig(env: EdgeVars, base: Partial<BrokerLimits> = {}): EdgeConfig {
   const limits: BrokerLimits = { ...defaultLimits, ...base };
   for (const [variable, key, min, max] of limitVariables) {
     const text = env[variable];

@@ -17,7 +17,8 @@
 import { DurableObject, WorkerEntrypoint } from 'cloudflare:workers';
 import { composeHooks, loadAccessConfig } from './access.ts';
 import { createBrokerNamespaceClass } from './broker-object.ts';
-import { loadEdgeConfig, type EdgeEnv } from './config.ts';
+import { loadEdgeConfig } from './config.ts';
+import type { EdgeEnv } from './env.ts';
 import type { BrokerHooks } from './core/hooks.ts';
 import type { BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';

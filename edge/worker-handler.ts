@@ -4,7 +4,7 @@
  * everything else is answered here.
  */
 import { InternalHeader, BridgeHeader } from './internal-headers.ts';
-import type { EdgeEnv } from './config.ts';
+import type { EdgeEnv } from './env.ts';
 import type { BrokerNamespaceRpc, ResolvedBroker } from './define-broker.ts';
 import { isAuthorized, parsePublishRequest } from './http-api.ts';
 import { constantTimeEqual } from './auth/constant-time.ts';

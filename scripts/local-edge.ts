@@ -117,6 +117,8 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
   const mf = new Miniflare({
     workers: [edgeWorker, ...(options.extraWorkers ?? [])],
     durableObjectsPersist: options.persistDir ?? false,
+    // Offline: a fixed Request.cf instead of fetching one from Cloudflare.
+    cf: { country: 'XX', colo: 'LOCAL', asn: 0 },
     host: options.host ?? '127.0.0.1',
     port: options.port,
     log: new Log(options.verbose === true ? LogLevel.INFO : LogLevel.WARN),

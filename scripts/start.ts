@@ -6,12 +6,15 @@
  *   MQTT_WS_PORT   (8787)   edge:    ws://127.0.0.1:$MQTT_WS_PORT/mqtt
  *   MQTT_TCP_PORT  (1883)   sidecar: mqtt://127.0.0.1:$MQTT_TCP_PORT
  *   MQTT_DATA_DIR  (.data)  Durable Object SQLite storage
+ *   MQTT_PASSWORD_FILE, MQTT_ACL_FILE: mosquitto files, passed as MQTT_PASSWORDS / MQTT_ACL
  * Every other MQTT_* variable is passed to the edge as a [vars] binding.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { repoRoot, startLocalEdge } from './local-edge.ts';
+import { loadAccessConfig } from '../edge/access.ts';
+import { loadEdgeConfig } from '../edge/config.ts';
 import { loadSidecarConfig } from '../sidecar/config.ts';
 import { startSidecar } from '../sidecar/server.ts';
 
@@ -27,6 +30,21 @@ for (const [name, value] of Object.entries(process.env)) {
   if (name.startsWith('MQTT_') && value !== undefined && !['MQTT_WS_PORT', 'MQTT_TCP_PORT', 'MQTT_DATA_DIR', 'MQTT_HOST'].includes(name)) {
     edgeVars[name] = value;
   }
+}
+
+// mosquitto users bring their files as they are.
+for (const [fileVariable, textVariable] of [['MQTT_PASSWORD_FILE', 'MQTT_PASSWORDS'], ['MQTT_ACL_FILE', 'MQTT_ACL']] as const) {
+  const path = process.env[fileVariable];
+  if (path !== undefined && path !== '') edgeVars[textVariable] = readFileSync(resolve(path), 'utf8');
+  delete edgeVars[fileVariable];
+}
+// Bad configuration fails here, with the line at fault, before anything listens.
+try {
+  loadAccessConfig(edgeVars);
+  loadEdgeConfig(edgeVars);
+} catch (error) {
+  console.error(`configuration error: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
 }
 
 const edge = await startLocalEdge({ port: wsPort, host, persistDir: dataDir, vars: edgeVars, verbose: true });
@@ -57,5 +75,9 @@ async function stop(signal: string): Promise<void> {
   }
   process.exit(0);
 }
+// Miniflare's own handlers exit at once on a signal; ours drain the sidecar first
+// (Miniflare still stops workerd on exit).
+process.removeAllListeners('SIGINT');
+process.removeAllListeners('SIGTERM');
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -24,9 +24,10 @@ export const DigestBytes = 64;
 /** `mosquitto_passwd` default for `$7$` (PW_DEFAULT_ITERATIONS in mosquitto 2.0). */
 export const DefaultIterations = 101;
 /**
- * workerd refuses PBKDF2 above 100,000 iterations (cloudflare/workerd#1346),
- * so a hash asking for more could never be verified at the edge: reject it
- * when the file is loaded rather than failing every login.
+ * Cloudflare's production runtime refuses PBKDF2 above 100,000 iterations
+ * (`checkPbkdfLimits`, cloudflare/workerd#1346; local workerd has no cap, so
+ * tests would not notice). A hash asking for more could never be verified at
+ * the edge: reject it when the file is loaded rather than failing every login.
  */
 export const MaxIterations = 100_000;
 
@@ -65,7 +66,9 @@ export function parsePasswordHash(text: string): PasswordHashParse {
     if (typeof iterations === 'string') return { ok: false, problem: iterations };
     return withSaltAndDigest(fields[3]!, fields[4]!, (salt, digest) => ({ kind: 'sha512-pbkdf2', iterations, salt, digest }));
   }
-  return { ok: false, problem: `unknown hash type $${type ?? ''}$ (expected $6$ or $7$)` };
+  // Quote the type only when it looks like one: a plain-text password that starts with '$' must not reach the logs.
+  const shown = type !== undefined && /^[0-9a-z-]{1,16}$/.test(type) ? ` $${type}$` : '';
+  return { ok: false, problem: `unknown hash type${shown} (expected $6$ or $7$)` };
 }
 
 function parseIterations(text: string): number | string {

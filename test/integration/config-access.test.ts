@@ -85,8 +85,8 @@ const unique = (prefix: string): string => `${prefix}-${process.pid}-${++counter
 
 describe('mosquitto password file', () => {
   it('accepts passwords hashed by mosquitto_passwd ($7$ and $6$)', async () => {
-    for (const [username, password] of [['alice', 'alice-pw'], ['bob', 'bob-pw']]) {
-      const c = await connectClient(edge.mqttUrl, { username, password, clientId: unique(username as string) });
+    for (const [username, password] of [['alice', 'alice-pw'], ['bob', 'bob-pw']] as const) {
+      const c = await connectClient(edge.mqttUrl, { username, password, clientId: unique(username) });
       await c.end();
     }
   });

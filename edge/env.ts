@@ -1,0 +1,6 @@
+/** The Worker's environment: its settings plus the namespace Durable Object binding. */
+import type { EdgeVars } from './config.ts';
+
+export interface EdgeEnv extends EdgeVars {
+  BROKER: DurableObjectNamespace;
+}
