@@ -132,7 +132,8 @@ async function verifyWithKey(token: string, key: VerificationKey, options: JWTVe
       try {
         return (await jwtVerify(token, candidate, options)).payload;
       } catch (candidateError) {
-        // Any candidate's own verdict (expired, bad claims) beats "several keys matched".
+        // jose checks the signature before the claims: any other failure means this key
+        // verified the token, and its verdict (expired, bad claims) is the answer.
         lastError = candidateError;
         if (!(candidateError instanceof errors.JWSSignatureVerificationFailed)) break;
       }

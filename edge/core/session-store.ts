@@ -354,6 +354,14 @@ export class SessionStore {
     return this.sql.exec('INSERT OR IGNORE INTO inbound_qos2 (client_id, packet_id) VALUES (?, ?)', clientId, packetId).rowsWritten > 0;
   }
 
+  countInboundQoS2(clientId: string): number {
+    return this.sql.exec('SELECT COUNT(*) AS n FROM inbound_qos2 WHERE client_id = ?', clientId).toArray()[0]?.['n'] as number;
+  }
+
+  hasInboundQoS2(clientId: string, packetId: number): boolean {
+    return this.sql.exec('SELECT 1 FROM inbound_qos2 WHERE client_id = ? AND packet_id = ?', clientId, packetId).toArray().length > 0;
+  }
+
   releaseInboundQoS2(clientId: string, packetId: number): boolean {
     return this.sql.exec('DELETE FROM inbound_qos2 WHERE client_id = ? AND packet_id = ?', clientId, packetId).rowsWritten > 0;
   }

@@ -15,10 +15,21 @@ import { normalizePublishDecision } from '../core/hooks.ts';
 
 export async function handlePublish(broker: BrokerCore, link: ClientLink, packet: PublishPacket): Promise<void> {
   const clientId = link.state.clientId as string;
+  // [MQTT-3.3.1-2] DUP must be 0 for QoS 0.
+  if (packet.qos === 0 && packet.dup) throw new MqttError('MalformedPacket', ReasonCode.MalformedPacket, 'DUP set on a QoS 0 PUBLISH');
   const topic = resolveTopic(broker, link, packet);
   checkTopic(broker, topic);
   const properties = packet.properties ?? {};
+  // [MQTT-3.3.4-6] a client must not send a Subscription Identifier.
+  if (properties.subscriptionIdentifier !== undefined) throw new MqttError('Protocol', ReasonCode.ProtocolError, 'Subscription Identifier in a PUBLISH from a client');
   const payload = toBytes(packet.payload);
+  if (properties.payloadFormatIndicator === true && !isUtf8(payload)) {
+    // [MQTT-3.3.2-4] the payload says it is UTF-8 and is not.
+    if (packet.qos === 0) throw new MqttError('Protocol', ReasonCode.PayloadFormatInvalid, 'payload is not valid UTF-8 (Payload Format Indicator 1)');
+    link.write({ cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId as number, reasonCode: ReasonCode.PayloadFormatInvalid });
+    broker.markDirty(link);
+    return;
+  }
 
   const message: BrokerMessage = { topic, payload, qos: packet.qos, retain: packet.retain, senderClientId: clientId };
   const passOn = passThroughProperties(properties);
@@ -28,6 +39,10 @@ export async function handlePublish(broker: BrokerCore, link: ClientLink, packet
   if (packet.qos === 2) {
     // [MQTT-4.3.3-10] route once; a duplicate PUBLISH before PUBREL is only acknowledged again.
     const packetId = packet.messageId as number;
+    if (link.isV5 && broker.store.countInboundQoS2(clientId) >= broker.limits.receiveMaximum && !broker.store.hasInboundQoS2(clientId, packetId)) {
+      // [MQTT-3.3.4-9] more unacknowledged QoS 2 PUBLISH than the Receive Maximum we announced.
+      throw new MqttError('Protocol', ReasonCode.ReceiveMaximumExceeded, `more than ${broker.limits.receiveMaximum} QoS 2 messages awaiting PUBREL`);
+    }
     if (!broker.store.rememberInboundQoS2(clientId, packetId)) {
       link.write({ cmd: 'pubrec', messageId: packetId });
       broker.markDirty(link);
@@ -111,5 +126,16 @@ function checkTopic(broker: BrokerCore, topic: string): void {
   const limits = broker.limits;
   if (topic.length > limits.maxTopicLength || topic.split('/').length > limits.maxTopicLevels) {
     throw new MqttError('Limit', ReasonCode.TopicNameInvalid, 'topic name exceeds the length or level limit');
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    strictUtf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
   }
 }
