@@ -8,6 +8,7 @@ import { BrokerCore } from './core/broker.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
 import { consoleLogger, describeError, type LogLevel, type Logger } from './core/log.ts';
 import { SessionStore } from './core/session-store.ts';
+import { BrokerMetrics } from './core/metrics.ts';
 import type { EdgeEnv } from './env.ts';
 import type { BrokerNamespaceRpc, ResolvedBroker } from './define-broker.ts';
 import type { ApiMessage } from './http-api.ts';
@@ -41,6 +42,7 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
       const core = new BrokerCore({
         namespace: this.namespace,
         store,
+        metrics: new BrokerMetrics(this.ctx.storage.sql, Date.now()),
         limits: resolved.limits,
         log: this.log,
         hooks: resolved.hooks,

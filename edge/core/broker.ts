@@ -15,6 +15,7 @@ import { describeError, type Logger } from './log.ts';
 import { toBase64, fromBase64, type BrokerMessage } from './message.ts';
 import { OutboundState, SessionStore, type OutboundRecord } from './session-store.ts';
 import { TopicTree, type SubscriptionEntry } from './topic-tree.ts';
+import { MetricsFlushIntervalMs, type BrokerMetrics } from './metrics.ts';
 import { handleConnect } from '../protocol/connect.ts';
 import { handlePublish, handlePubrel } from '../protocol/publish.ts';
 import { handlePuback, handlePubcomp, handlePubrec } from '../protocol/acks.ts';
@@ -39,6 +40,7 @@ export type CloseCause =
 export interface BrokerDeps {
   namespace: string;
   store: SessionStore;
+  metrics: BrokerMetrics;
   limits: BrokerLimits;
   log: Logger;
   hooks: BrokerHooks;
@@ -69,6 +71,7 @@ export class BrokerCore {
   private readonly runtimes = new Map<string, SessionRuntime>();
   private readonly dirty = new Set<ClientLink>();
   private readonly shareCursor = new Map<string, number>();
+  private metricsFlushPending = false;
 
   constructor(readonly deps: BrokerDeps) {
     for (const entry of deps.store.allSubscriptions()) this.tree.add(matchFilterOf(entry), entry);
@@ -84,6 +87,10 @@ export class BrokerCore {
 
   get log(): Logger {
     return this.deps.log;
+  }
+
+  get metrics(): BrokerMetrics {
+    return this.deps.metrics;
   }
 
   get connectedCount(): number {
@@ -169,6 +176,10 @@ export class BrokerCore {
     if (link.closed) return;
     const { packets, error } = link.decoder.push(bytes);
     this.touch(link);
+    const metrics = this.deps.metrics;
+    metrics.add('bytesReceived', bytes.byteLength);
+    metrics.add('messagesReceived', packets.length);
+    for (const packet of packets) if (packet.cmd === 'publish') metrics.add('publishReceived');
     try {
       for (const packet of packets) {
         if (link.closed) break;
@@ -202,6 +213,8 @@ export class BrokerCore {
   /** Deadlines: connect timeouts, keep-alive, delayed wills, session expiry. */
   alarm(): void {
     const now = this.now();
+    this.deps.metrics.flush();
+    this.metricsFlushPending = false;
     for (const link of [...this.links.values()]) {
       const deadline = this.linkDeadline(link);
       if (deadline === undefined || deadline > now) continue;
@@ -302,6 +315,23 @@ export class BrokerCore {
   flushAll(): void {
     for (const link of this.dirty) link.flush();
     this.dirty.clear();
+    this.countSent();
+  }
+
+  /** Moves per-link send counts into the namespace metrics; schedules their flush to storage. */
+  private countSent(): void {
+    const metrics = this.deps.metrics;
+    for (const link of this.links.values()) {
+      if (link.packetsSent === 0) continue;
+      metrics.add('messagesSent', link.packetsSent);
+      metrics.add('bytesSent', link.bytesSent);
+      link.packetsSent = 0;
+      link.bytesSent = 0;
+    }
+    if (metrics.isDirty && !this.metricsFlushPending) {
+      this.metricsFlushPending = true;
+      this.deps.requestAlarm(this.now() + MetricsFlushIntervalMs);
+    }
   }
 
   linkOf(clientId: string): ClientLink | undefined {
@@ -316,6 +346,8 @@ export class BrokerCore {
   bindClient(link: ClientLink, clientId: string): void {
     this.linksByClient.set(clientId, link);
     this.runtimes.delete(clientId);
+    this.deps.metrics.add('connectionsTotal');
+    this.deps.metrics.raiseMaximum(this.linksByClient.size);
   }
 
   /** Updates lastSeen; persisted at most once a second to keep attachment writes rare. */
@@ -625,6 +657,7 @@ export class BrokerCore {
   private enqueueLimited(clientId: string, message: BrokerMessage, subscriptionIds: number[]): void {
     if (this.store.countQueued(clientId) >= this.limits.maxQueued) {
       this.store.dropOldestQueued(clientId);
+      this.deps.metrics.add('publishDropped');
       this.log.log('warn', 'queue_full_dropped_oldest', { client: clientId });
     }
     this.store.enqueue(clientId, message, subscriptionIds, undefined);
@@ -660,8 +693,10 @@ export class BrokerCore {
     const bytes = link.encode(packet);
     if (link.state.clientMaxPacketSize > 0 && bytes.byteLength > link.state.clientMaxPacketSize) {
       this.log.log('info', 'dropped_too_large_for_client', { client: link.state.clientId, size: bytes.byteLength });
+      this.deps.metrics.add('publishDropped');
       return false;
     }
+    this.deps.metrics.add('publishSent');
     link.writeBytes(bytes);
     this.markDirty(link);
     return true;

@@ -46,6 +46,7 @@ export interface ConnectionState {
 }
 
 export interface Transport {
+  /** Sends one WebSocket message (one or more whole MQTT packets). */
   send(bytes: Uint8Array): void;
   close(code: number, reason: string): void;
   /** Persists `state` where it survives hibernation. */
@@ -55,6 +56,9 @@ export interface Transport {
 export class ClientLink {
   private readonly outgoing: Uint8Array[] = [];
   private outgoingBytes = 0;
+  /** Packets and bytes handed to the transport, for the namespace's metrics. */
+  packetsSent = 0;
+  bytesSent = 0;
   /** Serializes packet handling of this client, so hooks run in packet order. */
   chain: Promise<void> = Promise.resolve();
   /** Set once the connection is being torn down; later packets are ignored. */
@@ -95,6 +99,8 @@ export class ClientLink {
     if (this.closed) return;
     this.outgoing.push(bytes);
     this.outgoingBytes += bytes.byteLength;
+    this.packetsSent++;
+    this.bytesSent += bytes.byteLength;
   }
 
   get hasOutgoing(): boolean {

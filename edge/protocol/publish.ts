@@ -51,6 +51,7 @@ export async function handlePublish(broker: BrokerCore, link: ClientLink, packet
   }
   const refusal = await askPublishHook(broker, link, message, properties.messageExpiryInterval);
   if (refusal === undefined) await broker.route(message);
+  else broker.metrics.add('publishDropped');
   if (packet.qos === 0) return;
   const ack = { cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId as number } as const;
   // 3.x cannot tell the publisher; the message is dropped and acknowledged as usual.

@@ -1,0 +1,75 @@
+/**
+ * Counters of one namespace, in the style of mosquitto's $SYS tree. Kept in
+ * memory on the hot path and written to SQLite at most every few seconds
+ * (the host schedules the flush with an alarm), so counting never costs a
+ * storage write per message; a crash loses at most the last few seconds.
+ */
+import type { SqlExecutor } from './session-store.ts';
+
+export interface MetricCounters {
+  messagesReceived: number;
+  messagesSent: number;
+  bytesReceived: number;
+  bytesSent: number;
+  publishReceived: number;
+  publishSent: number;
+  publishDropped: number;
+  connectionsTotal: number;
+  clientsMaximum: number;
+}
+
+const counterNames: Array<keyof MetricCounters> = [
+  'messagesReceived',
+  'messagesSent',
+  'bytesReceived',
+  'bytesSent',
+  'publishReceived',
+  'publishSent',
+  'publishDropped',
+  'connectionsTotal',
+  'clientsMaximum',
+];
+
+/** How long counters may stay unflushed. */
+export const MetricsFlushIntervalMs = 5000;
+
+export class BrokerMetrics {
+  readonly counters: MetricCounters;
+  /** When this namespace was first created (ms), for uptime. */
+  readonly createdAt: number;
+  private dirty = false;
+
+  constructor(private readonly sql: SqlExecutor, now: number) {
+    sql.exec('CREATE TABLE IF NOT EXISTS metrics (name TEXT PRIMARY KEY, value INTEGER NOT NULL)');
+    const stored = new Map(sql.exec('SELECT name, value FROM metrics').toArray().map((row) => [row['name'] as string, row['value'] as number]));
+    this.counters = Object.fromEntries(counterNames.map((name) => [name, stored.get(name) ?? 0])) as unknown as MetricCounters;
+    const created = stored.get('createdAt');
+    this.createdAt = created ?? now;
+    if (created === undefined) sql.exec(`INSERT INTO metrics (name, value) VALUES ('createdAt', ?)`, now);
+  }
+
+  /** True when counters changed since the last flush. */
+  get isDirty(): boolean {
+    return this.dirty;
+  }
+
+  add(name: keyof MetricCounters, amount = 1): void {
+    this.counters[name] += amount;
+    this.dirty = true;
+  }
+
+  raiseMaximum(connected: number): void {
+    if (connected > this.counters.clientsMaximum) {
+      this.counters.clientsMaximum = connected;
+      this.dirty = true;
+    }
+  }
+
+  flush(): void {
+    if (!this.dirty) return;
+    for (const name of counterNames) {
+      this.sql.exec('INSERT INTO metrics (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value', name, this.counters[name]);
+    }
+    this.dirty = false;
+  }
+}
