@@ -5,7 +5,7 @@
  * in a `SessionStore`, and asks for an alarm when it has a deadline.
  */
 import { PacketDecoder } from '../../shared/codec/decoder.ts';
-import type { MqttPacket, PublishPacket } from '../../shared/codec/types.ts';
+import type { MqttPacket, ProtocolLevel, PublishPacket } from '../../shared/codec/types.ts';
 import { MqttError, isMqttError } from '../../shared/errors.ts';
 import { ConnackReturnCode, ReasonCode } from '../../shared/reason-codes.ts';
 import { topicMatchesFilter } from '../../shared/topic.ts';
@@ -50,6 +50,29 @@ export interface BrokerDeps {
   /** Asks the host to call `alarm()` no later than `at` (ms). */
   requestAlarm(at: number): void;
   newId(): string;
+  /** Publishes the $SYS tree every `intervalMs` while someone subscribes to $SYS topics. */
+  systemTopics?: SystemTopicsPublisher;
+}
+
+export interface SystemTopicsPublisher {
+  intervalMs: number;
+  publish(core: BrokerCore, now: number): void;
+}
+
+/** What the admin API and the dashboard show of one client. */
+export interface ClientSummary {
+  clientId: string;
+  connected: boolean;
+  protocolLevel?: ProtocolLevel;
+  username?: string;
+  remoteAddress?: string;
+  keepAlive?: number;
+  bridged?: boolean;
+  connectedAt?: number;
+  sessionExpiryInterval?: number;
+  subscriptions: Array<{ filter: string; qos: number }>;
+  queued: number;
+  inflight: number;
 }
 
 /** What the core keeps in memory per session with a live connection. */
@@ -72,9 +95,12 @@ export class BrokerCore {
   private readonly dirty = new Set<ClientLink>();
   private readonly shareCursor = new Map<string, number>();
   private metricsFlushPending = false;
+  /** Subscriptions whose filter can match a $SYS topic; $SYS is published only while there are some. */
+  private systemSubscriptions = 0;
+  private nextSystemPublish: number | undefined;
 
   constructor(readonly deps: BrokerDeps) {
-    for (const entry of deps.store.allSubscriptions()) this.tree.add(matchFilterOf(entry), entry);
+    for (const entry of deps.store.allSubscriptions()) this.addToTree(entry);
   }
 
   get store(): SessionStore {
@@ -215,6 +241,11 @@ export class BrokerCore {
     const now = this.now();
     this.deps.metrics.flush();
     this.metricsFlushPending = false;
+    const system = this.deps.systemTopics;
+    if (system !== undefined && this.nextSystemPublish !== undefined && this.nextSystemPublish <= now) {
+      system.publish(this, now);
+      this.nextSystemPublish = now + system.intervalMs;
+    }
     for (const link of [...this.links.values()]) {
       const deadline = this.linkDeadline(link);
       if (deadline === undefined || deadline > now) continue;
@@ -469,7 +500,7 @@ export class BrokerCore {
 
   /** Deletes a session and its subscriptions from storage and the topic tree. */
   deleteSession(clientId: string): void {
-    for (const entry of this.store.subscriptionsOf(clientId)) this.tree.remove(matchFilterOf(entry), clientId, entry.filter);
+    for (const entry of this.store.subscriptionsOf(clientId)) this.removeFromTree(entry);
     this.store.deleteSession(clientId);
     this.runtimes.delete(clientId);
   }
@@ -501,6 +532,98 @@ export class BrokerCore {
       this.log.log('error', 'hook_failed', { hook: name, client: clientId, error: describeError(error) });
       return { ok: false };
     }
+  }
+
+  // ---- subscriptions ------------------------------------------------------
+
+  /** Adds a subscription to the topic tree (storage is the caller's). */
+  addToTree(entry: SubscriptionEntry): void {
+    const filter = matchFilterOf(entry);
+    const before = this.tree.size;
+    this.tree.add(filter, entry);
+    if (this.tree.size > before && filter.startsWith('$SYS')) this.systemSubscriptionsChanged(+1);
+  }
+
+  removeFromTree(entry: SubscriptionEntry): void {
+    const filter = matchFilterOf(entry);
+    if (this.tree.remove(filter, entry.clientId, entry.filter) && filter.startsWith('$SYS')) this.systemSubscriptionsChanged(-1);
+  }
+
+  private systemSubscriptionsChanged(delta: number): void {
+    this.systemSubscriptions += delta;
+    if (delta > 0 && this.systemSubscriptions === 1 && this.deps.systemTopics !== undefined) {
+      // First $SYS subscriber: publish now and then on the interval.
+      this.nextSystemPublish = this.now();
+      this.deps.requestAlarm(this.nextSystemPublish);
+    }
+    if (this.systemSubscriptions === 0) this.nextSystemPublish = undefined;
+  }
+
+  // ---- admin and statistics -------------------------------------------------
+
+  stats(): { connected: number; sessions: number; subscriptions: number; retained: number; createdAt: number; counters: BrokerMetrics['counters'] } {
+    return {
+      connected: this.linksByClient.size,
+      sessions: this.store.countSessions(),
+      subscriptions: this.tree.size,
+      retained: this.store.countRetained(),
+      createdAt: this.deps.metrics.createdAt,
+      counters: { ...this.deps.metrics.counters },
+    };
+  }
+
+  listClients(limit = 1000): ClientSummary[] {
+    return this.store.listSessions(limit).map((session) => {
+      const link = this.linksByClient.get(session.clientId);
+      const summary: ClientSummary = {
+        clientId: session.clientId,
+        connected: link !== undefined,
+        protocolLevel: session.protocolLevel,
+        sessionExpiryInterval: session.expiryInterval,
+        subscriptions: this.store.subscriptionsOf(session.clientId).map((entry) => ({ filter: entry.filter, qos: entry.qos })),
+        queued: this.store.countQueued(session.clientId),
+        inflight: this.store.inflight(session.clientId).length,
+      };
+      if (link !== undefined) {
+        const state = link.state;
+        summary.keepAlive = state.keepAlive;
+        summary.bridged = state.bridged;
+        summary.connectedAt = state.acceptedAt;
+        if (state.username !== undefined) summary.username = state.username;
+        if (state.remoteAddress !== undefined) summary.remoteAddress = state.remoteAddress;
+      }
+      return summary;
+    });
+  }
+
+  /** Admin: disconnects a client (5.0: DISCONNECT 0x98); false if it is not connected. */
+  disconnectClient(clientId: string): boolean {
+    const link = this.linksByClient.get(clientId);
+    if (link === undefined) return false;
+    this.disconnectWith(link, ReasonCode.AdministrativeAction, 'disconnected by an administrator', 'admin');
+    this.flushAll();
+    return true;
+  }
+
+  listRetained(limit = 1000): Array<{ topic: string; qos: number; payloadBytes: number; payloadPreview: string }> {
+    return this.store.retained().slice(0, limit).map((message) => ({
+      topic: message.topic,
+      qos: message.qos,
+      payloadBytes: message.payload.byteLength,
+      payloadPreview: new TextDecoder().decode(message.payload.subarray(0, 200)),
+    }));
+  }
+
+  deleteRetained(topic: string): boolean {
+    const existed = this.store.retained(topic).length > 0;
+    this.store.deleteRetained(topic);
+    return existed;
+  }
+
+  /** Publishes a broker-made message (the $SYS tree): retained, no publisher. */
+  publishSystem(topic: string, payload: string): void {
+    const routed = this.route({ topic, payload: new TextEncoder().encode(payload), qos: 0, retain: true });
+    if (routed !== undefined) routed.catch((error: unknown) => this.log.log('error', 'sys_publish_failed', { topic, error: describeError(error) }));
   }
 
   // ---- grants ------------------------------------------------------------
@@ -781,6 +904,7 @@ export class BrokerCore {
 
   scheduleNextAlarm(): void {
     let next = this.store.nextSessionDeadline();
+    if (this.nextSystemPublish !== undefined && (next === undefined || this.nextSystemPublish < next)) next = this.nextSystemPublish;
     for (const link of this.links.values()) {
       const deadline = this.linkDeadline(link);
       if (deadline !== undefined && (next === undefined || deadline < next)) next = deadline;

@@ -184,6 +184,18 @@ export class SessionStore {
     );
   }
 
+  countSessions(): number {
+    return this.sql.exec('SELECT COUNT(*) AS n FROM sessions').toArray()[0]?.['n'] as number;
+  }
+
+  /** Sessions for the admin API, online ones first. */
+  listSessions(limit: number): Array<{ clientId: string; protocolLevel: 3 | 4 | 5; expiryInterval: number }> {
+    return this.sql
+      .exec('SELECT client_id, protocol_level, expiry_interval FROM sessions ORDER BY connection_id IS NULL, client_id LIMIT ?', limit)
+      .toArray()
+      .map((row) => ({ clientId: row['client_id'] as string, protocolLevel: row['protocol_level'] as 3 | 4 | 5, expiryInterval: row['expiry_interval'] as number }));
+  }
+
   setExpiryInterval(clientId: string, expiryInterval: number): void {
     this.sql.exec('UPDATE sessions SET expiry_interval = ? WHERE client_id = ?', expiryInterval, clientId);
   }

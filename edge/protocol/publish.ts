@@ -61,6 +61,11 @@ export async function handlePublish(broker: BrokerCore, link: ClientLink, packet
 
 /** The onPublish hook: undefined to go ahead, or the reason code of the refusal. */
 async function askPublishHook(broker: BrokerCore, link: ClientLink, message: BrokerMessage, expiryInterval: number | undefined): Promise<number | undefined> {
+  if (message.topic.startsWith('$SYS')) {
+    // The $SYS tree is the broker's own: read-only for clients.
+    broker.log.log('info', 'publish_refused', { client: link.state.clientId, topic: message.topic, by: 'sys' });
+    return ReasonCode.NotAuthorized;
+  }
   if (!broker.mayPublish(link, message.topic)) {
     broker.log.log('info', 'publish_refused', { client: link.state.clientId, topic: message.topic, by: 'grants' });
     return ReasonCode.NotAuthorized;

@@ -7,7 +7,7 @@ import { normalizeSubscribeDecision } from '../core/hooks.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { parseSharedSubscription, validateTopicFilter } from '../../shared/topic.ts';
-import { matchFilterOf, type BrokerCore } from '../core/broker.ts';
+import type { BrokerCore } from '../core/broker.ts';
 import type { ClientLink } from '../core/link.ts';
 import type { SubscriptionEntry } from '../core/topic-tree.ts';
 
@@ -73,7 +73,7 @@ export async function handleSubscribe(broker: BrokerCore, link: ClientLink, pack
     if (subscriptionId !== undefined) entry.subscriptionId = subscriptionId;
     if (shared.kind === 'shared') entry.shareGroup = shared.group;
     store.putSubscription(entry);
-    broker.tree.add(matchFilterOf(entry), entry);
+    broker.addToTree(entry);
     granted.push(entry.qos);
     // [MQTT-3.3.1-10/11] retained messages: always (0), only for a new subscription (1), never (2); none for shared ones.
     if (shared.kind !== 'shared' && (entry.retainHandling === 0 || (entry.retainHandling === 1 && !exists))) {

@@ -1,7 +1,7 @@
 /** UNSUBSCRIBE: remove each filter; 5.0 reports per filter whether it existed. */
 import type { UnsubscribePacket } from '../../shared/codec/types.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
-import { matchFilterOf, type BrokerCore } from '../core/broker.ts';
+import type { BrokerCore } from '../core/broker.ts';
 import type { ClientLink } from '../core/link.ts';
 
 export async function handleUnsubscribe(broker: BrokerCore, link: ClientLink, packet: UnsubscribePacket): Promise<void> {
@@ -17,7 +17,7 @@ export async function handleUnsubscribe(broker: BrokerCore, link: ClientLink, pa
     }
     const entry = existing.get(filter);
     if (entry !== undefined && broker.store.deleteSubscription(clientId, filter)) {
-      broker.tree.remove(matchFilterOf(entry), clientId, filter);
+      broker.removeFromTree(entry);
       existing.delete(filter);
       codes.push(ReasonCode.Success);
     } else {
