@@ -1,0 +1,503 @@
+/**
+ * One device: its TCP (or TLS) socket on one side, one WebSocket to the edge
+ * on the other. The bridge moves whole packets and holds no MQTT session or
+ * topic state; it only
+ * - reads the CONNECT before dialling the edge (level, keep-alive, client id),
+ * - enforces keep-alive and, when the edge trusts it (MQTT_BRIDGE_SECRET),
+ *   answers PINGREQ itself, so idle devices never wake the edge,
+ * - watches the edge's CONNACK (a 5.0 Server Keep Alive overrides the device's),
+ * - applies backpressure both ways, so memory per device stays bounded,
+ * - closes each side when the other closes, in the way the other side
+ *   expects (see EdgeCloseCode).
+ *
+ * Phases: reading-connect → connecting-edge → open (→ draining on shutdown)
+ * → closing; `closed` settles once both sockets are gone.
+ */
+import type { Socket } from 'node:net';
+import WebSocket from 'ws';
+import { PacketDecoder } from '../shared/codec/decoder.ts';
+import { PacketFramer, type Frame } from '../shared/codec/framer.ts';
+import { MaxPacketSizeLimit, PacketType, type ProtocolLevel } from '../shared/codec/types.ts';
+import { malformedPacket, type MqttError } from '../shared/errors.ts';
+import { ReasonCode } from '../shared/reason-codes.ts';
+import { readConnect, type ConnectOutcome } from './connect-reader.ts';
+import { EdgeCloseCode, edgeCloseFor, type CloseCause } from './close-codes.ts';
+import { formatAddress, openEdgeSocket, toEdgeMessage, type EdgeTarget } from './edge-socket.ts';
+import { KeepAliveMonitor } from './keep-alive.ts';
+import { describeError, type Logger } from './log.ts';
+import { PINGRESP, connackRefusal, disconnectFor, refusalForInvalidConnect } from './replies.ts';
+
+export interface BridgeSettings {
+  edge: EdgeTarget;
+  maxPacketSize: number;
+  connectTimeoutMs: number;
+  /** Bytes queued toward the edge above which the device stops being read; reading resumes at half. */
+  highWaterBytes: number;
+  /** Longest a closing connection may spend flushing its last bytes to the device. */
+  closeLingerMs: number;
+}
+
+type Phase = 'reading-connect' | 'connecting-edge' | 'open' | 'draining' | 'closing';
+
+interface CloseOptions {
+  /** Last bytes for the device (a CONNACK refusal or a DISCONNECT). */
+  reply?: Uint8Array | undefined;
+}
+
+let nextConnectionNumber = 1;
+
+export class ClientBridge {
+  /** Settles once the device socket and the edge WebSocket are both closed. */
+  readonly closed: Promise<void>;
+  readonly #socket: Socket;
+  readonly #settings: BridgeSettings;
+  /** Over the connection limit: read the CONNECT only to refuse it. */
+  readonly #refuse: boolean;
+  readonly #address: string;
+  readonly #startedAt = performance.now();
+  readonly #framer: PacketFramer;
+  readonly #keepAlive: KeepAliveMonitor;
+  readonly #connectAbort = new AbortController();
+  #resolveClosed: () => void = () => {};
+  #log: Logger;
+  #phase: Phase = 'reading-connect';
+  #cause: CloseCause | undefined;
+
+  #level: ProtocolLevel = 4;
+  #keepAliveSeconds = 0;
+  /** The CONNECT and whatever followed it, held while the WebSocket opens. */
+  #pendingFrames: Frame[] = [];
+  #pendingError: MqttError | undefined;
+
+  #ws: WebSocket | undefined;
+  #edgeFailure: string | undefined;
+  /** Frames the edge's messages until its CONNACK has gone by; then dropped. */
+  #edgeFramer: PacketFramer | undefined;
+  #connackForwarded = false;
+  #connackAccepted = false;
+  /** A PINGREQ came before the CONNACK; its PINGRESP must not overtake it. */
+  #pingOwed = false;
+  #disconnectForwarded = false;
+
+  /** Device reads stopped because the edge side is backed up. */
+  #deviceReadPaused = false;
+  /** Edge reads stopped because the device side is backed up. */
+  #edgeReadPaused = false;
+  #deviceClosed = false;
+  #edgeClosed = true;
+  #settled = false;
+  #lingerTimer: NodeJS.Timeout | undefined;
+  #drainTimer: NodeJS.Timeout | undefined;
+
+  constructor(socket: Socket, settings: BridgeSettings, log: Logger, options: { refuse: boolean }) {
+    this.#socket = socket;
+    this.#settings = settings;
+    this.#refuse = options.refuse;
+    this.#address = formatAddress(socket.remoteAddress, socket.remotePort);
+    this.#log = log.child({ conn: nextConnectionNumber++, addr: this.#address });
+    this.#framer = new PacketFramer({ maxPacketSize: settings.maxPacketSize, allowAuth: true });
+    this.#keepAlive = new KeepAliveMonitor({ onExpired: () => this.#onKeepAliveExpired() });
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+
+    socket.setNoDelay(true);
+    socket.on('error', (error) => this.#log.debug('device.error', { error: describeError(error) }));
+    socket.on('close', () => this.#onDeviceClosed());
+    socket.on('drain', () => this.#onDeviceDrained());
+  }
+
+  /** Bytes held for this device on the way to the edge. */
+  get bufferedToEdge(): number {
+    let pending = 0;
+    for (const frame of this.#pendingFrames) pending += frame.bytes.length;
+    return pending + this.#framer.bufferedBytes + (this.#ws?.bufferedAmount ?? 0);
+  }
+
+  /** Bytes held for this device on the way to it. */
+  get bufferedToDevice(): number {
+    return this.#socket.writableLength;
+  }
+
+  start(): void {
+    this.#log.debug('device.accepted', { refuse: this.#refuse });
+    void readConnect(this.#socket, {
+      framer: this.#framer,
+      maxPacketSize: this.#settings.maxPacketSize,
+      timeoutMs: this.#settings.connectTimeoutMs,
+      signal: this.#connectAbort.signal,
+    }).then((outcome) => this.#onConnectOutcome(outcome));
+  }
+
+  /**
+   * Ends this connection for a sidecar shutdown. An open session first lets
+   * the edge close (frames already on their way still reach the device),
+   * then a 5.0 device gets DISCONNECT 0x8B; after `drainMs` the edge is cut.
+   */
+  shutdown(drainMs: number): void {
+    switch (this.#phase) {
+      case 'reading-connect':
+        this.#close('shutdown');
+        return;
+      case 'connecting-edge':
+        this.#close('shutdown', { reply: connackRefusal(this.#level, ReasonCode.ServerUnavailable) });
+        return;
+      case 'open':
+        break;
+      default:
+        return;
+    }
+    this.#phase = 'draining';
+    this.#keepAlive.stop();
+    // Nothing more from the device: the session it would go to is ending.
+    this.#socket.pause();
+    this.#ws?.close(EdgeCloseCode.GoingAway, 'sidecar shutting down');
+    this.#drainTimer = setTimeout(() => this.#ws?.terminate(), drainMs);
+  }
+
+  /** Cuts both sides at once (end of the shutdown grace period). */
+  destroy(): void {
+    if (this.#phase !== 'closing') this.#close('shutdown');
+    this.#socket.destroy();
+    this.#ws?.terminate();
+  }
+
+  // ── Phase 1: the device's CONNECT ─────────────────────────────────────
+
+  #onConnectOutcome(outcome: ConnectOutcome): void {
+    if (this.#phase !== 'reading-connect') return;
+    switch (outcome.kind) {
+      case 'aborted':
+        return;
+      case 'timeout':
+        this.#log.info('device.connect-timeout', { timeoutMs: this.#settings.connectTimeoutMs, bufferedBytes: outcome.bufferedBytes });
+        this.#close('connect-timeout');
+        return;
+      case 'invalid':
+        this.#log.warn('device.invalid-connect', { error: outcome.error.message, reasonCode: hex(outcome.error.reasonCode) });
+        this.#close('malformed-packet', { reply: refusalForInvalidConnect(outcome.error) });
+        return;
+      case 'connect':
+        break;
+    }
+    const { packet, level, frames } = outcome;
+    this.#level = level;
+    this.#keepAliveSeconds = packet.keepalive ?? 0;
+    this.#log = this.#log.child({ client: packet.clientId, mqtt: VersionName[level] });
+    if (this.#refuse) {
+      this.#log.warn('device.refused', { reason: 'max-connections' });
+      this.#close('over-limit', { reply: connackRefusal(level, ReasonCode.QuotaExceeded) });
+      return;
+    }
+    this.#pendingFrames = frames;
+    this.#pendingError = outcome.error;
+    this.#connectToEdge();
+  }
+
+  // ── Phase 2: the WebSocket to the edge ────────────────────────────────
+
+  #connectToEdge(): void {
+    this.#phase = 'connecting-edge';
+    const ws = openEdgeSocket(this.#settings.edge, this.#address);
+    this.#ws = ws;
+    this.#edgeClosed = false;
+    ws.on('open', () => this.#onEdgeOpen());
+    ws.on('message', (data, isBinary) => this.#onEdgeMessage(data, isBinary));
+    ws.on('error', (error) => this.#onEdgeError(error));
+    ws.on('close', (code, reason) => this.#onEdgeClosed(code, reason.toString()));
+  }
+
+  #onEdgeOpen(): void {
+    if (this.#phase !== 'connecting-edge') return;
+    this.#phase = 'open';
+    this.#edgeFramer = new PacketFramer({ maxPacketSize: MaxPacketSizeLimit, allowAuth: this.#level === 5 });
+    this.#keepAlive.start(this.#keepAliveSeconds);
+    this.#socket.on('data', (chunk: Buffer) => this.#onDeviceData(chunk));
+
+    const frames = this.#pendingFrames;
+    const error = this.#pendingError;
+    this.#pendingFrames = [];
+    this.#pendingError = undefined;
+    this.#forwardFrames(frames);
+    if (error !== undefined) this.#onDeviceProtocolError(error);
+    if (this.#phase === 'open' && !this.#deviceReadPaused) this.#socket.resume();
+  }
+
+  #onEdgeError(error: Error): void {
+    const text = describeError(error);
+    if (this.#phase === 'connecting-edge') {
+      // 'close' always follows; it reports the failure once, with this reason.
+      this.#edgeFailure = text;
+      return;
+    }
+    // Aborting the upgrade ourselves (the device left first) is no news.
+    if (this.#phase === 'closing') this.#log.debug('edge.error', { error: text });
+    else this.#log.warn('edge.error', { error: text });
+  }
+
+  #onEdgeClosed(code: number, reason: string): void {
+    this.#edgeClosed = true;
+    clearTimeout(this.#drainTimer);
+    switch (this.#phase) {
+      case 'connecting-edge':
+        this.#log.warn('edge.unavailable', { url: this.#settings.edge.url, error: this.#edgeFailure ?? `closed with code ${code}` });
+        this.#close('edge-unavailable', { reply: connackRefusal(this.#level, ReasonCode.ServerUnavailable) });
+        return;
+      case 'open':
+        if (!this.#connackForwarded) {
+          // The device is still waiting for a CONNACK: tell it the broker is not available.
+          this.#log.warn('edge.closed-before-connack', { code, reason });
+          this.#close('edge-closed', { reply: connackRefusal(this.#level, ReasonCode.ServerUnavailable) });
+          return;
+        }
+        this.#log.debug('edge.closed', { code, reason });
+        this.#close('edge-closed');
+        return;
+      case 'draining':
+        this.#close('shutdown', { reply: this.#shutdownReply() });
+        return;
+      default:
+        this.#settleIfDone();
+    }
+  }
+
+  /** What a device gets when the sidecar shuts down under it. */
+  #shutdownReply(): Uint8Array | undefined {
+    if (!this.#connackForwarded) return connackRefusal(this.#level, ReasonCode.ServerUnavailable);
+    return disconnectFor(this.#level, this.#connackAccepted, ReasonCode.ServerShuttingDown);
+  }
+
+  // ── Device → edge ─────────────────────────────────────────────────────
+
+  #onDeviceData(chunk: Buffer): void {
+    // While closing, bytes are read and dropped, only so the device's FIN is seen.
+    if (this.#phase !== 'open') return;
+    const { frames, error } = this.#framer.push(chunk);
+    if (frames.length > 0) this.#forwardFrames(frames);
+    if (error !== undefined && this.#phase === 'open') this.#onDeviceProtocolError(error);
+  }
+
+  /** Forwards one read's worth of packets as one WebSocket message (far cheaper at the edge). */
+  #forwardFrames(frames: readonly Frame[]): void {
+    if (frames.length === 0) return;
+    this.#keepAlive.touch();
+    const outgoing: Uint8Array[] = [];
+    let error: MqttError | undefined;
+    for (const frame of frames) {
+      if (frame.type === PacketType.PINGREQ) {
+        if (frame.bytes.length !== 2) {
+          error = malformedPacket('PINGREQ with a non-zero remaining length');
+          break;
+        }
+        if (this.#settings.edge.secret !== undefined) {
+          // Answered here and never forwarded: an idle device costs the edge nothing.
+          // The edge trusts a bridge with the secret to enforce keep-alive itself.
+          this.#answerPing();
+          continue;
+        }
+        // Without the secret the edge enforces keep-alive and must see the pings.
+        outgoing.push(frame.bytes);
+        continue;
+      }
+      if (frame.type === PacketType.AUTH && this.#level !== 5) {
+        error = malformedPacket('packet type 15 (AUTH) is reserved before MQTT 5');
+        break;
+      }
+      outgoing.push(frame.bytes);
+      if (frame.type === PacketType.DISCONNECT) {
+        // [MQTT-3.14.4-1] the client sends nothing after DISCONNECT.
+        this.#disconnectForwarded = true;
+        break;
+      }
+    }
+    if (outgoing.length > 0) this.#sendToEdge(outgoing);
+    if (error !== undefined) {
+      this.#onDeviceProtocolError(error);
+    } else if (this.#disconnectForwarded) {
+      this.#log.debug('device.disconnect');
+      this.#close('device-disconnected');
+    }
+  }
+
+  #sendToEdge(packets: readonly Uint8Array[]): void {
+    const ws = this.#ws;
+    if (ws === undefined || ws.readyState !== WebSocket.OPEN) return;
+    ws.send(toEdgeMessage(packets), (error) => this.#onEdgeWritten(error));
+    if (!this.#deviceReadPaused && ws.bufferedAmount > this.#settings.highWaterBytes) {
+      this.#deviceReadPaused = true;
+      this.#socket.pause();
+      this.#keepAlive.suspend();
+    }
+  }
+
+  /** Called as each message leaves for the edge: resume the device below the low-water mark. */
+  #onEdgeWritten(error: Error | null | undefined): void {
+    // Node calls write callbacks with null on success, not undefined.
+    if (error != null || !this.#deviceReadPaused || this.#phase !== 'open') return;
+    if ((this.#ws?.bufferedAmount ?? 0) > this.#settings.highWaterBytes / 2) return;
+    this.#deviceReadPaused = false;
+    this.#keepAlive.resume();
+    this.#socket.resume();
+  }
+
+  #answerPing(): void {
+    if (this.#connackForwarded) this.#writeToDevice(PINGRESP);
+    else this.#pingOwed = true;
+  }
+
+  // ── Edge → device ─────────────────────────────────────────────────────
+
+  #onEdgeMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    // After the bridge decided to close, the edge has nothing left to say to the device.
+    if (this.#phase === 'closing' || this.#deviceClosed) return;
+    if (!isBinary) {
+      this.#log.warn('edge.protocol-error', { error: 'text frame from the edge' });
+      this.#close('edge-protocol-error');
+      return;
+    }
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    if (this.#edgeFramer !== undefined && !this.#watchForConnack(bytes)) return;
+    this.#writeToDevice(bytes);
+    if (this.#pingOwed && this.#connackForwarded) {
+      this.#pingOwed = false;
+      this.#writeToDevice(PINGRESP);
+    }
+  }
+
+  /** Looks for the CONNACK in the edge's first messages; false if the edge broke the stream. */
+  #watchForConnack(bytes: Buffer): boolean {
+    const { frames, error } = (this.#edgeFramer as PacketFramer).push(bytes);
+    const connack = frames.find((frame) => frame.type === PacketType.CONNACK);
+    if (connack !== undefined) {
+      this.#edgeFramer = undefined;
+      this.#onConnack(connack);
+      return true;
+    }
+    if (error !== undefined) {
+      this.#log.warn('edge.protocol-error', { error: error.message });
+      this.#close('edge-protocol-error');
+      return false;
+    }
+    return true;
+  }
+
+  #onConnack(frame: Frame): void {
+    this.#connackForwarded = true;
+    const { packets, error } = new PacketDecoder({ maxPacketSize: MaxPacketSizeLimit, protocolLevel: this.#level }).push(frame.bytes);
+    const connack = packets[0];
+    if (error !== undefined || connack?.cmd !== 'connack') {
+      // Forwarded all the same: the device is the one to judge it.
+      this.#log.warn('edge.malformed-connack', { error: error?.message ?? 'not a CONNACK' });
+      return;
+    }
+    const code = (this.#level === 5 ? connack.reasonCode : connack.returnCode) ?? 0;
+    this.#connackAccepted = code === 0;
+    if (!this.#connackAccepted) {
+      // The edge closes the WebSocket next; the refusal reaches the device first.
+      this.#log.info('device.connect-refused', { code: hex(code) });
+      return;
+    }
+    const assigned = connack.properties?.assignedClientIdentifier;
+    if (assigned !== undefined) this.#log = this.#log.child({ client: assigned });
+    const serverKeepAlive = this.#level === 5 ? connack.properties?.serverKeepAlive : undefined;
+    if (serverKeepAlive !== undefined && serverKeepAlive !== this.#keepAliveSeconds) {
+      // [MQTT-3.2.2-22] the client must use the Server Keep Alive instead of its own.
+      this.#keepAliveSeconds = serverKeepAlive;
+      this.#keepAlive.start(serverKeepAlive);
+    }
+    this.#log.info('device.connected', { keepAlive: this.#keepAliveSeconds, sessionPresent: connack.sessionPresent });
+  }
+
+  #writeToDevice(bytes: Uint8Array): void {
+    if (this.#deviceClosed || this.#socket.writableEnded) return;
+    if (!this.#socket.write(bytes) && !this.#edgeReadPaused && this.#ws !== undefined) {
+      // Stop reading the edge until the device has taken what it has.
+      this.#edgeReadPaused = true;
+      this.#ws.pause();
+    }
+  }
+
+  #onDeviceDrained(): void {
+    if (!this.#edgeReadPaused) return;
+    this.#edgeReadPaused = false;
+    this.#ws?.resume();
+  }
+
+  // ── Endings ───────────────────────────────────────────────────────────
+
+  #onKeepAliveExpired(): void {
+    if (this.#phase !== 'open') return;
+    this.#log.info('device.keep-alive-timeout', { keepAlive: this.#keepAliveSeconds });
+    this.#close('keep-alive-timeout', { reply: disconnectFor(this.#level, this.#connackAccepted, ReasonCode.KeepAliveTimeout) });
+  }
+
+  #onDeviceProtocolError(error: MqttError): void {
+    this.#log.warn('device.malformed-packet', { error: error.message, reasonCode: hex(error.reasonCode) });
+    // [MQTT-4.13.1-1] a 5.0 server may send DISCONNECT 0x81 / 0x95 before closing.
+    this.#close('malformed-packet', { reply: disconnectFor(this.#level, this.#connackAccepted, error.reasonCode) });
+  }
+
+  #onDeviceClosed(): void {
+    this.#deviceClosed = true;
+    clearTimeout(this.#lingerTimer);
+    if (this.#phase === 'closing') this.#settleIfDone();
+    else this.#close(this.#disconnectForwarded ? 'device-disconnected' : 'device-closed');
+  }
+
+  /** The one way down: close the edge side and the device side, each at most once. */
+  #close(cause: CloseCause, options: CloseOptions = {}): void {
+    if (this.#phase === 'closing') return;
+    this.#phase = 'closing';
+    this.#cause = cause;
+    this.#keepAlive.stop();
+    this.#connectAbort.abort();
+    clearTimeout(this.#drainTimer);
+    this.#pendingFrames = [];
+
+    const ws = this.#ws;
+    if (ws !== undefined && !this.#edgeClosed) {
+      if (ws.readyState === WebSocket.CONNECTING) {
+        ws.terminate();
+      } else if (ws.readyState === WebSocket.OPEN) {
+        // Read on, so the edge's close reply is seen even if the device had stalled us.
+        ws.resume();
+        const [code, reason] = edgeCloseFor(cause, this.#disconnectForwarded);
+        ws.close(code, reason);
+      }
+    }
+
+    if (!this.#deviceClosed) {
+      if (options.reply !== undefined) this.#socket.write(options.reply);
+      this.#socket.end();
+      // Keep reading (and dropping) so the device's FIN completes the close.
+      this.#socket.resume();
+      // A device that stops reading must not keep its socket forever.
+      this.#lingerTimer = setTimeout(() => this.#socket.destroy(), this.#settings.closeLingerMs);
+    }
+    this.#settleIfDone();
+  }
+
+  #settleIfDone(): void {
+    if (this.#settled || this.#phase !== 'closing' || !this.#deviceClosed || !this.#edgeClosed) return;
+    this.#settled = true;
+    clearTimeout(this.#lingerTimer);
+    const cause = this.#cause ?? 'device-closed';
+    const fields = {
+      cause,
+      durationMs: Math.round(performance.now() - this.#startedAt),
+      bytesIn: this.#socket.bytesRead,
+      bytesOut: this.#socket.bytesWritten,
+    };
+    // Sessions that reached the edge get an info line; refusals already logged theirs.
+    if (this.#ws !== undefined && cause !== 'edge-unavailable') this.#log.info('device.closed', fields);
+    else this.#log.debug('device.closed', fields);
+    this.#resolveClosed();
+  }
+}
+
+/** The protocol version as logged in the `mqtt` field (`level` is the log level's). */
+const VersionName: Record<ProtocolLevel, string> = { 3: '3.1', 4: '3.1.1', 5: '5.0' };
+
+function hex(code: number): string {
+  return `0x${code.toString(16).padStart(2, '0')}`;
+}

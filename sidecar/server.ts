@@ -1,0 +1,218 @@
+/**
+ * The sidecar service: TCP (and optionally TLS) listeners whose clients are
+ * each bridged into the edge over their own WebSocket. Stateless: any
+ * number of sidecars can serve the same edge.
+ */
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import tls from 'node:tls';
+import { ConnectionLimiter } from './admission.ts';
+import { ClientBridge, type BridgeSettings } from './bridge.ts';
+import type { ListenerConfig, SidecarConfig, TlsListenerConfig } from './config.ts';
+import { formatAddress } from './edge-socket.ts';
+import { createLogger, describeError, type Logger } from './log.ts';
+
+export interface Sidecar {
+  /** Port of the plain TCP listener (the real one when configured as 0). */
+  readonly tcpPort: number;
+  /** Port of the TLS listener, when one is configured. */
+  readonly tlsPort?: number;
+  /** Devices bridged or being bridged now, counted from accept. */
+  readonly connections: number;
+  /** Live counters: connections, refusals in progress, and bytes buffered each way. */
+  stats(): SidecarStats;
+  /**
+   * Graceful shutdown: stop accepting, let in-flight frames drain, send 5.0
+   * devices DISCONNECT 0x8B and close 3.x devices; everything is cut after
+   * MQTT_SHUTDOWN_GRACE_MS. Safe to call more than once.
+   */
+  close(): Promise<void>;
+}
+
+export interface SidecarStats {
+  connections: number;
+  /** Over-limit clients whose CONNECT is being read only to refuse it. */
+  refusing: number;
+  /** Bytes held by the sidecar on their way to the edge, all devices together. */
+  bufferedToEdge: number;
+  /** Bytes held by the sidecar on their way to devices. */
+  bufferedToDevice: number;
+}
+
+export interface SidecarOptions {
+  /** Where logs go; by default JSON lines (or pretty) on stderr per `config.log`. */
+  logger?: Logger;
+}
+
+/**
+ * Starts the listeners and resolves once they accept connections.
+ *
+ * @example
+ * const sidecar = await startSidecar(loadSidecarConfig(process.env));
+ * process.on('SIGTERM', () => void sidecar.close().then(() => process.exit(0)));
+ */
+export async function startSidecar(config: SidecarConfig, options: SidecarOptions = {}): Promise<Sidecar> {
+  const log = options.logger ?? createLogger(config.log);
+  const limiter = new ConnectionLimiter(config.maxConnections);
+  const bridges = new Set<ClientBridge>();
+  let closing: Promise<void> | undefined;
+
+  const settings: BridgeSettings = {
+    edge: {
+      url: config.edgeUrl,
+      handshakeTimeoutMs: config.edgeConnectTimeoutMs,
+      ...(config.bridgeSecret === undefined ? {} : { secret: config.bridgeSecret }),
+    },
+    maxPacketSize: config.maxPacketSize,
+    connectTimeoutMs: config.connectTimeoutMs,
+    highWaterBytes: config.highWaterBytes,
+    // At least a second, so a refusal or DISCONNECT gets out even with no shutdown grace.
+    closeLingerMs: Math.max(1_000, config.shutdownGraceMs),
+  };
+
+  const onDevice = (socket: net.Socket): void => {
+    if (closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    const admission = limiter.admit();
+    if (admission === 'drop') {
+      log.warn('device.dropped', { addr: formatAddress(socket.remoteAddress, socket.remotePort), reason: 'max-connections and too many refusals pending' });
+      socket.destroy();
+      return;
+    }
+    const bridge = new ClientBridge(socket, settings, log, { refuse: admission === 'refuse' });
+    bridges.add(bridge);
+    void bridge.closed.then(() => {
+      bridges.delete(bridge);
+      limiter.release(admission);
+    });
+    bridge.start();
+  };
+
+  const keepAlive = { noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 };
+  const tcpServer = net.createServer(keepAlive, onDevice);
+  const tcpPort = await listen(tcpServer, config.tcp);
+
+  let tlsServer: tls.Server | undefined;
+  let tlsPort: number | undefined;
+  if (config.tls !== undefined) {
+    try {
+      tlsServer = await createTlsServer(config.tls, config.connectTimeoutMs, keepAlive, onDevice, log);
+      tlsPort = await listen(tlsServer, config.tls);
+    } catch (error) {
+      await closeServer(tcpServer);
+      throw error;
+    }
+  }
+  const servers = tlsServer === undefined ? [tcpServer] : [tcpServer, tlsServer];
+  for (const server of servers) server.on('error', (error) => log.error('listener.error', { error: describeError(error) }));
+
+  log.info('sidecar.listening', {
+    tcp: `${config.tcp.host}:${tcpPort}`,
+    tls: tlsPort === undefined ? undefined : `${config.tls?.host ?? ''}:${tlsPort}`,
+    edge: config.edgeUrl,
+    namespace: config.namespace,
+    bridgeSecret: config.bridgeSecret !== undefined,
+    maxConnections: config.maxConnections,
+    maxPacketSize: config.maxPacketSize,
+  });
+
+  const shutDown = async (): Promise<void> => {
+    const started = performance.now();
+    log.info('sidecar.stopping', { connections: limiter.bridged, graceMs: config.shutdownGraceMs });
+    const listenersClosed = Promise.all(servers.map(closeServer));
+    // Half the grace for the edge to finish its side; the rest to flush to devices.
+    for (const bridge of bridges) bridge.shutdown(Math.floor(config.shutdownGraceMs / 2));
+    const allClosed = Promise.all([...bridges].map((bridge) => bridge.closed));
+    const inTime = await settlesWithin(allClosed, config.shutdownGraceMs);
+    if (!inTime) {
+      log.warn('sidecar.shutdown-grace-expired', { remaining: bridges.size });
+      for (const bridge of bridges) bridge.destroy();
+      await allClosed;
+    }
+    await listenersClosed;
+    log.info('sidecar.stopped', { durationMs: Math.round(performance.now() - started) });
+  };
+
+  return {
+    tcpPort,
+    ...(tlsPort === undefined ? {} : { tlsPort }),
+    get connections() {
+      return limiter.bridged;
+    },
+    stats() {
+      let bufferedToEdge = 0;
+      let bufferedToDevice = 0;
+      for (const bridge of bridges) {
+        bufferedToEdge += bridge.bufferedToEdge;
+        bufferedToDevice += bridge.bufferedToDevice;
+      }
+      return { connections: limiter.bridged, refusing: limiter.refusing, bufferedToEdge, bufferedToDevice };
+    },
+    close() {
+      closing ??= shutDown();
+      return closing;
+    },
+  };
+}
+
+async function createTlsServer(
+  config: TlsListenerConfig,
+  handshakeTimeoutMs: number,
+  socketOptions: net.ServerOpts,
+  onDevice: (socket: net.Socket) => void,
+  log: Logger,
+): Promise<tls.Server> {
+  const [cert, key] = await Promise.all([
+    readPem(config.certFile, 'MQTT_TLS_CERT'),
+    readPem(config.keyFile, 'MQTT_TLS_KEY'),
+  ]);
+  let server: tls.Server;
+  try {
+    server = tls.createServer({ ...socketOptions, cert, key, handshakeTimeout: handshakeTimeoutMs }, onDevice);
+  } catch (error) {
+    throw new Error(`cannot use the TLS certificate/key (MQTT_TLS_CERT/MQTT_TLS_KEY): ${describeError(error)}`, { cause: error });
+  }
+  server.on('tlsClientError', (error, socket) => {
+    log.debug('device.tls-error', { addr: formatAddress(socket.remoteAddress, socket.remotePort), error: describeError(error) });
+  });
+  return server;
+}
+
+async function readPem(path: string, variable: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new Error(`cannot read ${variable} file "${path}": ${describeError(error)}`, { cause: error });
+  }
+}
+
+function listen(server: net.Server, config: ListenerConfig): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => reject(new Error(`cannot listen on ${config.host}:${config.port}: ${describeError(error)}`, { cause: error }));
+    server.once('error', onError);
+    server.listen(config.port, config.host, () => {
+      server.off('error', onError);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+  });
+}
+
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

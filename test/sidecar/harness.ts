@@ -1,0 +1,233 @@
+/**
+ * Test doubles for the sidecar tests: a fake edge (a `ws` server that records
+ * what arrives and answers CONNECT), a raw TCP device that writes and reads
+ * bytes, and a sidecar started on 127.0.0.1:0 with its log lines captured.
+ */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { PacketDecoder, decodeAll } from '../../shared/codec/decoder.ts';
+import { encodePacket } from '../../shared/codec/encoder.ts';
+import { MaxPacketSizeLimit, type MqttPacket, type ProtocolLevel } from '../../shared/codec/types.ts';
+import { loadSidecarConfig, type SidecarConfig } from '../../sidecar/config.ts';
+import { createLogger } from '../../sidecar/log.ts';
+import { startSidecar, type Sidecar } from '../../sidecar/server.ts';
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `predicate` until it holds (for effects that have no event of their own). */
+export async function waitUntil(predicate: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+// ── Fake edge ─────────────────────────────────────────────────────────────
+
+export interface EdgeConnection {
+  ws: WebSocket;
+  headers: IncomingHttpHeaders;
+  /** Request path of the upgrade (selects the namespace at the real edge). */
+  path: string;
+  protocol: string;
+  /** Every message as received (each holds one or more whole packets). */
+  messages: Buffer[];
+  /** Packets decoded from the messages (when the fake edge decodes). */
+  packets: MqttPacket[];
+  bytesReceived: number;
+  /** SHA-256 of every byte received, in order (hex). */
+  digest(): string;
+  level: ProtocolLevel | undefined;
+  closed: Promise<{ code: number; reason: string }>;
+  send(packet: MqttPacket): void;
+  sendBytes(bytes: Uint8Array): void;
+}
+
+export interface FakeEdgeOptions {
+  /**
+   * Answer for each CONNECT: a CONNACK to send, or undefined for none.
+   * By default: success at the CONNECT's level.
+   */
+  connack?: (level: ProtocolLevel) => MqttPacket | undefined;
+  /** Decode packets (off for bulk-byte tests). Default true. */
+  decode?: boolean;
+  /** Refuse the upgrade with this HTTP status. */
+  rejectStatus?: number;
+  /** Path of the URL handed out (default /mqtt). */
+  path?: string;
+}
+
+export interface FakeEdge {
+  url: string;
+  port: number;
+  connections: EdgeConnection[];
+  /** Resolves with the n-th (1-based) connection once it exists. */
+  connection(n: number): Promise<EdgeConnection>;
+  close(): Promise<void>;
+}
+
+export async function startFakeEdge(options: FakeEdgeOptions = {}): Promise<FakeEdge> {
+  const connack = options.connack ?? ((): MqttPacket => ({ cmd: 'connack', sessionPresent: false, reasonCode: 0, returnCode: 0 }));
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false),
+    verifyClient:
+      options.rejectStatus === undefined ? undefined : (_info, done) => done(false, options.rejectStatus, 'refused by the fake edge'),
+  });
+  await once(wss, 'listening');
+  const connections: EdgeConnection[] = [];
+
+  wss.on('connection', (ws, request) => {
+    const decoder = new PacketDecoder({ maxPacketSize: MaxPacketSizeLimit });
+    const hash = createHash('sha256');
+    const connection: EdgeConnection = {
+      ws,
+      headers: request.headers,
+      path: request.url ?? '',
+      protocol: ws.protocol,
+      messages: [],
+      packets: [],
+      bytesReceived: 0,
+      digest: () => hash.copy().digest('hex'),
+      level: undefined,
+      closed: new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))),
+      send(packet) {
+        ws.send(encodePacket(packet, connection.level ?? 4));
+      },
+      sendBytes(bytes) {
+        ws.send(bytes);
+      },
+    };
+    connections.push(connection);
+    ws.on('message', (data: Buffer) => {
+      connection.bytesReceived += data.length;
+      hash.update(data);
+      if (options.decode === false) return;
+      connection.messages.push(data);
+      const { packets } = decoder.push(data);
+      for (const packet of packets) {
+        connection.packets.push(packet);
+        if (packet.cmd === 'connect') {
+          connection.level = decoder.protocolLevel;
+          const reply = connack(connection.level ?? 4);
+          if (reply !== undefined) connection.send(reply);
+        }
+      }
+    });
+  });
+
+  const port = (wss.address() as net.AddressInfo).port;
+  return {
+    url: `ws://127.0.0.1:${port}${options.path ?? '/mqtt'}`,
+    port,
+    connections,
+    async connection(n) {
+      await waitUntil(() => connections.length >= n, `edge connection #${n}`);
+      return connections[n - 1] as EdgeConnection;
+    },
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/** A port nothing listens on (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+// ── Raw device ────────────────────────────────────────────────────────────
+
+export interface RawDevice {
+  socket: net.Socket;
+  /** Everything the sidecar sent so far. */
+  received(): Buffer;
+  /** Decodes what was received as server-to-client packets of `level`. */
+  packets(level: ProtocolLevel): MqttPacket[];
+  write(bytes: Uint8Array): void;
+  send(packet: MqttPacket, level: ProtocolLevel): void;
+  /** Resolves when the sidecar closed the connection. */
+  closed: Promise<void>;
+  isClosed(): boolean;
+}
+
+export async function connectDevice(port: number, options: { read?: boolean } = {}): Promise<RawDevice> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  await once(socket, 'connect');
+  const chunks: Buffer[] = [];
+  let closedFlag = false;
+  if (options.read !== false) socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) =>
+    socket.on('close', () => {
+      closedFlag = true;
+      resolve();
+    }),
+  );
+  return {
+    socket,
+    received: () => Buffer.concat(chunks),
+    packets: (level) => decodeAll(Buffer.concat(chunks), level).packets,
+    write: (bytes) => void socket.write(bytes),
+    send: (packet, level) => void socket.write(encodePacket(packet, level)),
+    closed,
+    isClosed: () => closedFlag,
+  };
+}
+
+export function connectPacket(level: ProtocolLevel, overrides: Partial<Extract<MqttPacket, { cmd: 'connect' }>> = {}): MqttPacket {
+  return {
+    cmd: 'connect',
+    protocolId: level === 3 ? 'MQIsdp' : 'MQTT',
+    protocolVersion: level,
+    clientId: 'device-1',
+    clean: true,
+    keepalive: 60,
+    ...overrides,
+  };
+}
+
+// ── Sidecar ───────────────────────────────────────────────────────────────
+
+export interface TestSidecar {
+  sidecar: Sidecar;
+  config: SidecarConfig;
+  /** Parsed JSON log lines. */
+  logs: Array<Record<string, unknown>>;
+  events(name: string): Array<Record<string, unknown>>;
+}
+
+/** Starts a sidecar on 127.0.0.1:0 pointing at `edgeUrl`; `env` adds MQTT_* settings. */
+export async function startTestSidecar(edgeUrl: string, env: Record<string, string> = {}): Promise<TestSidecar> {
+  const config = loadSidecarConfig({
+    MQTT_TCP_HOST: '127.0.0.1',
+    MQTT_TCP_PORT: '0',
+    MQTT_EDGE_URL: edgeUrl,
+    MQTT_LOG_LEVEL: 'debug',
+    ...env,
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = createLogger({
+    format: 'json',
+    level: 'debug',
+    write: (line) => {
+      logs.push(JSON.parse(line) as Record<string, unknown>);
+      if (process.env['SIDECAR_TEST_LOGS'] === '1') process.stderr.write(`${line}\n`);
+    },
+  });
+  const sidecar = await startSidecar(config, { logger });
+  return { sidecar, config, logs, events: (name) => logs.filter((line) => line['event'] === name) };
+}
