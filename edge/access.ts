@@ -10,7 +10,7 @@ import { ConfigError } from './auth/config-error.ts';
 import { createJwtVerifier, type JwtVerifier } from './auth/jwt.ts';
 import { parsePasswordFile, verifyPassword, type PasswordFile } from './auth/password-file.ts';
 import { parseSharedSubscription } from '../shared/topic.ts';
-import type { AuthDecision, AuthenticateContext, BrokerHooks, ClientGrants, PublishDecision, SubscribeDecision } from './core/hooks.ts';
+import type { AllowDecision, AuthDecision, AuthenticateContext, DenyDecision, BrokerHooks, ClientGrants, PublishDecision, SubscribeDecision } from './core/hooks.ts';
 import { normalizePublishDecision, normalizeSubscribeDecision } from './core/hooks.ts';
 
 export interface AccessEnv {
@@ -76,7 +76,7 @@ function nonEmpty(value: string | undefined): boolean {
  * - a client without credentials is let in only when MQTT_ALLOW_ANONYMOUS is not false;
  * - a username that nothing above knows is refused when passwords or JWT are configured.
  */
-export async function authenticateByConfig(config: AccessConfig, ctx: AuthenticateContext): Promise<AuthDecision> {
+export async function authenticateByConfig(config: AccessConfig, ctx: AuthenticateContext): Promise<AllowDecision | DenyDecision> {
   const { username, password } = ctx;
   if (config.passwords !== undefined && username !== undefined && config.passwords.users.has(username)) {
     const ok = password !== undefined && (await verifyPassword(config.passwords, username, password));
@@ -114,7 +114,7 @@ export function composeHooks(config: AccessConfig, user: BrokerHooks): BrokerHoo
       const decision = await authenticateByConfig(config, ctx);
       if (!decision.allow || userAuthenticate === undefined) return decision;
       const userDecision = await userAuthenticate(ctx);
-      if (!userDecision.allow) return userDecision;
+      if ('challenge' in userDecision || !userDecision.allow) return userDecision;
       return mergeGrants(decision, userDecision);
     };
   }
@@ -136,7 +136,7 @@ export function composeHooks(config: AccessConfig, user: BrokerHooks): BrokerHoo
   return hooks;
 }
 
-function mergeGrants(first: AuthDecision & { allow: true }, second: AuthDecision & { allow: true }): AuthDecision {
+function mergeGrants(first: AllowDecision, second: AllowDecision): AllowDecision {
   if (first.grants === undefined) return second;
   if (second.grants === undefined) return first;
   // Both limit the client: keep both lists (a topic must pass each source's list).
@@ -145,7 +145,7 @@ function mergeGrants(first: AuthDecision & { allow: true }, second: AuthDecision
   const subscribe = intersectLists(first.grants.subscribe, second.grants.subscribe);
   if (publish !== undefined) narrowed.publish = publish;
   if (subscribe !== undefined) narrowed.subscribe = subscribe;
-  return { allow: true, grants: narrowed };
+  return { ...second, grants: narrowed };
 }
 
 /** Two limits on the same thing: keep the stricter one where one is absent, else the filters both allow verbatim. */

@@ -18,6 +18,10 @@ export interface EdgeVars {
   MQTT_MAX_QUEUED?: string;
   MQTT_MAX_SESSION_EXPIRY?: string;
   MQTT_CONNECT_TIMEOUT_MS?: string;
+  MQTT_RECEIVE_MAXIMUM?: string;
+  MQTT_TOPIC_ALIAS_MAXIMUM?: string;
+  MQTT_MAX_SUBSCRIPTIONS?: string;
+  MQTT_MAX_RETAINED?: string;
   MQTT_LOG_LEVEL?: string;
   MQTT_PASSWORDS?: string;
   MQTT_ACL?: string;
@@ -42,6 +46,10 @@ const limitVariables: Array<[keyof EdgeVars, keyof BrokerLimits, number, number]
   ['MQTT_MAX_QUEUED', 'maxQueued', 0, 10_000_000],
   ['MQTT_MAX_SESSION_EXPIRY', 'maxSessionExpiry', 0, 0xffffffff],
   ['MQTT_CONNECT_TIMEOUT_MS', 'connectTimeoutMs', 100, 600_000],
+  ['MQTT_RECEIVE_MAXIMUM', 'receiveMaximum', 1, 65_535],
+  ['MQTT_TOPIC_ALIAS_MAXIMUM', 'topicAliasMaximum', 0, 65_535],
+  ['MQTT_MAX_SUBSCRIPTIONS', 'maxSubscriptionsPerClient', 1, 1_000_000],
+  ['MQTT_MAX_RETAINED', 'maxRetainedMessages', 0, 100_000_000],
 ];
 
 /** Limits: the defaults, then `base` (from code), then the environment. */

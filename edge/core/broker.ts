@@ -22,6 +22,7 @@ import { handlePuback, handlePubcomp, handlePubrec } from '../protocol/acks.ts';
 import { handleSubscribe } from '../protocol/subscribe.ts';
 import { handleUnsubscribe } from '../protocol/unsubscribe.ts';
 import { handleDisconnect } from '../protocol/disconnect.ts';
+import { handleAuth } from '../protocol/auth.ts';
 import { callWithTimeout, type BrokerHooks, type ClientGrants, type ClientInfo, type HookName } from './hooks.ts';
 import { filterCovers } from '../auth/filter-relations.ts';
 
@@ -249,7 +250,7 @@ export class BrokerCore {
     for (const link of [...this.links.values()]) {
       const deadline = this.linkDeadline(link);
       if (deadline === undefined || deadline > now) continue;
-      if (link.state.phase === 'awaiting-connect') {
+      if (link.state.phase === 'awaiting-connect' || link.state.phase === 'authenticating') {
         this.log.log('info', 'connect_timeout', { connection: link.id, addr: link.state.remoteAddress });
         link.close(WsCloseCode.PolicyViolation, 'CONNECT not received in time');
         this.endConnection(link, 'connect-timeout');
@@ -305,6 +306,16 @@ export class BrokerCore {
       await handleConnect(this, link, packet);
       return;
     }
+    if (link.state.phase === 'authenticating') {
+      // [MQTT-4.12.0-?] only AUTH (or DISCONNECT) until the exchange completes.
+      if (packet.cmd === 'auth') return handleAuth(this, link, packet);
+      if (packet.cmd === 'disconnect') {
+        link.close(WsCloseCode.Normal, 'client disconnected');
+        this.endConnection(link, 'client-disconnect');
+        return;
+      }
+      throw new MqttError('Protocol', ReasonCode.ProtocolError, `${packet.cmd.toUpperCase()} before authentication completed`);
+    }
     switch (packet.cmd) {
       case 'connect':
         // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
@@ -330,7 +341,7 @@ export class BrokerCore {
       case 'disconnect':
         return handleDisconnect(this, link, packet);
       case 'auth':
-        throw new MqttError('Protocol', ReasonCode.ProtocolError, 'AUTH without an authentication method');
+        return handleAuth(this, link, packet);
       default:
         // Server-to-client packets (CONNACK, SUBACK, ...) from a client are a protocol error.
         throw new MqttError('Protocol', ReasonCode.ProtocolError, `unexpected ${packet.cmd.toUpperCase()} from a client`);
@@ -423,7 +434,7 @@ export class BrokerCore {
       reason: error.reasonCode,
       error: error.message,
     });
-    if (link.state.phase === 'awaiting-connect') {
+    if (link.state.phase === 'awaiting-connect' || link.state.phase === 'authenticating') {
       const level = link.decoder.protocolLevel;
       if (error.reasonCode === ReasonCode.UnsupportedProtocolVersion && level !== 5) {
         // [MQTT-3.1.2-2] answer an unsupported level with CONNACK 0x01, then close.
@@ -462,6 +473,7 @@ export class BrokerCore {
     const clientId = link.state.clientId;
     if (link.state.phase !== 'awaiting-connect' && clientId !== undefined && this.linksByClient.get(clientId) === link) {
       this.linksByClient.delete(clientId);
+      if (cause !== 'takeover') this.redistributeShared(clientId);
       this.runtimes.delete(clientId);
       this.endSession(clientId, link.id, cause);
       const onDisconnect = this.deps.hooks.onDisconnect;
@@ -500,6 +512,7 @@ export class BrokerCore {
 
   /** Deletes a session and its subscriptions from storage and the topic tree. */
   deleteSession(clientId: string): void {
+    if (!this.linksByClient.has(clientId)) this.redistributeShared(clientId);
     for (const entry of this.store.subscriptionsOf(clientId)) this.removeFromTree(entry);
     this.store.deleteSession(clientId);
     this.runtimes.delete(clientId);
@@ -767,23 +780,49 @@ export class BrokerCore {
           runtime.inflight.delete(packetId);
           return;
         }
-        this.store.enqueue(clientId, outgoing, delivery.subscriptionIds, packetId);
+        this.store.enqueue(clientId, outgoing, delivery.subscriptionIds, packetId, delivery.shareFilter);
         return;
       }
     } else if (this.store.getSession(clientId) === undefined) {
       return;
     }
-    this.enqueueLimited(clientId, outgoing, delivery.subscriptionIds);
+    this.enqueueLimited(clientId, outgoing, delivery.subscriptionIds, delivery.shareFilter);
   }
 
   /** Queues for later, dropping the oldest queued message when the session's queue is full. */
-  private enqueueLimited(clientId: string, message: BrokerMessage, subscriptionIds: number[]): void {
+  private enqueueLimited(clientId: string, message: BrokerMessage, subscriptionIds: number[], shareFilter: string | undefined): void {
     if (this.store.countQueued(clientId) >= this.limits.maxQueued) {
       this.store.dropOldestQueued(clientId);
       this.deps.metrics.add('publishDropped');
       this.log.log('warn', 'queue_full_dropped_oldest', { client: clientId });
     }
-    this.store.enqueue(clientId, message, subscriptionIds, undefined);
+    this.store.enqueue(clientId, message, subscriptionIds, undefined, shareFilter);
+  }
+
+  /**
+   * A share group member left: its queued messages of the group, and QoS 1
+   * ones it has not acknowledged, go to a connected member instead
+   * [MQTT-4.8.2-?]. QoS 2 messages in flight stay with the session, which
+   * must complete them.
+   */
+  private redistributeShared(clientId: string): void {
+    for (const record of this.store.shareMovable(clientId)) {
+      const shareFilter = record.shareFilter as string;
+      const members = this.store
+        .subscribersOf(shareFilter)
+        .filter((entry) => entry.clientId !== clientId && this.linksByClient.has(entry.clientId));
+      if (members.length === 0) continue;
+      const member = this.pickShareMember(`move\u0000${shareFilter}`, members);
+      this.store.deleteOutbound(record.id);
+      if (record.packetId !== undefined) this.runtimes.get(clientId)?.inflight.delete(record.packetId);
+      const delivery: Delivery = {
+        qos: member.qos,
+        retainAsPublished: member.retainAsPublished,
+        subscriptionIds: member.subscriptionId === undefined ? [] : [member.subscriptionId],
+        shareFilter,
+      };
+      this.deliver(member.clientId, record.message, delivery, false);
+    }
   }
 
   /**
@@ -811,6 +850,12 @@ export class BrokerCore {
       }
       if (subscriptionIds.length === 1) properties.subscriptionIdentifier = subscriptionIds[0] as number;
       else if (subscriptionIds.length > 1) properties.subscriptionIdentifier = subscriptionIds;
+      const alias = link.outboundAliasFor(message.topic);
+      if (alias !== undefined) {
+        properties.topicAlias = alias.alias;
+        // [MQTT-3.3.2-?] once the client knows the alias, the topic can be left out.
+        if (alias.known) packet.topic = '';
+      }
       if (Object.keys(properties).length > 0) packet.properties = properties;
     }
     const bytes = link.encode(packet);
@@ -819,6 +864,8 @@ export class BrokerCore {
       this.deps.metrics.add('publishDropped');
       return false;
     }
+    // Only a PUBLISH that really goes out teaches the client an alias.
+    if (packet.properties?.topicAlias !== undefined) link.confirmOutboundAlias(message.topic, packet.properties.topicAlias);
     this.deps.metrics.add('publishSent');
     link.writeBytes(bytes);
     this.markDirty(link);
@@ -897,7 +944,8 @@ export class BrokerCore {
 
   private linkDeadline(link: ClientLink): number | undefined {
     const state = link.state;
-    if (state.phase === 'awaiting-connect') return state.acceptedAt + this.limits.connectTimeoutMs;
+    // The connect timeout covers an enhanced authentication exchange too.
+    if (state.phase === 'awaiting-connect' || state.phase === 'authenticating') return state.acceptedAt + this.limits.connectTimeoutMs;
     if (state.phase === 'connected' && !state.bridged && state.keepAlive > 0) return state.lastSeen + state.keepAlive * 1000 * KeepAliveGrace;
     return undefined;
   }
@@ -917,22 +965,28 @@ interface Delivery {
   qos: 0 | 1 | 2;
   retainAsPublished: boolean;
   subscriptionIds: number[];
+  /** Set when the client gets the message only as a member of this share group (`$share/g/f`). */
+  shareFilter?: string;
 }
 
 /** Overlapping subscriptions of one client: one delivery at the highest QoS, all identifiers [MQTT-3.3.4-2]. */
 function mergeDelivery(targets: Map<string, Delivery>, entry: SubscriptionEntry): void {
   const existing = targets.get(entry.clientId);
   if (existing === undefined) {
-    targets.set(entry.clientId, {
+    const delivery: Delivery = {
       qos: entry.qos,
       retainAsPublished: entry.retainAsPublished,
       subscriptionIds: entry.subscriptionId === undefined ? [] : [entry.subscriptionId],
-    });
+    };
+    if (entry.shareGroup !== undefined) delivery.shareFilter = entry.filter;
+    targets.set(entry.clientId, delivery);
     return;
   }
   if (entry.qos > existing.qos) existing.qos = entry.qos;
   existing.retainAsPublished ||= entry.retainAsPublished;
   if (entry.subscriptionId !== undefined && !existing.subscriptionIds.includes(entry.subscriptionId)) existing.subscriptionIds.push(entry.subscriptionId);
+  // The client has the message through a subscription of its own too: it is no longer the group's to move.
+  delete existing.shareFilter;
 }
 
 /** The filter used for matching: without the `$share/{group}/` prefix. */

@@ -23,6 +23,14 @@ export interface AuthenticateContext extends ClientInfo {
   password?: Uint8Array;
   clean: boolean;
   keepAlive: number;
+  /** MQTT 5 enhanced authentication: the method the client named in CONNECT. */
+  authenticationMethod?: string;
+  /** The client's data: from CONNECT (step 0), then from each AUTH packet. */
+  authenticationData?: Uint8Array;
+  /** 0 for the CONNECT, 1, 2, ... for each AUTH of the exchange. */
+  authenticationStep?: number;
+  /** True when a connected client re-authenticates (AUTH 0x19). */
+  reauthenticate?: boolean;
 }
 
 /**
@@ -34,13 +42,25 @@ export interface ClientGrants {
   subscribe?: string[];
 }
 
-export type AuthDecision =
-  | { allow: true; grants?: ClientGrants }
-  | {
-      allow: false;
-      /** bad-credentials → 0x04 / 0x86; not-authorized (default) → 0x05 / 0x87; banned → 0x05 / 0x8A. */
-      reason?: 'bad-credentials' | 'not-authorized' | 'banned';
-    };
+export interface AllowDecision {
+  allow: true;
+  grants?: ClientGrants;
+  /** Final data for the client at the end of an enhanced authentication. */
+  authenticationData?: Uint8Array;
+}
+
+export interface DenyDecision {
+  allow: false;
+  /** bad-credentials → 0x04 / 0x86; not-authorized (default) → 0x05 / 0x87; banned → 0x05 / 0x8A. */
+  reason?: 'bad-credentials' | 'not-authorized' | 'banned';
+}
+
+/** Enhanced authentication (5.0): send this challenge in AUTH 0x18 and call again with the client's answer. */
+export interface ChallengeDecision {
+  challenge: Uint8Array;
+}
+
+export type AuthDecision = AllowDecision | DenyDecision | ChallengeDecision;
 
 export interface DisconnectContext extends ClientInfo {
   cause: CloseCause;

@@ -18,7 +18,7 @@ import type { ClientGrants } from './hooks.ts';
 export interface ConnectionState {
   v: 1;
   id: string;
-  phase: 'awaiting-connect' | 'connected' | 'closing';
+  phase: 'awaiting-connect' | 'authenticating' | 'connected' | 'closing';
   acceptedAt: number;
   /** Last time (ms) a packet arrived, for keep-alive. */
   lastSeen: number;
@@ -34,6 +34,12 @@ export interface ConnectionState {
   clientReceiveMaximum: number;
   /** 5.0: the largest packet the client accepts; 0 = no limit. */
   clientMaxPacketSize: number;
+  /** 5.0: topic aliases the client accepts from the server; 0 = none. */
+  clientTopicAliasMaximum?: number;
+  /** 5.0: the enhanced authentication method of this connection. */
+  authenticationMethod?: string;
+  /** 5.0: AUTH packets received in the current exchange. */
+  authenticationStep?: number;
   /** 5.0: the client allows Reason String / User Properties on errors. */
   requestProblemInformation: boolean;
   /** A partial packet is buffered: small ones inline (base64), big ones in SQLite. */
@@ -65,6 +71,12 @@ export class ClientLink {
   closed = false;
   /** Client-to-server topic aliases, loaded lazily from storage after a wake. */
   topicAliases: Map<number, string> | undefined;
+  /**
+   * Server-to-client topic aliases (5.0). Memory only, on purpose: after a
+   * wake the map starts empty, and the next PUBLISH of a topic carries the
+   * full topic with an alias again, which overwrites the client's mapping.
+   */
+  private readonly outboundAliases = new Map<string, number>();
   /** Topic grants of this connection, loaded lazily from storage after a wake. */
   grants: ClientGrants | undefined;
 
@@ -143,6 +155,19 @@ export class ClientLink {
 
   persist(): void {
     this.transport.persist(this.state);
+  }
+
+  /** The alias to use for `topic`, and whether the client already knows it; undefined for none. */
+  outboundAliasFor(topic: string): { alias: number; known: boolean } | undefined {
+    const known = this.outboundAliases.get(topic);
+    if (known !== undefined) return { alias: known, known: true };
+    const maximum = this.state.clientTopicAliasMaximum ?? 0;
+    if (this.outboundAliases.size >= maximum) return undefined;
+    return { alias: this.outboundAliases.size + 1, known: false };
+  }
+
+  confirmOutboundAlias(topic: string, alias: number): void {
+    this.outboundAliases.set(topic, alias);
   }
 }
 

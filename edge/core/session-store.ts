@@ -46,6 +46,8 @@ export interface OutboundRecord {
   message: BrokerMessage;
   /** Subscription identifiers to deliver with the message (MQTT 5). */
   subscriptionIds: number[];
+  /** `$share/g/f` when the message came to this client as a member of that group. */
+  shareFilter?: string;
 }
 
 const schema = [
@@ -78,7 +80,8 @@ const schema = [
      retain INTEGER NOT NULL,
      properties TEXT,
      expires_at INTEGER,
-     subscription_ids TEXT)`,
+     subscription_ids TEXT,
+     share_filter TEXT)`,
   `CREATE INDEX IF NOT EXISTS outbound_by_client ON outbound (client_id, id)`,
   `CREATE TABLE IF NOT EXISTS inbound_qos2 (
      client_id TEXT NOT NULL,
@@ -93,6 +96,9 @@ const schema = [
   `CREATE TABLE IF NOT EXISTS partial_packets (
      connection_id TEXT PRIMARY KEY,
      bytes BLOB NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS pending_connects (
+     connection_id TEXT PRIMARY KEY,
+     packet BLOB NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS connection_grants (
      connection_id TEXT PRIMARY KEY,
      grants TEXT NOT NULL)`,
@@ -102,6 +108,9 @@ const schema = [
      topic TEXT NOT NULL,
      PRIMARY KEY (connection_id, alias))`,
 ];
+
+/** Columns added after the first release: stores created earlier get them on open. */
+const addedColumns: Array<[table: string, column: string, type: string]> = [['outbound', 'share_filter', 'TEXT']];
 
 function toUint8(value: unknown): Uint8Array {
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
@@ -130,6 +139,10 @@ function messageFromRow(row: Record<string, unknown>): BrokerMessage {
 export class SessionStore {
   constructor(private readonly sql: SqlExecutor) {
     for (const statement of schema) sql.exec(statement);
+    for (const [table, column, type] of addedColumns) {
+      const columns = sql.exec(`PRAGMA table_info(${table})`).toArray().map((row) => row['name']);
+      if (!columns.includes(column)) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    }
   }
 
   // ---- sessions -------------------------------------------------------
@@ -297,15 +310,16 @@ export class SessionStore {
   // ---- outbound queue -------------------------------------------------
 
   /** Appends a message for a client; with a packet id it is in flight at once. */
-  enqueue(clientId: string, message: BrokerMessage, subscriptionIds: number[], packetId: number | undefined): number {
+  enqueue(clientId: string, message: BrokerMessage, subscriptionIds: number[], packetId: number | undefined, shareFilter?: string): number {
     const row = this.sql
       .exec(
-        `INSERT INTO outbound (client_id, packet_id, state, topic, payload, qos, retain, properties, expires_at, subscription_ids)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        `INSERT INTO outbound (client_id, packet_id, state, topic, payload, qos, retain, properties, expires_at, subscription_ids, share_filter)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
         clientId, packetId ?? null, packetId === undefined ? OutboundState.Queued : OutboundState.PublishSent,
         message.topic, message.payload, message.qos, message.retain ? 1 : 0,
         serializeProperties(message.properties), message.expiresAt ?? null,
         subscriptionIds.length === 0 ? null : JSON.stringify(subscriptionIds),
+        shareFilter ?? null,
       )
       .toArray()[0];
     return row?.['id'] as number;
@@ -325,6 +339,19 @@ export class SessionStore {
       .exec('SELECT * FROM outbound WHERE client_id = ? AND state = 0 ORDER BY id LIMIT ?', clientId, limit)
       .toArray()
       .map(outboundFromRow);
+  }
+
+  /** Messages a leaving share group member may hand over: queued ones, and QoS 1 ones in flight. */
+  shareMovable(clientId: string): OutboundRecord[] {
+    return this.sql
+      .exec('SELECT * FROM outbound WHERE client_id = ? AND share_filter IS NOT NULL AND (state = 0 OR (state = 1 AND qos = 1)) ORDER BY id', clientId)
+      .toArray()
+      .map(outboundFromRow);
+  }
+
+  /** Everyone subscribed with exactly this filter (the members of a share group). */
+  subscribersOf(filter: string): SubscriptionEntry[] {
+    return this.sql.exec('SELECT * FROM subscriptions WHERE filter = ?', filter).toArray().map(subscriptionFromRow);
   }
 
   countQueued(clientId: string): number {
@@ -425,6 +452,20 @@ export class SessionStore {
     return new Map(rows.map((row) => [row['alias'] as number, row['topic'] as string]));
   }
 
+  /** The CONNECT of an enhanced authentication exchange, encoded, until the exchange ends. */
+  savePendingConnect(connectionId: string, packet: Uint8Array): void {
+    this.sql.exec('INSERT OR REPLACE INTO pending_connects (connection_id, packet) VALUES (?, ?)', connectionId, packet);
+  }
+
+  loadPendingConnect(connectionId: string): Uint8Array | undefined {
+    const row = this.sql.exec('SELECT packet FROM pending_connects WHERE connection_id = ?', connectionId).toArray()[0];
+    return row === undefined ? undefined : toUint8(row['packet']);
+  }
+
+  deletePendingConnect(connectionId: string): void {
+    this.sql.exec('DELETE FROM pending_connects WHERE connection_id = ?', connectionId);
+  }
+
   saveGrants(connectionId: string, grants: ClientGrants): void {
     this.sql.exec('INSERT OR REPLACE INTO connection_grants (connection_id, grants) VALUES (?, ?)', connectionId, JSON.stringify(grants));
   }
@@ -436,6 +477,7 @@ export class SessionStore {
 
   /** Forgets what belonged to a closed connection. */
   forgetConnection(connectionId: string): void {
+    this.sql.exec('DELETE FROM pending_connects WHERE connection_id = ?', connectionId);
     this.sql.exec('DELETE FROM connection_grants WHERE connection_id = ?', connectionId);
     this.sql.exec('DELETE FROM partial_packets WHERE connection_id = ?', connectionId);
     this.sql.exec('DELETE FROM topic_aliases WHERE connection_id = ?', connectionId);
@@ -471,5 +513,6 @@ function outboundFromRow(row: Record<string, unknown>): OutboundRecord {
   };
   const packetId = optionalNumber(row['packet_id']);
   if (packetId !== undefined) record.packetId = packetId;
+  if (typeof row['share_filter'] === 'string') record.shareFilter = row['share_filter'];
   return record;
 }

@@ -8,6 +8,7 @@ import { MqttError } from '../../shared/errors.ts';
 import { ConnackReturnCode, ReasonCode, connackCodeFor } from '../../shared/reason-codes.ts';
 import { validateTopicName } from '../../shared/topic.ts';
 import type { BrokerCore } from '../core/broker.ts';
+import type { AuthenticateContext } from '../core/hooks.ts';
 import { WsCloseCode, type ClientLink } from '../core/link.ts';
 import { toBytes, type BrokerMessage } from '../core/message.ts';
 import { SessionNeverExpires } from '../core/session-store.ts';
@@ -15,7 +16,17 @@ import { SessionNeverExpires } from '../core/session-store.ts';
 /** Client ids we hand out to clients that connect with an empty one [MQTT-3.1.3-6]. */
 const AssignedIdPrefix = 'auto-';
 
-export async function handleConnect(broker: BrokerCore, link: ClientLink, packet: ConnectPacket): Promise<void> {
+/** An enhanced-authentication exchange in progress: the client's latest AUTH data. */
+export interface AuthContinuation {
+  authenticationData?: Uint8Array;
+  step: number;
+}
+
+/**
+ * Handles a CONNECT; called again with `continuation` for each AUTH (0x18)
+ * of an enhanced authentication exchange, with the CONNECT kept in storage.
+ */
+export async function handleConnect(broker: BrokerCore, link: ClientLink, packet: ConnectPacket, continuation?: AuthContinuation): Promise<void> {
   const level = packet.protocolVersion ?? 4;
   link.state.level = level;
   const isV5 = level === 5;
@@ -25,7 +36,11 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
   // ---- client identifier [MQTT-3.1.3-7/8] -------------------------------
   let clientId = packet.clientId;
   let assignedClientId: string | undefined;
-  if (clientId.length === 0) {
+  if (clientId.length === 0 && continuation !== undefined && link.state.clientId !== undefined) {
+    // The id assigned before the AUTH exchange started.
+    clientId = link.state.clientId;
+    assignedClientId = clientId;
+  } else if (clientId.length === 0) {
     if (!clean || level === 3) {
       // 3.1 has no empty ids; 3.1.1/5.0 only with a clean session.
       return refuse(broker, link, ReasonCode.ClientIdentifierNotValid, 'empty client id requires clean session');
@@ -76,23 +91,55 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
   const info = broker.clientInfo(link);
   info.clientId = clientId;
   const authenticate = broker.deps.hooks.authenticate;
+  const authenticationMethod = isV5 ? properties.authenticationMethod : undefined;
+  let finalAuthenticationData: Uint8Array | undefined;
+  if (authenticationMethod !== undefined && authenticate === undefined) {
+    // [MQTT-4.12.0-1] a method we do not support.
+    return refuse(broker, link, ReasonCode.BadAuthenticationMethod, `authentication method "${authenticationMethod}" is not supported`);
+  }
   if (authenticate !== undefined) {
-    const context = {
+    const initialData = properties.authenticationData;
+    const data = continuation !== undefined ? continuation.authenticationData : initialData === undefined ? undefined : new Uint8Array(initialData);
+    const context: AuthenticateContext = {
       ...info,
       clean,
       keepAlive,
       ...(packet.password === undefined ? {} : { password: new Uint8Array(packet.password) }),
+      ...(authenticationMethod === undefined ? {} : { authenticationMethod, authenticationStep: continuation?.step ?? 0 }),
+      ...(data === undefined ? {} : { authenticationData: data }),
     };
     const outcome = await broker.runHook('authenticate', clientId, () => authenticate(context));
     if (link.closed) return;
     if (!outcome.ok) return refuse(broker, link, ReasonCode.UnspecifiedError, 'authentication failed to run');
     const decision = outcome.value;
+    if ('challenge' in decision) {
+      if (authenticationMethod === undefined) return refuse(broker, link, ReasonCode.UnspecifiedError, 'authenticate returned a challenge without an authentication method');
+      // [MQTT-4.12.0-2] continue the exchange: AUTH 0x18 with the server's data; the CONNECT waits in storage.
+      link.state.phase = 'authenticating';
+      link.state.clientId = clientId;
+      link.state.authenticationMethod = authenticationMethod;
+      broker.store.savePendingConnect(link.id, link.encode(packet));
+      link.persist();
+      link.write({
+        cmd: 'auth',
+        reasonCode: ReasonCode.ContinueAuthentication,
+        properties: { authenticationMethod, authenticationData: Buffer.from(decision.challenge) },
+      });
+      broker.markDirty(link);
+      return;
+    }
     if (!decision.allow) {
       const reason = decision.reason ?? 'not-authorized';
       const code = reason === 'bad-credentials' ? ReasonCode.BadUserNameOrPassword : reason === 'banned' ? ReasonCode.Banned : ReasonCode.NotAuthorized;
       return refuse(broker, link, code, reason === 'bad-credentials' ? 'bad user name or password' : reason === 'banned' ? 'banned' : 'not authorized');
     }
     if (decision.grants !== undefined) broker.setGrants(link, decision.grants);
+    finalAuthenticationData = decision.authenticationData;
+  }
+  if (continuation !== undefined) broker.store.deletePendingConnect(link.id);
+  // Checked again after the (possibly slow) hook: concurrent CONNECTs must not overshoot the limit.
+  if (limits.maxConnections > 0 && broker.linkOf(clientId) === undefined && broker.connectedCount >= limits.maxConnections) {
+    return refuse(broker, link, isV5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, 'maximum connections reached');
   }
 
   // ---- takeover [MQTT-3.1.4-3] ---------------------------------------------
@@ -130,6 +177,9 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
   state.clientReceiveMaximum = isV5 ? Math.min(properties.receiveMaximum ?? 0xffff, limits.maxInflight * 10) : limits.maxInflight;
   state.clientMaxPacketSize = isV5 ? (properties.maximumPacketSize ?? 0) : 0;
   state.requestProblemInformation = properties.requestProblemInformation !== false;
+  state.clientTopicAliasMaximum = isV5 ? (properties.topicAliasMaximum ?? 0) : 0;
+  if (authenticationMethod !== undefined) state.authenticationMethod = authenticationMethod;
+  else delete state.authenticationMethod;
   broker.bindClient(link, clientId);
   link.persist();
 
@@ -148,6 +198,11 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
     if (expiryInterval !== requestedExpiry) connackProperties.sessionExpiryInterval = expiryInterval;
     if (serverKeepAlive !== undefined) connackProperties.serverKeepAlive = serverKeepAlive;
     if (assignedClientId !== undefined) connackProperties.assignedClientIdentifier = assignedClientId;
+    if (authenticationMethod !== undefined) {
+      // [MQTT-3.2.2-?] the CONNACK of an enhanced authentication carries its method (and final data).
+      connackProperties.authenticationMethod = authenticationMethod;
+      if (finalAuthenticationData !== undefined) connackProperties.authenticationData = Buffer.from(finalAuthenticationData);
+    }
     connack.properties = connackProperties;
   } else {
     connack.returnCode = ConnackReturnCode.Accepted;
