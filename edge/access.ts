@@ -111,6 +111,8 @@ export function composeHooks(config: AccessConfig, user: BrokerHooks): BrokerHoo
   if (configuresAuth || user.authenticate === undefined) {
     const userAuthenticate = user.authenticate;
     hooks.authenticate = async (ctx) => {
+      // Enhanced authentication is the user's hook's to run; configuration alone has no method.
+      if (ctx.authenticationMethod !== undefined && userAuthenticate === undefined) return { allow: false, reason: 'bad-authentication-method' };
       const decision = await authenticateByConfig(config, ctx);
       if (!decision.allow || userAuthenticate === undefined) return decision;
       const userDecision = await userAuthenticate(ctx);

@@ -87,6 +87,8 @@ export class ClientBridge {
   #edgeClosed = true;
   #settled = false;
   #lingerTimer: NodeJS.Timeout | undefined;
+  /** After a forwarded DISCONNECT: how long to wait for the edge to close. */
+  #disconnectTimer: NodeJS.Timeout | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket, settings: BridgeSettings, log: Logger, options: { refuse: boolean }) {
@@ -251,7 +253,7 @@ export class ClientBridge {
           return;
         }
         this.#log.debug('edge.closed', { code, reason });
-        this.#close('edge-closed');
+        this.#close(this.#disconnectForwarded ? 'device-disconnected' : 'edge-closed');
         return;
       case 'draining':
         this.#close('shutdown', { reply: this.#shutdownReply() });
@@ -271,7 +273,8 @@ export class ClientBridge {
 
   #onDeviceData(chunk: Buffer): void {
     // While closing, bytes are read and dropped, only so the device's FIN is seen.
-    if (this.#phase !== 'open') return;
+    // [MQTT-3.14.4-1] nothing a device sends after DISCONNECT counts.
+    if (this.#phase !== 'open' || this.#disconnectForwarded) return;
     const { frames, error } = this.#framer.push(chunk);
     if (frames.length > 0) this.#forwardFrames(frames);
     if (error !== undefined && this.#phase === 'open') this.#onDeviceProtocolError(error);
@@ -315,7 +318,11 @@ export class ClientBridge {
       this.#onDeviceProtocolError(error);
     } else if (this.#disconnectForwarded) {
       this.#log.debug('device.disconnect');
-      this.#close('device-disconnected');
+      // The edge may still answer (5.0: DISCONNECT 0x82 for a bad one) and then closes;
+      // relay that, and close ourselves only if the edge does not within the linger time.
+      this.#keepAlive.stop();
+      this.#socket.pause();
+      this.#disconnectTimer = setTimeout(() => this.#close('device-disconnected'), this.#settings.closeLingerMs);
     }
   }
 
@@ -452,6 +459,7 @@ export class ClientBridge {
     this.#keepAlive.stop();
     this.#connectAbort.abort();
     clearTimeout(this.#drainTimer);
+    clearTimeout(this.#disconnectTimer);
     this.#pendingFrames = [];
 
     const ws = this.#ws;

@@ -51,8 +51,11 @@ export interface AllowDecision {
 
 export interface DenyDecision {
   allow: false;
-  /** bad-credentials → 0x04 / 0x86; not-authorized (default) → 0x05 / 0x87; banned → 0x05 / 0x8A. */
-  reason?: 'bad-credentials' | 'not-authorized' | 'banned';
+  /**
+   * bad-credentials → 0x04 / 0x86; not-authorized (default) → 0x05 / 0x87; banned → 0x05 / 0x8A;
+   * bad-authentication-method (5.0 only) → 0x8C.
+   */
+  reason?: 'bad-credentials' | 'not-authorized' | 'banned' | 'bad-authentication-method';
 }
 
 /** Enhanced authentication (5.0): send this challenge in AUTH 0x18 and call again with the client's answer. */

@@ -8,7 +8,7 @@ import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import type { BrokerCore } from '../core/broker.ts';
 import type { ClientLink } from '../core/link.ts';
-import { handleConnect } from './connect.ts';
+import { handleConnect, refusalOf } from './connect.ts';
 
 export async function handleAuth(broker: BrokerCore, link: ClientLink, packet: AuthPacket): Promise<void> {
   const state = link.state;
@@ -19,7 +19,8 @@ export async function handleAuth(broker: BrokerCore, link: ClientLink, packet: A
   }
   const data = packet.properties?.authenticationData;
   const authenticationData = data === undefined ? undefined : new Uint8Array(data);
-  state.authenticationStep = (state.authenticationStep ?? 0) + 1;
+  // A re-authentication (0x19) starts a new exchange at step 0; each further AUTH is the next step.
+  state.authenticationStep = packet.reasonCode === ReasonCode.ReAuthenticate && state.phase === 'connected' ? 0 : (state.authenticationStep ?? 0) + 1;
 
   if (state.phase === 'authenticating') {
     if (packet.reasonCode !== ReasonCode.ContinueAuthentication) {
@@ -71,7 +72,8 @@ export async function handleAuth(broker: BrokerCore, link: ClientLink, packet: A
       },
     });
   } else {
-    broker.disconnectWith(link, decision.reason === 'bad-credentials' ? ReasonCode.BadUserNameOrPassword : ReasonCode.NotAuthorized, 're-authentication failed', 'refused');
+    const { code, text } = refusalOf(decision.reason ?? 'not-authorized');
+    broker.disconnectWith(link, code, `re-authentication failed: ${text}`, 'refused');
     return;
   }
   link.persist();

@@ -8,7 +8,7 @@ import { MqttError } from '../../shared/errors.ts';
 import { ConnackReturnCode, ReasonCode, connackCodeFor } from '../../shared/reason-codes.ts';
 import { validateTopicName } from '../../shared/topic.ts';
 import type { BrokerCore } from '../core/broker.ts';
-import type { AuthenticateContext } from '../core/hooks.ts';
+import type { AuthenticateContext, DenyDecision } from '../core/hooks.ts';
 import { WsCloseCode, type ClientLink } from '../core/link.ts';
 import { toBytes, type BrokerMessage } from '../core/message.ts';
 import { SessionNeverExpires } from '../core/session-store.ts';
@@ -129,9 +129,8 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
       return;
     }
     if (!decision.allow) {
-      const reason = decision.reason ?? 'not-authorized';
-      const code = reason === 'bad-credentials' ? ReasonCode.BadUserNameOrPassword : reason === 'banned' ? ReasonCode.Banned : ReasonCode.NotAuthorized;
-      return refuse(broker, link, code, reason === 'bad-credentials' ? 'bad user name or password' : reason === 'banned' ? 'banned' : 'not authorized');
+      const { code, text } = refusalOf(decision.reason ?? 'not-authorized');
+      return refuse(broker, link, code, text);
     }
     if (decision.grants !== undefined) broker.setGrants(link, decision.grants);
     finalAuthenticationData = decision.authenticationData;
@@ -227,6 +226,20 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
   if (onConnect !== undefined) {
     broker.flushAll();
     await broker.runHook('onConnect', clientId, () => onConnect(info));
+  }
+}
+
+/** The CONNACK reason (5.0; mapped for 3.x) and log text of a refusal. */
+export function refusalOf(reason: NonNullable<DenyDecision['reason']>): { code: ReasonCode; text: string } {
+  switch (reason) {
+    case 'bad-credentials':
+      return { code: ReasonCode.BadUserNameOrPassword, text: 'bad user name or password' };
+    case 'banned':
+      return { code: ReasonCode.Banned, text: 'banned' };
+    case 'bad-authentication-method':
+      return { code: ReasonCode.BadAuthenticationMethod, text: 'authentication method not supported' };
+    case 'not-authorized':
+      return { code: ReasonCode.NotAuthorized, text: 'not authorized' };
   }
 }
 

@@ -5,6 +5,7 @@
  * and turns Byte properties into booleans (so 2 reads as true); the codec
  * checks the raw bytes with this table before letting it parse.
  */
+import { ReasonCode } from '../reason-codes.ts';
 import { PacketType } from './types.ts';
 
 /** The Will Properties of a CONNECT are a context of their own; type 0 is free for it. */
@@ -21,6 +22,8 @@ export interface PropertySpec {
   boolean?: true;
   /** Integer properties for which 0 is a Protocol Error. */
   nonZero?: true;
+  /** The reason code when 0 is given, if more precise than Protocol Error. */
+  zeroReason?: ReasonCode;
 }
 
 const bit = (type: number): number => 1 << type;
@@ -63,7 +66,8 @@ export const Properties: ReadonlyArray<PropertySpec | undefined> = (() => {
   });
   add(0x21, { name: 'Receive Maximum', type: 'u16', contexts: Connect | Connack, nonZero: true });
   add(0x22, { name: 'Topic Alias Maximum', type: 'u16', contexts: Connect | Connack });
-  add(0x23, { name: 'Topic Alias', type: 'u16', contexts: Publish, nonZero: true });
+  // [MQTT-3.3.2-8] Topic Alias 0 is "Topic Alias invalid".
+  add(0x23, { name: 'Topic Alias', type: 'u16', contexts: Publish, nonZero: true, zeroReason: ReasonCode.TopicAliasInvalid });
   add(0x24, { name: 'Maximum QoS', type: 'byte', contexts: Connack, boolean: true });
   add(0x25, { name: 'Retain Available', type: 'byte', contexts: Connack, boolean: true });
   add(0x26, { name: 'User Property', type: 'pair', contexts: AllPackets });

@@ -42,10 +42,8 @@ class Reader {
       : malformedPacket(message, { protocolLevel: this.connectLevel });
   }
 
-  protocol(message: string): MqttError {
-    return this.connectLevel === undefined
-      ? protocolError(message)
-      : protocolError(message, ReasonCode.ProtocolError, { protocolLevel: this.connectLevel });
+  protocol(message: string, reason: ReasonCode = ReasonCode.ProtocolError): MqttError {
+    return this.connectLevel === undefined ? protocolError(message, reason) : protocolError(message, reason, { protocolLevel: this.connectLevel });
   }
 
   private need(count: number, field: string): void {
@@ -339,7 +337,7 @@ function readProperties(r: Reader, context: number): void {
         break;
     }
     if (spec.boolean === true && value > 1) throw list.protocol(`property ${spec.name} must be 0 or 1, got ${value}`);
-    if (spec.nonZero === true && value === 0) throw list.protocol(`property ${spec.name} must not be 0`);
+    if (spec.nonZero === true && value === 0) throw list.protocol(`property ${spec.name} must not be 0`, spec.zeroReason);
   }
   r.pos = listEnd;
 }

@@ -182,7 +182,8 @@ function propertyCases(): BadCase[] {
     { name: 'Request Problem Information 2', bytes: packet(0x10, connectBody({ level, properties: props('17 02') })), reason: ReasonCode.ProtocolError },
     { name: 'Receive Maximum 0', bytes: packet(0x10, connectBody({ level, properties: props('21 0000') })), reason: ReasonCode.ProtocolError },
     { name: 'Maximum Packet Size 0', bytes: packet(0x10, connectBody({ level, properties: props('27 00000000') })), reason: ReasonCode.ProtocolError },
-    { name: 'Topic Alias 0', level, bytes: publish(props('23 0000')), reason: ReasonCode.ProtocolError },
+    // [MQTT-3.3.2-8] a more precise code than Protocol Error.
+    { name: 'Topic Alias 0', level, bytes: publish(props('23 0000')), reason: ReasonCode.TopicAliasInvalid },
     { name: 'Subscription Identifier 0', level, bytes: packet(0x82, '0001', props('0b 00'), str('a'), '00'), reason: ReasonCode.ProtocolError },
     { name: 'property length beyond the packet', level, bytes: publish(hex('05 02 00')), reason: ReasonCode.MalformedPacket },
     { name: 'property value beyond the property length', level, bytes: packet(0x30, str('a'), '03 02 0000', '0000 aa'), reason: ReasonCode.MalformedPacket },
