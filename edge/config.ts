@@ -19,6 +19,10 @@ export interface EdgeVars {
   MQTT_MAX_SESSION_EXPIRY?: string;
   MQTT_CONNECT_TIMEOUT_MS?: string;
   MQTT_RECEIVE_MAXIMUM?: string;
+  MQTT_MAX_QUEUED_BYTES?: string;
+  MQTT_MAX_PUBLISH_RATE?: string;
+  MQTT_MAX_TOPIC_LENGTH?: string;
+  MQTT_MAX_TOPIC_LEVELS?: string;
   MQTT_TOPIC_ALIAS_MAXIMUM?: string;
   MQTT_MAX_SUBSCRIPTIONS?: string;
   MQTT_MAX_RETAINED?: string;
@@ -47,6 +51,10 @@ const limitVariables: Array<[keyof EdgeVars, keyof BrokerLimits, number, number]
   ['MQTT_MAX_SESSION_EXPIRY', 'maxSessionExpiry', 0, 0xffffffff],
   ['MQTT_CONNECT_TIMEOUT_MS', 'connectTimeoutMs', 100, 600_000],
   ['MQTT_RECEIVE_MAXIMUM', 'receiveMaximum', 1, 65_535],
+  ['MQTT_MAX_QUEUED_BYTES', 'maxQueuedBytes', 0, 1_000_000_000_000],
+  ['MQTT_MAX_PUBLISH_RATE', 'maxPublishRate', 0, 10_000_000],
+  ['MQTT_MAX_TOPIC_LENGTH', 'maxTopicLength', 1, 65_535],
+  ['MQTT_MAX_TOPIC_LEVELS', 'maxTopicLevels', 1, 65_535],
   ['MQTT_TOPIC_ALIAS_MAXIMUM', 'topicAliasMaximum', 0, 65_535],
   ['MQTT_MAX_SUBSCRIPTIONS', 'maxSubscriptionsPerClient', 1, 1_000_000],
   ['MQTT_MAX_RETAINED', 'maxRetainedMessages', 0, 100_000_000],

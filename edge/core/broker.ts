@@ -206,10 +206,13 @@ export class BrokerCore {
     const metrics = this.deps.metrics;
     metrics.add('bytesReceived', bytes.byteLength);
     metrics.add('messagesReceived', packets.length);
-    for (const packet of packets) if (packet.cmd === 'publish') metrics.add('publishReceived');
+    let publishes = 0;
+    for (const packet of packets) if (packet.cmd === 'publish') publishes++;
+    metrics.add('publishReceived', publishes);
     try {
       for (const packet of packets) {
         if (link.closed) break;
+        if (packet.cmd === 'publish') this.takePublishToken(link);
         await this.dispatch(link, packet);
       }
       if (error !== undefined && !link.closed) this.failConnection(link, error);
@@ -390,6 +393,23 @@ export class BrokerCore {
     this.runtimes.delete(clientId);
     this.deps.metrics.add('connectionsTotal');
     this.deps.metrics.raiseMaximum(this.linksByClient.size);
+  }
+
+  /**
+   * Per-client publish rate limit: a token bucket refilled at
+   * maxPublishRate per second, holding up to twice that. Kept in memory: a
+   * wake from hibernation starts a full bucket, which only ever errs towards the client.
+   */
+  private takePublishToken(link: ClientLink): void {
+    const rate = this.limits.maxPublishRate;
+    if (rate <= 0) return;
+    const now = this.now();
+    const capacity = Math.max(10, rate * 2);
+    const bucket = (link.rateBucket ??= { tokens: capacity, updatedAt: now });
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.updatedAt) / 1000) * rate);
+    bucket.updatedAt = now;
+    if (bucket.tokens < 1) throw new MqttError('Limit', ReasonCode.MessageRateTooHigh, `publish rate above ${rate} messages/s`);
+    bucket.tokens -= 1;
   }
 
   /** Updates lastSeen; persisted at most once a second to keep attachment writes rare. */
@@ -791,8 +811,18 @@ export class BrokerCore {
 
   /** Queues for later, dropping the oldest queued message when the session's queue is full. */
   private enqueueLimited(clientId: string, message: BrokerMessage, subscriptionIds: number[], shareFilter: string | undefined): void {
-    if (this.store.countQueued(clientId) >= this.limits.maxQueued) {
-      this.store.dropOldestQueued(clientId);
+    const size = message.payload.byteLength + message.topic.length;
+    if (size > this.limits.maxQueuedBytes) {
+      this.deps.metrics.add('publishDropped');
+      this.log.log('warn', 'queue_message_too_large', { client: clientId, size });
+      return;
+    }
+    // Policy: QoS 0 is never queued; a full queue (messages or bytes) drops its oldest message.
+    let { count, bytes } = this.store.queueUsage(clientId);
+    while (count > 0 && (count >= this.limits.maxQueued || bytes + size > this.limits.maxQueuedBytes)) {
+      const dropped = this.store.dropOldestQueued(clientId);
+      count--;
+      bytes -= dropped;
       this.deps.metrics.add('publishDropped');
       this.log.log('warn', 'queue_full_dropped_oldest', { client: clientId });
     }

@@ -13,6 +13,10 @@ export interface BrokerLimits {
   maxInflight: number;
   /** QoS 1/2 messages queued for one session beyond those in flight. */
   maxQueued: number;
+  /** Bytes (payloads and topics) queued for one session. */
+  maxQueuedBytes: number;
+  /** PUBLISH packets per second from one client (bursts up to twice that); 0 = no limit. Over it: DISCONNECT 0x96. */
+  maxPublishRate: number;
   /** Longest session expiry granted, seconds (0xFFFFFFFF = never expires). */
   maxSessionExpiry: number;
   /** Concurrent connections per namespace; 0 = unlimited. */
@@ -33,6 +37,8 @@ export const defaultLimits: BrokerLimits = {
   connectTimeoutMs: 10_000,
   maxInflight: 100,
   maxQueued: 1000,
+  maxQueuedBytes: 16 * 1024 * 1024,
+  maxPublishRate: 0,
   maxSessionExpiry: 0xffffffff,
   maxConnections: 0,
   maxSubscriptionsPerClient: 1000,

@@ -77,6 +77,8 @@ export class ClientLink {
    * full topic with an alias again, which overwrites the client's mapping.
    */
   private readonly outboundAliases = new Map<string, number>();
+  /** Publish rate limit state (memory only; see BrokerCore.takePublishToken). */
+  rateBucket: { tokens: number; updatedAt: number } | undefined;
   /** Topic grants of this connection, loaded lazily from storage after a wake. */
   grants: ClientGrants | undefined;
 

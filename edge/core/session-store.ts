@@ -382,8 +382,23 @@ export class SessionStore {
   }
 
   /** Drops the oldest queued message of a client (queue limit policy). */
-  dropOldestQueued(clientId: string): void {
-    this.sql.exec('DELETE FROM outbound WHERE id = (SELECT id FROM outbound WHERE client_id = ? AND state = 0 ORDER BY id LIMIT 1)', clientId);
+  /** Drops the oldest queued message; returns the bytes it held (payload and topic). */
+  dropOldestQueued(clientId: string): number {
+    const row = this.sql
+      .exec(
+        'DELETE FROM outbound WHERE id = (SELECT id FROM outbound WHERE client_id = ? AND state = 0 ORDER BY id LIMIT 1) RETURNING length(payload) + length(topic) AS size',
+        clientId,
+      )
+      .toArray()[0];
+    return (row?.['size'] as number | undefined) ?? 0;
+  }
+
+  /** Messages and bytes (payload and topic) queued for a client. */
+  queueUsage(clientId: string): { count: number; bytes: number } {
+    const row = this.sql
+      .exec('SELECT COUNT(*) AS n, COALESCE(SUM(length(payload) + length(topic)), 0) AS bytes FROM outbound WHERE client_id = ? AND state = 0', clientId)
+      .toArray()[0];
+    return { count: (row?.['n'] as number | undefined) ?? 0, bytes: (row?.['bytes'] as number | undefined) ?? 0 };
   }
 
   // ---- inbound QoS 2 --------------------------------------------------
