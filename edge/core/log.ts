@@ -11,7 +11,8 @@ export function consoleLogger(base: LogFields, minimum: LogLevel = 'info'): Logg
   return {
     log(level, event, fields) {
       if (order[level] < order[minimum]) return;
-      const line = JSON.stringify({ ts: new Date().toISOString(), level, event, ...base, ...fields });
+      // The record's own fields come last, so no field can overwrite them.
+      const line = JSON.stringify({ ...base, ...fields, ts: new Date().toISOString(), level, event });
       if (level === 'error') console.error(line);
       else if (level === 'warn') console.warn(line);
       else console.log(line);

@@ -210,7 +210,8 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
   broker.markDirty(link);
   broker.log.log('info', 'client_connected', {
     client: clientId,
-    level,
+    // Not "level": that is the log level's field.
+    protocol: level,
     clean,
     keepalive: keepAlive,
     session_present: sessionPresent,

@@ -1,0 +1,114 @@
+/**
+ * The admin HTTP API, per namespace, with `Authorization: Bearer <MQTT_ADMIN_TOKEN>`:
+ *
+ * | route | answer |
+ * |---|---|
+ * | `GET /admin/<ns>/stats` | `NamespaceStats` |
+ * | `GET /admin/<ns>/clients?limit=` | `{ namespace, clients: ClientSummary[], truncated }` (sessions, online first) |
+ * | `POST /admin/<ns>/clients/<id>/disconnect` | `{ namespace, clientId, disconnected: true }`; 404 if not connected |
+ * | `GET /admin/<ns>/retained?limit=` | `{ namespace, retained: [{ topic, qos, payloadBytes, payloadPreview }], truncated }` |
+ * | `DELETE /admin/<ns>/retained?topic=` | `{ namespace, topic, deleted: true }`; 404 if there was none |
+ *
+ * Errors are `{ "error": "..." }` with 400 (bad input), 401 (token), 404,
+ * 405 (method, with `Allow`), 413 (a body over 4 KiB; none is needed) or
+ * 503 (the namespace could not be reached).
+ */
+import { validateTopicName } from '../../shared/topic.ts';
+import type { EdgeEnv } from '../env.ts';
+import { describeError, type Logger } from '../core/log.ts';
+import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseLimit } from './http.ts';
+
+/** Default and largest `?limit=` of the list endpoints. */
+const DefaultListLimit = 1000;
+const MaxListLimit = 10_000;
+
+type AdminAction =
+  | { kind: 'stats' }
+  | { kind: 'clients' }
+  | { kind: 'disconnect'; clientId: string }
+  | { kind: 'retained' };
+
+/** What follows `/admin/<ns>/`: one of the routes above, or undefined. */
+function parseAction(rest: string): AdminAction | undefined | null {
+  const parts = rest.replace(/\/$/, '').split('/');
+  if (parts.length === 1 && parts[0] === 'stats') return { kind: 'stats' };
+  if (parts.length === 1 && parts[0] === 'clients') return { kind: 'clients' };
+  if (parts.length === 1 && parts[0] === 'retained') return { kind: 'retained' };
+  if (parts.length === 3 && parts[0] === 'clients' && parts[2] === 'disconnect' && parts[1] !== undefined && parts[1] !== '') {
+    try {
+      return { kind: 'disconnect', clientId: decodeURIComponent(parts[1]) };
+    } catch {
+      return null;
+    }
+  }
+  return undefined;
+}
+
+const allowedMethods: Record<AdminAction['kind'], string[]> = {
+  stats: ['GET'],
+  clients: ['GET'],
+  disconnect: ['POST'],
+  retained: ['GET', 'DELETE'],
+};
+
+/**
+ * Answers one admin request for `namespace` (already validated by the
+ * router; null when invalid). The caller has checked the token.
+ */
+export async function handleAdminRequest(request: Request, env: EdgeEnv, namespace: string | null, rest: string, log: Logger): Promise<Response> {
+  const action = parseAction(rest);
+  if (action === undefined) {
+    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect or /retained`);
+  }
+  if (action === null) return jsonError(400, 'the client id in the path is not valid percent-encoding');
+  if (namespace === null) return jsonError(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"');
+  const allowed = allowedMethods[action.kind];
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  if (!allowed.includes(method)) return jsonError(405, `use ${allowed.join(' or ')}`, { Allow: allowed.join(', ') });
+  if (!(await drainLimited(request, MaxAdminBodyBytes))) return jsonError(413, `this endpoint takes no body (at most ${MaxAdminBodyBytes} bytes are accepted)`);
+
+  const url = new URL(request.url);
+  const stub = namespaceStub(env, namespace);
+  try {
+    switch (action.kind) {
+      case 'stats':
+        return jsonResponse(200, await stub.stats());
+      case 'clients': {
+        const limit = parseLimit(url, DefaultListLimit, MaxListLimit);
+        if (limit === undefined) return jsonError(400, `"limit" must be an integer in 1..${MaxListLimit}`);
+        // One more than asked tells whether the list was cut.
+        const clients = await stub.listClients(limit + 1);
+        return jsonResponse(200, { namespace, clients: clients.slice(0, limit), truncated: clients.length > limit });
+      }
+      case 'disconnect': {
+        const disconnected = await stub.disconnectClient(action.clientId);
+        if (!disconnected) return jsonError(404, `client "${action.clientId}" is not connected to namespace "${namespace}"`);
+        log.log('info', 'admin_disconnect', { namespace, client: action.clientId });
+        return jsonResponse(200, { namespace, clientId: action.clientId, disconnected: true });
+      }
+      case 'retained':
+        return method === 'GET' ? await listRetained(stub, namespace, url) : await deleteRetained(stub, namespace, url, log);
+    }
+  } catch (error) {
+    log.log('error', 'admin_failed', { namespace, action: action.kind, error: describeError(error) });
+    return jsonError(503, `namespace "${namespace}" could not answer: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+async function listRetained(stub: ReturnType<typeof namespaceStub>, namespace: string, url: URL): Promise<Response> {
+  const limit = parseLimit(url, DefaultListLimit, MaxListLimit);
+  if (limit === undefined) return jsonError(400, `"limit" must be an integer in 1..${MaxListLimit}`);
+  const retained = await stub.listRetained(limit + 1);
+  return jsonResponse(200, { namespace, retained: retained.slice(0, limit), truncated: retained.length > limit });
+}
+
+async function deleteRetained(stub: ReturnType<typeof namespaceStub>, namespace: string, url: URL, log: Logger): Promise<Response> {
+  const topic = url.searchParams.get('topic');
+  if (topic === null || topic === '') return jsonError(400, 'give the topic: DELETE /admin/<namespace>/retained?topic=<topic>');
+  // A filter would look like a bulk delete; only one exact topic is deleted.
+  if (!validateTopicName(topic)) return jsonError(400, '"topic" must be a topic name without wildcards');
+  const deleted = await stub.deleteRetained(topic);
+  if (!deleted) return jsonError(404, `no retained message on "${topic}" in namespace "${namespace}"`);
+  log.log('info', 'admin_retained_deleted', { namespace, topic });
+  return jsonResponse(200, { namespace, topic, deleted: true });
+}

@@ -1,0 +1,52 @@
+/**
+ * One namespace's statistics as the admin API, `/metrics` and the dashboard
+ * see them: the core's live numbers plus what is derived from them.
+ */
+import { version } from '../../package.json';
+import type { BrokerCore } from '../core/broker.ts';
+import type { MetricCounters } from '../core/metrics.ts';
+
+/** The broker's version, as `$SYS/broker/version` and `mqtt_info` report it. */
+export const BrokerVersion: string = version;
+export const BrokerProduct = 'edge-mqtt-broker';
+
+export interface NamespaceStats {
+  namespace: string;
+  version: string;
+  /** When these numbers were read (ms since the epoch). */
+  now: number;
+  /** When the namespace was created (ms); counters count from then. */
+  createdAt: number;
+  uptimeSeconds: number;
+  /** Clients connected now. */
+  connected: number;
+  /** Sessions, connected or not (mosquitto's `clients/total`). */
+  sessions: number;
+  /** Sessions whose client is not connected (mosquitto's `clients/disconnected`). */
+  disconnected: number;
+  /** Subscriptions in the topic tree, $SYS ones included. */
+  subscriptions: number;
+  /** Retained messages, the broker's own $SYS ones included. */
+  retained: number;
+  /** Totals since the namespace was created. */
+  counters: MetricCounters;
+}
+
+export function namespaceStats(core: Pick<BrokerCore, 'stats'>, namespace: string, now: number): NamespaceStats {
+  const stats = core.stats();
+  // A connected client always has a session row; max() only guards the count against a race with cleanup.
+  const sessions = Math.max(stats.sessions, stats.connected);
+  return {
+    namespace,
+    version: BrokerVersion,
+    now,
+    createdAt: stats.createdAt,
+    uptimeSeconds: Math.max(0, Math.floor((now - stats.createdAt) / 1000)),
+    connected: stats.connected,
+    sessions,
+    disconnected: sessions - stats.connected,
+    subscriptions: stats.subscriptions,
+    retained: stats.retained,
+    counters: stats.counters,
+  };
+}
