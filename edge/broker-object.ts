@@ -4,17 +4,15 @@
  * protocol core, and keeps nothing that matters only in memory.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { BrokerCore, type ClientSummary } from './core/broker.ts';
+import { BrokerCore } from './core/broker.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
 import { consoleLogger, describeError, type LogLevel, type Logger } from './core/log.ts';
 import { SessionStore } from './core/session-store.ts';
 import { BrokerMetrics } from './core/metrics.ts';
 import type { EdgeEnv } from './env.ts';
-import type { BrokerNamespaceRpc, ResolvedBroker, RetainedSummary } from './define-broker.ts';
+import type { BrokerNamespaceRpc, ResolvedBroker } from './define-broker.ts';
 import type { ApiMessage } from './http-api.ts';
 import { InternalHeader } from './internal-headers.ts';
-import { namespaceStats, type NamespaceStats } from './observability/stats.ts';
-import { SysTopicsPublisher } from './observability/sys-topics.ts';
 
 /** Builds the namespace Durable Object class for one broker definition. */
 export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBroker) {
@@ -24,44 +22,16 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
     private readonly log: Logger;
     /** The alarm time this instance last set; unknown (undefined) after a wake. */
     private alarmAt: number | undefined;
-    /**
-     * The name the object was addressed by (`idFromName`). The runtime tells
-     * it on every call, alarms and RPC included; the header of a forwarded
-     * upgrade is the fallback for runtimes that do not.
-     */
-    private namespace: string;
+    private namespace = 'default';
 
     constructor(ctx: DurableObjectState, env: EdgeEnv) {
       super(ctx, env);
-      this.namespace = ctx.id.name ?? 'default';
       this.log = consoleLogger({ component: 'edge', object: ctx.id.toString().slice(0, 12) }, (env.MQTT_LOG_LEVEL as LogLevel | undefined) ?? 'info');
     }
 
     /** Durable Object RPC: publish a message as the broker (HTTP API, service bindings). */
     async publish(message: ApiMessage): Promise<void> {
       await this.getCore().publishFromApi(message);
-    }
-
-    // Durable Object RPC for the admin API, /metrics and the dashboard: reads and admin actions on the core.
-
-    async stats(): Promise<NamespaceStats> {
-      return namespaceStats(this.getCore(), this.namespace, Date.now());
-    }
-
-    async listClients(limit: number): Promise<ClientSummary[]> {
-      return this.getCore().listClients(limit);
-    }
-
-    async disconnectClient(clientId: string): Promise<boolean> {
-      return this.getCore().disconnectClient(clientId);
-    }
-
-    async listRetained(limit: number): Promise<RetainedSummary[]> {
-      return this.getCore().listRetained(limit);
-    }
-
-    async deleteRetained(topic: string): Promise<boolean> {
-      return this.getCore().deleteRetained(topic);
     }
 
     /** Builds the core on first use after construction (cold start or wake from hibernation). */
@@ -80,8 +50,6 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
         now: () => Date.now(),
         requestAlarm: (at) => this.requestAlarm(at),
         newId: () => crypto.randomUUID(),
-        // The core publishes $SYS from alarms, and only while someone subscribes to it.
-        ...(resolved.sysIntervalMs > 0 ? { systemTopics: new SysTopicsPublisher({ intervalMs: resolved.sysIntervalMs }) } : {}),
       });
       this.core = core;
       const connections: Array<{ state: ConnectionState; transport: Transport }> = [];
@@ -101,7 +69,7 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
     }
 
     override async fetch(request: Request): Promise<Response> {
-      if (this.ctx.id.name === undefined) this.namespace = request.headers.get(InternalHeader.Namespace) ?? this.namespace;
+      this.namespace = request.headers.get(InternalHeader.Namespace) ?? this.namespace;
       const core = this.getCore();
       const pair = new WebSocketPair();
       const client = pair[0];
