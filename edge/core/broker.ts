@@ -81,7 +81,16 @@ interface SessionRuntime {
   /** Packet ids of QoS 1/2 messages in flight to the client. */
   inflight: Set<number>;
   nextPacketId: number;
+  /**
+   * Queued (not yet sent) messages in storage, so a live delivery knows
+   * without a query whether it must queue behind them. `pump` re-reads
+   * the queue and resets this when it finds it empty.
+   */
+  queued: number;
 }
+
+/** Encoded PUBLISH packets of one routed message, by the form subscribers get it in. */
+type EncodeCache = Map<string, Uint8Array>;
 
 /** Largest partial packet kept inline in the attachment; larger ones go to SQLite. */
 const InlinePartialLimit = 1024;
@@ -711,7 +720,8 @@ export class BrokerCore {
     for (const [key, members] of groups) mergeDelivery(targets, this.pickShareMember(key, members));
     const onDeliver = this.deps.hooks.onDeliver;
     if (onDeliver === undefined) {
-      for (const [clientId, delivery] of targets) this.deliver(clientId, message, delivery, false);
+      const cache: EncodeCache = new Map();
+      for (const [clientId, delivery] of targets) this.deliver(clientId, message, delivery, false, cache);
       return;
     }
     return this.deliverWithHook(message, targets, onDeliver);
@@ -734,9 +744,10 @@ export class BrokerCore {
         return this.runHook('onDeliver', clientId, () => onDeliver(context));
       }),
     );
+    const cache: EncodeCache = new Map();
     entries.forEach(([clientId, delivery], index) => {
       const verdict = verdicts[index];
-      if (verdict?.ok === true && verdict.value) this.deliver(clientId, message, delivery, false);
+      if (verdict?.ok === true && verdict.value) this.deliver(clientId, message, delivery, false, cache);
     });
     this.flushAll();
   }
@@ -780,7 +791,7 @@ export class BrokerCore {
   }
 
   /** Delivers one message to one client: now if online, queued if its session persists. */
-  private deliver(clientId: string, message: BrokerMessage, delivery: Delivery, isRetainedReplay: boolean): void {
+  private deliver(clientId: string, message: BrokerMessage, delivery: Delivery, isRetainedReplay: boolean, cache?: EncodeCache): void {
     const now = this.now();
     if (message.expiresAt !== undefined && message.expiresAt <= now) return;
     const qos = Math.min(message.qos, delivery.qos) as 0 | 1 | 2;
@@ -789,23 +800,26 @@ export class BrokerCore {
     const outgoing: BrokerMessage = { ...message, qos, retain };
     const link = this.linksByClient.get(clientId);
     if (qos === 0) {
-      if (link !== undefined && !link.closed) this.sendPublish(link, outgoing, delivery.subscriptionIds, undefined, false);
+      if (link !== undefined && !link.closed) this.sendPublish(link, outgoing, delivery.subscriptionIds, undefined, false, cache);
       return;
     }
     if (link !== undefined && !link.closed) {
       const runtime = this.runtime(clientId);
-      if (runtime.inflight.size < link.state.clientReceiveMaximum && this.store.countQueued(clientId) === 0) {
+      if (runtime.queued === 0 && runtime.inflight.size < link.state.clientReceiveMaximum) {
         const packetId = this.allocatePacketId(runtime);
-        if (!this.sendPublish(link, outgoing, delivery.subscriptionIds, packetId, false)) {
+        if (!this.sendPublish(link, outgoing, delivery.subscriptionIds, packetId, false, cache)) {
           runtime.inflight.delete(packetId);
           return;
         }
         this.store.enqueue(clientId, outgoing, delivery.subscriptionIds, packetId, delivery.shareFilter);
         return;
       }
-    } else if (this.store.getSession(clientId) === undefined) {
+      // Behind queued messages (order) or a full window: queue, then send what fits.
+      this.enqueueLimited(clientId, outgoing, delivery.subscriptionIds, delivery.shareFilter);
+      this.pump(link);
       return;
     }
+    if (this.store.getSession(clientId) === undefined) return;
     this.enqueueLimited(clientId, outgoing, delivery.subscriptionIds, delivery.shareFilter);
   }
 
@@ -827,6 +841,8 @@ export class BrokerCore {
       this.log.log('warn', 'queue_full_dropped_oldest', { client: clientId });
     }
     this.store.enqueue(clientId, message, subscriptionIds, undefined, shareFilter);
+    const runtime = this.runtimes.get(clientId);
+    if (runtime !== undefined) runtime.queued = count + 1;
   }
 
   /**
@@ -860,42 +876,55 @@ export class BrokerCore {
    * is larger than the client's Maximum Packet Size: then it is dropped for
    * that client only [MQTT-3.1.2-25].
    */
-  sendPublish(link: ClientLink, message: BrokerMessage, subscriptionIds: number[], packetId: number | undefined, dup: boolean): boolean {
-    const packet: PublishPacket = {
-      cmd: 'publish',
-      topic: message.topic,
-      payload: Buffer.from(message.payload.buffer, message.payload.byteOffset, message.payload.byteLength),
-      qos: message.qos,
-      retain: message.retain,
-      dup,
-    };
-    if (packetId !== undefined) packet.messageId = packetId;
-    if (link.isV5) {
-      const { correlationData, ...passOn } = message.properties ?? {};
-      const properties: NonNullable<PublishPacket['properties']> = passOn;
-      if (correlationData !== undefined) properties.correlationData = Buffer.from(correlationData);
-      if (message.expiresAt !== undefined) {
-        // [MQTT-3.3.2-6] forward the remaining lifetime, not the original one.
-        properties.messageExpiryInterval = Math.max(1, Math.ceil((message.expiresAt - this.now()) / 1000));
+  sendPublish(link: ClientLink, message: BrokerMessage, subscriptionIds: number[], packetId: number | undefined, dup: boolean, cache?: EncodeCache): boolean {
+    // Subscribers that get the same bytes (same level, QoS, retain, and no
+    // per-subscriber properties) share one encoding; QoS 1/2 patch their packet id in.
+    const shareable = cache !== undefined && !dup && (!link.isV5 || (subscriptionIds.length === 0 && message.expiresAt === undefined && (link.state.clientTopicAliasMaximum ?? 0) === 0));
+    const cacheKey = shareable ? `${link.level}:${message.qos}:${message.retain ? 1 : 0}` : undefined;
+    const cached = cacheKey === undefined ? undefined : cache?.get(cacheKey);
+    let bytes: Uint8Array;
+    let alias: number | undefined;
+    if (cached !== undefined) {
+      bytes = packetId === undefined ? cached : withPacketId(cached, packetId);
+    } else {
+      const packet: PublishPacket = {
+        cmd: 'publish',
+        topic: message.topic,
+        payload: Buffer.from(message.payload.buffer, message.payload.byteOffset, message.payload.byteLength),
+        qos: message.qos,
+        retain: message.retain,
+        dup,
+      };
+      if (packetId !== undefined) packet.messageId = packetId;
+      if (link.isV5) {
+        const { correlationData, ...passOn } = message.properties ?? {};
+        const properties: NonNullable<PublishPacket['properties']> = passOn;
+        if (correlationData !== undefined) properties.correlationData = Buffer.from(correlationData);
+        if (message.expiresAt !== undefined) {
+          // [MQTT-3.3.2-6] forward the remaining lifetime, not the original one.
+          properties.messageExpiryInterval = Math.max(1, Math.ceil((message.expiresAt - this.now()) / 1000));
+        }
+        if (subscriptionIds.length === 1) properties.subscriptionIdentifier = subscriptionIds[0] as number;
+        else if (subscriptionIds.length > 1) properties.subscriptionIdentifier = subscriptionIds;
+        const aliasChoice = link.outboundAliasFor(message.topic);
+        if (aliasChoice !== undefined) {
+          alias = aliasChoice.alias;
+          properties.topicAlias = aliasChoice.alias;
+          // Once the client knows the alias, the topic can be left out [MQTT-3.3.2-12].
+          if (aliasChoice.known) packet.topic = '';
+        }
+        if (Object.keys(properties).length > 0) packet.properties = properties;
       }
-      if (subscriptionIds.length === 1) properties.subscriptionIdentifier = subscriptionIds[0] as number;
-      else if (subscriptionIds.length > 1) properties.subscriptionIdentifier = subscriptionIds;
-      const alias = link.outboundAliasFor(message.topic);
-      if (alias !== undefined) {
-        properties.topicAlias = alias.alias;
-        // [MQTT-3.3.2-?] once the client knows the alias, the topic can be left out.
-        if (alias.known) packet.topic = '';
-      }
-      if (Object.keys(properties).length > 0) packet.properties = properties;
+      bytes = link.encode(packet);
+      if (cacheKey !== undefined) cache?.set(cacheKey, bytes);
     }
-    const bytes = link.encode(packet);
     if (link.state.clientMaxPacketSize > 0 && bytes.byteLength > link.state.clientMaxPacketSize) {
       this.log.log('info', 'dropped_too_large_for_client', { client: link.state.clientId, size: bytes.byteLength });
       this.deps.metrics.add('publishDropped');
       return false;
     }
     // Only a PUBLISH that really goes out teaches the client an alias.
-    if (packet.properties?.topicAlias !== undefined) link.confirmOutboundAlias(message.topic, packet.properties.topicAlias);
+    if (alias !== undefined) link.confirmOutboundAlias(message.topic, alias);
     this.deps.metrics.add('publishSent');
     link.writeBytes(bytes);
     this.markDirty(link);
@@ -907,7 +936,7 @@ export class BrokerCore {
     if (runtime === undefined) {
       const inflight = new Set<number>();
       for (const record of this.store.inflight(clientId)) if (record.packetId !== undefined) inflight.add(record.packetId);
-      runtime = { inflight, nextPacketId: 1 + Math.max(0, ...inflight) };
+      runtime = { inflight, nextPacketId: 1 + Math.max(0, ...inflight), queued: this.store.countQueued(clientId) };
       this.runtimes.set(clientId, runtime);
     }
     return runtime;
@@ -937,10 +966,15 @@ export class BrokerCore {
     const runtime = this.runtime(clientId);
     let room = link.state.clientReceiveMaximum - runtime.inflight.size;
     const now = this.now();
+    if (runtime.queued === 0) return;
     while (room > 0) {
       const batch = this.store.queued(clientId, Math.min(room, 100));
-      if (batch.length === 0) return;
+      if (batch.length === 0) {
+        runtime.queued = 0;
+        return;
+      }
       for (const record of batch) {
+        runtime.queued = Math.max(0, runtime.queued - 1);
         if (record.message.expiresAt !== undefined && record.message.expiresAt <= now) {
           this.store.deleteOutbound(record.id);
           continue;
@@ -955,6 +989,8 @@ export class BrokerCore {
         room--;
       }
     }
+    // The window is full; an exact count is re-read when it opens.
+    runtime.queued = Math.max(runtime.queued, 1);
   }
 
   /** On reconnect with a session present: resend unacknowledged PUBLISH (DUP) and PUBREL in order [MQTT-4.4.0-1]. */
@@ -1017,6 +1053,22 @@ function mergeDelivery(targets: Map<string, Delivery>, entry: SubscriptionEntry)
   if (entry.subscriptionId !== undefined && !existing.subscriptionIds.includes(entry.subscriptionId)) existing.subscriptionIds.push(entry.subscriptionId);
   // The client has the message through a subscription of its own too: it is no longer the group's to move.
   delete existing.shareFilter;
+}
+
+/**
+ * A copy of an encoded QoS 1/2 PUBLISH with another packet id: it sits
+ * right after the topic name, behind the fixed header [MQTT-3.3.2].
+ */
+function withPacketId(encoded: Uint8Array, packetId: number): Uint8Array {
+  let offset = 1;
+  while (((encoded[offset] as number) & 0x80) !== 0) offset++;
+  offset++;
+  const topicLength = ((encoded[offset] as number) << 8) | (encoded[offset + 1] as number);
+  const at = offset + 2 + topicLength;
+  const copy = encoded.slice();
+  copy[at] = packetId >> 8;
+  copy[at + 1] = packetId & 0xff;
+  return copy;
 }
 
 /** The filter used for matching: without the `$share/{group}/` prefix. */
