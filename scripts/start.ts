@@ -27,7 +27,7 @@ mkdirSync(dataDir, { recursive: true });
 const bridgeSecret = process.env['MQTT_BRIDGE_SECRET'] ?? randomBytes(24).toString('base64url');
 const edgeVars: Record<string, string> = { MQTT_BRIDGE_SECRET: bridgeSecret };
 for (const [name, value] of Object.entries(process.env)) {
-  if (name.startsWith('MQTT_') && value !== undefined && !['MQTT_WS_PORT', 'MQTT_TCP_PORT', 'MQTT_DATA_DIR', 'MQTT_HOST'].includes(name)) {
+  if (name.startsWith('MQTT_') && value !== undefined && !['MQTT_WS_PORT', 'MQTT_TCP_PORT', 'MQTT_DATA_DIR', 'MQTT_HOST', 'MQTT_EDGE_URL'].includes(name)) {
     edgeVars[name] = value;
   }
 }
@@ -47,7 +47,17 @@ try {
   process.exit(1);
 }
 
-const edge = await startLocalEdge({ port: wsPort, host, persistDir: dataDir, vars: edgeVars, verbose: true });
+const quiet = ['warn', 'error'].includes(process.env['MQTT_LOG_LEVEL'] ?? '');
+const bundle = process.env['EDGE_BUNDLE'];
+const edge = await startLocalEdge({
+  port: wsPort,
+  host,
+  persistDir: dataDir,
+  vars: edgeVars,
+  verbose: !quiet,
+  // A prebuilt bundle (npm run bench starts the stack many times); otherwise wrangler builds it.
+  ...(bundle === undefined ? {} : { scriptPath: bundle }),
+});
 const sidecar = await startSidecar(
   loadSidecarConfig({
     ...process.env,
