@@ -4,15 +4,20 @@
  * protocol core, and keeps nothing that matters only in memory.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { BrokerCore } from './core/broker.ts';
+import { BrokerCore, type ClientSummary } from './core/broker.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
 import { consoleLogger, describeError, type LogLevel, type Logger } from './core/log.ts';
 import { SessionStore } from './core/session-store.ts';
 import { BrokerMetrics } from './core/metrics.ts';
 import type { EdgeEnv } from './env.ts';
-import type { BrokerNamespaceRpc, ResolvedBroker } from './define-broker.ts';
+import type { BrokerNamespaceRpc, ResolvedBroker, RetainedSummary } from './define-broker.ts';
 import type { ApiMessage } from './http-api.ts';
 import { InternalHeader } from './internal-headers.ts';
+import { namespaceStats, type NamespaceStats } from './observability/stats.ts';
+import { SysTopicsPublisher } from './observability/sys-topics.ts';
+
+/** Storage key (synchronous KV) of the namespace's name, for wakes that do not tell it. */
+const NamespaceKey = 'broker.namespace';
 
 /** Builds the namespace Durable Object class for one broker definition. */
 export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBroker) {
@@ -22,16 +27,46 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
     private readonly log: Logger;
     /** The alarm time this instance last set; unknown (undefined) after a wake. */
     private alarmAt: number | undefined;
-    private namespace = 'default';
+    /**
+     * The name the object was addressed by (`idFromName`). The runtime tells
+     * it when a request or RPC call wakes the object, but not when an alarm
+     * does: so it is remembered in storage the first time it is known.
+     */
+    private namespace: string;
 
     constructor(ctx: DurableObjectState, env: EdgeEnv) {
       super(ctx, env);
+      const remembered = ctx.storage.kv.get<string>(NamespaceKey);
+      this.namespace = ctx.id.name ?? remembered ?? 'default';
+      if (ctx.id.name !== undefined && remembered !== ctx.id.name) ctx.storage.kv.put(NamespaceKey, ctx.id.name);
       this.log = consoleLogger({ component: 'edge', object: ctx.id.toString().slice(0, 12) }, (env.MQTT_LOG_LEVEL as LogLevel | undefined) ?? 'info');
     }
 
     /** Durable Object RPC: publish a message as the broker (HTTP API, service bindings). */
     async publish(message: ApiMessage): Promise<void> {
       await this.getCore().publishFromApi(message);
+    }
+
+    // Durable Object RPC for the admin API, /metrics and the dashboard: reads and admin actions on the core.
+
+    async stats(): Promise<NamespaceStats> {
+      return namespaceStats(this.getCore(), this.namespace, Date.now());
+    }
+
+    async listClients(limit: number): Promise<ClientSummary[]> {
+      return this.getCore().listClients(limit);
+    }
+
+    async disconnectClient(clientId: string): Promise<boolean> {
+      return this.getCore().disconnectClient(clientId);
+    }
+
+    async listRetained(limit: number): Promise<RetainedSummary[]> {
+      return this.getCore().listRetained(limit);
+    }
+
+    async deleteRetained(topic: string): Promise<boolean> {
+      return this.getCore().deleteRetained(topic);
     }
 
     /** Builds the core on first use after construction (cold start or wake from hibernation). */
@@ -50,6 +85,8 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
         now: () => Date.now(),
         requestAlarm: (at) => this.requestAlarm(at),
         newId: () => crypto.randomUUID(),
+        // The core publishes $SYS from alarms, and only while someone subscribes to it.
+        ...(resolved.sysIntervalMs > 0 ? { systemTopics: new SysTopicsPublisher({ intervalMs: resolved.sysIntervalMs }) } : {}),
       });
       this.core = core;
       const connections: Array<{ state: ConnectionState; transport: Transport }> = [];
@@ -69,7 +106,12 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
     }
 
     override async fetch(request: Request): Promise<Response> {
-      this.namespace = request.headers.get(InternalHeader.Namespace) ?? this.namespace;
+      const named = request.headers.get(InternalHeader.Namespace);
+      if (this.ctx.id.name === undefined && named !== null && named !== this.namespace) {
+        // A runtime that does not tell the name: the Worker's header does.
+        this.namespace = named;
+        this.ctx.storage.kv.put(NamespaceKey, named);
+      }
       const core = this.getCore();
       const pair = new WebSocketPair();
       const client = pair[0];

@@ -35,12 +35,23 @@ export interface EdgeVars {
   MQTT_JWT_AUDIENCE?: string;
   /** Bearer token for POST /publish; the endpoint refuses everyone without it. */
   MQTT_API_TOKEN?: string;
+  /** Bearer token for /admin/... and /metrics (and the dashboard's login); both refuse everyone without it. */
+  MQTT_ADMIN_TOKEN?: string;
+  /** Seconds between $SYS updates while someone subscribes to them (default 10; 0 turns $SYS off). */
+  MQTT_SYS_INTERVAL?: string;
 }
 
 export interface EdgeConfig {
   limits: BrokerLimits;
   allowAnonymous: boolean;
+  /** $SYS publishing interval, ms; 0 = no $SYS tree. */
+  sysIntervalMs: number;
 }
+
+/** mosquitto's `sys_interval` default, seconds. */
+export const DefaultSysIntervalSeconds = 10;
+/** Longest $SYS interval accepted, seconds (a day). */
+const MaxSysIntervalSeconds = 86_400;
 
 const limitVariables: Array<[keyof EdgeVars, keyof BrokerLimits, number, number]> = [
   ['MQTT_MAX_CONNECTIONS', 'maxConnections', 0, 10_000_000],
@@ -60,8 +71,11 @@ const limitVariables: Array<[keyof EdgeVars, keyof BrokerLimits, number, number]
   ['MQTT_MAX_RETAINED', 'maxRetainedMessages', 0, 100_000_000],
 ];
 
-/** Limits: the defaults, then `base` (from code), then the environment. */
-export function loadEdgeConfig(env: EdgeVars, base: Partial<BrokerLimits> = {}): EdgeConfig {
+/**
+ * Limits: the defaults, then `base` (from code), then the environment.
+ * The $SYS interval likewise: 10 s, then `sysInterval` (seconds, from code), then MQTT_SYS_INTERVAL.
+ */
+export function loadEdgeConfig(env: EdgeVars, base: Partial<BrokerLimits> = {}, fromCode: { sysInterval?: number } = {}): EdgeConfig {
   const limits: BrokerLimits = { ...defaultLimits, ...base };
   for (const [variable, key, min, max] of limitVariables) {
     const text = env[variable];
@@ -72,7 +86,25 @@ export function loadEdgeConfig(env: EdgeVars, base: Partial<BrokerLimits> = {}):
     }
     limits[key] = value;
   }
-  return { limits, allowAnonymous: parseBoolean('MQTT_ALLOW_ANONYMOUS', env.MQTT_ALLOW_ANONYMOUS, true) };
+  return {
+    limits,
+    allowAnonymous: parseBoolean('MQTT_ALLOW_ANONYMOUS', env.MQTT_ALLOW_ANONYMOUS, true),
+    sysIntervalMs: Math.round(parseSysInterval(env.MQTT_SYS_INTERVAL, fromCode.sysInterval ?? DefaultSysIntervalSeconds) * 1000),
+  };
+}
+
+/** Seconds, fractions allowed (tests use 0.5); 0 turns the $SYS tree off, as mosquitto's sys_interval 0 does. */
+function parseSysInterval(text: string | undefined, fallback: number): number {
+  const ok = (value: number): boolean => value === 0 || (value >= 0.1 && value <= MaxSysIntervalSeconds);
+  if (text === undefined || text === '') {
+    if (!ok(fallback)) throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `sysInterval ${fallback} must be 0 (off) or 0.1..${MaxSysIntervalSeconds} seconds`);
+    return fallback;
+  }
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !ok(value)) {
+    throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `MQTT_SYS_INTERVAL="${text}" must be 0 (off) or a number of seconds in 0.1..${MaxSysIntervalSeconds}`);
+  }
+  return value;
 }
 
 function parseBoolean(name: string, text: string | undefined, fallback: boolean): boolean {

@@ -1,14 +1,19 @@
 /**
  * The edge Worker's fetch handler: routing only. WebSocket upgrades for MQTT
  * go to the Durable Object of their namespace; `/publish` is the HTTP API;
- * everything else is answered here.
+ * `/admin/<ns>/...` and `/metrics` the admin API (MQTT_ADMIN_TOKEN); a plain
+ * GET of `/` the dashboard; everything else is answered here.
  */
 import { InternalHeader, BridgeHeader } from './internal-headers.ts';
 import type { EdgeEnv } from './env.ts';
 import type { BrokerNamespaceRpc, ResolvedBroker } from './define-broker.ts';
 import { isAuthorized, parsePublishRequest } from './http-api.ts';
 import { constantTimeEqual } from './auth/constant-time.ts';
-import { consoleLogger, describeError } from './core/log.ts';
+import { consoleLogger, describeError, type Logger } from './core/log.ts';
+import { serveDashboard } from './dashboard/serve.ts';
+import { handleAdminRequest } from './observability/admin-api.ts';
+import { unauthorized } from './observability/http.ts';
+import { handleMetricsRequest } from './observability/metrics-endpoint.ts';
 
 /** Subprotocols MQTT clients offer: `mqtt` (3.1.1/5.0) and `mqttv3.1` (3.1) [MQTT-6.0.0-3]. */
 const MqttSubprotocols = ['mqtt', 'mqttv3.1'];
@@ -20,6 +25,11 @@ export function createWorkerHandler(resolve: (env: EdgeEnv) => ResolvedBroker): 
     async fetch(request, env) {
       const url = new URL(request.url);
       if (url.pathname === '/healthz') return text(200, 'ok\n');
+      // The dashboard is static and holds no data: it loads even with bad configuration, and shows the API's errors.
+      if (!isWebSocketUpgrade(request)) {
+        const page = serveDashboard(request, url);
+        if (page !== undefined) return page;
+      }
       let resolved: ResolvedBroker;
       try {
         resolved = resolve(env);
@@ -30,9 +40,22 @@ export function createWorkerHandler(resolve: (env: EdgeEnv) => ResolvedBroker): 
       }
       const publishNamespace = apiNamespace(url.pathname);
       if (publishNamespace !== undefined) return handlePublish(request, env, resolved, publishNamespace);
+      const admin = adminRoute(url.pathname);
+      if (admin !== undefined) {
+        if (!isAuthorized(request, env.MQTT_ADMIN_TOKEN)) return unauthorized(env.MQTT_ADMIN_TOKEN, 'json');
+        return handleAdminRequest(request, env, admin.namespace, admin.rest, log);
+      }
+      const metrics = metricsNamespaces(url);
+      if (metrics !== undefined) return handleMetrics(request, env, metrics, log);
       return handleMqttUpgrade(request, env, url);
     },
   };
+}
+
+async function handleMetrics(request: Request, env: EdgeEnv, namespaces: string[] | null, log: Logger): Promise<Response> {
+  if (!isAuthorized(request, env.MQTT_ADMIN_TOKEN)) return unauthorized(env.MQTT_ADMIN_TOKEN, 'text');
+  if (namespaces === null) return text(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"\n');
+  return handleMetricsRequest(request, env, namespaces, log);
 }
 
 async function handlePublish(request: Request, env: EdgeEnv, resolved: ResolvedBroker, namespace: string | null): Promise<Response> {
@@ -46,9 +69,13 @@ async function handlePublish(request: Request, env: EdgeEnv, resolved: ResolvedB
   return json(200, { ok: true, namespace, topic: parsed.message.topic });
 }
 
+function isWebSocketUpgrade(request: Request): boolean {
+  return request.headers.get('Upgrade')?.toLowerCase() === 'websocket';
+}
+
 async function handleMqttUpgrade(request: Request, env: EdgeEnv, url: URL): Promise<Response> {
   const namespace = namespaceFromPath(url.pathname);
-  const isUpgrade = request.headers.get('Upgrade')?.toLowerCase() === 'websocket';
+  const isUpgrade = isWebSocketUpgrade(request);
   if (namespace === undefined) return text(404, 'not found\n');
   if (!isUpgrade) return text(404, 'not found: MQTT clients connect here over WebSocket\n');
   if (namespace === null) return text(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"\n');
@@ -93,6 +120,35 @@ function apiNamespace(pathname: string): string | null | undefined {
   if (pathname === '/publish' || pathname === '/publish/') return 'default';
   const match = /^\/publish\/([^/]+)\/?$/.exec(pathname);
   return match?.[1] === undefined ? undefined : validNamespace(match[1]);
+}
+
+/**
+ * `/admin/<name>/<rest>` → the namespace (null if invalid) and the rest;
+ * any other path under `/admin` → an empty rest (answered 404 with the
+ * routes that exist); undefined for paths outside `/admin`.
+ */
+function adminRoute(pathname: string): { namespace: string | null; rest: string } | undefined {
+  if (pathname !== '/admin' && !pathname.startsWith('/admin/')) return undefined;
+  const match = /^\/admin\/([^/]+)\/(.*)$/.exec(pathname);
+  if (match?.[1] === undefined || match[2] === undefined) return { namespace: null, rest: '' };
+  return { namespace: validNamespace(match[1]), rest: match[2] };
+}
+
+/**
+ * `/metrics` → the `?namespace=` values, or "default"; `/metrics/<name>` →
+ * that one; null if any name is invalid; undefined for other paths.
+ */
+function metricsNamespaces(url: URL): string[] | null | undefined {
+  if (url.pathname === '/metrics' || url.pathname === '/metrics/') {
+    const asked = url.searchParams.getAll('namespace');
+    if (asked.length === 0) return ['default'];
+    const names = asked.map((name) => (NamespacePattern.test(name) ? name : null));
+    return names.every((name): name is string => name !== null) ? names : null;
+  }
+  const match = /^\/metrics\/([^/]+)\/?$/.exec(url.pathname);
+  if (match?.[1] === undefined) return undefined;
+  const name = validNamespace(match[1]);
+  return name === null ? null : [name];
 }
 
 function validNamespace(encoded: string): string | null {

@@ -28,7 +28,7 @@ type AdminAction =
   | { kind: 'disconnect'; clientId: string }
   | { kind: 'retained' };
 
-/** What follows `/admin/<ns>/`: one of the routes above, or undefined. */
+/** What follows `/admin/<ns>/`: one of the routes above; undefined for none, null for a client id that is not valid percent-encoding. */
 function parseAction(rest: string): AdminAction | undefined | null {
   const parts = rest.replace(/\/$/, '').split('/');
   if (parts.length === 1 && parts[0] === 'stats') return { kind: 'stats' };
@@ -72,7 +72,7 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
   try {
     switch (action.kind) {
       case 'stats':
-        return jsonResponse(200, await stub.stats());
+        return jsonResponse(200, { ...(await stub.stats()), namespace });
       case 'clients': {
         const limit = parseLimit(url, DefaultListLimit, MaxListLimit);
         if (limit === undefined) return jsonError(400, `"limit" must be an integer in 1..${MaxListLimit}`);

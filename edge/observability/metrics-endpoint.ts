@@ -29,7 +29,8 @@ export async function handleMetricsRequest(request: Request, env: EdgeEnv, names
   const unique = [...new Set(namespaces)];
   let all;
   try {
-    all = await Promise.all(unique.map((namespace) => namespaceStub(env, namespace).stats()));
+    // Labelled with the name asked for: that is the name the object is reached by.
+    all = await Promise.all(unique.map(async (namespace) => ({ ...(await namespaceStub(env, namespace).stats()), namespace })));
   } catch (error) {
     log.log('error', 'metrics_failed', { namespaces: unique.join(','), error: describeError(error) });
     // Prometheus records a failed scrape (up == 0) rather than a partial one.
