@@ -106,8 +106,17 @@ export class BrokerCore {
   private readonly shareCursor = new Map<string, number>();
   private metricsFlushPending = false;
   /** Subscriptions whose filter can match a $SYS topic; $SYS is published only while there are some. */
-  private systemSubscriptions = 0;
+  /** $SYS subscriptions per client; $SYS is published only while one of these clients is connected. */
+  private readonly systemSubscribers = new Map<string, number>();
   private nextSystemPublish: number | undefined;
+  /**
+   * Retained $SYS messages live in memory only: they are rewritten every
+   * interval, and writing them to SQLite each time would cost more than
+   * they are worth; after a wake the next publish restores them.
+   */
+  private readonly systemRetained = new Map<string, BrokerMessage>();
+  /** Retained messages in storage, counted once and then kept up to date. */
+  private retainedCount: number | undefined;
 
   constructor(readonly deps: BrokerDeps) {
     for (const entry of deps.store.allSubscriptions()) this.addToTree(entry);
@@ -256,8 +265,14 @@ export class BrokerCore {
     this.metricsFlushPending = false;
     const system = this.deps.systemTopics;
     if (system !== undefined && this.nextSystemPublish !== undefined && this.nextSystemPublish <= now) {
-      system.publish(this, now);
-      this.nextSystemPublish = now + system.intervalMs;
+      // Only for connected subscribers: offline sessions would drop the QoS 0 messages anyway,
+      // and an alarm firing for nobody would keep an idle namespace awake.
+      if (this.hasConnectedSystemSubscriber()) {
+        system.publish(this, now);
+        this.nextSystemPublish = now + system.intervalMs;
+      } else {
+        this.nextSystemPublish = undefined;
+      }
     }
     for (const link of [...this.links.values()]) {
       const deadline = this.linkDeadline(link);
@@ -399,6 +414,7 @@ export class BrokerCore {
   /** Makes `link` the live connection of its client (after CONNACK). */
   bindClient(link: ClientLink, clientId: string): void {
     this.linksByClient.set(clientId, link);
+    if (this.systemSubscribers.has(clientId)) this.startSystemTopics();
     this.runtimes.delete(clientId);
     this.deps.metrics.add('connectionsTotal');
     this.deps.metrics.raiseMaximum(this.linksByClient.size);
@@ -583,22 +599,30 @@ export class BrokerCore {
     const filter = matchFilterOf(entry);
     const before = this.tree.size;
     this.tree.add(filter, entry);
-    if (this.tree.size > before && filter.startsWith('$SYS')) this.systemSubscriptionsChanged(+1);
+    if (this.tree.size > before && filter.startsWith('$SYS')) {
+      this.systemSubscribers.set(entry.clientId, (this.systemSubscribers.get(entry.clientId) ?? 0) + 1);
+      if (this.linksByClient.has(entry.clientId)) this.startSystemTopics();
+    }
   }
 
   removeFromTree(entry: SubscriptionEntry): void {
     const filter = matchFilterOf(entry);
-    if (this.tree.remove(filter, entry.clientId, entry.filter) && filter.startsWith('$SYS')) this.systemSubscriptionsChanged(-1);
+    if (!this.tree.remove(filter, entry.clientId, entry.filter) || !filter.startsWith('$SYS')) return;
+    const remaining = (this.systemSubscribers.get(entry.clientId) ?? 1) - 1;
+    if (remaining > 0) this.systemSubscribers.set(entry.clientId, remaining);
+    else this.systemSubscribers.delete(entry.clientId);
   }
 
-  private systemSubscriptionsChanged(delta: number): void {
-    this.systemSubscriptions += delta;
-    if (delta > 0 && this.systemSubscriptions === 1 && this.deps.systemTopics !== undefined) {
-      // First $SYS subscriber: publish now and then on the interval.
-      this.nextSystemPublish = this.now();
-      this.deps.requestAlarm(this.nextSystemPublish);
-    }
-    if (this.systemSubscriptions === 0) this.nextSystemPublish = undefined;
+  /** A connected client subscribes to $SYS: publish now, then on the interval (unless already running). */
+  private startSystemTopics(): void {
+    if (this.deps.systemTopics === undefined || this.nextSystemPublish !== undefined) return;
+    this.nextSystemPublish = this.now();
+    this.deps.requestAlarm(this.nextSystemPublish);
+  }
+
+  private hasConnectedSystemSubscriber(): boolean {
+    for (const clientId of this.systemSubscribers.keys()) if (this.linksByClient.has(clientId)) return true;
+    return false;
   }
 
   // ---- admin and statistics -------------------------------------------------
@@ -608,7 +632,7 @@ export class BrokerCore {
       connected: this.linksByClient.size,
       sessions: this.store.countSessions(),
       subscriptions: this.tree.size,
-      retained: this.store.countRetained(),
+      retained: this.countRetained() + this.systemRetained.size,
       createdAt: this.deps.metrics.createdAt,
       counters: { ...this.deps.metrics.counters },
     };
@@ -648,7 +672,8 @@ export class BrokerCore {
   }
 
   listRetained(limit = 1000): Array<{ topic: string; qos: number; payloadBytes: number; payloadPreview: string }> {
-    return this.store.retained().slice(0, limit).map((message) => ({
+    const system = [...this.systemRetained.values()].sort((a, b) => (a.topic < b.topic ? -1 : 1));
+    return [...this.store.listRetained(limit), ...system].slice(0, limit).map((message) => ({
       topic: message.topic,
       qos: message.qos,
       payloadBytes: message.payload.byteLength,
@@ -657,9 +682,18 @@ export class BrokerCore {
   }
 
   deleteRetained(topic: string): boolean {
-    const existed = this.store.retained(topic).length > 0;
-    this.store.deleteRetained(topic);
+    if (this.systemRetained.delete(topic)) return true;
+    const existed = this.store.hasRetained(topic);
+    if (existed) {
+      this.store.deleteRetained(topic);
+      if (this.retainedCount !== undefined) this.retainedCount--;
+    }
     return existed;
+  }
+
+  private countRetained(): number {
+    this.retainedCount ??= this.store.countRetained();
+    return this.retainedCount;
   }
 
   /** Publishes a broker-made message (the $SYS tree): retained, no publisher. */
@@ -762,27 +796,40 @@ export class BrokerCore {
   }
 
   private storeRetained(message: BrokerMessage): void {
-    if (message.payload.byteLength === 0) {
-      // [MQTT-3.3.1-10] an empty retained message deletes the retained one.
-      this.store.deleteRetained(message.topic);
+    if (message.topic.startsWith('$SYS/')) {
+      if (message.payload.byteLength === 0) this.systemRetained.delete(message.topic);
+      else this.systemRetained.set(message.topic, { ...message, retain: true });
       return;
     }
-    if (this.store.countRetained() >= this.limits.maxRetainedMessages && this.store.retained(message.topic).length === 0) {
+    const exists = this.store.hasRetained(message.topic);
+    if (message.payload.byteLength === 0) {
+      // [MQTT-3.3.1-10] an empty retained message deletes the retained one.
+      if (exists) this.deleteRetained(message.topic);
+      return;
+    }
+    if (!exists && this.countRetained() >= this.limits.maxRetainedMessages) {
       this.log.log('warn', 'retained_limit', { topic: message.topic });
       return;
     }
     this.store.putRetained({ ...message, retain: true });
+    if (!exists && this.retainedCount !== undefined) this.retainedCount++;
   }
 
   /** Retained messages matching a new subscription, sent with the retain flag set [MQTT-3.3.1-8]. */
   sendRetained(clientId: string, entry: SubscriptionEntry): void {
     const filter = matchFilterOf(entry);
-    const isWildcard = filter.includes('+') || filter.includes('#');
+    const wildcardAt = filter.search(/[+#]/);
     const now = this.now();
-    for (const message of this.store.retained(isWildcard ? undefined : filter)) {
-      if (isWildcard && !topicMatchesFilter(filter, message.topic)) continue;
+    // Only the topics under the filter's literal prefix are read, not the whole table.
+    const candidates = wildcardAt < 0 ? this.store.retained(filter) : this.store.retainedWithPrefix(filter.slice(0, wildcardAt));
+    // 'a/#' also matches 'a' itself, which sorts outside the prefix 'a/' [MQTT-4.7.1-2].
+    if (wildcardAt > 0 && filter[wildcardAt] === '#') candidates.push(...this.store.retained(filter.slice(0, wildcardAt - 1)));
+    // $SYS topics can only match filters that start with $SYS [MQTT-4.7.2-1].
+    if (filter.startsWith('$SYS')) candidates.push(...this.systemRetained.values());
+    for (const message of candidates) {
+      if (wildcardAt >= 0 ? !topicMatchesFilter(filter, message.topic) : message.topic !== filter) continue;
       if (message.expiresAt !== undefined && message.expiresAt <= now) {
-        this.store.deleteRetained(message.topic);
+        this.deleteRetained(message.topic);
         continue;
       }
       const delivery: Delivery = { qos: entry.qos, retainAsPublished: true, subscriptionIds: entry.subscriptionId === undefined ? [] : [entry.subscriptionId] };

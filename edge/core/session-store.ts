@@ -435,6 +435,28 @@ export class SessionStore {
     this.sql.exec('DELETE FROM retained WHERE topic = ?', topic);
   }
 
+  hasRetained(topic: string): boolean {
+    return this.sql.exec('SELECT 1 FROM retained WHERE topic = ?', topic).toArray().length > 0;
+  }
+
+  /**
+   * Retained messages under the literal prefix of a wildcard filter, as a
+   * range scan on the primary key. Wildcards fill whole levels, so the
+   * prefix is empty or ends with '/', and every topic under it sorts before
+   * the same text with '/' raised to '0'.
+   */
+  retainedWithPrefix(prefix: string): BrokerMessage[] {
+    if (prefix === '') return this.sql.exec('SELECT *, 1 AS retain FROM retained').toArray().map(messageFromRow);
+    if (!prefix.endsWith('/')) throw new Error(`retained prefix must end with '/': ${prefix}`);
+    const upper = `${prefix.slice(0, -1)}0`;
+    return this.sql.exec('SELECT *, 1 AS retain FROM retained WHERE topic >= ? AND topic < ?', prefix, upper).toArray().map(messageFromRow);
+  }
+
+  /** Retained messages in topic order, for the admin API. */
+  listRetained(limit: number): BrokerMessage[] {
+    return this.sql.exec('SELECT *, 1 AS retain FROM retained ORDER BY topic LIMIT ?', limit).toArray().map(messageFromRow);
+  }
+
   countRetained(): number {
     return this.sql.exec('SELECT COUNT(*) AS n FROM retained').toArray()[0]?.['n'] as number;
   }

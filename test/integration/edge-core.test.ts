@@ -163,6 +163,25 @@ describe.each(levels)('$name', ({ options, version }) => {
   });
 });
 
+describe('retained messages and wildcards', () => {
+  it('finds retained messages for + and # filters, including the parent level of #', async () => {
+    const base = unique('rw');
+    const pub = await connectClient(edge.mqttUrl, { clientId: unique('pub') });
+    for (const topic of [base, `${base}/1/t`, `${base}/2/t`, `${base}/2/x`, `${base}0/t`]) await publish(pub.client, topic, topic, { qos: 1, retain: true });
+    const count = async (filter: string): Promise<string[]> => {
+      const c = await connectClient(edge.mqttUrl, { clientId: unique('sub') });
+      await subscribe(c.client, filter, { qos: 1 });
+      await sleep(300);
+      await c.end();
+      return c.messages.map((m) => m.topic).sort();
+    };
+    expect(await count(`${base}/+/t`)).toEqual([`${base}/1/t`, `${base}/2/t`]);
+    expect(await count(`${base}/#`)).toEqual([base, `${base}/1/t`, `${base}/2/t`, `${base}/2/x`].sort());
+    expect(await count(`${base}/2/#`)).toEqual([`${base}/2/t`, `${base}/2/x`]);
+    await pub.end();
+  });
+});
+
 describe('durability', () => {
   it('keeps sessions, queued messages and retained messages across a full restart of the runtime', async () => {
     const topic = unique('restart');
