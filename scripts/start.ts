@@ -17,6 +17,7 @@ import { loadAccessConfig } from '../edge/access.ts';
 import { loadEdgeConfig } from '../edge/config.ts';
 import { loadSidecarConfig } from '../sidecar/config.ts';
 import { startSidecar } from '../sidecar/server.ts';
+import { renderPretty } from '../sidecar/log.ts';
 
 const host = process.env['MQTT_HOST'] ?? '127.0.0.1';
 const wsPort = Number(process.env['MQTT_WS_PORT'] ?? 8787);
@@ -47,7 +48,12 @@ try {
   process.exit(1);
 }
 
+// The admin API, /metrics and the dashboard need a token: one per run unless configured.
+const adminToken = process.env['MQTT_ADMIN_TOKEN'] ?? randomBytes(18).toString('base64url');
+edgeVars['MQTT_ADMIN_TOKEN'] = adminToken;
+
 const quiet = ['warn', 'error'].includes(process.env['MQTT_LOG_LEVEL'] ?? '');
+const logFormat = process.env['MQTT_LOG_FORMAT'] ?? 'pretty';
 const bundle = process.env['EDGE_BUNDLE'];
 const edge = await startLocalEdge({
   port: wsPort,
@@ -55,6 +61,7 @@ const edge = await startLocalEdge({
   persistDir: dataDir,
   vars: edgeVars,
   verbose: !quiet,
+  onLogLine: (line) => process.stdout.write(`${logFormat === 'json' ? line : readableEdgeLine(line)}\n`),
   // A prebuilt bundle (npm run bench starts the stack many times); otherwise wrangler builds it.
   ...(bundle === undefined ? {} : { scriptPath: bundle }),
 });
@@ -64,9 +71,23 @@ const sidecar = await startSidecar(
     MQTT_TCP_HOST: process.env['MQTT_TCP_HOST'] ?? host,
     MQTT_EDGE_URL: process.env['MQTT_EDGE_URL'] ?? edge.mqttUrl,
     MQTT_BRIDGE_SECRET: bridgeSecret,
+    MQTT_LOG_FORMAT: logFormat,
   }),
 );
 console.log(`MQTT broker ready: ws://${host}:${edge.port}/mqtt (WebSocket) and mqtt://${host}:${sidecar.tcpPort} (TCP), data in ${dataDir}`);
+console.log(`Dashboard: http://${host}:${edge.port}/ (admin token: ${process.env['MQTT_ADMIN_TOKEN'] === undefined ? adminToken : 'MQTT_ADMIN_TOKEN'})`);
+
+/** The edge logs JSON lines; shown as `time LEVEL event key=value` unless MQTT_LOG_FORMAT=json. */
+function readableEdgeLine(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const { ts, level, event, ...fields } = JSON.parse(line) as Record<string, string | number | boolean | undefined>;
+    if (typeof event !== 'string') return line;
+    return renderPretty(new Date(String(ts ?? Date.now())), String(level ?? 'info'), event, fields);
+  } catch {
+    return line;
+  }
+}
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {

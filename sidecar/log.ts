@@ -68,7 +68,8 @@ function renderJson(ts: Date, level: string, event: string, fields: LogFields): 
   return JSON.stringify(line);
 }
 
-function renderPretty(ts: Date, level: string, event: string, fields: LogFields): string {
+/** One readable line: `time LEVEL event key=value ...` (also used by `npm start` for the edge's JSON lines). */
+export function renderPretty(ts: Date, level: string, event: string, fields: LogFields): string {
   const parts = [ts.toISOString(), level.toUpperCase().padEnd(5), event];
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
