@@ -109,6 +109,14 @@ export class ClientBridge {
     socket.on('drain', () => this.#onDeviceDrained());
   }
 
+  /** PINGREQs this bridge answered itself. */
+  pingsAnswered = 0;
+
+  /** Why the connection ended (set once it is closing), and its traffic, for metrics. */
+  get outcome(): { cause: CloseCause | undefined; bytesIn: number; bytesOut: number } {
+    return { cause: this.#cause, bytesIn: this.#socket.bytesRead, bytesOut: this.#socket.bytesWritten };
+  }
+
   /** Bytes held for this device on the way to the edge. */
   get bufferedToEdge(): number {
     let pending = 0;
@@ -348,6 +356,7 @@ export class ClientBridge {
   }
 
   #answerPing(): void {
+    this.pingsAnswered++;
     if (this.#connackForwarded) this.#writeToDevice(PINGRESP);
     else this.#pingOwed = true;
   }

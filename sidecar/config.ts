@@ -44,6 +44,8 @@ export interface SidecarConfig {
   /** Bytes queued toward the edge above which the device's socket stops being read. */
   highWaterBytes: number;
   log: { format: LogFormat; level: LogLevel };
+  /** GET /metrics (Prometheus) and /healthz on their own listener; absent = off. */
+  metrics?: ListenerConfig & { token?: string };
 }
 
 export type SidecarEnv = Readonly<Record<string, string | undefined>>;
@@ -96,6 +98,17 @@ export function loadSidecarConfig(env: SidecarEnv): SidecarConfig {
 
   const tls = readTlsListener(reader, tcpHost);
   if (tls !== undefined) config.tls = tls;
+
+  const metricsPort = reader.optionalText('MQTT_METRICS_PORT');
+  if (metricsPort !== undefined) {
+    const token = reader.optionalText('MQTT_ADMIN_TOKEN');
+    config.metrics = {
+      // Loopback by default: metrics describe the fleet and need not face it.
+      host: reader.text('MQTT_METRICS_HOST', '127.0.0.1'),
+      port: reader.integer('MQTT_METRICS_PORT', 0, 0, 65_535),
+      ...(token === undefined ? {} : { token }),
+    };
+  }
 
   reader.throwIfInvalid();
   return config;

@@ -11,12 +11,19 @@ import { ClientBridge, type BridgeSettings } from './bridge.ts';
 import type { ListenerConfig, SidecarConfig, TlsListenerConfig } from './config.ts';
 import { formatAddress } from './edge-socket.ts';
 import { createLogger, describeError, type Logger } from './log.ts';
+import { SidecarMetrics } from './metrics.ts';
+import { startMetricsServer } from './metrics-server.ts';
+import packageJson from '../package.json' with { type: 'json' };
+
+const sidecarVersion: string = packageJson.version;
 
 export interface Sidecar {
   /** Port of the plain TCP listener (the real one when configured as 0). */
   readonly tcpPort: number;
   /** Port of the TLS listener, when one is configured. */
   readonly tlsPort?: number;
+  /** Port of the /metrics and /healthz listener, when one is configured. */
+  readonly metricsPort?: number;
   /** Devices bridged or being bridged now, counted from accept. */
   readonly connections: number;
   /** Live counters: connections, refusals in progress, and bytes buffered each way. */
@@ -70,13 +77,17 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
     closeLingerMs: Math.max(1_000, config.shutdownGraceMs),
   };
 
+  const metrics = new SidecarMetrics();
   const onDevice = (socket: net.Socket): void => {
     if (closing !== undefined) {
       socket.destroy();
       return;
     }
+    if (socket instanceof tls.TLSSocket) metrics.accepted.tls++;
+    else metrics.accepted.tcp++;
     const admission = limiter.admit();
     if (admission === 'drop') {
+      metrics.droppedAtAccept++;
       log.warn('device.dropped', { addr: formatAddress(socket.remoteAddress, socket.remotePort), reason: 'max-connections and too many refusals pending' });
       socket.destroy();
       return;
@@ -86,6 +97,7 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
     void bridge.closed.then(() => {
       bridges.delete(bridge);
       limiter.release(admission);
+      metrics.recordClose(bridge.outcome, bridge.pingsAnswered);
     });
     bridge.start();
   };
@@ -106,6 +118,25 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
     }
   }
   const servers = tlsServer === undefined ? [tcpServer] : [tcpServer, tlsServer];
+  const stats = (): SidecarStats => {
+    let bufferedToEdge = 0;
+    let bufferedToDevice = 0;
+    for (const bridge of bridges) {
+      bufferedToEdge += bridge.bufferedToEdge;
+      bufferedToDevice += bridge.bufferedToDevice;
+    }
+    return { connections: limiter.bridged, refusing: limiter.refusing, bufferedToEdge, bufferedToDevice };
+  };
+  const metricsServer =
+    config.metrics === undefined
+      ? undefined
+      : await startMetricsServer({
+          host: config.metrics.host,
+          port: config.metrics.port,
+          ...(config.metrics.token === undefined ? {} : { token: config.metrics.token }),
+          render: () => metrics.render(stats(), sidecarVersion),
+          isStopping: () => closing !== undefined,
+        });
   for (const server of servers) server.on('error', (error) => log.error('listener.error', { error: describeError(error) }));
 
   log.info('sidecar.listening', {
@@ -116,6 +147,7 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
     bridgeSecret: config.bridgeSecret !== undefined,
     maxConnections: config.maxConnections,
     maxPacketSize: config.maxPacketSize,
+    metrics: metricsServer === undefined ? undefined : `${config.metrics?.host ?? ''}:${metricsServer.port}`,
   });
 
   const shutDown = async (): Promise<void> => {
@@ -132,24 +164,18 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
       await allClosed;
     }
     await listenersClosed;
+    await metricsServer?.close();
     log.info('sidecar.stopped', { durationMs: Math.round(performance.now() - started) });
   };
 
   return {
     tcpPort,
     ...(tlsPort === undefined ? {} : { tlsPort }),
+    ...(metricsServer === undefined ? {} : { metricsPort: metricsServer.port }),
     get connections() {
       return limiter.bridged;
     },
-    stats() {
-      let bufferedToEdge = 0;
-      let bufferedToDevice = 0;
-      for (const bridge of bridges) {
-        bufferedToEdge += bridge.bufferedToEdge;
-        bufferedToDevice += bridge.bufferedToDevice;
-      }
-      return { connections: limiter.bridged, refusing: limiter.refusing, bufferedToEdge, bufferedToDevice };
-    },
+    stats,
     close() {
       closing ??= shutDown();
       return closing;
