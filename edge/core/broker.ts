@@ -9,11 +9,11 @@ import type { MqttPacket, ProtocolLevel, PublishPacket } from '../../shared/code
 import { MqttError, isMqttError } from '../../shared/errors.ts';
 import { ConnackReturnCode, ReasonCode } from '../../shared/reason-codes.ts';
 import { topicMatchesFilter } from '../../shared/topic.ts';
-import { ClientLink, WsCloseCode, type ConnectionState, type Transport } from './link.ts';
+import { ClientLink, WsCloseCode, type ConnectionState, type SendCounter, type Transport } from './link.ts';
 import type { BrokerLimits } from './limits.ts';
 import { describeError, type Logger } from './log.ts';
 import { toBase64, fromBase64, type BrokerMessage } from './message.ts';
-import { OutboundState, SessionStore, type OutboundRecord } from './session-store.ts';
+import { OutboundState, SessionNeverExpires, SessionStore, type OutboundRecord } from './session-store.ts';
 import { TopicTree, type SubscriptionEntry } from './topic-tree.ts';
 import { MetricsFlushIntervalMs, type BrokerMetrics } from './metrics.ts';
 import { handleConnect } from '../protocol/connect.ts';
@@ -94,6 +94,8 @@ type EncodeCache = Map<string, Uint8Array>;
 
 /** Largest partial packet kept inline in the attachment; larger ones go to SQLite. */
 const InlinePartialLimit = 1024;
+/** Alarms that only reschedule come at most this often (see scheduleNextAlarm). */
+const AlarmSpacingMs = 1000;
 /** Keep-alive grace: the server allows one and a half keep-alive periods [MQTT-3.1.2-24]. */
 const KeepAliveGrace = 1.5;
 
@@ -105,6 +107,8 @@ export class BrokerCore {
   private readonly dirty = new Set<ClientLink>();
   private readonly shareCursor = new Map<string, number>();
   private metricsFlushPending = false;
+  /** What every link handed to its transport since the last count (links add to it directly). */
+  private readonly sent: SendCounter = { packets: 0, bytes: 0 };
   /** Subscriptions whose filter can match a $SYS topic; $SYS is published only while there are some. */
   /** $SYS subscriptions per client; $SYS is published only while one of these clients is connected. */
   private readonly systemSubscribers = new Map<string, number>();
@@ -199,7 +203,7 @@ export class BrokerCore {
       ...(state.level === undefined ? {} : { protocolLevel: state.level }),
       ...(leftover === undefined ? {} : { leftover }),
     });
-    const link = new ClientLink(state, transport, decoder);
+    const link = new ClientLink(state, transport, decoder, this.sent);
     this.links.set(state.id, link);
     return link;
   }
@@ -390,12 +394,12 @@ export class BrokerCore {
   /** Moves per-link send counts into the namespace metrics; schedules their flush to storage. */
   private countSent(): void {
     const metrics = this.deps.metrics;
-    for (const link of this.links.values()) {
-      if (link.packetsSent === 0) continue;
-      metrics.add('messagesSent', link.packetsSent);
-      metrics.add('bytesSent', link.bytesSent);
-      link.packetsSent = 0;
-      link.bytesSent = 0;
+    const sent = this.sent;
+    if (sent.packets > 0) {
+      metrics.add('messagesSent', sent.packets);
+      metrics.add('bytesSent', sent.bytes);
+      sent.packets = 0;
+      sent.bytes = 0;
     }
     if (metrics.isDirty && !this.metricsFlushPending) {
       this.metricsFlushPending = true;
@@ -528,7 +532,7 @@ export class BrokerCore {
         void this.runHook('onDisconnect', clientId, () => onDisconnect(info));
       }
     }
-    this.scheduleNextAlarm();
+    // Removing a link only moves deadlines later; endSession asked for any new one itself.
   }
 
   /**
@@ -551,6 +555,8 @@ export class BrokerCore {
     } else {
       if (willAt === undefined && session.will !== undefined) this.store.clearWill(clientId);
       this.store.markDisconnected(clientId, now, willAt);
+      if (willAt !== undefined) this.deps.requestAlarm(willAt);
+      if (session.expiryInterval !== SessionNeverExpires) this.deps.requestAlarm(now + session.expiryInterval * 1000);
     }
     this.log.log('info', 'client_disconnected', { client: clientId, cause });
   }
@@ -1063,6 +1069,13 @@ export class BrokerCore {
     return undefined;
   }
 
+  /**
+   * The next alarm: the earliest deadline of any kind. This scans every
+   * link, so it runs only when the alarm fires or the object wakes; in
+   * between, whoever creates a deadline asks for it directly. Alarms are at
+   * least AlarmSpacingMs apart, so thousands of keep-alive deadlines cost
+   * one scan a second, not one each.
+   */
   scheduleNextAlarm(): void {
     let next = this.store.nextSessionDeadline();
     if (this.nextSystemPublish !== undefined && (next === undefined || this.nextSystemPublish < next)) next = this.nextSystemPublish;
@@ -1070,7 +1083,13 @@ export class BrokerCore {
       const deadline = this.linkDeadline(link);
       if (deadline !== undefined && (next === undefined || deadline < next)) next = deadline;
     }
-    if (next !== undefined) this.deps.requestAlarm(next);
+    if (next !== undefined) this.deps.requestAlarm(Math.max(next, this.now() + AlarmSpacingMs));
+  }
+
+  /** Asks for an alarm at this link's next deadline (connect timeout or keep-alive). */
+  requestLinkAlarm(link: ClientLink): void {
+    const deadline = this.linkDeadline(link);
+    if (deadline !== undefined) this.deps.requestAlarm(deadline);
   }
 }
 

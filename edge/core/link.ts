@@ -51,6 +51,11 @@ export interface ConnectionState {
   hasGrants?: boolean;
 }
 
+export interface SendCounter {
+  packets: number;
+  bytes: number;
+}
+
 export interface Transport {
   /** Sends one WebSocket message (one or more whole MQTT packets). */
   send(bytes: Uint8Array): void;
@@ -62,9 +67,7 @@ export interface Transport {
 export class ClientLink {
   private readonly outgoing: Uint8Array[] = [];
   private outgoingBytes = 0;
-  /** Packets and bytes handed to the transport, for the namespace's metrics. */
-  packetsSent = 0;
-  bytesSent = 0;
+
   /** Serializes packet handling of this client, so hooks run in packet order. */
   chain: Promise<void> = Promise.resolve();
   /** Set once the connection is being torn down; later packets are ignored. */
@@ -86,6 +89,8 @@ export class ClientLink {
     readonly state: ConnectionState,
     private readonly transport: Transport,
     readonly decoder: PacketDecoder,
+    /** The namespace's running count of what links sent (one object shared by all links). */
+    private readonly sent: SendCounter,
   ) {}
 
   get id(): string {
@@ -113,8 +118,8 @@ export class ClientLink {
     if (this.closed) return;
     this.outgoing.push(bytes);
     this.outgoingBytes += bytes.byteLength;
-    this.packetsSent++;
-    this.bytesSent += bytes.byteLength;
+    this.sent.packets++;
+    this.sent.bytes += bytes.byteLength;
   }
 
   get hasOutgoing(): boolean {

@@ -222,7 +222,7 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
     broker.resendInflight(link, store.inflight(clientId));
     broker.pump(link);
   }
-  broker.scheduleNextAlarm();
+  broker.requestLinkAlarm(link);
   const onConnect = broker.deps.hooks.onConnect;
   if (onConnect !== undefined) {
     broker.flushAll();
