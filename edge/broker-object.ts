@@ -85,6 +85,12 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
         now: () => Date.now(),
         requestAlarm: (at) => this.requestAlarm(at),
         newId: () => crypto.randomUUID(),
+        // Output is sent from a zero-delay timer, after the WebSocket messages already
+        // queued have been handled: what they produce for one client leaves as one
+        // message. Measured: p2p over WebSocket about twice the throughput, same latency
+        // at 1,000 msg/s. The timer is pending only while output waits, so it never
+        // keeps an idle object from hibernating.
+        deferFlush: (flush: () => void) => void setTimeout(flush, 0),
         // The core publishes $SYS from alarms, and only while someone subscribes to it.
         ...(resolved.sysIntervalMs > 0 ? { systemTopics: new SysTopicsPublisher({ intervalMs: resolved.sysIntervalMs }) } : {}),
       });

@@ -51,6 +51,8 @@ export interface BrokerDeps {
   /** Asks the host to call `alarm()` no later than `at` (ms). */
   requestAlarm(at: number): void;
   newId(): string;
+  /** When set, output of incoming messages is flushed through this (e.g. a zero-delay timer). */
+  deferFlush?: (flush: () => void) => void;
   /** Publishes the $SYS tree every `intervalMs` while someone subscribes to $SYS topics. */
   systemTopics?: SystemTopicsPublisher;
 }
@@ -107,6 +109,7 @@ export class BrokerCore {
   private readonly dirty = new Set<ClientLink>();
   private readonly shareCursor = new Map<string, number>();
   private metricsFlushPending = false;
+  private flushPending = false;
   /** What every link handed to its transport since the last count (links add to it directly). */
   private readonly sent: SendCounter = { packets: 0, bytes: 0 };
   /** Subscriptions whose filter can match a $SYS topic; $SYS is published only while there are some. */
@@ -246,8 +249,28 @@ export class BrokerCore {
       if (!isMqttError(thrown)) this.log.log('error', 'handler_failed', { client: link.state.clientId, error: describeError(thrown) });
       if (!link.closed) this.failConnection(link, failure);
     } finally {
-      this.flushAll();
+      this.flushSoon();
     }
+  }
+
+  /**
+   * After an incoming message: flush now, or, when the host defers flushes,
+   * once the messages already waiting have been handled too, so that what
+   * they produce for one subscriber leaves as one WebSocket message (the
+   * runtime's cost is per message, not per byte).
+   */
+  private flushSoon(): void {
+    const defer = this.deps.deferFlush;
+    if (defer === undefined) {
+      this.flushAll();
+      return;
+    }
+    if (this.flushPending) return;
+    this.flushPending = true;
+    defer(() => {
+      this.flushPending = false;
+      this.flushAll();
+    });
   }
 
   /** The transport closed (client went away, network error). */
