@@ -12,16 +12,13 @@ import { parsePasswordFile, verifyPassword, type PasswordFile } from './auth/pas
 import { parseSharedSubscription } from '../shared/topic.ts';
 import type { AllowDecision, AuthDecision, AuthenticateContext, DenyDecision, BrokerHooks, ClientGrants, PublishDecision, SubscribeDecision } from './core/hooks.ts';
 import { normalizePublishDecision, normalizeSubscribeDecision } from './core/hooks.ts';
+import type { EdgeVars } from './config.ts';
 
-export interface AccessEnv {
-  MQTT_ALLOW_ANONYMOUS?: string;
-  MQTT_PASSWORDS?: string;
-  MQTT_ACL?: string;
-  MQTT_JWT_SECRET?: string;
-  MQTT_JWT_JWKS?: string;
-  MQTT_JWT_ISSUER?: string;
-  MQTT_JWT_AUDIENCE?: string;
-}
+/** The settings access control reads (declared once, in config.ts). */
+export type AccessEnv = Pick<
+  EdgeVars,
+  'MQTT_ALLOW_ANONYMOUS' | 'MQTT_PASSWORDS' | 'MQTT_ACL' | 'MQTT_JWT_SECRET' | 'MQTT_JWT_JWKS' | 'MQTT_JWT_ISSUER' | 'MQTT_JWT_AUDIENCE'
+>;
 
 export interface AccessConfig {
   allowAnonymous: boolean;

@@ -3,6 +3,7 @@
  * `POST /publish/<namespace>` with `Authorization: Bearer <MQTT_API_TOKEN>`
  * and a JSON body `{ "topic", "payload" | "payload_base64", "qos", "retain" }`.
  */
+import { concatBytes } from '../shared/codec/framer.ts';
 import { validateTopicName } from '../shared/topic.ts';
 import { constantTimeEqual } from './auth/constant-time.ts';
 import { decodeBase64 } from './auth/base64.ts';
@@ -73,11 +74,5 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array 
     }
     parts.push(value);
   }
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    body.set(part, offset);
-    offset += part.byteLength;
-  }
-  return body;
+  return concatBytes(parts, total);
 }

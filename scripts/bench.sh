@@ -22,7 +22,7 @@ chmod -R u+w "$tool"
 
 # One bundle for every run; each run starts the stack fresh with empty storage.
 bundle=$(node --import tsx -e "import('./scripts/local-edge.ts').then(async (m) => console.log(await m.buildEdge()))")
-free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+free_port() { node --import tsx -e "import('./scripts/free-port.ts').then(async (m) => console.log(await m.freePort()))"; }
 ws_port=$(free_port)
 tcp_port=$(free_port)
 

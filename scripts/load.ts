@@ -11,12 +11,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { connect as tcpConnect, createServer, type Socket } from 'node:net';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqttPacket from 'mqtt-packet';
 import WebSocket from 'ws';
+import { freePort } from './free-port.ts';
 import { repoRoot, startLocalEdge } from './local-edge.ts';
 
 const { values: args } = parseArgs({
@@ -68,17 +69,6 @@ function rssKb(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 // ---- a minimal MQTT 3.1.1 client (no per-message allocations beyond parsing) --------

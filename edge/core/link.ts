@@ -5,6 +5,7 @@
  * sent at the end of the current event.
  */
 import { PacketDecoder } from '../../shared/codec/decoder.ts';
+import { concatBytes } from '../../shared/codec/framer.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
 import type { ClientGrants } from './hooks.ts';
@@ -128,17 +129,7 @@ export class ClientLink {
 
   flush(): void {
     if (this.outgoing.length === 0) return;
-    let message: Uint8Array;
-    if (this.outgoing.length === 1) {
-      message = this.outgoing[0] as Uint8Array;
-    } else {
-      message = new Uint8Array(this.outgoingBytes);
-      let offset = 0;
-      for (const part of this.outgoing) {
-        message.set(part, offset);
-        offset += part.byteLength;
-      }
-    }
+    const message = this.outgoing.length === 1 ? (this.outgoing[0] as Uint8Array) : concatBytes(this.outgoing, this.outgoingBytes);
     this.outgoing.length = 0;
     this.outgoingBytes = 0;
     try {

@@ -110,7 +110,7 @@ export class PacketFramer {
    */
   pendingBytes(): Uint8Array {
     if (this.pending.length === 1) return copyOf(this.pending[0] as Uint8Array);
-    return concat(this.pending, this.pendingLength);
+    return concatBytes(this.pending, this.pendingLength);
   }
 
   /** Same as `pendingBytes()` (non-destructive), under the hibernation flow's name. */
@@ -160,7 +160,7 @@ export class PacketFramer {
     let header = this.pendingHeader;
     if (header === undefined) {
       // The fixed header itself is split: at most 4 bytes pending, so join a few.
-      const head = concat([...this.pending, chunk.subarray(0, MaxFixedHeaderLength - this.pendingLength)]);
+      const head = concatBytes([...this.pending, chunk.subarray(0, MaxFixedHeaderLength - this.pendingLength)]);
       header = this.readHeader(head, 0);
       if (this.error !== undefined) return -1;
       if (header === undefined) {
@@ -177,7 +177,7 @@ export class PacketFramer {
       }
       return -1;
     }
-    const bytes = concat([...this.pending, chunk.subarray(0, needed)], header.totalLength);
+    const bytes = concatBytes([...this.pending, chunk.subarray(0, needed)], header.totalLength);
     frames.push({ type: header.type, flags: header.flags, bytes });
     this.pending = [];
     this.pendingLength = 0;
@@ -244,7 +244,8 @@ function copyOf(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-function concat(parts: readonly Uint8Array[], total?: number): Uint8Array {
+/** Joins byte chunks into one array (`total`, when known, saves a pass). */
+export function concatBytes(parts: readonly Uint8Array[], total?: number): Uint8Array {
   let length = total;
   if (length === undefined) {
     length = 0;

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/free-port.ts';
 import { repoRoot } from '../../scripts/local-edge.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { eventually, sleep } from '../helpers/mqtt-clients.ts';
@@ -23,17 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await edge?.dispose();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The sidecar as its own process, so it can be SIGKILLed. */
 async function spawnSidecar(port: number): Promise<ChildProcess> {
