@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodePacket } from '../../shared/codec/encoder.ts';
-import { connectDevice, connectPacket, sleep, startFakeEdge, startTestSidecar, waitUntil, type FakeEdge, type TestSidecar } from './harness.ts';
+import { connectDevice, connectPacket, sleep, startFakeEdge, startTestSidecar, waitUntil, type FakeEdge, type TestSidecar, closeStarted } from './harness.ts';
 
 const HIGH_WATER = 64 * 1024;
 /** High-water mark + one socket read (64 KiB) + one partial packet, with room to spare. */
@@ -17,12 +17,7 @@ const MAX_BYTES = 256 * 1024 * 1024;
 
 let running: TestSidecar | undefined;
 let edge: FakeEdge | undefined;
-afterEach(async () => {
-  await running?.sidecar.close();
-  await edge?.close();
-  running = undefined;
-  edge = undefined;
-});
+afterEach(closeStarted);
 
 function publish(sequence: number, size: number): Uint8Array {
   const payload = Buffer.alloc(size, sequence & 0xff);

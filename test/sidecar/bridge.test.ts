@@ -8,16 +8,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { EdgeCloseCode } from '../../sidecar/close-codes.ts';
-import { connectDevice, connectPacket, sleep, startFakeEdge, startTestSidecar, waitUntil, type FakeEdge, type TestSidecar } from './harness.ts';
+import { connectDevice, connectPacket, sleep, startFakeEdge, startTestSidecar, waitUntil, type FakeEdge, type TestSidecar, closeStarted } from './harness.ts';
 
 let edge: FakeEdge | undefined;
 let running: TestSidecar | undefined;
-afterEach(async () => {
-  await running?.sidecar.close();
-  await edge?.close();
-  running = undefined;
-  edge = undefined;
-});
+afterEach(closeStarted);
 
 async function setUp(env: Record<string, string> = {}, edgeOptions: Parameters<typeof startFakeEdge>[0] = {}): Promise<{ edge: FakeEdge; sidecar: TestSidecar }> {
   edge = await startFakeEdge(edgeOptions);

@@ -124,7 +124,7 @@ export async function startFakeEdge(options: FakeEdgeOptions = {}): Promise<Fake
   });
 
   const port = (wss.address() as net.AddressInfo).port;
-  return {
+  const edge: FakeEdge = {
     url: `ws://127.0.0.1:${port}${options.path ?? '/mqtt'}`,
     port,
     connections,
@@ -137,6 +137,16 @@ export async function startFakeEdge(options: FakeEdgeOptions = {}): Promise<Fake
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+  started.push(() => edge.close());
+  return edge;
+}
+
+/** Closers of the fake edges and sidecars tests started, newest last. */
+const started: Array<() => Promise<void>> = [];
+
+/** Closes what the test started, newest first (sidecars before their edge): `afterEach(closeStarted)`. */
+export async function closeStarted(): Promise<void> {
+  for (const close of started.splice(0).reverse()) await close();
 }
 
 /** A port nothing listens on (bound, then released). */
@@ -229,5 +239,6 @@ export async function startTestSidecar(edgeUrl: string, env: Record<string, stri
     },
   });
   const sidecar = await startSidecar(config, { logger });
+  started.push(() => sidecar.close());
   return { sidecar, config, logs, events: (name) => logs.filter((line) => line['event'] === name) };
 }

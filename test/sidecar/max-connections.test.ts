@@ -7,16 +7,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, connectExpectingRefusal } from '../helpers/mqtt-clients.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { ConnectionLimiter } from '../../sidecar/admission.ts';
-import { connectDevice, connectPacket, startFakeEdge, startTestSidecar, waitUntil, type FakeEdge, type RawDevice, type TestSidecar } from './harness.ts';
+import { connectDevice, connectPacket, startFakeEdge, startTestSidecar, waitUntil, type FakeEdge, type RawDevice, type TestSidecar, closeStarted } from './harness.ts';
 
 let running: TestSidecar | undefined;
 let edge: FakeEdge | undefined;
-afterEach(async () => {
-  await running?.sidecar.close();
-  await edge?.close();
-  running = undefined;
-  edge = undefined;
-});
+afterEach(closeStarted);
 
 describe('ConnectionLimiter', () => {
   it('bridges up to the limit, then refuses, then drops', () => {

@@ -14,18 +14,13 @@ import { connectClient } from '../helpers/mqtt-clients.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { EdgeCloseCode } from '../../sidecar/close-codes.ts';
-import { connectDevice, connectPacket, startFakeEdge, startTestSidecar, waitUntil, type FakeEdge, type TestSidecar } from './harness.ts';
+import { connectDevice, connectPacket, startFakeEdge, startTestSidecar, waitUntil, type FakeEdge, type TestSidecar, closeStarted } from './harness.ts';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 let running: TestSidecar | undefined;
 let edge: FakeEdge | undefined;
-afterEach(async () => {
-  await running?.sidecar.close();
-  await edge?.close();
-  running = undefined;
-  edge = undefined;
-});
+afterEach(closeStarted);
 
 describe('graceful shutdown', () => {
   it('sends a 5.0 MQTT.js client DISCONNECT 0x8B, closes a 3.1.1 client, and closes the edge side with 1001', async () => {
