@@ -84,6 +84,14 @@ interface SessionRuntime {
   inflight: Set<number>;
   nextPacketId: number;
   /**
+   * In-flight QoS 1 messages kept in memory only: those of sessions that
+   * end with their connection (expiry 0). Such a session cannot outlive a
+   * crash or a restart of the object, so storing its in-flight messages
+   * would buy nothing; if the object is evicted meanwhile the client has
+   * the message already, and its late PUBACK is simply ignored.
+   */
+  volatile: Set<number>;
+  /**
    * Queued (not yet sent) messages in storage, so a live delivery knows
    * without a query whether it must queue behind them. `pump` re-reads
    * the queue and resets this when it finds it empty.
@@ -887,7 +895,9 @@ export class BrokerCore {
           runtime.inflight.delete(packetId);
           return;
         }
-        this.store.enqueue(clientId, outgoing, delivery.subscriptionIds, packetId, delivery.shareFilter);
+        // Share group messages stay in storage: they may move to another member.
+        if (qos === 1 && link.state.sessionExpiry === 0 && delivery.shareFilter === undefined) runtime.volatile.add(packetId);
+        else this.store.enqueue(clientId, outgoing, delivery.subscriptionIds, packetId, delivery.shareFilter);
         return;
       }
       // Behind queued messages (order) or a full window: queue, then send what fits.
@@ -1012,7 +1022,7 @@ export class BrokerCore {
     if (runtime === undefined) {
       const inflight = new Set<number>();
       for (const record of this.store.inflight(clientId)) if (record.packetId !== undefined) inflight.add(record.packetId);
-      runtime = { inflight, nextPacketId: 1 + Math.max(0, ...inflight), queued: this.store.countQueued(clientId) };
+      runtime = { inflight, volatile: new Set(), nextPacketId: 1 + Math.max(0, ...inflight), queued: this.store.countQueued(clientId) };
       this.runtimes.set(clientId, runtime);
     }
     return runtime;
@@ -1033,6 +1043,14 @@ export class BrokerCore {
   /** An outbound QoS 1/2 message was acknowledged: free its id and send what is queued. */
   releasePacketId(clientId: string, packetId: number): void {
     this.runtime(clientId).inflight.delete(packetId);
+  }
+
+  /** PUBACK of a QoS 1 message kept in memory only; false if it was not one. */
+  completeVolatile(clientId: string, packetId: number): boolean {
+    const runtime = this.runtimes.get(clientId);
+    if (runtime === undefined || !runtime.volatile.delete(packetId)) return false;
+    runtime.inflight.delete(packetId);
+    return true;
   }
 
   /** Sends queued messages while the client's in-flight window has room. */

@@ -35,6 +35,8 @@ export interface ConnectionState {
   clientReceiveMaximum: number;
   /** 5.0: the largest packet the client accepts; 0 = no limit. */
   clientMaxPacketSize: number;
+  /** Session Expiry Interval in force (seconds); 0 = the session ends with this connection. */
+  sessionExpiry?: number;
   /** 5.0: topic aliases the client accepts from the server; 0 = none. */
   clientTopicAliasMaximum?: number;
   /** 5.0: the enhanced authentication method of this connection. */

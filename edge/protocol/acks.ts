@@ -12,7 +12,9 @@ import { OutboundState } from '../core/session-store.ts';
 export function handlePuback(broker: BrokerCore, link: ClientLink, packet: PubackPacket): void {
   const clientId = link.state.clientId as string;
   const packetId = packet.messageId as number;
-  if (broker.store.complete(clientId, packetId, OutboundState.PublishSent)) {
+  if (broker.completeVolatile(clientId, packetId)) {
+    broker.pump(link);
+  } else if (broker.store.complete(clientId, packetId, OutboundState.PublishSent)) {
     broker.releasePacketId(clientId, packetId);
     broker.pump(link);
   }

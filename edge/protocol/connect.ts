@@ -175,6 +175,7 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
   state.keepAlive = keepAlive;
   state.clientReceiveMaximum = isV5 ? Math.min(properties.receiveMaximum ?? 0xffff, limits.maxInflight * 10) : limits.maxInflight;
   state.clientMaxPacketSize = isV5 ? (properties.maximumPacketSize ?? 0) : 0;
+  state.sessionExpiry = expiryInterval;
   state.requestProblemInformation = properties.requestProblemInformation !== false;
   state.clientTopicAliasMaximum = isV5 ? (properties.topicAliasMaximum ?? 0) : 0;
   if (authenticationMethod !== undefined) state.authenticationMethod = authenticationMethod;
