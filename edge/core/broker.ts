@@ -516,6 +516,8 @@ export class BrokerCore {
     });
     if (link.state.phase === 'awaiting-connect' || link.state.phase === 'authenticating') {
       const level = link.decoder.protocolLevel;
+      // The CONNACK must be in the client's own form (a 5.0 CONNACK has properties).
+      if (level !== undefined) link.state.level = level;
       if (error.reasonCode === ReasonCode.UnsupportedProtocolVersion && level !== 5) {
         // [MQTT-3.1.2-2] answer an unsupported level with CONNACK 0x01, then close.
         link.write({ cmd: 'connack', sessionPresent: false, returnCode: ConnackReturnCode.UnacceptableProtocolVersion });
@@ -532,7 +534,8 @@ export class BrokerCore {
   /** Server-initiated close of a connected client (5.0: DISCONNECT with a reason first). */
   disconnectWith(link: ClientLink, reasonCode: number, message: string, cause: CloseCause): void {
     if (link.isV5 && link.state.phase === 'connected') {
-      link.write({ cmd: 'disconnect', reasonCode, ...this.reasonString(link, message) });
+      const reason = DisconnectReasonForConnackReason.get(reasonCode) ?? reasonCode;
+      link.write({ cmd: 'disconnect', reasonCode: reason, ...this.reasonString(link, message) });
     }
     const wsCode = cause === 'protocol-error' ? WsCloseCode.ProtocolError : WsCloseCode.Normal;
     link.close(wsCode, truncateReason(message));
@@ -1161,6 +1164,20 @@ function mergeDelivery(targets: Map<string, Delivery>, entry: SubscriptionEntry)
   // The client has the message through a subscription of its own too: it is no longer the group's to move.
   delete existing.shareFilter;
 }
+
+/**
+ * Reason codes only a CONNACK may carry, as the nearest DISCONNECT reason
+ * (table 3.14.2.1): a second CONNECT with a bad protocol name (0x84) is a
+ * Protocol Error; a failed re-authentication (0x86, 0x8A, 0x8C) is Not authorized.
+ */
+const DisconnectReasonForConnackReason: ReadonlyMap<number, number> = new Map([
+  [ReasonCode.UnsupportedProtocolVersion, ReasonCode.ProtocolError],
+  [ReasonCode.ClientIdentifierNotValid, ReasonCode.ProtocolError],
+  [ReasonCode.BadUserNameOrPassword, ReasonCode.NotAuthorized],
+  [ReasonCode.Banned, ReasonCode.NotAuthorized],
+  [ReasonCode.BadAuthenticationMethod, ReasonCode.NotAuthorized],
+  [ReasonCode.ServerUnavailable, ReasonCode.ServerBusy],
+]);
 
 /**
  * A copy of an encoded QoS 1/2 PUBLISH with another packet id: it sits

@@ -30,8 +30,8 @@ import { parser as createParser, type Parser } from 'mqtt-packet';
 import { isMqttError, malformedPacket, protocolError, type MqttError } from '../errors.ts';
 import { ReasonCode } from '../reason-codes.ts';
 import { PacketFramer, type Frame } from './framer.ts';
-import { MaxPacketSizeLimit, PacketType, type MqttPacket, type ProtocolLevel } from './types.ts';
-import { readConnectLevel, validateFrame } from './validate.ts';
+import { MaxPacketSizeLimit, PacketType, type MqttPacket, type ProtocolLevel, type UserProperties } from './types.ts';
+import { readConnectLevel, validateFrame, type UserPropertyPairs } from './validate.ts';
 
 export interface PacketDecoderOptions {
   /** Largest packet accepted (fixed header included); larger ones fail with PacketTooLarge (0x95). */
@@ -134,8 +134,7 @@ export class PacketDecoder {
       const requested = readConnectLevel(frame);
       // A second CONNECT is decoded (for the broker to refuse [MQTT-3.1.0-2]) but never changes the level.
       this.level ??= requested;
-      validateFrame(frame, requested);
-      return this.parse(frame, requested);
+      return withUserProperties(this.parse(frame, requested), validateFrame(frame, requested));
     }
     const level = this.level;
     if (level === undefined) {
@@ -145,13 +144,13 @@ export class PacketDecoder {
     if (frame.type === PacketType.AUTH) {
       // Type 15 is reserved before 5.0.
       if (level !== 5) throw malformedPacket('packet type 15 (AUTH) is reserved before MQTT 5');
-      validateFrame(frame, level);
+      const pairs = validateFrame(frame, level);
       // mqtt-packet refuses the short form; Remaining Length 0 means Success, no properties (spec 3.15.2.1).
       if (frame.bytes.length === 2) return { cmd: 'auth', reasonCode: ReasonCode.Success, length: 0 };
-      return this.parse(frame, level);
+      return withUserProperties(this.parse(frame, level), pairs);
     }
-    validateFrame(frame, level);
-    return this.parse(frame, level);
+    const pairs = validateFrame(frame, level);
+    return withUserProperties(this.parse(frame, level), pairs);
   }
 
   private parse(frame: Frame, level: ProtocolLevel): MqttPacket {
@@ -204,4 +203,31 @@ function toMqttError(thrown: unknown): MqttError {
 
 function describe(thrown: unknown): string {
   return thrown instanceof Error ? thrown.message : String(thrown);
+}
+
+/**
+ * Replaces mqtt-packet's User Properties with ones built from the raw pairs:
+ * an object without a prototype (a name like "__proto__" is just a name),
+ * a repeated name becomes an array of its values in order.
+ */
+function withUserProperties(packet: MqttPacket, pairs: UserPropertyPairs): MqttPacket {
+  if (pairs.main !== undefined) {
+    const target = packet as { properties?: { userProperties?: UserProperties } };
+    target.properties = { ...target.properties, userProperties: toUserProperties(pairs.main) };
+  }
+  if (pairs.will !== undefined && packet.cmd === 'connect' && packet.will !== undefined) {
+    packet.will.properties = { ...packet.will.properties, userProperties: toUserProperties(pairs.will) };
+  }
+  return packet;
+}
+
+function toUserProperties(pairs: ReadonlyArray<[string, string]>): UserProperties {
+  const result = Object.create(null) as Record<string, string | string[]>;
+  for (const [name, value] of pairs) {
+    const existing = result[name];
+    if (existing === undefined) result[name] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else result[name] = [existing, value];
+  }
+  return result;
 }

@@ -217,6 +217,7 @@ export class PacketFramer {
     let remaining = 0;
     let multiplier = 1;
     let pos = offset + 1;
+    let nonMinimal = false;
     for (let count = 0; ; count++) {
       if (count === MaxRemainingLengthBytes) {
         // Remaining Length is a Variable Byte Integer of at most 4 bytes (5.0 spec 1.5.5, 3.1.1 spec 2.2.3).
@@ -227,12 +228,20 @@ export class PacketFramer {
       const byte = buf[pos++] as number;
       remaining += (byte & 0x7f) * multiplier;
       multiplier *= 128;
-      if ((byte & 0x80) === 0) break;
+      if ((byte & 0x80) === 0) {
+        // [MQTT-1.5.5-1] the shortest encoding only: a last byte of 0 after others is padding.
+        nonMinimal = byte === 0 && count > 0;
+        break;
+      }
     }
     const headerLength = pos - offset;
     const totalLength = headerLength + remaining;
     if (totalLength > this.maxPacketSize) {
       this.error = packetTooLarge(`packet of ${totalLength} bytes exceeds the maximum of ${this.maxPacketSize}`);
+      return undefined;
+    }
+    if (nonMinimal) {
+      this.error = malformedPacket('remaining length is not in its shortest encoding');
       return undefined;
     }
     return { type, flags, headerLength, totalLength };

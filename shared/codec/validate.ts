@@ -77,7 +77,11 @@ class Reader {
     for (let count = 0; count < 4; count++) {
       const byte = this.u8(field);
       value += (byte & 0x7f) * multiplier;
-      if ((byte & 0x80) === 0) return value;
+      if ((byte & 0x80) === 0) {
+        // [MQTT-1.5.5-1] the shortest encoding only.
+        if (byte === 0 && count > 0) throw this.malformed(`${field} is not in its shortest encoding`);
+        return value;
+      }
       multiplier *= 128;
     }
     throw this.malformed(`${field} is a variable byte integer longer than 4 bytes`);
@@ -150,7 +154,33 @@ export function readConnectLevel(frame: Frame): ProtocolLevel {
  * Checks one whole packet against the structure of its type at `level`.
  * Throws MqttError (MalformedPacket, or ProtocolError where the spec says so).
  */
-export function validateFrame(frame: Frame, level: ProtocolLevel): void {
+export function validateFrame(frame: Frame, level: ProtocolLevel): UserPropertyPairs {
+  collected = {};
+  validateFrameStructure(frame, level);
+  return collected;
+}
+
+/**
+ * The User Properties of a packet as name/value pairs, in order, read from
+ * the raw bytes: mqtt-packet folds them into a plain object, where a name
+ * like "__proto__" would set the object's prototype and repeated pairs with
+ * an empty value collapse. `main` is the packet's properties, `will` the Will
+ * Properties of a CONNECT.
+ */
+export interface UserPropertyPairs {
+  main?: Array<[string, string]>;
+  will?: Array<[string, string]>;
+}
+
+let collected: UserPropertyPairs = {};
+
+const utf8Decoder = new TextDecoder();
+
+function decodeUtf8(bytes: Uint8Array, start: number, end: number): string {
+  return utf8Decoder.decode(bytes.subarray(start, end));
+}
+
+function validateFrameStructure(frame: Frame, level: ProtocolLevel): void {
   const bytes = frame.bytes;
   const start = fixedHeaderLength(bytes);
   const v5 = level === 5;
@@ -203,7 +233,8 @@ export function validateFrame(frame: Frame, level: ProtocolLevel): void {
           // [MQTT-3-8.3-4] bits 7-2 are reserved before 5.0.
           throw r.malformed('reserved subscription option bits set');
         }
-        if ((options & 0x03) === 3) throw r.malformed('subscription QoS 3');
+        // 5.0 spec 3.8.3.1: "It is a Protocol Error if the Maximum QoS field has the value 3"; 3.1.1 calls it malformed [MQTT-3.8.3-4].
+        if ((options & 0x03) === 3) throw v5 ? r.protocol('subscription QoS 3') : r.malformed('subscription QoS 3');
       }
       return;
     }
@@ -331,10 +362,14 @@ function readProperties(r: Reader, context: number): void {
       case 'binary':
         list.binary(spec.name);
         break;
-      case 'pair':
-        list.utf8(`${spec.name} name`);
-        list.utf8(`${spec.name} value`);
+      case 'pair': {
+        const nameStart = list.utf8(`${spec.name} name`);
+        const nameEnd = list.pos;
+        const valueStart = list.utf8(`${spec.name} value`);
+        const pairs = context === WillContext ? (collected.will ??= []) : (collected.main ??= []);
+        pairs.push([decodeUtf8(list.bytes, nameStart, nameEnd), decodeUtf8(list.bytes, valueStart, list.pos)]);
         break;
+      }
     }
     if (spec.boolean === true && value > 1) throw list.protocol(`property ${spec.name} must be 0 or 1, got ${value}`);
     if (spec.nonZero === true && value === 0) throw list.protocol(`property ${spec.name} must not be 0`, spec.zeroReason);

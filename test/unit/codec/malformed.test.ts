@@ -120,7 +120,8 @@ function casesAt(level: ProtocolLevel): BadCase[] {
     // ---- SUBSCRIBE / UNSUBSCRIBE ------------------------------------------------
     { name: 'SUBSCRIBE without filters [MQTT-3.8.3-3]', level, bytes: packet(0x82, '0001', v5 ? props() : []), reason: ReasonCode.ProtocolError },
     { name: 'SUBSCRIBE without options byte', level, bytes: packet(0x82, '0001', v5 ? props() : [], str('a')), reason: ReasonCode.MalformedPacket },
-    { name: 'SUBSCRIBE QoS 3', level, bytes: packet(0x82, '0001', v5 ? props() : [], str('a'), '03'), reason: ReasonCode.MalformedPacket },
+    // 5.0 spec 3.8.3.1 makes it a Protocol Error; 3.1.1 [MQTT-3.8.3-4] treats it as malformed.
+    { name: 'SUBSCRIBE QoS 3', level, bytes: packet(0x82, '0001', v5 ? props() : [], str('a'), '03'), reason: v5 ? ReasonCode.ProtocolError : ReasonCode.MalformedPacket },
     { name: 'SUBSCRIBE reserved option bits', level, bytes: packet(0x82, '0001', v5 ? props() : [], str('a'), 'c0'), reason: ReasonCode.MalformedPacket },
     { name: 'SUBSCRIBE with packet id 0', level, bytes: packet(0x82, '0000', v5 ? props() : [], str('a'), '00'), reason: ReasonCode.ProtocolError },
     { name: 'SUBSCRIBE filter with U+0000', level, bytes: packet(0x82, '0001', v5 ? props() : [], rawStr('61 00'), '00'), reason: ReasonCode.MalformedPacket },

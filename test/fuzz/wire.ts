@@ -1,0 +1,198 @@
+/**
+ * Byte-level helpers for the fuzzers, and an independent fixed-header
+ * splitter used as an oracle for the codec's framer.
+ *
+ * The splitter is deliberately written from the spec (2.1, 2.2.3, table 2.2)
+ * rather than reusing shared/codec/framer.ts: a shared bug would otherwise
+ * go unnoticed by the very tests that exist to catch it.
+ */
+
+export function hex(text: string): Uint8Array {
+  const clean = text.replace(/\s+/g, '');
+  if (clean.length % 2 !== 0) throw new Error(`odd hex: ${text}`);
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(clean.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** Minimal Variable Byte Integer (spec 1.5.5). Values above 4 bytes' worth still encode (5+ bytes), for corruption. */
+export function encodeVbi(value: number): Uint8Array {
+  const out: number[] = [];
+  let rest = value;
+  do {
+    let byte = rest % 128;
+    rest = Math.floor(rest / 128);
+    if (rest > 0) byte |= 0x80;
+    out.push(byte);
+  } while (rest > 0);
+  return Uint8Array.from(out);
+}
+
+/** Reads a Variable Byte Integer of at most 4 bytes at `offset`; undefined if truncated or longer. */
+export function readVbi(bytes: Uint8Array, offset: number): { value: number; size: number } | undefined {
+  let value = 0;
+  let multiplier = 1;
+  for (let i = 0; i < 4; i++) {
+    const byte = bytes[offset + i];
+    if (byte === undefined) return undefined;
+    value += (byte & 0x7f) * multiplier;
+    multiplier *= 128;
+    if ((byte & 0x80) === 0) return { value, size: i + 1 };
+  }
+  return undefined;
+}
+
+/** The packet with its Remaining Length recomputed from the body (for mutations that keep a frame whole). */
+export function reframe(firstByte: number, body: Uint8Array): Uint8Array {
+  return concatBytes([Uint8Array.of(firstByte), encodeVbi(body.length), body]);
+}
+
+/** Splits a whole packet into its first byte and body; undefined if its fixed header is broken or truncated. */
+export function splitPacket(bytes: Uint8Array): { first: number; headerLength: number; body: Uint8Array } | undefined {
+  const first = bytes[0];
+  if (first === undefined) return undefined;
+  const length = readVbi(bytes, 1);
+  if (length === undefined) return undefined;
+  const headerLength = 1 + length.size;
+  return { first, headerLength, body: bytes.subarray(headerLength, headerLength + length.value) };
+}
+
+/** Flag nibble allowed for each type (table 2.2); PUBLISH has its own rule. */
+function flagsAllowed(type: number, flags: number): boolean {
+  if (type === 3) return (flags & 0b0110) !== 0b0110;
+  if (type === 6 || type === 8 || type === 10) return flags === 0b0010;
+  return flags === 0;
+}
+
+export interface SplitFrame {
+  type: number;
+  start: number;
+  end: number;
+}
+
+export type StreamBreak =
+  | { reason: 'reserved-type' | 'bad-flags' | 'auth-before-5' | 'length-too-long'; at: number }
+  | { reason: 'too-large'; at: number; size: number };
+
+export interface SplitResult {
+  frames: SplitFrame[];
+  /** The stream is unusable from `at` on: the server must close. */
+  broken?: StreamBreak;
+  /** An incomplete packet at the end: where it starts, and how many bytes finish it (undefined: the fixed header is incomplete). */
+  pending?: { start: number; missing: number | undefined };
+  /**
+   * Starts of packets (whole or pending) whose Remaining Length uses more
+   * bytes than needed: malformed in 5.0 [MQTT-1.5.5-1], tolerated before, so a
+   * reader may refuse them from the header or after the body.
+   */
+  overlong: number[];
+}
+
+/**
+ * Splits a client byte stream into whole packets by fixed header alone, the
+ * way the spec says a receiver must, and says where (and why) the stream
+ * breaks if it does.
+ */
+export function splitStream(bytes: Uint8Array, options: { maxPacketSize: number; level: 3 | 4 | 5 | undefined }): SplitResult {
+  const frames: SplitFrame[] = [];
+  const overlong: number[] = [];
+  let offset = 0;
+  while (offset < bytes.length) {
+    const first = bytes[offset] as number;
+    const type = first >> 4;
+    if (type === 0) return { frames, overlong, broken: { reason: 'reserved-type', at: offset } };
+    if (!flagsAllowed(type, first & 0x0f)) return { frames, overlong, broken: { reason: 'bad-flags', at: offset } };
+    let remaining = 0;
+    let multiplier = 1;
+    let pos = offset + 1;
+    let complete = false;
+    for (let count = 0; count < 4 && pos < bytes.length; count++) {
+      const byte = bytes[pos++] as number;
+      remaining += (byte & 0x7f) * multiplier;
+      multiplier *= 128;
+      if ((byte & 0x80) === 0) {
+        complete = true;
+        break;
+      }
+    }
+    if (!complete) {
+      if (pos - offset - 1 >= 4) return { frames, overlong, broken: { reason: 'length-too-long', at: offset } };
+      return { frames, overlong, pending: { start: offset, missing: undefined } };
+    }
+    if (pos - offset - 1 > encodeVbi(remaining).length) overlong.push(offset);
+    const size = pos - offset + remaining;
+    if (size > options.maxPacketSize) return { frames, overlong, broken: { reason: 'too-large', at: offset, size } };
+    if (offset + size > bytes.length) return { frames, overlong, pending: { start: offset, missing: offset + size - bytes.length } };
+    // AUTH is only known once the level is; a stream before CONNECT cannot contain it validly either.
+    if (type === 15 && options.level !== 5) return { frames, overlong, broken: { reason: 'auth-before-5', at: offset } };
+    frames.push({ type, start: offset, end: offset + size });
+    offset += size;
+  }
+  return { frames, overlong };
+}
+
+/**
+ * Bytes that finish an incomplete trailing packet, so that whatever follows
+ * starts on a packet boundary: a 0x00 to end an unfinished Remaining Length,
+ * then zero bytes up to its size.
+ */
+export function completion(bytes: Uint8Array, options: { maxPacketSize: number; level: 3 | 4 | 5 | undefined }): Uint8Array {
+  let stream = bytes;
+  const parts: Uint8Array[] = [];
+  for (let guard = 0; guard < 3; guard++) {
+    const split = splitStream(stream, options);
+    if (split.broken !== undefined || split.pending === undefined) break;
+    const filler = split.pending.missing === undefined ? Uint8Array.of(0) : new Uint8Array(split.pending.missing);
+    parts.push(filler);
+    stream = concatBytes([stream, filler]);
+  }
+  return concatBytes(parts);
+}
+
+// ---- building packets by hand (valid or not) ----
+
+export function u16(value: number): Uint8Array {
+  return Uint8Array.of((value >> 8) & 0xff, value & 0xff);
+}
+
+export function u32(value: number): Uint8Array {
+  return Uint8Array.of((value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff);
+}
+
+/** A UTF-8 Encoded String field from text. */
+export function str(text: string): Uint8Array {
+  const bytes = new Uint8Array(Buffer.from(text, 'utf8'));
+  return concatBytes([u16(bytes.length), bytes]);
+}
+
+/** A string (or binary) field with raw content bytes. */
+export function rawStr(content: Uint8Array): Uint8Array {
+  return concatBytes([u16(content.length), content]);
+}
+
+/** A 5.0 property list: Property Length, then identifier/value bytes. */
+export function props(...parts: Uint8Array[]): Uint8Array {
+  const body = concatBytes(parts);
+  return concatBytes([encodeVbi(body.length), body]);
+}
+
+/** A whole packet: first byte, Remaining Length from the body. */
+export function packet(firstByte: number, ...body: Uint8Array[]): Uint8Array {
+  return reframe(firstByte, concatBytes(body));
+}
