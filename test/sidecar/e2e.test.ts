@@ -147,17 +147,19 @@ describe.skipIf(!hasMosquitto).each(levels)('mosquitto clients at $name', ({ mos
   });
 });
 
-describe.skipIf(PYTHON === undefined)('Python paho-mqtt over TCP', () => {
+describe.skipIf(PYTHON === undefined)('Python paho-mqtt over TCP and over WebSocket', () => {
   const script = `
 import os, sys, threading
 import paho.mqtt.client as mqtt
-port, version, sub_topic, pub_topic = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+port, version, sub_topic, pub_topic, transport = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 threading.Timer(20, lambda: os._exit(3)).start()
 protocol = {'31': mqtt.MQTTv31, '311': mqtt.MQTTv311, '5': mqtt.MQTTv5}[version]
-kwargs = {'client_id': 'paho-' + version + '-' + str(os.getpid()), 'protocol': protocol}
+kwargs = {'client_id': 'paho-' + transport + '-' + version + '-' + str(os.getpid()), 'protocol': protocol, 'transport': transport}
 if hasattr(mqtt, 'CallbackAPIVersion'):
     kwargs['callback_api_version'] = mqtt.CallbackAPIVersion.VERSION1
 client = mqtt.Client(**kwargs)
+if transport == 'websockets':
+    client.ws_set_options(path='/mqtt')
 def on_connect(c, userdata, flags, rc, properties=None):
     c.subscribe(sub_topic, qos=1)
 def on_subscribe(c, userdata, mid, granted, properties=None):
@@ -173,14 +175,18 @@ os._exit(0)
 `;
 
   it.each([
-    ['31', { protocolVersion: 3, protocolId: 'MQIsdp' }],
-    ['311', { protocolVersion: 4 }],
-    ['5', { protocolVersion: 5 }],
-  ] as Array<[string, IClientOptions]>)('paho at MQTT %s exchanges QoS 1 messages with a WebSocket client', async (version, options) => {
+    ['tcp', '31', { protocolVersion: 3, protocolId: 'MQIsdp' }],
+    ['tcp', '311', { protocolVersion: 4 }],
+    ['tcp', '5', { protocolVersion: 5 }],
+    ['websockets', '311', { protocolVersion: 4 }],
+    ['websockets', '5', { protocolVersion: 5 }],
+  ] as Array<['tcp' | 'websockets', string, IClientOptions]>)('paho over %s at MQTT %s exchanges QoS 1 messages with a WebSocket client', async (transport, version, options) => {
     const topic = unique('paho');
     const ws = await connectClient(edge.mqttUrl, { ...options, clientId: unique('ws') });
     await subscribe(ws.client, `${topic}/from-paho`, { qos: 1 });
-    const paho = run(PYTHON ?? 'python3', ['-c', script, String(bridge.sidecar.tcpPort), version, `${topic}/to-paho`, `${topic}/from-paho`]);
+    // TCP through the sidecar; WebSocket straight to the edge.
+    const port = transport === 'tcp' ? bridge.sidecar.tcpPort : edge.port;
+    const paho = run(PYTHON ?? 'python3', ['-c', script, String(port), version, `${topic}/to-paho`, `${topic}/from-paho`, transport]);
     await paho.waitFor('SUBSCRIBED');
     await publish(ws.client, `${topic}/to-paho`, 'from-ws', { qos: 1 });
     const result = await paho.finished;
