@@ -6,6 +6,12 @@
  * rather than reusing shared/codec/framer.ts: a shared bug would otherwise
  * go unnoticed by the very tests that exist to catch it.
  */
+// The codec's own byte joiner, and the unit tests' minimal Variable Byte Integer
+// encoder (which also encodes values past 4 bytes, for corruption).
+import { concatBytes } from '../../shared/codec/framer.ts';
+import { vbi as encodeVbi } from '../unit/codec/helpers.ts';
+
+export { concatBytes, encodeVbi };
 
 export function hex(text: string): Uint8Array {
   const clean = text.replace(/\s+/g, '');
@@ -19,30 +25,6 @@ export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-/** Minimal Variable Byte Integer (spec 1.5.5). Values above 4 bytes' worth still encode (5+ bytes), for corruption. */
-export function encodeVbi(value: number): Uint8Array {
-  const out: number[] = [];
-  let rest = value;
-  do {
-    let byte = rest % 128;
-    rest = Math.floor(rest / 128);
-    if (rest > 0) byte |= 0x80;
-    out.push(byte);
-  } while (rest > 0);
-  return Uint8Array.from(out);
-}
 
 /** Reads a Variable Byte Integer of at most 4 bytes at `offset`; undefined if truncated or longer. */
 export function readVbi(bytes: Uint8Array, offset: number): { value: number; size: number } | undefined {
