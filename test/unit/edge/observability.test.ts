@@ -5,12 +5,12 @@
  * observability tests.)
  */
 import { describe, expect, it } from 'vitest';
-import { loadEdgeConfig } from '../../edge/config.ts';
-import type { MetricCounters } from '../../edge/core/metrics.ts';
-import { LoadAverage } from '../../edge/observability/load-average.ts';
-import { formatPrometheus, namespaceMetricFamilies, namespaceMetricNames } from '../../edge/observability/prometheus.ts';
-import { namespaceStats } from '../../edge/observability/stats.ts';
-import { allSysTopics, SysTopic, SysTopicsPublisher, type SysTopicsCore } from '../../edge/observability/sys-topics.ts';
+import { loadEdgeConfig } from '../../../edge/config.ts';
+import type { MetricCounters } from '../../../edge/core/metrics.ts';
+import { LoadAverage } from '../../../edge/observability/load-average.ts';
+import { formatPrometheus, namespaceMetricFamilies, namespaceMetricNames } from '../../../edge/observability/prometheus.ts';
+import { namespaceStats } from '../../../edge/observability/stats.ts';
+import { allSysTopics, SysTopic, SysTopicsPublisher, type SysTopicsCore } from '../../../edge/observability/sys-topics.ts';
 
 const zero: MetricCounters = {
   messagesReceived: 0,
