@@ -160,7 +160,7 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
 
     override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
       const id = this.connectionIdOf(ws);
-      this.log.log('info', 'websocket_error', { connection: id, error: describeError(error) });
+      this.log.log('info', 'websocket_error', { kind: 'WebSocket', connection: id, error: describeError(error) });
       if (id !== undefined) await this.getCore().closed(id, 'network-error');
     }
 

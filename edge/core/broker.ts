@@ -509,6 +509,7 @@ export class BrokerCore {
    */
   failConnection(link: ClientLink, error: MqttError): void {
     this.log.log('warn', 'protocol_error', {
+      kind: error.kind,
       client: link.state.clientId,
       connection: link.id,
       reason: error.reasonCode,
@@ -627,7 +628,8 @@ export class BrokerCore {
     try {
       return { ok: true, value: await callWithTimeout(name, this.deps.hookTimeoutMs, call) };
     } catch (error) {
-      this.log.log('error', 'hook_failed', { hook: name, client: clientId, error: describeError(error) });
+      const failure = new MqttError('Hook', ReasonCode.UnspecifiedError, `hook ${name} failed: ${describeError(error)}`, { cause: error });
+      this.log.log('error', 'hook_failed', { kind: failure.kind, hook: name, client: clientId, error: failure.message });
       return { ok: false };
     }
   }

@@ -247,7 +247,8 @@ export function refusalOf(reason: NonNullable<DenyDecision['reason']>): { code: 
 
 /** CONNACK with an error code for the client's level, then close [MQTT-3.2.2-5]. */
 function refuse(broker: BrokerCore, link: ClientLink, reason: number, message: string): void {
-  broker.log.log('info', 'connect_refused', { connection: link.id, reason, error: message, addr: link.state.remoteAddress });
+  const kind = reason === ReasonCode.BadUserNameOrPassword || reason === ReasonCode.NotAuthorized || reason === ReasonCode.Banned ? 'AuthFailed' : 'Protocol';
+  broker.log.log('info', 'connect_refused', { kind, connection: link.id, reason, error: message, addr: link.state.remoteAddress });
   if (link.isV5) {
     link.write({ cmd: 'connack', sessionPresent: false, reasonCode: reason, ...broker.reasonString(link, message) });
   } else {
