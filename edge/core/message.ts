@@ -3,6 +3,7 @@
  * protocol level it arrived with or will leave with.
  */
 import type { QoS, UserProperties } from '../../shared/codec/types.ts';
+import { userPropertiesFromPairs, userPropertyPairs, type UserPropertyPair } from '../../shared/codec/user-properties.ts';
 
 /** MQTT 5 properties that travel with a message from publisher to subscriber. */
 export interface MessageProperties {
@@ -28,16 +29,26 @@ export interface BrokerMessage {
 /** JSON form of MessageProperties for SQLite (binary correlation data as base64). */
 export function serializeProperties(properties: MessageProperties | undefined): string | null {
   if (properties === undefined) return null;
-  const { correlationData, ...rest } = properties;
-  if (Object.keys(rest).length === 0 && correlationData === undefined) return null;
-  return JSON.stringify(correlationData === undefined ? rest : { ...rest, correlationData: toBase64(correlationData) });
+  const { correlationData, userProperties, ...rest } = properties;
+  if (Object.keys(rest).length === 0 && correlationData === undefined && userProperties === undefined) return null;
+  // User Properties are stored as pairs so their order survives [MQTT-3.3.2-18].
+  return JSON.stringify({
+    ...rest,
+    ...(correlationData === undefined ? {} : { correlationData: toBase64(correlationData) }),
+    ...(userProperties === undefined ? {} : { userPropertyPairs: userPropertyPairs(userProperties) }),
+  });
 }
 
 export function deserializeProperties(text: string | null | undefined): MessageProperties | undefined {
   if (text === null || text === undefined) return undefined;
-  const parsed = JSON.parse(text) as MessageProperties & { correlationData?: string | Uint8Array };
-  if (typeof parsed.correlationData === 'string') parsed.correlationData = fromBase64(parsed.correlationData);
-  return parsed as MessageProperties;
+  const { correlationData, userPropertyPairs: pairs, ...rest } = JSON.parse(text) as MessageProperties & {
+    correlationData?: string;
+    userPropertyPairs?: UserPropertyPair[];
+  };
+  const properties: MessageProperties = rest;
+  if (typeof correlationData === 'string') properties.correlationData = fromBase64(correlationData);
+  if (pairs !== undefined) properties.userProperties = userPropertiesFromPairs(pairs);
+  return properties;
 }
 
 export function toBase64(bytes: Uint8Array): string {

@@ -31,6 +31,7 @@ import { isMqttError, malformedPacket, protocolError, type MqttError } from '../
 import { ReasonCode } from '../reason-codes.ts';
 import { PacketFramer, type Frame } from './framer.ts';
 import { MaxPacketSizeLimit, PacketType, type MqttPacket, type ProtocolLevel, type UserProperties } from './types.ts';
+import { userPropertiesFromPairs } from './user-properties.ts';
 import { readConnectLevel, validateFrame, type UserPropertyPairs } from './validate.ts';
 
 export interface PacketDecoderOptions {
@@ -206,28 +207,18 @@ function describe(thrown: unknown): string {
 }
 
 /**
- * Replaces mqtt-packet's User Properties with ones built from the raw pairs:
- * an object without a prototype (a name like "__proto__" is just a name),
- * a repeated name becomes an array of its values in order.
+ * Replaces mqtt-packet's User Properties with ones built from the raw pairs
+ * (see user-properties.ts): mqtt-packet loses a repeated name whose first
+ * value is empty, and lets a name like "__proto__" set the prototype.
  */
 function withUserProperties(packet: MqttPacket, pairs: UserPropertyPairs): MqttPacket {
   if (pairs.main !== undefined) {
     const target = packet as { properties?: { userProperties?: UserProperties } };
-    target.properties = { ...target.properties, userProperties: toUserProperties(pairs.main) };
+    target.properties = { ...target.properties, userProperties: userPropertiesFromPairs(pairs.main) };
   }
   if (pairs.will !== undefined && packet.cmd === 'connect' && packet.will !== undefined) {
-    packet.will.properties = { ...packet.will.properties, userProperties: toUserProperties(pairs.will) };
+    packet.will.properties = { ...packet.will.properties, userProperties: userPropertiesFromPairs(pairs.will) };
   }
   return packet;
 }
 
-function toUserProperties(pairs: ReadonlyArray<[string, string]>): UserProperties {
-  const result = Object.create(null) as Record<string, string | string[]>;
-  for (const [name, value] of pairs) {
-    const existing = result[name];
-    if (existing === undefined) result[name] = value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else result[name] = [existing, value];
-  }
-  return result;
-}

@@ -12,7 +12,9 @@
 import { generate } from 'mqtt-packet';
 import { MqttError } from '../errors.ts';
 import { ReasonCode, connackCodeFor } from '../reason-codes.ts';
-import type { MqttPacket, ProtocolLevel } from './types.ts';
+import { concatBytes } from './framer.ts';
+import type { MqttPacket, ProtocolLevel, PublishPacket } from './types.ts';
+import { hasInterleavedOrder, userPropertyPairs } from './user-properties.ts';
 
 /** SUBACK failure return code of 3.1 / 3.1.1. */
 const SubackFailure = 0x80;
@@ -26,6 +28,9 @@ const SubackFailure = 0x80;
  */
 export function encodePacket(packet: MqttPacket, protocolLevel: ProtocolLevel): Uint8Array {
   try {
+    if (packet.cmd === 'publish' && protocolLevel === 5 && packet.properties?.userProperties !== undefined && hasInterleavedOrder(packet.properties.userProperties)) {
+      return encodePublishInWireOrder(packet);
+    }
     return generate(adaptToLevel(packet, protocolLevel), { protocolVersion: protocolLevel });
   } catch (thrown) {
     if (thrown instanceof MqttError) throw thrown;
@@ -34,6 +39,53 @@ export function encodePacket(packet: MqttPacket, protocolLevel: ProtocolLevel): 
       cause: thrown,
     });
   }
+}
+
+/**
+ * A 5.0 PUBLISH whose User Properties interleave names: encoded without them
+ * by mqtt-packet, then with the pairs appended to the property list in their
+ * original order [MQTT-3.3.2-18] and both lengths rewritten.
+ */
+function encodePublishInWireOrder(packet: PublishPacket): Uint8Array {
+  const { userProperties, ...others } = packet.properties ?? {};
+  const base = generate({ ...packet, properties: others }, { protocolVersion: 5 });
+  // Fixed header, then topic name, packet id (QoS > 0), property length, properties, payload.
+  let variableStart = 1;
+  while (((base[variableStart] as number) & 0x80) !== 0) variableStart++;
+  variableStart++;
+  const topicLength = ((base[variableStart] as number) << 8) | (base[variableStart + 1] as number);
+  const lengthAt = variableStart + 2 + topicLength + (packet.qos > 0 ? 2 : 0);
+  let propertyLength = 0;
+  let multiplier = 1;
+  let propertiesStart = lengthAt;
+  for (;;) {
+    const byte = base[propertiesStart++] as number;
+    propertyLength += (byte & 0x7f) * multiplier;
+    multiplier *= 128;
+    if ((byte & 0x80) === 0) break;
+  }
+  const propertiesEnd = propertiesStart + propertyLength;
+  const encoder = new TextEncoder();
+  const pairs = userPropertyPairs(userProperties ?? {}).map(([name, value]) => {
+    const nameBytes = encoder.encode(name);
+    const valueBytes = encoder.encode(value);
+    return concatBytes([Uint8Array.of(0x26, nameBytes.length >> 8, nameBytes.length & 0xff), nameBytes, Uint8Array.of(valueBytes.length >> 8, valueBytes.length & 0xff), valueBytes]);
+  });
+  const properties = concatBytes([base.subarray(propertiesStart, propertiesEnd), ...pairs]);
+  const variable = concatBytes([base.subarray(variableStart, lengthAt), variableByteInteger(properties.length), properties, base.subarray(propertiesEnd)]);
+  return concatBytes([base.subarray(0, 1), variableByteInteger(variable.length), variable]);
+}
+
+function variableByteInteger(value: number): Uint8Array {
+  const bytes: number[] = [];
+  let rest = value;
+  do {
+    let byte = rest % 128;
+    rest = Math.floor(rest / 128);
+    if (rest > 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (rest > 0);
+  return Uint8Array.from(bytes);
 }
 
 function adaptToLevel(packet: MqttPacket, level: ProtocolLevel): MqttPacket {

@@ -8,6 +8,8 @@ import WebSocket from 'ws';
 
 export interface RawPeer {
   packets: mqttPacket.Packet[];
+  /** Every byte received so far, as it arrived. */
+  received(): Buffer;
   /** Resolves when the server closed the connection (or it dropped). */
   closed: Promise<void>;
   isOpen(): boolean;
@@ -30,6 +32,11 @@ export async function openPeer(target: PeerTarget, protocolVersion: 3 | 4 | 5 = 
     for (const waiter of waiters.splice(0)) waiter();
   });
   parser.on('error', () => undefined);
+  const chunks: Buffer[] = [];
+  const take = (data: Buffer): void => {
+    chunks.push(data);
+    parser.parse(data);
+  };
   let open = true;
   let write: (bytes: Uint8Array) => void;
   let close: () => void;
@@ -37,7 +44,7 @@ export async function openPeer(target: PeerTarget, protocolVersion: 3 | 4 | 5 = 
   if (target.kind === 'ws') {
     const ws = new WebSocket(target.url, 'mqtt');
     await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
-    ws.on('message', (data: Buffer) => parser.parse(data));
+    ws.on('message', (data: Buffer) => take(data));
     closed = new Promise((resolve) => {
       const timer = setInterval(() => {
         // The close frame is enough: the TCP close may linger.
@@ -53,7 +60,7 @@ export async function openPeer(target: PeerTarget, protocolVersion: 3 | 4 | 5 = 
   } else {
     const socket: Socket = tcpConnect(target.port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => socket.once('connect', () => resolve()).once('error', reject));
-    socket.on('data', (data) => parser.parse(data));
+    socket.on('data', (data) => take(data));
     socket.on('error', () => undefined);
     closed = new Promise((resolve) =>
       socket.once('close', () => {
@@ -67,6 +74,7 @@ export async function openPeer(target: PeerTarget, protocolVersion: 3 | 4 | 5 = 
   const all = (cmd: string): mqttPacket.Packet[] => packets.filter((p) => p.cmd === cmd);
   return {
     packets,
+    received: () => Buffer.concat(chunks),
     closed,
     isOpen: () => open,
     send: (packet) => write(mqttPacket.generate(packet, { protocolVersion })),

@@ -380,6 +380,24 @@ describe.each(transports)('MQTT 5 over %s', (transport) => {
     await c.end();
   });
 
+  it('forwards User Properties in their order, interleaved names included [MQTT-3.3.2-18]', async () => {
+    const topic = unique('order');
+    const reader = await rawClient(unique('order-reader'));
+    reader.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+    await reader.waitFor('suback');
+    const writer = await rawClient(unique('order-writer'));
+    const text = (value: string): number[] => [value.length >> 8, value.length & 0xff, ...Buffer.from(value)];
+    const pair = (name: string, value: string): number[] => [0x26, ...text(name), ...text(value)];
+    const properties = [...pair('a', '1'), ...pair('b', '2'), ...pair('a', '3')];
+    // mqtt-packet cannot write interleaved names, so the PUBLISH is built by hand (QoS 1, packet id 5).
+    const variable = [...text(topic), 0x00, 0x05, properties.length, ...properties, ...Buffer.from('ordered')];
+    writer.sendBytes(Uint8Array.from([0x32, variable.length, ...variable]));
+    await reader.waitFor('publish');
+    expect(reader.received().includes(Buffer.from(properties))).toBe(true);
+    writer.close();
+    reader.close();
+  });
+
   it('refuses a payload that is not UTF-8 despite Payload Format Indicator 1 (0x99)', async () => {
     const peer = await rawClient(unique('pfi'));
     peer.send({ cmd: 'publish', topic: unique('pfi'), payload: Buffer.from([0xff, 0xfe]), qos: 1, messageId: 9, retain: false, dup: false, properties: { payloadFormatIndicator: true } });
