@@ -155,7 +155,7 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
     override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
       const id = this.connectionIdOf(ws);
       safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
-      if (id !== undefined) await this.getCore().closed(id, 'network-error');
+      if (id !== undefined) await this.getCore().closed(id, 'network-error', code);
     }
 
     override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {

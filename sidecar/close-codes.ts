@@ -4,20 +4,8 @@
  * connection as lost and publishes the will.
  */
 
-export const EdgeCloseCode = {
-  /** The device sent DISCONNECT (forwarded just before). */
-  Normal: 1000,
-  /** The sidecar is shutting down. */
-  GoingAway: 1001,
-  /** The edge sent something that is not a binary frame of whole packets. */
-  ProtocolError: 1002,
-  /** The device's connection dropped (closed, reset or killed) without DISCONNECT. */
-  DeviceLost: 4000,
-  /** The device was silent for 1.5 × keep-alive. */
-  KeepAliveTimeout: 4001,
-  /** The device sent a malformed or oversized packet. */
-  DeviceProtocolError: 4002,
-} as const;
+export { BridgeCloseCode as EdgeCloseCode } from '../shared/bridge-close-codes.ts';
+import { BridgeCloseCode as EdgeCloseCode } from '../shared/bridge-close-codes.ts';
 
 /** Why a bridged connection ended (logged as `cause` in `device.closed`). */
 export type CloseCause =

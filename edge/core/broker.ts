@@ -6,6 +6,7 @@
  */
 import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import type { MqttPacket, ProtocolLevel, PublishPacket } from '../../shared/codec/types.ts';
+import { BridgeCloseCode } from '../../shared/bridge-close-codes.ts';
 import { MqttError, isMqttError } from '../../shared/errors.ts';
 import { ConnackReturnCode, ReasonCode } from '../../shared/reason-codes.ts';
 import { topicMatchesFilter } from '../../shared/topic.ts';
@@ -104,6 +105,13 @@ type EncodeCache = Map<string, Uint8Array>;
 
 /** Largest partial packet kept inline in the attachment; larger ones go to SQLite. */
 const InlinePartialLimit = 1024;
+/** What the sidecar's close codes mean, for onDisconnect and the logs. */
+const BridgeCloseCauses: ReadonlyMap<number, CloseCause> = new Map([
+  [BridgeCloseCode.GoingAway, 'server-shutdown'],
+  [BridgeCloseCode.KeepAliveTimeout, 'keepalive-timeout'],
+  [BridgeCloseCode.DeviceProtocolError, 'protocol-error'],
+]);
+
 /** Alarms that only reschedule come at most this often (see scheduleNextAlarm). */
 const AlarmSpacingMs = 1000;
 /** Keep-alive grace: the server allows one and a half keep-alive periods [MQTT-3.1.2-24]. */
@@ -219,10 +227,6 @@ export class BrokerCore {
     return link;
   }
 
-  hasLink(connectionId: string): boolean {
-    return this.links.has(connectionId);
-  }
-
   /** Bytes arrived on a connection. Packets of one connection are handled strictly in order. */
   receive(connectionId: string, bytes: Uint8Array): Promise<void> {
     const link = this.links.get(connectionId);
@@ -282,9 +286,11 @@ export class BrokerCore {
   }
 
   /** The transport closed (client went away, network error). */
-  async closed(connectionId: string, cause: CloseCause = 'network-error'): Promise<void> {
+  async closed(connectionId: string, cause: CloseCause = 'network-error', closeCode?: number): Promise<void> {
     const link = this.links.get(connectionId);
     if (link === undefined) return;
+    // A trusted sidecar says why its device went away.
+    if (link.state.bridged && closeCode !== undefined) cause = BridgeCloseCauses.get(closeCode) ?? cause;
     // Let packets already received finish first, so a DISCONNECT followed by a close is clean.
     await link.chain;
     if (!this.links.has(connectionId)) return;
@@ -343,18 +349,6 @@ export class BrokerCore {
     } finally {
       this.flushAll();
     }
-  }
-
-  /** Ends every connection (graceful shutdown / namespace reset). */
-  shutdown(reason: string): void {
-    for (const link of [...this.links.values()]) {
-      if (link.state.phase === 'connected') this.disconnectWith(link, ReasonCode.ServerShuttingDown, reason, 'server-shutdown');
-      else {
-        link.close(WsCloseCode.GoingAway, reason);
-        this.endConnection(link, 'server-shutdown');
-      }
-    }
-    this.flushAll();
   }
 
   // ---- dispatch --------------------------------------------------------
@@ -440,10 +434,6 @@ export class BrokerCore {
 
   linkOf(clientId: string): ClientLink | undefined {
     return this.linksByClient.get(clientId);
-  }
-
-  connectedLinks(): IterableIterator<ClientLink> {
-    return this.linksByClient.values();
   }
 
   /** Makes `link` the live connection of its client (after CONNACK). */

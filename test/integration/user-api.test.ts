@@ -8,6 +8,9 @@ import type { IClientOptions } from 'mqtt';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { connectClient, connectExpectingRefusal, eventually, publish, sleep, subscribe } from '../helpers/mqtt-clients.ts';
 import { openRawPeer } from '../helpers/raw-ws.ts';
+import { connectPacket, openPeer } from '../helpers/raw-peer.ts';
+import { loadSidecarConfig } from '../../sidecar/config.ts';
+import { startSidecar } from '../../sidecar/server.ts';
 
 let edge: TestEdge;
 beforeAll(async () => {
@@ -174,5 +177,36 @@ describe('onDeliver', () => {
     await sleep(300);
     expect(refused.messages).toHaveLength(0);
     await Promise.all([refused.end(), accepted.end()]);
+  });
+});
+
+describe('onDisconnect causes from the sidecar', () => {
+  it('reports a TCP device\'s keep-alive timeout and the sidecar shutting down', async () => {
+    const bridged = await startTestEdge({ MQTT_BRIDGE_SECRET: 'cause-secret' }, { scriptPath: process.env['HOOKS_BUNDLE'] as string });
+    const sidecar = await startSidecar(
+      loadSidecarConfig({ MQTT_TCP_HOST: '127.0.0.1', MQTT_TCP_PORT: '0', MQTT_EDGE_URL: bridged.mqttUrl, MQTT_BRIDGE_SECRET: 'cause-secret', MQTT_LOG_LEVEL: 'error' }),
+    );
+    try {
+      const causeOf = (clientId: string): unknown =>
+        bridged.logs
+          .filter((line) => line.startsWith('HOOK '))
+          .map((line) => JSON.parse(line.slice(5)) as HookCall)
+          .find((call) => call.hook === 'onDisconnect' && call.clientId === clientId)?.['cause'];
+      const silent = await openPeer({ kind: 'tcp', port: sidecar.tcpPort }, 4);
+      silent.send(connectPacket('silent-device', { keepalive: 1 }, 4));
+      await silent.waitFor('connack');
+      await silent.closed;
+      await eventually(() => causeOf('silent-device') !== undefined, 5000, 'onDisconnect of the silent device');
+      expect(causeOf('silent-device')).toBe('keepalive-timeout');
+      const staying = await connectClient(`mqtt://127.0.0.1:${sidecar.tcpPort}`, { clientId: 'staying-device' });
+      staying.client.on('error', () => undefined);
+      await sidecar.close();
+      await eventually(() => causeOf('staying-device') !== undefined, 5000, 'onDisconnect of the device at shutdown');
+      expect(causeOf('staying-device')).toBe('server-shutdown');
+      staying.client.end(true);
+    } finally {
+      await sidecar.close();
+      await bridged.dispose();
+    }
   });
 });
