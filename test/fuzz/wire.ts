@@ -6,24 +6,13 @@
  * rather than reusing shared/codec/framer.ts: a shared bug would otherwise
  * go unnoticed by the very tests that exist to catch it.
  */
-// The codec's own byte joiner, and the unit tests' minimal Variable Byte Integer
-// encoder (which also encodes values past 4 bytes, for corruption).
+// The codec's own byte joiner, and the unit tests' hex helpers and minimal
+// Variable Byte Integer encoder (which also encodes values past 4 bytes, for corruption).
 import { concatBytes } from '../../shared/codec/framer.ts';
-import { vbi as encodeVbi } from '../unit/codec/helpers.ts';
+import { hex, toHex, vbi as encodeVbi } from '../unit/codec/helpers.ts';
 
-export { concatBytes, encodeVbi };
+export { concatBytes, encodeVbi, hex, toHex };
 
-export function hex(text: string): Uint8Array {
-  const clean = text.replace(/\s+/g, '');
-  if (clean.length % 2 !== 0) throw new Error(`odd hex: ${text}`);
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(clean.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-
-export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
 
 
 /** Reads a Variable Byte Integer of at most 4 bytes at `offset`; undefined if truncated or longer. */

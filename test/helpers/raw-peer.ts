@@ -5,6 +5,7 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import WebSocket from 'ws';
+import { collectPackets } from './packet-collector.ts';
 
 export interface RawPeer {
   packets: mqttPacket.Packet[];
@@ -24,18 +25,12 @@ export interface RawPeer {
 export type PeerTarget = { kind: 'ws'; url: string } | { kind: 'tcp'; port: number };
 
 export async function openPeer(target: PeerTarget, protocolVersion: 3 | 4 | 5 = 5): Promise<RawPeer> {
-  const packets: mqttPacket.Packet[] = [];
-  const parser = mqttPacket.parser({ protocolVersion });
-  const waiters: Array<() => void> = [];
-  parser.on('packet', (packet) => {
-    packets.push(packet);
-    for (const waiter of waiters.splice(0)) waiter();
-  });
-  parser.on('error', () => undefined);
+  const collector = collectPackets(protocolVersion);
+  const packets = collector.packets;
   const chunks: Buffer[] = [];
   const take = (data: Buffer): void => {
     chunks.push(data);
-    parser.parse(data);
+    collector.push(data);
   };
   let open = true;
   let write: (bytes: Uint8Array) => void;
@@ -80,18 +75,7 @@ export async function openPeer(target: PeerTarget, protocolVersion: 3 | 4 | 5 = 
     send: (packet) => write(mqttPacket.generate(packet, { protocolVersion })),
     sendBytes: (bytes) => write(bytes),
     all,
-    waitFor: (cmd, timeoutMs = 5000, nth = 1) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${nth}. ${cmd} within ${timeoutMs} ms; got ${packets.map((p) => p.cmd).join(',')}`)), timeoutMs);
-        const check = (): void => {
-          const found = all(cmd)[nth - 1];
-          if (found !== undefined) {
-            clearTimeout(timer);
-            resolve(found);
-          } else waiters.push(check);
-        };
-        check();
-      }),
+    waitFor: collector.waitFor,
     close: () => close(),
   };
 }

@@ -1,6 +1,7 @@
 /** A raw WebSocket MQTT peer for tests that need to misbehave on purpose. */
 import mqttPacket from 'mqtt-packet';
 import WebSocket from 'ws';
+import { collectPackets } from './packet-collector.ts';
 
 export interface RawPeer {
   ws: WebSocket;
@@ -16,15 +17,9 @@ export interface RawPeer {
 export function openRawPeer(url: string, protocolVersion: 3 | 4 | 5 = 4, protocols: string | string[] = 'mqtt'): Promise<RawPeer> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, protocols);
-    const packets: mqttPacket.Packet[] = [];
-    const parser = mqttPacket.parser({ protocolVersion });
-    const waiters: Array<() => void> = [];
-    parser.on('packet', (packet) => {
-      packets.push(packet);
-      for (const waiter of waiters.splice(0)) waiter();
-    });
-    parser.on('error', () => undefined);
-    ws.on('message', (data: Buffer) => parser.parse(data));
+    const collector = collectPackets(protocolVersion);
+    const packets = collector.packets;
+    ws.on('message', (data: Buffer) => collector.push(data));
     const closed = new Promise<{ code: number; reason: string }>((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
     const closing = new Promise<void>((done) => {
       const timer = setInterval(() => {
@@ -43,18 +38,7 @@ export function openRawPeer(url: string, protocolVersion: 3 | 4 | 5 = 4, protoco
         closing,
         send: (packet) => ws.send(mqttPacket.generate(packet, { protocolVersion })),
         sendBytes: (bytes) => ws.send(bytes),
-        waitFor: (cmd, timeoutMs = 5000) =>
-          new Promise((done, fail) => {
-            const timer = setTimeout(() => fail(new Error(`no ${cmd} within ${timeoutMs} ms; got ${packets.map((p) => p.cmd).join(',')}`)), timeoutMs);
-            const check = (): void => {
-              const found = packets.find((p) => p.cmd === cmd);
-              if (found !== undefined) {
-                clearTimeout(timer);
-                done(found);
-              } else waiters.push(check);
-            };
-            check();
-          }),
+        waitFor: (cmd, timeoutMs) => collector.waitFor(cmd, timeoutMs),
       }),
     );
   });
