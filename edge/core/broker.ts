@@ -416,7 +416,7 @@ export class BrokerCore {
     this.countSent();
   }
 
-  /** Moves per-link send counts into the namespace metrics; schedules their flush to storage. */
+  /** Moves what links sent since the last count into the namespace metrics; schedules their flush to storage. */
   private countSent(): void {
     const metrics = this.deps.metrics;
     const sent = this.sent;
