@@ -91,6 +91,7 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
         // at 1,000 msg/s. The timer is pending only while output waits, so it never
         // keeps an idle object from hibernating.
         deferFlush: (flush: () => void) => void setTimeout(flush, 0),
+        setTimer: (ms: number, callback: () => void) => void setTimeout(callback, ms),
         // The core publishes $SYS from alarms, and only while someone subscribes to it.
         ...(resolved.sysIntervalMs > 0 ? { systemTopics: new SysTopicsPublisher({ intervalMs: resolved.sysIntervalMs }) } : {}),
       });

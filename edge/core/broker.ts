@@ -54,6 +54,12 @@ export interface BrokerDeps {
   newId(): string;
   /** When set, output of incoming messages is flushed through this (e.g. a zero-delay timer). */
   deferFlush?: (flush: () => void) => void;
+  /**
+   * An in-memory timer (`setTimeout`). A pending one keeps a Durable Object
+   * from hibernating, which is what the core uses it for: memory-only
+   * in-flight state lives at most this long before it is written down.
+   */
+  setTimer?: (ms: number, callback: () => void) => void;
   /** Publishes the $SYS tree every `intervalMs` while someone subscribes to $SYS topics. */
   systemTopics?: SystemTopicsPublisher;
 }
@@ -75,21 +81,42 @@ export interface ClientSummary {
   connectedAt?: number;
   sessionExpiryInterval?: number;
   subscriptions: Array<{ filter: string; qos: number }>;
+  /** QoS 1/2 messages waiting for room in the in-flight window (EMQX's `mqueue`). */
   queued: number;
+  /** QoS 1/2 messages sent and not yet acknowledged: the window in use (EMQX's `inflight`). */
   inflight: number;
+  /** Of those, the ones in storage (persistent sessions, QoS 2, shared subscriptions). */
+  inflightStored: number;
+  /** Of those, QoS 1 messages to sessions that end with their connection, kept in memory only. */
+  inflightMemoryOnly: number;
+  /** Inbound QoS 2 packet ids received and awaiting the client's PUBREL (EMQX's `awaiting_rel`). */
+  awaitingRel: number;
+  /** The window in force while connected: the client's Receive Maximum (5.0) or MQTT_MAX_INFLIGHT. */
+  receiveMaximum?: number;
+  /** Set while the client looks stalled: queued messages, room in its window, and nothing sent (ms since the epoch). */
+  stalledSince?: number;
 }
 
 /** What the core keeps in memory per session with a live connection. */
 interface SessionRuntime {
-  /** Packet ids of QoS 1/2 messages in flight to the client. */
+  /** Packet ids of QoS 1/2 messages in flight to the client: the window in use. */
   inflight: Set<number>;
+  /**
+   * Packet ids of messages sent on an earlier connection that wait for room
+   * to be resent (DUP, same id): a client may come back with a smaller
+   * Receive Maximum than the session has in flight. Their ids stay taken.
+   */
+  resendWaiting: Set<number>;
   nextPacketId: number;
   /**
    * In-flight QoS 1 messages kept in memory only: those of sessions that
    * end with their connection (expiry 0). Such a session cannot outlive a
-   * crash or a restart of the object, so storing its in-flight messages
-   * would buy nothing; if the object is evicted meanwhile the client has
-   * the message already, and its late PUBACK is simply ignored.
+   * crash or a restart of the object, so storing each of them would buy
+   * nothing. But the window must survive hibernation, or after a wake the
+   * broker would send more than Receive Maximum and reuse packet ids the
+   * client still holds [MQTT-3.3.4-9, MQTT-2.2.1-3]: so ids still in flight
+   * after VolatileSpillMs are written down (ids only: such a session never
+   * resends), and until then a pending timer keeps the object awake.
    */
   volatile: Set<number>;
   /**
@@ -112,6 +139,15 @@ const BridgeCloseCauses: ReadonlyMap<number, CloseCause> = new Map([
   [BridgeCloseCode.DeviceProtocolError, 'protocol-error'],
 ]);
 
+/**
+ * The stall watchdog: a connected client with queued messages and room in
+ * its window should never wait. Suspects are looked at this often, and one
+ * still in that state after StallAfterMs is reported (issue 12).
+ */
+export const StallCheckMs = 2500;
+export const StallAfterMs = 5000;
+/** How long QoS 1 ids may stay in flight in memory only before they are stored (see SessionRuntime.volatile). */
+export const VolatileSpillMs = 5000;
 /** Alarms that only reschedule come at most this often (see scheduleNextAlarm). */
 const AlarmSpacingMs = 1000;
 /** Keep-alive grace: the server allows one and a half keep-alive periods [MQTT-3.1.2-24]. */
@@ -140,6 +176,18 @@ export class BrokerCore {
   private readonly systemRetained = new Map<string, BrokerMessage>();
   /** Retained messages in storage, counted once and then kept up to date. */
   private retainedCount: number | undefined;
+  /**
+   * Clients the stall watchdog looks at: those with queued messages whose
+   * window opened (an acknowledgement came) or was open when a message was
+   * queued, each with when it was first seen stalled. Nobody is watched
+   * while every window is full or every queue empty, so the watchdog costs
+   * no alarms then.
+   */
+  private readonly stallSuspects = new Map<string, { stalledSince?: number; reported?: boolean }>();
+  private nextStallCheck: number | undefined;
+  /** Clients with memory-only in-flight ids, and whether the timer that stores them is pending. */
+  private readonly volatileClients = new Set<string>();
+  private spillPending = false;
 
   constructor(readonly deps: BrokerDeps) {
     for (const entry of deps.store.allSubscriptions()) this.addToTree(entry);
@@ -327,6 +375,7 @@ export class BrokerCore {
         this.disconnectWith(link, ReasonCode.KeepAliveTimeout, 'keep-alive timeout', 'keepalive-timeout');
       }
     }
+    if (this.nextStallCheck !== undefined && this.nextStallCheck <= now) this.checkStalls(now);
     for (const clientId of this.store.dueWills(now)) {
       const session = this.store.getSession(clientId);
       this.store.clearWill(clientId);
@@ -659,9 +708,10 @@ export class BrokerCore {
 
   // ---- admin and statistics -------------------------------------------------
 
-  stats(): { connected: number; sessions: number; subscriptions: number; retained: number; createdAt: number; counters: BrokerMetrics['counters'] } {
+  stats(): { connected: number; sessions: number; subscriptions: number; retained: number; stalled: number; createdAt: number; counters: BrokerMetrics['counters'] } {
     return {
       connected: this.linksByClient.size,
+      stalled: this.stalledClients(),
       sessions: this.store.countSessions(),
       subscriptions: this.tree.size,
       retained: this.countRetained() + this.systemRetained.size,
@@ -679,11 +729,21 @@ export class BrokerCore {
         protocolLevel: session.protocolLevel,
         sessionExpiryInterval: session.expiryInterval,
         subscriptions: this.store.subscriptionsOf(session.clientId).map((entry) => ({ filter: entry.filter, qos: entry.qos })),
-        queued: this.store.countQueued(session.clientId),
-        inflight: this.store.inflight(session.clientId).length,
+        queued: this.store.countQueued(session.clientId) + this.store.countResendWaiting(session.clientId),
+        inflight: 0,
+        inflightStored: this.store.inflight(session.clientId).length - this.store.countResendWaiting(session.clientId),
+        inflightMemoryOnly: 0,
+        awaitingRel: this.store.countInboundQoS2(session.clientId),
       };
+      summary.inflight = summary.inflightStored;
       if (link !== undefined) {
         const state = link.state;
+        const runtime = this.runtime(session.clientId);
+        summary.inflight = runtime.inflight.size;
+        summary.inflightMemoryOnly = runtime.volatile.size;
+        summary.receiveMaximum = state.clientReceiveMaximum;
+        const stalledSince = this.stallSuspects.get(session.clientId)?.stalledSince;
+        if (stalledSince !== undefined) summary.stalledSince = stalledSince;
         summary.keepAlive = state.keepAlive;
         summary.bridged = state.bridged;
         summary.connectedAt = state.acceptedAt;
@@ -783,19 +843,24 @@ export class BrokerCore {
       if (entry.noLocal && entry.clientId === message.senderClientId) return;
       mergeDelivery(targets, entry);
     });
-    for (const [key, members] of groups) mergeDelivery(targets, this.pickShareMember(key, members));
+    const entries: Array<[string, Delivery]> = [...targets];
+    // [MQTT-4.8.2] each share group gets its own copy, apart from the client's own subscriptions:
+    // a client in a group that also subscribes by itself may get the message twice.
+    for (const [key, members] of groups) {
+      const member = this.pickShareMember(key, members);
+      entries.push([member.clientId, deliveryOf(member)]);
+    }
     const onDeliver = this.deps.hooks.onDeliver;
     if (onDeliver === undefined) {
       const cache: EncodeCache = new Map();
-      for (const [clientId, delivery] of targets) this.deliver(clientId, message, delivery, false, cache);
+      for (const [clientId, delivery] of entries) this.deliver(clientId, message, delivery, false, cache);
       return;
     }
-    return this.deliverWithHook(message, targets, onDeliver);
+    return this.deliverWithHook(message, entries, onDeliver);
   }
 
   /** The per-subscriber hook: asked for every target at once, then delivered in order. */
-  private async deliverWithHook(message: BrokerMessage, targets: Map<string, Delivery>, onDeliver: NonNullable<BrokerHooks['onDeliver']>): Promise<void> {
-    const entries = [...targets];
+  private async deliverWithHook(message: BrokerMessage, entries: Array<[string, Delivery]>, onDeliver: NonNullable<BrokerHooks['onDeliver']>): Promise<void> {
     const verdicts = await Promise.all(
       entries.map(([clientId, delivery]) => {
         const context = {
@@ -884,14 +949,14 @@ export class BrokerCore {
     }
     if (link !== undefined && !link.closed) {
       const runtime = this.runtime(clientId);
-      if (runtime.queued === 0 && runtime.inflight.size < link.state.clientReceiveMaximum) {
+      if (runtime.queued === 0 && runtime.resendWaiting.size === 0 && runtime.inflight.size < link.state.clientReceiveMaximum) {
         const packetId = this.allocatePacketId(runtime);
         if (!this.sendPublish(link, outgoing, delivery.subscriptionIds, packetId, false, cache)) {
           runtime.inflight.delete(packetId);
           return;
         }
         // Share group messages stay in storage: they may move to another member.
-        if (qos === 1 && link.state.sessionExpiry === 0 && delivery.shareFilter === undefined) runtime.volatile.add(packetId);
+        if (qos === 1 && link.state.sessionExpiry === 0 && delivery.shareFilter === undefined) this.addVolatile(clientId, runtime, packetId);
         else this.store.enqueue(clientId, outgoing, delivery.subscriptionIds, packetId, delivery.shareFilter);
         return;
       }
@@ -924,6 +989,57 @@ export class BrokerCore {
     this.store.enqueue(clientId, message, subscriptionIds, undefined, shareFilter);
     const runtime = this.runtimes.get(clientId);
     if (runtime !== undefined) runtime.queued = count + 1;
+    const link = this.linksByClient.get(clientId);
+    if (runtime !== undefined && link !== undefined && runtime.inflight.size < link.state.clientReceiveMaximum) this.suspectStall(clientId);
+  }
+
+  /** Asks the watchdog to look at a client soon (see stallSuspects). */
+  private suspectStall(clientId: string): void {
+    if (!this.stallSuspects.has(clientId)) this.stallSuspects.set(clientId, {});
+    if (this.nextStallCheck !== undefined) return;
+    this.nextStallCheck = this.now() + StallCheckMs;
+    this.deps.requestAlarm(this.nextStallCheck);
+  }
+
+  /**
+   * The watchdog: a suspect with queued messages and room in its window
+   * for StallAfterMs is a stall. Reported once (warning, counter, admin
+   * view), then the queue is pumped, so a bug costs seconds, not a
+   * silent subscriber.
+   */
+  private checkStalls(now: number): void {
+    this.nextStallCheck = undefined;
+    for (const [clientId, suspect] of this.stallSuspects) {
+      const link = this.linksByClient.get(clientId);
+      const runtime = this.runtimes.get(clientId);
+      const queued = link === undefined || runtime === undefined ? 0 : this.store.countQueued(clientId) + runtime.resendWaiting.size;
+      if (link === undefined || runtime === undefined || queued === 0) {
+        this.stallSuspects.delete(clientId);
+        continue;
+      }
+      const window = link.state.clientReceiveMaximum;
+      if (runtime.inflight.size >= window) {
+        // Waiting for acknowledgements is no stall; the next one brings the client back here.
+        this.stallSuspects.delete(clientId);
+        continue;
+      }
+      suspect.stalledSince ??= now;
+      if (now - suspect.stalledSince < StallAfterMs || suspect.reported === true) continue;
+      suspect.reported = true;
+      this.deps.metrics.add('stallsDetected');
+      this.log.log('warn', 'stall_detected', { client: clientId, queued, inflight: runtime.inflight.size, receive_maximum: window, stalled_ms: now - suspect.stalledSince });
+      runtime.queued = Math.max(runtime.queued, queued);
+      this.pump(link);
+      this.markDirty(link);
+    }
+    if (this.stallSuspects.size > 0) this.nextStallCheck = now + StallCheckMs;
+  }
+
+  /** Connected clients the watchdog has seen stalled (for the admin view and metrics). */
+  stalledClients(): number {
+    let count = 0;
+    for (const suspect of this.stallSuspects.values()) if (suspect.stalledSince !== undefined) count++;
+    return count;
   }
 
   /**
@@ -1016,8 +1132,14 @@ export class BrokerCore {
     let runtime = this.runtimes.get(clientId);
     if (runtime === undefined) {
       const inflight = new Set<number>();
-      for (const record of this.store.inflight(clientId)) if (record.packetId !== undefined) inflight.add(record.packetId);
-      runtime = { inflight, volatile: new Set(), nextPacketId: 1 + Math.max(0, ...inflight), queued: this.store.countQueued(clientId) };
+      const resendWaiting = new Set<number>();
+      let highest = 0;
+      for (const record of this.store.inflight(clientId)) {
+        if (record.packetId === undefined) continue;
+        (record.state === OutboundState.ResendWaiting ? resendWaiting : inflight).add(record.packetId);
+        highest = Math.max(highest, record.packetId);
+      }
+      runtime = { inflight, resendWaiting, volatile: new Set(), nextPacketId: (highest % 0xffff) + 1, queued: this.store.countQueued(clientId) };
       this.runtimes.set(clientId, runtime);
     }
     return runtime;
@@ -1028,7 +1150,7 @@ export class BrokerCore {
     for (;;) {
       const id = runtime.nextPacketId;
       runtime.nextPacketId = id >= 0xffff ? 1 : id + 1;
-      if (!runtime.inflight.has(id)) {
+      if (!runtime.inflight.has(id) && !runtime.resendWaiting.has(id)) {
         runtime.inflight.add(id);
         return id;
       }
@@ -1037,7 +1159,39 @@ export class BrokerCore {
 
   /** An outbound QoS 1/2 message was acknowledged: free its id and send what is queued. */
   releasePacketId(clientId: string, packetId: number): void {
-    this.runtime(clientId).inflight.delete(packetId);
+    const runtime = this.runtime(clientId);
+    runtime.inflight.delete(packetId);
+    runtime.resendWaiting.delete(packetId);
+    if (runtime.queued > 0 || runtime.resendWaiting.size > 0) this.suspectStall(clientId);
+  }
+
+  /** A PUBLISH waiting to be resent was answered with PUBREC after all: its PUBREL is in flight now. */
+  pubrelInFlight(clientId: string, packetId: number): void {
+    const runtime = this.runtime(clientId);
+    if (runtime.resendWaiting.delete(packetId)) runtime.inflight.add(packetId);
+  }
+
+  private addVolatile(clientId: string, runtime: SessionRuntime, packetId: number): void {
+    runtime.volatile.add(packetId);
+    this.volatileClients.add(clientId);
+    const setTimer = this.deps.setTimer;
+    if (this.spillPending || setTimer === undefined) return;
+    this.spillPending = true;
+    setTimer(VolatileSpillMs, () => {
+      this.spillPending = false;
+      this.spillVolatile();
+    });
+  }
+
+  /** Writes down the ids still in flight in memory only, so the object may hibernate without losing its windows. */
+  spillVolatile(): void {
+    for (const clientId of this.volatileClients) {
+      const runtime = this.runtimes.get(clientId);
+      if (runtime === undefined || runtime.volatile.size === 0 || !this.linksByClient.has(clientId)) continue;
+      this.store.recordInflightIds(clientId, [...runtime.volatile]);
+      runtime.volatile.clear();
+    }
+    this.volatileClients.clear();
   }
 
   /** PUBACK of a QoS 1 message kept in memory only; false if it was not one. */
@@ -1045,15 +1199,33 @@ export class BrokerCore {
     const runtime = this.runtimes.get(clientId);
     if (runtime === undefined || !runtime.volatile.delete(packetId)) return false;
     runtime.inflight.delete(packetId);
+    if (runtime.queued > 0) this.suspectStall(clientId);
     return true;
   }
 
-  /** Sends queued messages while the client's in-flight window has room. */
+  /**
+   * Sends while the client's in-flight window has room: first messages
+   * waiting to be resent, then queued ones, each in the order they came.
+   */
   pump(link: ClientLink): void {
     const clientId = link.state.clientId;
     if (clientId === undefined || link.closed) return;
     const runtime = this.runtime(clientId);
     let room = link.state.clientReceiveMaximum - runtime.inflight.size;
+    if (runtime.resendWaiting.size > 0 && room > 0) {
+      for (const record of this.store.resendWaiting(clientId, room)) {
+        const packetId = record.packetId as number;
+        runtime.resendWaiting.delete(packetId);
+        if (!this.sendPublish(link, record.message, record.subscriptionIds, packetId, true)) {
+          this.store.deleteOutbound(record.id);
+          continue;
+        }
+        runtime.inflight.add(packetId);
+        this.store.setState(record.id, OutboundState.PublishSent);
+        room--;
+      }
+      if (runtime.resendWaiting.size > 0) return;
+    }
     const now = this.now();
     if (runtime.queued === 0) return;
     while (room > 0) {
@@ -1082,15 +1254,40 @@ export class BrokerCore {
     runtime.queued = Math.max(runtime.queued, 1);
   }
 
-  /** On reconnect with a session present: resend unacknowledged PUBLISH (DUP) and PUBREL in order [MQTT-4.4.0-1]. */
+  /**
+   * On reconnect with a session present: resend unacknowledged PUBREL and
+   * PUBLISH (DUP, original ids) in their order [MQTT-4.4.0-1, MQTT-4.6.0-1],
+   * but never more PUBLISH than the new connection's Receive Maximum
+   * [MQTT-3.3.4-9]: the rest wait for room, ahead of anything queued.
+   */
   resendInflight(link: ClientLink, records: OutboundRecord[]): void {
+    const clientId = link.state.clientId as string;
+    const runtime = this.runtime(clientId);
+    let inFlight = 0;
     for (const record of records) {
-      if (record.packetId === undefined) continue;
-      if (record.state === OutboundState.PubrelSent) {
-        link.write({ cmd: 'pubrel', messageId: record.packetId });
-      } else {
-        this.sendPublish(link, record.message, record.subscriptionIds, record.packetId, true);
+      if (record.packetId === undefined || record.state !== OutboundState.PubrelSent) continue;
+      link.write({ cmd: 'pubrel', messageId: record.packetId });
+      inFlight++;
+    }
+    for (const record of records) {
+      const packetId = record.packetId;
+      if (packetId === undefined || record.state === OutboundState.PubrelSent) continue;
+      if (inFlight >= link.state.clientReceiveMaximum) {
+        runtime.inflight.delete(packetId);
+        runtime.resendWaiting.add(packetId);
+        if (record.state !== OutboundState.ResendWaiting) this.store.setState(record.id, OutboundState.ResendWaiting);
+        continue;
       }
+      if (!this.sendPublish(link, record.message, record.subscriptionIds, packetId, true)) {
+        runtime.inflight.delete(packetId);
+        runtime.resendWaiting.delete(packetId);
+        this.store.deleteOutbound(record.id);
+        continue;
+      }
+      runtime.resendWaiting.delete(packetId);
+      runtime.inflight.add(packetId);
+      if (record.state !== OutboundState.PublishSent) this.store.setState(record.id, OutboundState.PublishSent);
+      inFlight++;
     }
     this.markDirty(link);
   }
@@ -1115,6 +1312,7 @@ export class BrokerCore {
   scheduleNextAlarm(): void {
     let next = this.store.nextSessionDeadline();
     if (this.nextSystemPublish !== undefined && (next === undefined || this.nextSystemPublish < next)) next = this.nextSystemPublish;
+    if (this.nextStallCheck !== undefined && (next === undefined || this.nextStallCheck < next)) next = this.nextStallCheck;
     for (const link of this.links.values()) {
       const deadline = this.linkDeadline(link);
       if (deadline !== undefined && (next === undefined || deadline < next)) next = deadline;
@@ -1137,24 +1335,27 @@ interface Delivery {
   shareFilter?: string;
 }
 
-/** Overlapping subscriptions of one client: one delivery at the highest QoS, all identifiers [MQTT-3.3.4-2]. */
+/** How a message goes to the client of one subscription. */
+function deliveryOf(entry: SubscriptionEntry): Delivery {
+  const delivery: Delivery = {
+    qos: entry.qos,
+    retainAsPublished: entry.retainAsPublished,
+    subscriptionIds: entry.subscriptionId === undefined ? [] : [entry.subscriptionId],
+  };
+  if (entry.shareGroup !== undefined) delivery.shareFilter = entry.filter;
+  return delivery;
+}
+
+/** Overlapping (non-shared) subscriptions of one client: one delivery at the highest QoS, all identifiers [MQTT-3.3.4-2]. */
 function mergeDelivery(targets: Map<string, Delivery>, entry: SubscriptionEntry): void {
   const existing = targets.get(entry.clientId);
   if (existing === undefined) {
-    const delivery: Delivery = {
-      qos: entry.qos,
-      retainAsPublished: entry.retainAsPublished,
-      subscriptionIds: entry.subscriptionId === undefined ? [] : [entry.subscriptionId],
-    };
-    if (entry.shareGroup !== undefined) delivery.shareFilter = entry.filter;
-    targets.set(entry.clientId, delivery);
+    targets.set(entry.clientId, deliveryOf(entry));
     return;
   }
   if (entry.qos > existing.qos) existing.qos = entry.qos;
   existing.retainAsPublished ||= entry.retainAsPublished;
   if (entry.subscriptionId !== undefined && !existing.subscriptionIds.includes(entry.subscriptionId)) existing.subscriptionIds.push(entry.subscriptionId);
-  // The client has the message through a subscription of its own too: it is no longer the group's to move.
-  delete existing.shareFilter;
 }
 
 /**

@@ -16,6 +16,10 @@ export interface MetricCounters {
   publishDropped: number;
   connectionsTotal: number;
   clientsMaximum: number;
+  /** Clients the stall watchdog found with queued messages and a free window. */
+  stallsDetected: number;
+  /** PUBACK, PUBREC or PUBCOMP for a packet id the broker has not in flight: the two sides disagree. */
+  acksUnmatched: number;
 }
 
 const counterNames: Array<keyof MetricCounters> = [
@@ -28,6 +32,8 @@ const counterNames: Array<keyof MetricCounters> = [
   'publishDropped',
   'connectionsTotal',
   'clientsMaximum',
+  'stallsDetected',
+  'acksUnmatched',
 ];
 
 /** How long counters may stay unflushed. */

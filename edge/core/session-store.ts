@@ -34,8 +34,12 @@ export interface SessionRecord {
   willAt?: number;
 }
 
-/** Outbound message states, in the order a QoS 2 message walks them. */
-export const OutboundState = { Queued: 0, PublishSent: 1, PubrelSent: 2 } as const;
+/**
+ * Outbound message states, in the order a QoS 2 message walks them;
+ * ResendWaiting: sent on an earlier connection, its packet id kept, waiting
+ * for room in the window to be resent (DUP).
+ */
+export const OutboundState = { Queued: 0, PublishSent: 1, PubrelSent: 2, ResendWaiting: 3 } as const;
 export type OutboundState = (typeof OutboundState)[keyof typeof OutboundState];
 
 export interface OutboundRecord {
@@ -325,7 +329,37 @@ export class SessionStore {
     return row?.['id'] as number;
   }
 
-  /** In-flight messages (PUBLISH or PUBREL sent, not yet acknowledged), oldest first. */
+  /**
+   * Ids of QoS 1 messages in flight to a session that ends with its
+   * connection: rows without the message (it is never resent), so the
+   * in-flight window and its packet ids survive hibernation.
+   */
+  recordInflightIds(clientId: string, packetIds: number[]): void {
+    for (const packetId of packetIds) {
+      this.sql.exec(
+        `INSERT INTO outbound (client_id, packet_id, state, topic, payload, qos, retain) VALUES (?, ?, ${OutboundState.PublishSent}, '', X'', 1, 0)`,
+        clientId, packetId,
+      );
+    }
+  }
+
+  /** Messages waiting to be resent, oldest first. */
+  resendWaiting(clientId: string, limit: number): OutboundRecord[] {
+    return this.sql
+      .exec(`SELECT * FROM outbound WHERE client_id = ? AND state = ${OutboundState.ResendWaiting} ORDER BY id LIMIT ?`, clientId, limit)
+      .toArray()
+      .map(outboundFromRow);
+  }
+
+  countResendWaiting(clientId: string): number {
+    return this.sql.exec(`SELECT COUNT(*) AS n FROM outbound WHERE client_id = ? AND state = ${OutboundState.ResendWaiting}`, clientId).toArray()[0]?.['n'] as number;
+  }
+
+  setState(id: number, state: OutboundState): void {
+    this.sql.exec('UPDATE outbound SET state = ? WHERE id = ?', state, id);
+  }
+
+  /** Messages with a packet id (PUBLISH or PUBREL sent and not yet acknowledged, or waiting to be resent), oldest first. */
   inflight(clientId: string): OutboundRecord[] {
     return this.sql
       .exec('SELECT * FROM outbound WHERE client_id = ? AND state <> 0 ORDER BY id', clientId)
@@ -344,7 +378,7 @@ export class SessionStore {
   /** Messages a leaving share group member may hand over: queued ones, and QoS 1 ones in flight. */
   shareMovable(clientId: string): OutboundRecord[] {
     return this.sql
-      .exec('SELECT * FROM outbound WHERE client_id = ? AND share_filter IS NOT NULL AND (state = 0 OR (state = 1 AND qos = 1)) ORDER BY id', clientId)
+      .exec('SELECT * FROM outbound WHERE client_id = ? AND share_filter IS NOT NULL AND (state = 0 OR (state IN (1, 3) AND qos = 1)) ORDER BY id', clientId)
       .toArray()
       .map(outboundFromRow);
   }
@@ -366,15 +400,20 @@ export class SessionStore {
   markPubrelSent(clientId: string, packetId: number): boolean {
     return (
       this.sql.exec(
-        `UPDATE outbound SET state = 2, payload = X'', properties = NULL WHERE client_id = ? AND packet_id = ? AND state = 1`,
+        `UPDATE outbound SET state = 2, payload = X'', properties = NULL WHERE client_id = ? AND packet_id = ? AND state IN (1, 3)`,
         clientId, packetId,
       ).rowsWritten > 0
     );
   }
 
-  /** Completes an outbound message (PUBACK, or PUBCOMP) and returns whether it existed. */
+  /**
+   * Completes an outbound message (PUBACK or a failed PUBREC for a PUBLISH
+   * sent, PUBCOMP for a PUBREL) and returns whether it existed. A PUBLISH
+   * waiting to be resent was sent before, so it may be answered too.
+   */
   complete(clientId: string, packetId: number, state: OutboundState): boolean {
-    return this.sql.exec('DELETE FROM outbound WHERE client_id = ? AND packet_id = ? AND state = ?', clientId, packetId, state).rowsWritten > 0;
+    const states = state === OutboundState.PublishSent ? `${OutboundState.PublishSent}, ${OutboundState.ResendWaiting}` : String(state);
+    return this.sql.exec(`DELETE FROM outbound WHERE client_id = ? AND packet_id = ? AND state IN (${states})`, clientId, packetId).rowsWritten > 0;
   }
 
   deleteOutbound(id: number): void {

@@ -130,6 +130,7 @@ td.actions { text-align: right; white-space: nowrap; }
 .empty td { color: var(--muted); text-align: center; padding: 18px 8px; }
 .badge { display: inline-block; font-size: 11.5px; padding: 1px 7px; border-radius: 99px; background: var(--soft); color: var(--muted); white-space: nowrap; }
 .badge.on { background: color-mix(in srgb, var(--ok) 16%, transparent); color: var(--ok); }
+.badge.warn { background: color-mix(in srgb, var(--danger) 16%, transparent); color: var(--danger); }
 .subs { display: flex; flex-wrap: wrap; gap: 4px; }
 .subs code { background: var(--soft); border-radius: 5px; padding: 0 5px; }
 .preview { font-family: var(--mono); font-size: 12.5px; white-space: pre-wrap; max-height: 4.4em; overflow: hidden; }
@@ -235,7 +236,7 @@ hr { border: 0; border-top: 1px solid var(--line); margin: 14px 0; }
           </h2>
           <div class="table-wrap">
             <table class="stackable">
-              <thead><tr><th>Client ID</th><th>Status</th><th>Protocol</th><th>Address</th><th>Subscriptions</th><th>Queued</th><th>Since</th><th></th></tr></thead>
+              <thead><tr><th>Client ID</th><th>Status</th><th>Protocol</th><th>Address</th><th>Subscriptions</th><th title="QoS 1/2 messages sent and not yet acknowledged, of the window the client allows">In flight</th><th title="Messages waiting for room in the window; awaiting PUBREL: QoS 2 messages the client published">Queued</th><th>Since</th><th></th></tr></thead>
               <tbody id="clients-body"><tr class="empty"><td colspan="8">Loading…</td></tr></tbody>
             </table>
           </div>
@@ -654,7 +655,10 @@ hr { border: 0; border-top: 1px solid var(--line); margin: 14px 0; }
     var rows = data.clients.map(function (client) {
       var subs = el('div', { class: 'subs' }, client.subscriptions.map(function (s) { return el('code', { text: s.filter + (s.qos ? ' (' + s.qos + ')' : '') }); }));
       if (client.subscriptions.length === 0) subs.appendChild(el('span', { class: 'muted', text: 'none' }));
-      var status = el('td', { 'data-label': 'Status' }, [el('span', { class: client.connected ? 'badge on' : 'badge', text: client.connected ? 'online' : 'offline' })]);
+      var badges = [el('span', { class: client.connected ? 'badge on' : 'badge', text: client.connected ? 'online' : 'offline' })];
+      // A queue with room in the window that does not move: the broker's own watchdog says so.
+      if (client.stalledSince) badges.push(el('span', { class: 'badge warn', text: 'stalled ' + fmtDuration(Math.max(0, (Date.now() - client.stalledSince) / 1000)), title: 'queued messages and room in the in-flight window' }));
+      var status = el('td', { 'data-label': 'Status' }, badges);
       var subsCell = el('td', { 'data-label': 'Subscriptions' }, [subs]);
       var actions = el('td', { class: 'actions' });
       if (client.connected) {
@@ -670,12 +674,13 @@ hr { border: 0; border-top: 1px solid var(--line); margin: 14px 0; }
         cell('Protocol', protocolNames[client.protocolLevel] || ''),
         cell('Address', address, 'mono'),
         subsCell,
-        cell('Queued', client.queued + (client.inflight ? ' (+' + client.inflight + ' in flight)' : ''), 'num'),
+        cell('In flight', client.connected && client.receiveMaximum ? client.inflight + ' / ' + client.receiveMaximum : String(client.inflight), 'num'),
+        cell('Queued', client.queued + (client.awaitingRel ? ' · ' + client.awaitingRel + ' awaiting PUBREL' : ''), 'num'),
         cell('Since', client.connected ? fmtSince(client.connectedAt) : '', 'num'),
         actions
       ]);
     });
-    if (rows.length === 0) rows = [el('tr', { class: 'empty' }, [el('td', { colSpan: 8, text: 'No clients yet.' })])];
+    if (rows.length === 0) rows = [el('tr', { class: 'empty' }, [el('td', { colSpan: 9, text: 'No clients yet.' })])];
     body.replaceChildren.apply(body, rows);
   }
   function disconnectClient(clientId, button) {

@@ -28,6 +28,8 @@ export interface NamespaceStats {
   subscriptions: number;
   /** Retained messages, the broker's own $SYS ones included. */
   retained: number;
+  /** Connected clients the stall watchdog sees with queued messages and a free window. */
+  stalled: number;
   /** Totals since the namespace was created. */
   counters: MetricCounters;
 }
@@ -47,6 +49,7 @@ export function namespaceStats(core: Pick<BrokerCore, 'stats'>, namespace: strin
     disconnected: sessions - stats.connected,
     subscriptions: stats.subscriptions,
     retained: stats.retained,
+    stalled: stats.stalled,
     counters: stats.counters,
   };
 }

@@ -17,7 +17,19 @@ export function handlePuback(broker: BrokerCore, link: ClientLink, packet: Pubac
   } else if (broker.store.complete(clientId, packetId, OutboundState.PublishSent)) {
     broker.releasePacketId(clientId, packetId);
     broker.pump(link);
+  } else {
+    unmatched(broker, link, 'puback', packetId);
   }
+}
+
+/**
+ * An acknowledgement for a packet id not in flight. Harmless by itself (a
+ * late duplicate), but a stream of them means the client and the broker
+ * disagree about the window: counted, and logged at debug level.
+ */
+function unmatched(broker: BrokerCore, link: ClientLink, kind: string, packetId: number): void {
+  broker.metrics.add('acksUnmatched');
+  broker.log.log('debug', 'ack_unmatched', { client: link.state.clientId, kind, packet_id: packetId });
 }
 
 export function handlePubrec(broker: BrokerCore, link: ClientLink, packet: PubrecPacket): void {
@@ -28,6 +40,8 @@ export function handlePubrec(broker: BrokerCore, link: ClientLink, packet: Pubre
     if (broker.store.complete(clientId, packetId, OutboundState.PublishSent)) {
       broker.releasePacketId(clientId, packetId);
       broker.pump(link);
+    } else {
+      unmatched(broker, link, 'pubrec', packetId);
     }
     return;
   }
@@ -46,5 +60,7 @@ export function handlePubcomp(broker: BrokerCore, link: ClientLink, packet: Pubc
   if (broker.store.complete(clientId, packetId, OutboundState.PubrelSent)) {
     broker.releasePacketId(clientId, packetId);
     broker.pump(link);
+  } else {
+    unmatched(broker, link, 'pubcomp', packetId);
   }
 }

@@ -114,6 +114,9 @@ describe.each(levels)('$name', ({ options, version }) => {
     await publish(pub.client, topic, 'q1', { qos: 1 });
     await publish(pub.client, topic, 'q2', { qos: 2 });
     await publish(pub.client, topic, 'q0-dropped', { qos: 0 });
+    // QoS 0 has no answer: a QoS 1 PUBLISH behind it on the same connection, once acknowledged,
+    // proves the QoS 0 one was handled (offline: not queued) before the subscriber comes back.
+    await publish(pub.client, `${topic}-fence`, 'fence', { qos: 1 });
     const again = await connectClient(edge.mqttUrl, session);
     const got = await again.waitForMessages(2);
     expect(got.map((m) => [m.payload, m.packet.qos])).toEqual([['q1', 1], ['q2', 2]]);

@@ -7,6 +7,7 @@ import type { IDisconnectPacket } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { connectClient, eventually, publish, sleep, subscribe, type TestClient } from '../helpers/mqtt-clients.ts';
+import { openRawPeer } from '../helpers/raw-ws.ts';
 
 const token = 'admin-token-for-observability-tests';
 /** Seconds; small so the tests see several $SYS updates quickly. */
@@ -270,6 +271,35 @@ describe('admin API', () => {
     const again = await admin(`/admin/${namespace}/clients/victim/disconnect`, { method: 'POST' });
     expect(again.status).toBe(404);
     expect(((await again.json()) as { error: string }).error).toMatch(/not connected/);
+  });
+
+  it("shows each client's in-flight window, queue and inbound QoS 2 awaiting PUBREL (issue 12)", async () => {
+    const ns = 'obs-inflight';
+    // A 5.0 subscriber with Receive Maximum 2 that never acknowledges.
+    const slow = await openRawPeer(`${edge.mqttUrl}/${ns}`, 5);
+    slow.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'slow', clean: true, keepalive: 60, properties: { receiveMaximum: 2 } });
+    await slow.waitFor('connack');
+    slow.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'f/#', qos: 1 }] });
+    await slow.waitFor('suback');
+    const publisher = await connect(ns, 'fast', { protocolVersion: 5 });
+    for (let i = 0; i < 5; i++) await publish(publisher.client, 'f/x', String(i), { qos: 1 });
+    // A QoS 2 publisher that never sends PUBREL.
+    const halfway = await openRawPeer(`${edge.mqttUrl}/${ns}`, 5);
+    halfway.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'halfway', clean: true, keepalive: 60 });
+    await halfway.waitFor('connack');
+    halfway.send({ cmd: 'publish', topic: 'g/x', payload: Buffer.from('q2'), qos: 2, messageId: 7, retain: false, dup: false });
+    await halfway.waitFor('pubrec');
+
+    const listed = await adminJson<{ clients: Array<Record<string, unknown>> }>(`/admin/${ns}/clients`);
+    const byId = new Map(listed.clients.map((client) => [client['clientId'], client]));
+    expect(byId.get('slow')).toMatchObject({ connected: true, inflight: 2, inflightMemoryOnly: 2, inflightStored: 0, queued: 3, receiveMaximum: 2, awaitingRel: 0 });
+    expect(byId.get('slow')?.['stalledSince']).toBeUndefined();
+    expect(byId.get('halfway')).toMatchObject({ connected: true, inflight: 0, queued: 0, awaitingRel: 1 });
+    const metrics = await (await admin(`/metrics/${ns}`)).text();
+    expect(metrics).toContain(`mqtt_clients_stalled{namespace="${ns}"} 0`);
+    expect(metrics).toContain(`mqtt_stalls_detected_total{namespace="${ns}"} 0`);
+    slow.ws.terminate();
+    halfway.ws.terminate();
   });
 
   it('disconnects a client whose id needs escaping in the path', async () => {

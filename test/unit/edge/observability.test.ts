@@ -22,12 +22,14 @@ const zero: MetricCounters = {
   publishDropped: 0,
   connectionsTotal: 0,
   clientsMaximum: 0,
+  stallsDetected: 0,
+  acksUnmatched: 0,
 };
 
 /** A core with numbers the test sets, recording what is published. */
 function fakeCore(createdAt = 0) {
   const published: Array<[string, string]> = [];
-  const live = { connected: 0, sessions: 0, subscriptions: 0, retained: 0, counters: { ...zero } };
+  const live = { connected: 0, sessions: 0, subscriptions: 0, retained: 0, stalled: 0, counters: { ...zero } };
   const core: SysTopicsCore = {
     stats: () => ({ ...live, createdAt, counters: { ...live.counters } }),
     publishSystem: (topic, payload) => void published.push([topic, payload]),
