@@ -16,16 +16,19 @@
  */
 import { DurableObject, WorkerEntrypoint } from 'cloudflare:workers';
 import { composeHooks, loadAccessConfig } from './access.ts';
-import { createBrokerNamespaceClass } from './broker-object.ts';
+import type { BrokerNamespaceRpc, BrokerResolver, ResolvedBroker } from './broker-types.ts';
 import { loadEdgeConfig } from './config.ts';
 import type { EdgeEnv } from './env.ts';
-import type { BrokerCore, ClientSummary } from './core/broker.ts';
 import type { BrokerHooks } from './core/hooks.ts';
 import type { BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';
-import { type ApiMessage } from './http-api.ts';
+import type { ApiMessage } from './http-api.ts';
+import { createBrokerNamespaceClass } from './namespace-object.ts';
 import type { NamespaceStats } from './observability/stats.ts';
 import { createWorkerHandler } from './worker-handler.ts';
+
+export type { BrokerNamespaceRpc, ResolvedBroker } from './broker-types.ts';
+export type { RetainedSummary } from './core/readouts.ts';
 
 export interface BrokerOptions extends BrokerHooks {
   /** Maximum concurrent connections per namespace (0 = unlimited). MQTT_MAX_CONNECTIONS overrides it. */
@@ -37,23 +40,6 @@ export interface BrokerOptions extends BrokerHooks {
   logLevel?: LogLevel;
   /** Seconds between $SYS updates while someone subscribes (default 10; 0 = no $SYS tree). MQTT_SYS_INTERVAL overrides it. */
   sysInterval?: number;
-}
-
-/** One retained message as the admin API lists it. */
-export type RetainedSummary = ReturnType<BrokerCore['listRetained']>[number];
-
-/** What a namespace's Durable Object offers other code (Durable Object RPC). */
-export interface BrokerNamespaceRpc {
-  publish(message: ApiMessage): Promise<void>;
-  /** Live numbers and counters of the namespace (admin API, /metrics, dashboard). */
-  stats(): Promise<NamespaceStats>;
-  /** Sessions (online first) with their subscriptions, at most `limit`. */
-  listClients(limit: number): Promise<ClientSummary[]>;
-  /** Disconnects a connected client (5.0: DISCONNECT 0x98); false if it is not connected. */
-  disconnectClient(clientId: string): Promise<boolean>;
-  listRetained(limit: number): Promise<RetainedSummary[]>;
-  /** Deletes the retained message of one topic; false if there was none. */
-  deleteRetained(topic: string): Promise<boolean>;
 }
 
 export interface DefinedBroker {
@@ -68,19 +54,9 @@ export interface DefinedBroker {
   };
 }
 
-/** Everything a namespace needs, resolved from the options and the environment. */
-export interface ResolvedBroker {
-  limits: BrokerLimits;
-  hooks: BrokerHooks;
-  hookTimeoutMs: number;
-  logLevel: LogLevel;
-  /** $SYS publishing interval, ms; 0 = no $SYS tree. */
-  sysIntervalMs: number;
-}
-
 export function defineBroker(options: BrokerOptions = {}): DefinedBroker {
   const { maxConnections, limits, hookTimeoutMs, logLevel, sysInterval, ...userHooks } = options;
-  const resolve = (env: EdgeEnv): ResolvedBroker => {
+  const resolve = memoizedPerEnvironment((env: EdgeEnv): ResolvedBroker => {
     // Code sets defaults; [vars]/secrets override them, so an operator can tune without a redeploy.
     const fromEnv = loadEdgeConfig(env, { ...limits, ...(maxConnections === undefined ? {} : { maxConnections }) }, sysInterval === undefined ? {} : { sysInterval });
     return {
@@ -90,7 +66,7 @@ export function defineBroker(options: BrokerOptions = {}): DefinedBroker {
       logLevel: (env.MQTT_LOG_LEVEL as LogLevel | undefined) ?? logLevel ?? 'info',
       sysIntervalMs: fromEnv.sysIntervalMs,
     };
-  };
+  });
   const BrokerNamespace = createBrokerNamespaceClass(resolve);
 
   class BrokerApi extends WorkerEntrypoint<EdgeEnv> {
@@ -108,4 +84,26 @@ export function defineBroker(options: BrokerOptions = {}): DefinedBroker {
   }
 
   return { worker: createWorkerHandler(resolve), BrokerNamespace, BrokerApi };
+}
+
+/**
+ * Resolving parses the password file, the ACL and the JWKS: done once per
+ * environment object (one per isolate), not per request. A configuration
+ * error is remembered too, and thrown again on every request that needs it.
+ */
+function memoizedPerEnvironment(resolve: (env: EdgeEnv) => ResolvedBroker): BrokerResolver {
+  const cache = new WeakMap<object, { resolved: ResolvedBroker } | { error: unknown }>();
+  return (env) => {
+    let entry = cache.get(env);
+    if (entry === undefined) {
+      try {
+        entry = { resolved: resolve(env) };
+      } catch (error) {
+        entry = { error };
+      }
+      cache.set(env, entry);
+    }
+    if ('error' in entry) throw entry.error;
+    return entry.resolved;
+  };
 }

@@ -6,7 +6,7 @@
 import { concatBytes } from '../shared/codec/framer.ts';
 import { validateTopicName } from '../shared/topic.ts';
 import { constantTimeEqual } from './auth/constant-time.ts';
-import { decodeBase64 } from './auth/base64.ts';
+import { decodeBase64 } from '../shared/base64.ts';
 
 export interface ApiMessage {
   topic: string;

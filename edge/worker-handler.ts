@@ -6,7 +6,7 @@
  */
 import { InternalHeader, BridgeHeader } from './internal-headers.ts';
 import type { EdgeEnv } from './env.ts';
-import type { BrokerNamespaceRpc, ResolvedBroker } from './define-broker.ts';
+import type { BrokerNamespaceRpc, BrokerResolver, ResolvedBroker } from './broker-types.ts';
 import { isAuthorized, parsePublishRequest } from './http-api.ts';
 import { constantTimeEqual } from './auth/constant-time.ts';
 import { consoleLogger, describeError, type Logger } from './core/log.ts';
@@ -19,7 +19,7 @@ import { handleMetricsRequest } from './observability/metrics-endpoint.ts';
 const MqttSubprotocols = ['mqtt', 'mqttv3.1'];
 const NamespacePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-export function createWorkerHandler(resolve: (env: EdgeEnv) => ResolvedBroker): ExportedHandler<EdgeEnv> {
+export function createWorkerHandler(resolve: BrokerResolver): ExportedHandler<EdgeEnv> {
   const log = consoleLogger({ component: 'worker' });
   return {
     async fetch(request, env) {

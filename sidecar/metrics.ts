@@ -4,7 +4,17 @@
  */
 import { formatPrometheus, type MetricFamily } from '../shared/prometheus.ts';
 import type { CloseCause } from './close-codes.ts';
-import type { SidecarStats } from './server.ts';
+
+/** The sidecar's live numbers, as the server reads them for /metrics. */
+export interface SidecarStats {
+  connections: number;
+  /** Over-limit clients whose CONNECT is being read only to refuse it. */
+  refusing: number;
+  /** Bytes held by the sidecar on their way to the edge, all devices together. */
+  bufferedToEdge: number;
+  /** Bytes held by the sidecar on their way to devices. */
+  bufferedToDevice: number;
+}
 
 /** Causes that mean the sidecar turned a device away before or instead of bridging it. */
 const refusalCauses: ReadonlySet<CloseCause> = new Set(['over-limit', 'edge-unavailable', 'connect-timeout', 'malformed-packet']);

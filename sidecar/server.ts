@@ -11,7 +11,7 @@ import { ClientBridge, type BridgeSettings } from './bridge.ts';
 import type { ListenerConfig, SidecarConfig, TlsListenerConfig } from './config.ts';
 import { formatAddress } from './edge-socket.ts';
 import { createLogger, describeError, type Logger } from './log.ts';
-import { SidecarMetrics } from './metrics.ts';
+import { SidecarMetrics, type SidecarStats } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import packageJson from '../package.json' with { type: 'json' };
 
@@ -36,15 +36,7 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
-export interface SidecarStats {
-  connections: number;
-  /** Over-limit clients whose CONNECT is being read only to refuse it. */
-  refusing: number;
-  /** Bytes held by the sidecar on their way to the edge, all devices together. */
-  bufferedToEdge: number;
-  /** Bytes held by the sidecar on their way to devices. */
-  bufferedToDevice: number;
-}
+export type { SidecarStats } from './metrics.ts';
 
 export interface SidecarOptions {
   /** Where logs go; by default JSON lines (or pretty) on stderr per `config.log`. */

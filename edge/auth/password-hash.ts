@@ -15,7 +15,7 @@
  *
  * Only WebCrypto is used, so this runs in workerd and in Node alike.
  */
-import { decodeBase64, encodeBase64 } from './base64.ts';
+import { decodeBase64, encodeBase64 } from '../../shared/base64.ts';
 
 /** Salt length mosquitto writes and insists on when reading. */
 export const SaltBytes = 12;

@@ -5,7 +5,10 @@
  * never into a broken connection or namespace.
  */
 import type { ProtocolLevel, QoS } from '../../shared/codec/types.ts';
-import type { CloseCause } from './broker.ts';
+import { MqttError } from '../../shared/errors.ts';
+import { ReasonCode } from '../../shared/reason-codes.ts';
+import type { CloseCause } from './close-cause.ts';
+import { describeError, type Logger } from './log.ts';
 import type { MessageProperties } from './message.ts';
 
 /** Who a hook is asked about. */
@@ -160,4 +163,21 @@ export function normalizePublishDecision(decision: PublishDecision): { allow: tr
   if (decision === true) return { allow: true };
   if (decision === false) return { allow: false };
   return decision;
+}
+
+/** A hook's answer, or that it failed (threw or ran out of time). */
+export type HookOutcome<T> = { ok: true; value: T } | { ok: false };
+
+/**
+ * Calls a user hook within its time limit. A hook that throws or runs out
+ * of time is logged and reported as failed; the caller refuses that one action.
+ */
+export async function runHook<T>(name: HookName, timeoutMs: number, log: Logger, clientId: string | undefined, call: () => T | Promise<T>): Promise<HookOutcome<T>> {
+  try {
+    return { ok: true, value: await callWithTimeout(name, timeoutMs, call) };
+  } catch (error) {
+    const failure = new MqttError('Hook', ReasonCode.UnspecifiedError, `hook ${name} failed: ${describeError(error)}`, { cause: error });
+    log.log('error', 'hook_failed', { kind: failure.kind, hook: name, client: clientId, error: failure.message });
+    return { ok: false };
+  }
 }

@@ -8,6 +8,7 @@ import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import { concatBytes } from '../../shared/codec/framer.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
+import type { CloseKind } from './close-cause.ts';
 import type { ClientGrants } from './hooks.ts';
 
 /**
@@ -60,9 +61,10 @@ export interface SendCounter {
 }
 
 export interface Transport {
-  /** Sends one WebSocket message (one or more whole MQTT packets). */
+  /** Sends one message of the transport (one or more whole MQTT packets). */
   send(bytes: Uint8Array): void;
-  close(code: number, reason: string): void;
+  /** Closes the connection; `reason` is for people (a WebSocket close reason, a log line). */
+  close(kind: CloseKind, reason: string): void;
   /** Persists `state` where it survives hibernation. */
   persist(state: ConnectionState): void;
 }
@@ -142,12 +144,12 @@ export class ClientLink {
   }
 
   /** Flushes what is queued, then closes the transport. */
-  close(code: number, reason: string): void {
+  close(kind: CloseKind, reason: string): void {
     this.flush();
     this.closed = true;
     this.state.phase = 'closing';
     try {
-      this.transport.close(code, reason);
+      this.transport.close(kind, truncateReason(reason));
     } catch {
       // Closing an already closed WebSocket throws; nothing is lost.
     }
@@ -171,4 +173,7 @@ export class ClientLink {
   }
 }
 
-export const WsCloseCode = { Normal: 1000, GoingAway: 1001, ProtocolError: 1002, PolicyViolation: 1008, TooBig: 1009, InternalError: 1011 } as const;
+/** Close reasons stay short: a WebSocket close reason is at most 123 bytes. */
+function truncateReason(text: string): string {
+  return text.length > 100 ? `${text.slice(0, 97)}...` : text;
+}

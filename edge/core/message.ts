@@ -4,6 +4,7 @@
  */
 import type { QoS, UserProperties } from '../../shared/codec/types.ts';
 import { userPropertiesFromPairs, userPropertyPairs, type UserPropertyPair } from '../../shared/codec/user-properties.ts';
+import { decodeBase64, encodeBase64 } from '../../shared/base64.ts';
 
 /** MQTT 5 properties that travel with a message from publisher to subscriber. */
 export interface MessageProperties {
@@ -34,7 +35,7 @@ export function serializeProperties(properties: MessageProperties | undefined): 
   // User Properties are stored as pairs so their order survives [MQTT-3.3.2-18].
   return JSON.stringify({
     ...rest,
-    ...(correlationData === undefined ? {} : { correlationData: toBase64(correlationData) }),
+    ...(correlationData === undefined ? {} : { correlationData: encodeBase64(correlationData) }),
     ...(userProperties === undefined ? {} : { userPropertyPairs: userPropertyPairs(userProperties) }),
   });
 }
@@ -46,17 +47,9 @@ export function deserializeProperties(text: string | null | undefined): MessageP
     userPropertyPairs?: UserPropertyPair[];
   };
   const properties: MessageProperties = rest;
-  if (typeof correlationData === 'string') properties.correlationData = fromBase64(correlationData);
+  if (typeof correlationData === 'string') properties.correlationData = decodeBase64(correlationData) ?? new Uint8Array(0);
   if (pairs !== undefined) properties.userProperties = userPropertiesFromPairs(pairs);
   return properties;
-}
-
-export function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-}
-
-export function fromBase64(text: string): Uint8Array {
-  return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
 export function toBytes(payload: string | Uint8Array): Uint8Array {

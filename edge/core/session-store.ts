@@ -1,7 +1,9 @@
 /**
- * Durable state of one namespace in SQLite: sessions, subscriptions, the
- * outbound QoS 1/2 queue (queued and in flight), inbound QoS 2 packet ids
- * awaiting PUBREL, and retained messages.
+ * Durable state of one namespace's sessions in SQLite: sessions,
+ * subscriptions, the outbound QoS 1/2 queue (queued and in flight), inbound
+ * QoS 2 packet ids awaiting PUBREL, and what a connection keeps beyond its
+ * attachment (partial packets, topic aliases, grants, a CONNECT awaiting
+ * AUTH). Retained messages are in retained.ts.
  *
  * Every method is synchronous: Durable Object SQLite runs in-process, and
  * writes made before the next `await` commit together, with the runtime
@@ -9,6 +11,7 @@
  * sent after a write here is never ahead of the data it acknowledges.
  */
 import type { QoS } from '../../shared/codec/types.ts';
+import { decodeBase64, encodeBase64 } from '../../shared/base64.ts';
 import { deserializeProperties, serializeProperties, type BrokerMessage } from './message.ts';
 import type { SubscriptionEntry } from './topic-tree.ts';
 import type { ClientGrants } from './hooks.ts';
@@ -91,12 +94,6 @@ const schema = [
      client_id TEXT NOT NULL,
      packet_id INTEGER NOT NULL,
      PRIMARY KEY (client_id, packet_id))`,
-  `CREATE TABLE IF NOT EXISTS retained (
-     topic TEXT PRIMARY KEY,
-     payload BLOB NOT NULL,
-     qos INTEGER NOT NULL,
-     properties TEXT,
-     expires_at INTEGER)`,
   `CREATE TABLE IF NOT EXISTS partial_packets (
      connection_id TEXT PRIMARY KEY,
      bytes BLOB NOT NULL)`,
@@ -164,7 +161,7 @@ export class SessionStore {
     if (disconnectedAt !== undefined) record.disconnectedAt = disconnectedAt;
     if (typeof row['will'] === 'string') {
       const stored = JSON.parse(row['will']) as { message: Record<string, unknown>; delaySeconds: number; senderClientId?: string };
-      const will = { ...messageFromRow({ ...stored.message, payload: Buffer.from(stored.message['payload'] as string, 'base64') }), delaySeconds: stored.delaySeconds };
+      const will = { ...messageFromRow({ ...stored.message, payload: decodeBase64(stored.message['payload'] as string) ?? new Uint8Array(0) }), delaySeconds: stored.delaySeconds };
       if (stored.senderClientId !== undefined) will.senderClientId = stored.senderClientId;
       record.will = will;
     }
@@ -181,7 +178,7 @@ export class SessionStore {
       will = JSON.stringify({
         message: {
           topic: w.topic,
-          payload: Buffer.from(w.payload).toString('base64'),
+          payload: encodeBase64(w.payload),
           qos: w.qos,
           retain: w.retain ? 1 : 0,
           properties: serializeProperties(w.properties),
@@ -457,55 +454,6 @@ export class SessionStore {
 
   releaseInboundQoS2(clientId: string, packetId: number): boolean {
     return this.sql.exec('DELETE FROM inbound_qos2 WHERE client_id = ? AND packet_id = ?', clientId, packetId).rowsWritten > 0;
-  }
-
-  // ---- retained -------------------------------------------------------
-
-  putRetained(message: BrokerMessage): void {
-    this.sql.exec(
-      `INSERT INTO retained (topic, payload, qos, properties, expires_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos,
-         properties = excluded.properties, expires_at = excluded.expires_at`,
-      message.topic, message.payload, message.qos, serializeProperties(message.properties), message.expiresAt ?? null,
-    );
-  }
-
-  deleteRetained(topic: string): void {
-    this.sql.exec('DELETE FROM retained WHERE topic = ?', topic);
-  }
-
-  hasRetained(topic: string): boolean {
-    return this.sql.exec('SELECT 1 FROM retained WHERE topic = ?', topic).toArray().length > 0;
-  }
-
-  /**
-   * Retained messages under the literal prefix of a wildcard filter, as a
-   * range scan on the primary key. Wildcards fill whole levels, so the
-   * prefix is empty or ends with '/', and every topic under it sorts before
-   * the same text with '/' raised to '0'.
-   */
-  retainedWithPrefix(prefix: string): BrokerMessage[] {
-    if (prefix === '') return this.sql.exec('SELECT *, 1 AS retain FROM retained').toArray().map(messageFromRow);
-    if (!prefix.endsWith('/')) throw new Error(`retained prefix must end with '/': ${prefix}`);
-    const upper = `${prefix.slice(0, -1)}0`;
-    return this.sql.exec('SELECT *, 1 AS retain FROM retained WHERE topic >= ? AND topic < ?', prefix, upper).toArray().map(messageFromRow);
-  }
-
-  /** Retained messages in topic order, for the admin API. */
-  listRetained(limit: number): BrokerMessage[] {
-    return this.sql.exec('SELECT *, 1 AS retain FROM retained ORDER BY topic LIMIT ?', limit).toArray().map(messageFromRow);
-  }
-
-  countRetained(): number {
-    return this.sql.exec('SELECT COUNT(*) AS n FROM retained').toArray()[0]?.['n'] as number;
-  }
-
-  /** Retained messages for one exact topic, or all of them for a wildcard filter to match. */
-  retained(exactTopic?: string): BrokerMessage[] {
-    const rows = exactTopic === undefined
-      ? this.sql.exec('SELECT *, 1 AS retain FROM retained').toArray()
-      : this.sql.exec('SELECT *, 1 AS retain FROM retained WHERE topic = ?', exactTopic).toArray();
-    return rows.map(messageFromRow);
   }
 
   // ---- per-connection leftovers -----------------------------------------

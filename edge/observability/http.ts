@@ -1,6 +1,6 @@
 /** Small HTTP helpers shared by the admin API, `/metrics` and the dashboard. */
 import type { EdgeEnv } from '../env.ts';
-import type { BrokerNamespaceRpc } from '../define-broker.ts';
+import type { BrokerNamespaceRpc } from '../broker-types.ts';
 
 /** Admin endpoints take no body; anything larger than this is refused unread. */
 export const MaxAdminBodyBytes = 4096;

@@ -3,7 +3,7 @@
  * see them: the core's live numbers plus what is derived from them.
  */
 import { version } from '../../package.json';
-import type { BrokerCore } from '../core/broker.ts';
+import type { CoreStats } from '../core/readouts.ts';
 import type { MetricCounters } from '../core/metrics.ts';
 
 /** The broker's version, as `$SYS/broker/version` and `mqtt_info` report it. */
@@ -34,7 +34,7 @@ export interface NamespaceStats {
   counters: MetricCounters;
 }
 
-export function namespaceStats(core: Pick<BrokerCore, 'stats'>, namespace: string, now: number): NamespaceStats {
+export function namespaceStats(core: { stats(): CoreStats }, namespace: string, now: number): NamespaceStats {
   const stats = core.stats();
   // A connected client always has a session row; max() only guards the count against a race with cleanup.
   const sessions = Math.max(stats.sessions, stats.connected);

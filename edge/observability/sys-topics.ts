@@ -11,7 +11,7 @@
  * is evicted, the first publish of the new instance sends everything again
  * and restarts the load averages (see LoadAverage).
  */
-import type { BrokerCore, SystemTopicsPublisher } from '../core/broker.ts';
+import type { SystemTopicsPublisher, SystemTopicsSource } from '../core/system-topics.ts';
 import type { MetricCounters } from '../core/metrics.ts';
 import { LoadAverage, LoadWindows, type LoadWindow } from './load-average.ts';
 import { BrokerProduct, BrokerVersion, namespaceStats, type NamespaceStats } from './stats.ts';
@@ -71,7 +71,7 @@ export interface SysTopicsOptions {
 }
 
 /** What of the core the publisher uses; a fake core in unit tests. */
-export type SysTopicsCore = Pick<BrokerCore, 'stats' | 'publishSystem'>;
+export type SysTopicsCore = SystemTopicsSource;
 
 export class SysTopicsPublisher implements SystemTopicsPublisher {
   readonly intervalMs: number;

@@ -1,25 +1,36 @@
 /**
  * Acknowledgements from the client for messages the broker sent:
  * PUBACK (QoS 1), PUBREC and PUBCOMP (QoS 2). Each frees a slot of the
- * client's in-flight window, so queued messages follow.
+ * client's in-flight window, so queued messages follow (core/outbound.ts).
  */
 import type { PubackPacket, PubcompPacket, PubrecPacket } from '../../shared/codec/types.ts';
-import { ReasonCode } from '../../shared/reason-codes.ts';
-import type { BrokerCore } from '../core/broker.ts';
+import { ReasonCode, isErrorReason } from '../../shared/reason-codes.ts';
 import type { ClientLink } from '../core/link.ts';
-import { OutboundState } from '../core/session-store.ts';
+import type { ProtocolContext } from './context.ts';
 
-export function handlePuback(broker: BrokerCore, link: ClientLink, packet: PubackPacket): void {
-  const clientId = link.state.clientId as string;
+export function handlePuback(ctx: ProtocolContext, link: ClientLink, packet: PubackPacket): void {
   const packetId = packet.messageId as number;
-  if (broker.completeVolatile(clientId, packetId)) {
-    broker.pump(link);
-  } else if (broker.store.complete(clientId, packetId, OutboundState.PublishSent)) {
-    broker.releasePacketId(clientId, packetId);
-    broker.pump(link);
-  } else {
-    unmatched(broker, link, 'puback', packetId);
+  if (!ctx.outbound.puback(link, packetId)) unmatched(ctx, link, 'puback', packetId);
+}
+
+export function handlePubrec(ctx: ProtocolContext, link: ClientLink, packet: PubrecPacket): void {
+  const packetId = packet.messageId as number;
+  // [MQTT-4.3.3] a PUBREC with an error ends the exchange: no PUBREL, the id is free again.
+  const outcome = ctx.outbound.pubrec(link, packetId, isErrorReason(packet.reasonCode ?? 0));
+  if (outcome === 'released') return;
+  if (outcome === 'unknown') {
+    unmatched(ctx, link, 'pubrec', packetId);
+    if (isErrorReason(packet.reasonCode ?? 0)) return;
   }
+  // [MQTT-3.6.2-?] 5.0 says when the id is not known.
+  const notFound = link.isV5 && outcome === 'unknown';
+  link.write(notFound ? { cmd: 'pubrel', messageId: packetId, reasonCode: ReasonCode.PacketIdentifierNotFound } : { cmd: 'pubrel', messageId: packetId });
+  ctx.markDirty(link);
+}
+
+export function handlePubcomp(ctx: ProtocolContext, link: ClientLink, packet: PubcompPacket): void {
+  const packetId = packet.messageId as number;
+  if (!ctx.outbound.pubcomp(link, packetId)) unmatched(ctx, link, 'pubcomp', packetId);
 }
 
 /**
@@ -27,40 +38,7 @@ export function handlePuback(broker: BrokerCore, link: ClientLink, packet: Pubac
  * late duplicate), but a stream of them means the client and the broker
  * disagree about the window: counted, and logged at debug level.
  */
-function unmatched(broker: BrokerCore, link: ClientLink, kind: string, packetId: number): void {
-  broker.metrics.add('acksUnmatched');
-  broker.log.log('debug', 'ack_unmatched', { client: link.state.clientId, kind, packet_id: packetId });
-}
-
-export function handlePubrec(broker: BrokerCore, link: ClientLink, packet: PubrecPacket): void {
-  const clientId = link.state.clientId as string;
-  const packetId = packet.messageId as number;
-  if ((packet.reasonCode ?? 0) >= 0x80) {
-    // [MQTT-4.3.3-?] a PUBREC with an error ends the exchange; the id is free again.
-    if (broker.store.complete(clientId, packetId, OutboundState.PublishSent)) {
-      broker.releasePacketId(clientId, packetId);
-      broker.pump(link);
-    } else {
-      unmatched(broker, link, 'pubrec', packetId);
-    }
-    return;
-  }
-  const known = broker.store.markPubrelSent(clientId, packetId);
-  if (link.isV5 && !known && !broker.store.inflight(clientId).some((r) => r.packetId === packetId)) {
-    link.write({ cmd: 'pubrel', messageId: packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
-  } else {
-    link.write({ cmd: 'pubrel', messageId: packetId });
-  }
-  broker.markDirty(link);
-}
-
-export function handlePubcomp(broker: BrokerCore, link: ClientLink, packet: PubcompPacket): void {
-  const clientId = link.state.clientId as string;
-  const packetId = packet.messageId as number;
-  if (broker.store.complete(clientId, packetId, OutboundState.PubrelSent)) {
-    broker.releasePacketId(clientId, packetId);
-    broker.pump(link);
-  } else {
-    unmatched(broker, link, 'pubcomp', packetId);
-  }
+function unmatched(ctx: ProtocolContext, link: ClientLink, kind: string, packetId: number): void {
+  ctx.metrics.add('acksUnmatched');
+  ctx.log.log('debug', 'ack_unmatched', { client: link.state.clientId, kind, packet_id: packetId });
 }

@@ -6,11 +6,11 @@ import { decodeAll } from '../../shared/codec/decoder.ts';
 import type { AuthPacket, ConnectPacket } from '../../shared/codec/types.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
-import type { BrokerCore } from '../core/broker.ts';
 import type { ClientLink } from '../core/link.ts';
 import { handleConnect, refusalOf } from './connect.ts';
+import type { ProtocolContext } from './context.ts';
 
-export async function handleAuth(broker: BrokerCore, link: ClientLink, packet: AuthPacket): Promise<void> {
+export async function handleAuth(ctx: ProtocolContext, link: ClientLink, packet: AuthPacket): Promise<void> {
   const state = link.state;
   const method = packet.properties?.authenticationMethod;
   // [MQTT-4.12.0-5] every AUTH names the method of the exchange.
@@ -26,10 +26,10 @@ export async function handleAuth(broker: BrokerCore, link: ClientLink, packet: A
     if (packet.reasonCode !== ReasonCode.ContinueAuthentication) {
       throw new MqttError('Protocol', ReasonCode.ProtocolError, 'AUTH during CONNECT must continue authentication (0x18)');
     }
-    const stored = broker.store.loadPendingConnect(link.id);
+    const stored = ctx.store.loadPendingConnect(link.id);
     const connect = stored === undefined ? undefined : decodeAll(stored, 5).packets[0];
     if (connect?.cmd !== 'connect') throw new MqttError('Protocol', ReasonCode.UnspecifiedError, 'the CONNECT of this exchange was lost');
-    await handleConnect(broker, link, connect as ConnectPacket, {
+    await handleConnect(ctx, link, connect as ConnectPacket, {
       step: state.authenticationStep,
       ...(authenticationData === undefined ? {} : { authenticationData }),
     });
@@ -40,10 +40,10 @@ export async function handleAuth(broker: BrokerCore, link: ClientLink, packet: A
   if (packet.reasonCode !== ReasonCode.ReAuthenticate && packet.reasonCode !== ReasonCode.ContinueAuthentication) {
     throw new MqttError('Protocol', ReasonCode.ProtocolError, `unexpected AUTH reason 0x${(packet.reasonCode ?? 0).toString(16)}`);
   }
-  const authenticate = broker.deps.hooks.authenticate;
+  const authenticate = ctx.hooks.authenticate;
   if (authenticate === undefined) throw new MqttError('Protocol', ReasonCode.ProtocolError, 're-authentication is not supported');
   const context = {
-    ...broker.clientInfo(link),
+    ...ctx.clientInfo(link),
     clean: false,
     keepAlive: state.keepAlive,
     authenticationMethod: state.authenticationMethod,
@@ -51,10 +51,10 @@ export async function handleAuth(broker: BrokerCore, link: ClientLink, packet: A
     reauthenticate: true,
     ...(authenticationData === undefined ? {} : { authenticationData }),
   };
-  const outcome = await broker.runHook('authenticate', state.clientId, () => authenticate(context));
+  const outcome = await ctx.runHook('authenticate', state.clientId, () => authenticate(context));
   if (link.closed) return;
   if (!outcome.ok) {
-    broker.disconnectWith(link, ReasonCode.UnspecifiedError, 'authentication failed to run', 'refused');
+    ctx.disconnect(link, ReasonCode.UnspecifiedError, 'authentication failed to run', 'refused');
     return;
   }
   const decision = outcome.value;
@@ -62,7 +62,7 @@ export async function handleAuth(broker: BrokerCore, link: ClientLink, packet: A
     link.write({ cmd: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties: { authenticationMethod: state.authenticationMethod, authenticationData: Buffer.from(decision.challenge) } });
   } else if (decision.allow) {
     state.authenticationStep = 0;
-    if (decision.grants !== undefined) broker.setGrants(link, decision.grants);
+    if (decision.grants !== undefined) ctx.setGrants(link, decision.grants);
     link.write({
       cmd: 'auth',
       reasonCode: ReasonCode.Success,
@@ -73,9 +73,9 @@ export async function handleAuth(broker: BrokerCore, link: ClientLink, packet: A
     });
   } else {
     const { code, text } = refusalOf(decision.reason ?? 'not-authorized');
-    broker.disconnectWith(link, code, `re-authentication failed: ${text}`, 'refused');
+    ctx.disconnect(link, code, `re-authentication failed: ${text}`, 'refused');
     return;
   }
   link.persist();
-  broker.markDirty(link);
+  ctx.markDirty(link);
 }

@@ -1,17 +1,20 @@
 /**
- * CONNECT: validate, authenticate, take over an existing connection of the
- * same client, create or resume the session, answer CONNACK, then resend
- * what the session still owes the client.
+ * CONNECT, as a list of named steps in the order the spec gives them
+ * (aedes writes its connect flow the same way): the client id, the
+ * broker's limits, the will, authentication (which may pause for a 5.0
+ * AUTH exchange), taking over a connection of the same client, the
+ * session, binding the connection, CONNACK, and resuming what the session
+ * still owes the client. A step that refuses or pauses ends the flow.
  */
-import type { ConnectPacket, ConnackPacket } from '../../shared/codec/types.ts';
+import type { ConnackPacket, ConnectPacket } from '../../shared/codec/types.ts';
 import { MqttError } from '../../shared/errors.ts';
-import { ConnackReturnCode, ReasonCode, connackCodeFor } from '../../shared/reason-codes.ts';
+import { ReasonCode } from '../../shared/reason-codes.ts';
 import { validateTopicName } from '../../shared/topic.ts';
-import type { BrokerCore } from '../core/broker.ts';
-import type { AuthenticateContext, DenyDecision } from '../core/hooks.ts';
-import { WsCloseCode, type ClientLink } from '../core/link.ts';
+import type { AuthenticateContext, ClientInfo, DenyDecision } from '../core/hooks.ts';
+import type { ClientLink } from '../core/link.ts';
 import { toBytes, type BrokerMessage } from '../core/message.ts';
 import { SessionNeverExpires } from '../core/session-store.ts';
+import type { ProtocolContext } from './context.ts';
 
 /** Client ids we hand out to clients that connect with an empty one [MQTT-3.1.3-6]. */
 const AssignedIdPrefix = 'auto-';
@@ -22,171 +25,236 @@ export interface AuthContinuation {
   step: number;
 }
 
+/** What the steps of one CONNECT learn and decide, in order. */
+interface ConnectFlow {
+  readonly ctx: ProtocolContext;
+  readonly link: ClientLink;
+  readonly packet: ConnectPacket;
+  readonly continuation: AuthContinuation | undefined;
+  readonly level: 3 | 4 | 5;
+  readonly isV5: boolean;
+  readonly clean: boolean;
+  readonly properties: NonNullable<ConnectPacket['properties']>;
+  clientId: string;
+  assignedClientId?: string;
+  keepAlive: number;
+  serverKeepAlive?: number;
+  will?: BrokerMessage & { delaySeconds: number };
+  info?: ClientInfo;
+  authenticationMethod?: string;
+  finalAuthenticationData?: Uint8Array;
+  sessionPresent: boolean;
+  requestedExpiry: number;
+  expiryInterval: number;
+}
+
+/** A step returns false when it refused the connection or paused it (AUTH exchange). */
+type ConnectStep = (flow: ConnectFlow) => boolean | Promise<boolean>;
+
+const connectSteps: ReadonlyArray<readonly [name: string, step: ConnectStep]> = [
+  ['client id', assignClientId],
+  ['limits', applyLimits],
+  ['will', readWill],
+  ['authenticate', authenticate],
+  ['takeover', takeOver],
+  ['session', openSession],
+  ['bind', bindConnection],
+  ['connack', sendConnack],
+  ['resume', resume],
+];
+
 /**
  * Handles a CONNECT; called again with `continuation` for each AUTH (0x18)
  * of an enhanced authentication exchange, with the CONNECT kept in storage.
  */
-export async function handleConnect(broker: BrokerCore, link: ClientLink, packet: ConnectPacket, continuation?: AuthContinuation): Promise<void> {
-  const level = packet.protocolVersion ?? 4;
+export async function handleConnect(ctx: ProtocolContext, link: ClientLink, packet: ConnectPacket, continuation?: AuthContinuation): Promise<void> {
+  const level = (packet.protocolVersion ?? 4) as 3 | 4 | 5;
   link.state.level = level;
-  const isV5 = level === 5;
-  const clean = packet.clean !== false;
-  const properties = packet.properties ?? {};
+  const flow: ConnectFlow = {
+    ctx,
+    link,
+    packet,
+    continuation,
+    level,
+    isV5: level === 5,
+    clean: packet.clean !== false,
+    properties: packet.properties ?? {},
+    clientId: packet.clientId,
+    keepAlive: packet.keepalive ?? 0,
+    sessionPresent: false,
+    requestedExpiry: 0,
+    expiryInterval: 0,
+  };
+  for (const [, step] of connectSteps) {
+    if (!(await step(flow))) return;
+  }
+}
 
-  // ---- client identifier [MQTT-3.1.3-7/8] -------------------------------
-  let clientId = packet.clientId;
-  let assignedClientId: string | undefined;
-  if (clientId.length === 0 && continuation !== undefined && link.state.clientId !== undefined) {
+/** [MQTT-3.1.3-6/7/8] an empty client id gets one of ours, with a clean session only (never in 3.1). */
+function assignClientId(flow: ConnectFlow): boolean {
+  const { link, continuation } = flow;
+  if (flow.clientId.length > 0) return true;
+  if (continuation !== undefined && link.state.clientId !== undefined) {
     // The id assigned before the AUTH exchange started.
-    clientId = link.state.clientId;
-    assignedClientId = clientId;
-  } else if (clientId.length === 0) {
-    if (!clean || level === 3) {
-      // 3.1 has no empty ids; 3.1.1/5.0 only with a clean session.
-      return refuse(broker, link, ReasonCode.ClientIdentifierNotValid, 'empty client id requires clean session');
-    }
-    clientId = `${AssignedIdPrefix}${broker.deps.newId()}`;
-    assignedClientId = clientId;
+    flow.clientId = link.state.clientId;
+    flow.assignedClientId = flow.clientId;
+    return true;
   }
+  if (!flow.clean || flow.level === 3) return refuse(flow, ReasonCode.ClientIdentifierNotValid, 'empty client id requires clean session');
+  flow.clientId = `${AssignedIdPrefix}${flow.ctx.newId()}`;
+  flow.assignedClientId = flow.clientId;
+  return true;
+}
 
-  // ---- limits -------------------------------------------------------------
-  const limits = broker.limits;
-  const existingLink = broker.linkOf(clientId);
-  if (limits.maxConnections > 0 && existingLink === undefined && broker.connectedCount >= limits.maxConnections) {
-    return refuse(broker, link, isV5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, 'maximum connections reached');
+/** The namespace's connection limit, and the longest keep-alive it grants. */
+function applyLimits(flow: ConnectFlow): boolean {
+  const { ctx } = flow;
+  const limits = ctx.limits;
+  if (isOverConnectionLimit(flow)) return refuse(flow, flow.isV5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, 'maximum connections reached');
+  if (limits.maxKeepAlive > 0 && (flow.keepAlive === 0 || flow.keepAlive > limits.maxKeepAlive)) {
+    // 3.x has no way to tell the client; like mosquitto, refuse it.
+    if (!flow.isV5) return refuse(flow, ReasonCode.ClientIdentifierNotValid, `keep-alive must be 1..${limits.maxKeepAlive} s`);
+    flow.keepAlive = limits.maxKeepAlive;
+    flow.serverKeepAlive = flow.keepAlive;
   }
-  let keepAlive = packet.keepalive ?? 0;
-  let serverKeepAlive: number | undefined;
-  if (limits.maxKeepAlive > 0 && (keepAlive === 0 || keepAlive > limits.maxKeepAlive)) {
-    if (!isV5) {
-      // 3.x has no way to tell the client; like mosquitto, refuse it.
-      return refuse(broker, link, ReasonCode.ClientIdentifierNotValid, `keep-alive must be 1..${limits.maxKeepAlive} s`);
-    }
-    keepAlive = limits.maxKeepAlive;
-    serverKeepAlive = keepAlive;
-  }
+  return true;
+}
 
-  // ---- will ---------------------------------------------------------------
-  let will: (BrokerMessage & { delaySeconds: number }) | undefined;
-  if (packet.will !== undefined) {
-    if (!validateTopicName(packet.will.topic)) {
-      throw new MqttError('Protocol', ReasonCode.TopicNameInvalid, 'invalid will topic');
-    }
-    const willProperties = packet.will.properties ?? {};
-    will = {
-      topic: packet.will.topic,
-      payload: toBytes(packet.will.payload),
-      qos: packet.will.qos ?? 0,
-      retain: packet.will.retain === true,
-      delaySeconds: willProperties.willDelayInterval ?? 0,
-      senderClientId: clientId,
-    };
-    const passOn = passThroughProperties(willProperties);
-    if (passOn !== undefined) will.properties = passOn;
-    if (willProperties.messageExpiryInterval !== undefined) will.expiresAt = broker.now() + willProperties.messageExpiryInterval * 1000;
-  }
+function isOverConnectionLimit(flow: ConnectFlow): boolean {
+  const { ctx } = flow;
+  const max = ctx.limits.maxConnections;
+  // A client id already connected takes its own place over.
+  return max > 0 && ctx.linkOf(flow.clientId) === undefined && ctx.connectedCount >= max;
+}
 
-  // ---- authentication -------------------------------------------------------
+/** [MQTT-3.1.2-9] the will, kept with the session until the connection ends. */
+function readWill(flow: ConnectFlow): boolean {
+  const will = flow.packet.will;
+  if (will === undefined) return true;
+  if (!validateTopicName(will.topic)) throw new MqttError('Protocol', ReasonCode.TopicNameInvalid, 'invalid will topic');
+  const willProperties = will.properties ?? {};
+  flow.will = {
+    topic: will.topic,
+    payload: toBytes(will.payload),
+    qos: will.qos ?? 0,
+    retain: will.retain === true,
+    delaySeconds: willProperties.willDelayInterval ?? 0,
+    senderClientId: flow.clientId,
+  };
+  const passOn = passThroughProperties(willProperties);
+  if (passOn !== undefined) flow.will.properties = passOn;
+  if (willProperties.messageExpiryInterval !== undefined) flow.will.expiresAt = flow.ctx.now() + willProperties.messageExpiryInterval * 1000;
+  return true;
+}
+
+/** The authenticate hook: allow (with grants), refuse, or a 5.0 challenge that pauses the CONNECT until AUTH. */
+async function authenticate(flow: ConnectFlow): Promise<boolean> {
+  const { ctx, link, packet, continuation, properties } = flow;
   if (packet.username !== undefined) link.state.username = packet.username;
-  const info = broker.clientInfo(link);
-  info.clientId = clientId;
-  const authenticate = broker.deps.hooks.authenticate;
-  const authenticationMethod = isV5 ? properties.authenticationMethod : undefined;
-  let finalAuthenticationData: Uint8Array | undefined;
-  if (authenticationMethod !== undefined && authenticate === undefined) {
-    // [MQTT-4.12.0-1] a method we do not support.
-    return refuse(broker, link, ReasonCode.BadAuthenticationMethod, `authentication method "${authenticationMethod}" is not supported`);
-  }
-  if (authenticate !== undefined) {
+  const info = ctx.clientInfo(link);
+  info.clientId = flow.clientId;
+  flow.info = info;
+  const hook = ctx.hooks.authenticate;
+  const method = flow.isV5 ? properties.authenticationMethod : undefined;
+  if (method !== undefined) flow.authenticationMethod = method;
+  // [MQTT-4.12.0-1] a method we do not support.
+  if (method !== undefined && hook === undefined) return refuse(flow, ReasonCode.BadAuthenticationMethod, `authentication method "${method}" is not supported`);
+  if (hook !== undefined) {
     const initialData = properties.authenticationData;
     const data = continuation !== undefined ? continuation.authenticationData : initialData === undefined ? undefined : new Uint8Array(initialData);
     const context: AuthenticateContext = {
       ...info,
-      clean,
-      keepAlive,
+      clean: flow.clean,
+      keepAlive: flow.keepAlive,
       ...(packet.password === undefined ? {} : { password: new Uint8Array(packet.password) }),
-      ...(authenticationMethod === undefined ? {} : { authenticationMethod, authenticationStep: continuation?.step ?? 0 }),
+      ...(method === undefined ? {} : { authenticationMethod: method, authenticationStep: continuation?.step ?? 0 }),
       ...(data === undefined ? {} : { authenticationData: data }),
     };
-    const outcome = await broker.runHook('authenticate', clientId, () => authenticate(context));
-    if (link.closed) return;
-    if (!outcome.ok) return refuse(broker, link, ReasonCode.UnspecifiedError, 'authentication failed to run');
+    const outcome = await ctx.runHook('authenticate', flow.clientId, () => hook(context));
+    if (link.closed) return false;
+    if (!outcome.ok) return refuse(flow, ReasonCode.UnspecifiedError, 'authentication failed to run');
     const decision = outcome.value;
     if ('challenge' in decision) {
-      if (authenticationMethod === undefined) return refuse(broker, link, ReasonCode.UnspecifiedError, 'authenticate returned a challenge without an authentication method');
+      if (method === undefined) return refuse(flow, ReasonCode.UnspecifiedError, 'authenticate returned a challenge without an authentication method');
       // [MQTT-4.12.0-2] continue the exchange: AUTH 0x18 with the server's data; the CONNECT waits in storage.
       link.state.phase = 'authenticating';
-      link.state.clientId = clientId;
-      link.state.authenticationMethod = authenticationMethod;
-      broker.store.savePendingConnect(link.id, link.encode(packet));
+      link.state.clientId = flow.clientId;
+      link.state.authenticationMethod = method;
+      ctx.store.savePendingConnect(link.id, link.encode(packet));
       link.persist();
-      link.write({
-        cmd: 'auth',
-        reasonCode: ReasonCode.ContinueAuthentication,
-        properties: { authenticationMethod, authenticationData: Buffer.from(decision.challenge) },
-      });
-      broker.markDirty(link);
-      return;
+      link.write({ cmd: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties: { authenticationMethod: method, authenticationData: Buffer.from(decision.challenge) } });
+      ctx.markDirty(link);
+      return false;
     }
     if (!decision.allow) {
       const { code, text } = refusalOf(decision.reason ?? 'not-authorized');
-      return refuse(broker, link, code, text);
+      return refuse(flow, code, text);
     }
-    if (decision.grants !== undefined) broker.setGrants(link, decision.grants);
-    finalAuthenticationData = decision.authenticationData;
+    if (decision.grants !== undefined) ctx.setGrants(link, decision.grants);
+    if (decision.authenticationData !== undefined) flow.finalAuthenticationData = decision.authenticationData;
   }
-  if (continuation !== undefined) broker.store.deletePendingConnect(link.id);
+  if (continuation !== undefined) ctx.store.deletePendingConnect(link.id);
   // Checked again after the (possibly slow) hook: concurrent CONNECTs must not overshoot the limit.
-  if (limits.maxConnections > 0 && broker.linkOf(clientId) === undefined && broker.connectedCount >= limits.maxConnections) {
-    return refuse(broker, link, isV5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, 'maximum connections reached');
-  }
+  if (isOverConnectionLimit(flow)) return refuse(flow, flow.isV5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, 'maximum connections reached');
+  return true;
+}
 
-  // ---- takeover [MQTT-3.1.4-3] ---------------------------------------------
-  const current = broker.linkOf(clientId);
+/** [MQTT-3.1.4-3] a connection of the same client id is closed (5.0: DISCONNECT 0x8E); its will goes out. */
+function takeOver(flow: ConnectFlow): boolean {
+  const { ctx, link } = flow;
+  const current = ctx.linkOf(flow.clientId);
   if (current !== undefined && current !== link) {
-    broker.log.log('info', 'session_taken_over', { client: clientId });
-    broker.disconnectWith(current, ReasonCode.SessionTakenOver, 'session taken over by a new connection', 'takeover');
+    ctx.log.log('info', 'session_taken_over', { client: flow.clientId });
+    ctx.disconnect(current, ReasonCode.SessionTakenOver, 'session taken over by a new connection', 'takeover');
   }
+  return true;
+}
 
-  // ---- session --------------------------------------------------------------
-  const store = broker.store;
-  let existing = store.getSession(clientId);
-  if (existing !== undefined && clean) {
-    // [MQTT-3.1.2-4] clean start discards the old session. A will still pending is sent now.
-    if (existing.will !== undefined && existing.willAt !== undefined) broker.publishWill(existing.will);
-    broker.deleteSession(clientId);
-    existing = undefined;
-  }
-  const sessionPresent = existing !== undefined;
-  const requestedExpiry = isV5 ? (properties.sessionExpiryInterval ?? 0) : clean ? 0 : SessionNeverExpires;
-  const expiryInterval = Math.min(requestedExpiry, limits.maxSessionExpiry);
-  store.saveConnectedSession({
-    clientId,
-    protocolLevel: level,
-    expiryInterval,
+/** [MQTT-3.1.2-4/5] clean start discards the old session; otherwise it is resumed. The expiry in force is the CONNECT's. */
+function openSession(flow: ConnectFlow): boolean {
+  const { ctx, link, clean } = flow;
+  if (clean) ctx.discardSession(flow.clientId);
+  flow.sessionPresent = !clean && ctx.store.getSession(flow.clientId) !== undefined;
+  flow.requestedExpiry = flow.isV5 ? (flow.properties.sessionExpiryInterval ?? 0) : clean ? 0 : SessionNeverExpires;
+  flow.expiryInterval = Math.min(flow.requestedExpiry, ctx.limits.maxSessionExpiry);
+  ctx.store.saveConnectedSession({
+    clientId: flow.clientId,
+    protocolLevel: flow.level,
+    expiryInterval: flow.expiryInterval,
     connectionId: link.id,
-    ...(will === undefined ? {} : { will }),
+    ...(flow.will === undefined ? {} : { will: flow.will }),
   });
+  return true;
+}
 
-  // ---- connection state -------------------------------------------------------
+/** The connection's state for the rest of its life (kept in the attachment), and its client id bound to it. */
+function bindConnection(flow: ConnectFlow): boolean {
+  const { ctx, link, isV5, properties } = flow;
+  const limits = ctx.limits;
   const state = link.state;
   state.phase = 'connected';
-  state.clientId = clientId;
-  state.keepAlive = keepAlive;
+  state.clientId = flow.clientId;
+  state.keepAlive = flow.keepAlive;
   state.clientReceiveMaximum = isV5 ? Math.min(properties.receiveMaximum ?? 0xffff, limits.maxInflight * 10) : limits.maxInflight;
   state.clientMaxPacketSize = isV5 ? (properties.maximumPacketSize ?? 0) : 0;
-  state.sessionExpiry = expiryInterval;
+  state.sessionExpiry = flow.expiryInterval;
   state.requestProblemInformation = properties.requestProblemInformation !== false;
   state.clientTopicAliasMaximum = isV5 ? (properties.topicAliasMaximum ?? 0) : 0;
-  if (authenticationMethod !== undefined) state.authenticationMethod = authenticationMethod;
+  if (flow.authenticationMethod !== undefined) state.authenticationMethod = flow.authenticationMethod;
   else delete state.authenticationMethod;
-  broker.bindClient(link, clientId);
+  ctx.bindClient(link, flow.clientId);
   link.persist();
+  return true;
+}
 
-  const connack: ConnackPacket = { cmd: 'connack', sessionPresent };
-  if (isV5) {
+/** CONNACK: session present, and in 5.0 what the broker supports and what it changed. */
+function sendConnack(flow: ConnectFlow): boolean {
+  const { ctx, link } = flow;
+  const limits = ctx.limits;
+  const connack: ConnackPacket = { cmd: 'connack', sessionPresent: flow.sessionPresent };
+  if (flow.isV5) {
     connack.reasonCode = ReasonCode.Success;
-    const connackProperties: NonNullable<ConnackPacket['properties']> = {
+    const properties: NonNullable<ConnackPacket['properties']> = {
       receiveMaximum: limits.receiveMaximum,
       maximumPacketSize: limits.maxPacketSize,
       topicAliasMaximum: limits.topicAliasMaximum,
@@ -195,40 +263,49 @@ export async function handleConnect(broker: BrokerCore, link: ClientLink, packet
       subscriptionIdentifiersAvailable: true,
       sharedSubscriptionAvailable: true,
     };
-    if (expiryInterval !== requestedExpiry) connackProperties.sessionExpiryInterval = expiryInterval;
-    if (serverKeepAlive !== undefined) connackProperties.serverKeepAlive = serverKeepAlive;
-    if (assignedClientId !== undefined) connackProperties.assignedClientIdentifier = assignedClientId;
-    if (authenticationMethod !== undefined) {
+    if (flow.expiryInterval !== flow.requestedExpiry) properties.sessionExpiryInterval = flow.expiryInterval;
+    if (flow.serverKeepAlive !== undefined) properties.serverKeepAlive = flow.serverKeepAlive;
+    if (flow.assignedClientId !== undefined) properties.assignedClientIdentifier = flow.assignedClientId;
+    if (flow.authenticationMethod !== undefined) {
       // [MQTT-3.2.2-?] the CONNACK of an enhanced authentication carries its method (and final data).
-      connackProperties.authenticationMethod = authenticationMethod;
-      if (finalAuthenticationData !== undefined) connackProperties.authenticationData = Buffer.from(finalAuthenticationData);
+      properties.authenticationMethod = flow.authenticationMethod;
+      if (flow.finalAuthenticationData !== undefined) properties.authenticationData = Buffer.from(flow.finalAuthenticationData);
     }
-    connack.properties = connackProperties;
+    connack.properties = properties;
   } else {
-    connack.returnCode = ConnackReturnCode.Accepted;
+    connack.returnCode = 0;
   }
   link.write(connack);
-  broker.markDirty(link);
-  broker.log.log('info', 'client_connected', {
-    client: clientId,
+  ctx.markDirty(link);
+  ctx.log.log('info', 'client_connected', {
+    client: flow.clientId,
     // Not "level": that is the log level's field.
-    protocol: level,
-    clean,
-    keepalive: keepAlive,
-    session_present: sessionPresent,
-    addr: state.remoteAddress,
+    protocol: flow.level,
+    clean: flow.clean,
+    keepalive: flow.keepAlive,
+    session_present: flow.sessionPresent,
+    addr: link.state.remoteAddress,
   });
+  return true;
+}
 
-  if (sessionPresent) {
-    broker.resendInflight(link, store.inflight(clientId));
-    broker.pump(link);
+/** [MQTT-4.4.0-1] a resumed session resends what is unacknowledged, then its queue; keep-alive starts; the onConnect hook. */
+async function resume(flow: ConnectFlow): Promise<boolean> {
+  const { ctx, link } = flow;
+  if (flow.sessionPresent) ctx.outbound.resume(link);
+  ctx.watchKeepAlive(link);
+  const onConnect = ctx.hooks.onConnect;
+  if (onConnect !== undefined && flow.info !== undefined) {
+    const info = flow.info;
+    ctx.flush();
+    await ctx.runHook('onConnect', flow.clientId, () => onConnect(info));
   }
-  broker.requestLinkAlarm(link);
-  const onConnect = broker.deps.hooks.onConnect;
-  if (onConnect !== undefined) {
-    broker.flushAll();
-    await broker.runHook('onConnect', clientId, () => onConnect(info));
-  }
+  return true;
+}
+
+function refuse(flow: ConnectFlow, reason: number, message: string): false {
+  flow.ctx.refuseConnect(flow.link, reason, message);
+  return false;
 }
 
 /** The CONNACK reason (5.0; mapped for 3.x) and log text of a refusal. */
@@ -243,19 +320,6 @@ export function refusalOf(reason: NonNullable<DenyDecision['reason']>): { code: 
     case 'not-authorized':
       return { code: ReasonCode.NotAuthorized, text: 'not authorized' };
   }
-}
-
-/** CONNACK with an error code for the client's level, then close [MQTT-3.2.2-5]. */
-function refuse(broker: BrokerCore, link: ClientLink, reason: number, message: string): void {
-  const kind = reason === ReasonCode.BadUserNameOrPassword || reason === ReasonCode.NotAuthorized || reason === ReasonCode.Banned ? 'AuthFailed' : 'Protocol';
-  broker.log.log('info', 'connect_refused', { kind, connection: link.id, reason, error: message, addr: link.state.remoteAddress });
-  if (link.isV5) {
-    link.write({ cmd: 'connack', sessionPresent: false, reasonCode: reason, ...broker.reasonString(link, message) });
-  } else {
-    link.write({ cmd: 'connack', sessionPresent: false, returnCode: connackCodeFor(reason) });
-  }
-  link.close(WsCloseCode.Normal, message);
-  broker.endConnection(link, 'refused');
 }
 
 /** The MQTT 5 properties that travel with a message to its subscribers. */

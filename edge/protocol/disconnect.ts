@@ -6,22 +6,21 @@
 import type { DisconnectPacket } from '../../shared/codec/types.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
-import type { BrokerCore } from '../core/broker.ts';
-import { WsCloseCode, type ClientLink } from '../core/link.ts';
+import type { ClientLink } from '../core/link.ts';
+import type { ProtocolContext } from './context.ts';
 
-export function handleDisconnect(broker: BrokerCore, link: ClientLink, packet: DisconnectPacket): void {
+export function handleDisconnect(ctx: ProtocolContext, link: ClientLink, packet: DisconnectPacket): void {
   const clientId = link.state.clientId as string;
-  const store = broker.store;
+  const store = ctx.store;
   const newExpiry = packet.properties?.sessionExpiryInterval;
   if (link.isV5 && newExpiry !== undefined) {
     const session = store.getSession(clientId);
     if (session !== undefined && session.expiryInterval === 0 && newExpiry !== 0) {
       throw new MqttError('Protocol', ReasonCode.ProtocolError, 'session expiry changed from 0 at DISCONNECT');
     }
-    store.setExpiryInterval(clientId, Math.min(newExpiry, broker.limits.maxSessionExpiry));
+    store.setExpiryInterval(clientId, Math.min(newExpiry, ctx.limits.maxSessionExpiry));
   }
   const withWill = link.isV5 && packet.reasonCode === ReasonCode.DisconnectWithWillMessage;
   if (!withWill) store.clearWill(clientId);
-  link.close(WsCloseCode.Normal, 'client disconnected');
-  broker.endConnection(link, 'client-disconnect');
+  ctx.closeByClient(link);
 }

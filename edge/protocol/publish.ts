@@ -7,18 +7,18 @@ import type { PublishPacket, PubrelPacket } from '../../shared/codec/types.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { validateTopicName } from '../../shared/topic.ts';
-import type { BrokerCore } from '../core/broker.ts';
 import type { ClientLink } from '../core/link.ts';
+import type { ProtocolContext } from './context.ts';
 import { toBytes, type BrokerMessage } from '../core/message.ts';
 import { passThroughProperties } from './connect.ts';
 import { normalizePublishDecision } from '../core/hooks.ts';
 
-export async function handlePublish(broker: BrokerCore, link: ClientLink, packet: PublishPacket): Promise<void> {
+export async function handlePublish(ctx: ProtocolContext, link: ClientLink, packet: PublishPacket): Promise<void> {
   const clientId = link.state.clientId as string;
   // [MQTT-3.3.1-2] DUP must be 0 for QoS 0.
   if (packet.qos === 0 && packet.dup) throw new MqttError('MalformedPacket', ReasonCode.MalformedPacket, 'DUP set on a QoS 0 PUBLISH');
-  const topic = resolveTopic(broker, link, packet);
-  checkTopic(broker, topic);
+  const topic = resolveTopic(ctx, link, packet);
+  checkTopic(ctx, topic);
   const properties = packet.properties ?? {};
   // [MQTT-3.3.4-6] a client must not send a Subscription Identifier.
   if (properties.subscriptionIdentifier !== undefined) throw new MqttError('Protocol', ReasonCode.ProtocolError, 'Subscription Identifier in a PUBLISH from a client');
@@ -27,93 +27,93 @@ export async function handlePublish(broker: BrokerCore, link: ClientLink, packet
     // [MQTT-3.3.2-4] the payload says it is UTF-8 and is not.
     if (packet.qos === 0) throw new MqttError('Protocol', ReasonCode.PayloadFormatInvalid, 'payload is not valid UTF-8 (Payload Format Indicator 1)');
     link.write({ cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId as number, reasonCode: ReasonCode.PayloadFormatInvalid });
-    broker.markDirty(link);
+    ctx.markDirty(link);
     return;
   }
 
   const message: BrokerMessage = { topic, payload, qos: packet.qos, retain: packet.retain, senderClientId: clientId };
   const passOn = passThroughProperties(properties);
   if (passOn !== undefined) message.properties = passOn;
-  if (properties.messageExpiryInterval !== undefined) message.expiresAt = broker.now() + properties.messageExpiryInterval * 1000;
+  if (properties.messageExpiryInterval !== undefined) message.expiresAt = ctx.now() + properties.messageExpiryInterval * 1000;
 
   if (packet.qos === 2) {
     // [MQTT-4.3.3-10] route once; a duplicate PUBLISH before PUBREL is only acknowledged again.
     const packetId = packet.messageId as number;
-    if (link.isV5 && broker.store.countInboundQoS2(clientId) >= broker.limits.receiveMaximum && !broker.store.hasInboundQoS2(clientId, packetId)) {
+    if (link.isV5 && ctx.store.countInboundQoS2(clientId) >= ctx.limits.receiveMaximum && !ctx.store.hasInboundQoS2(clientId, packetId)) {
       // [MQTT-3.3.4-9] more unacknowledged QoS 2 PUBLISH than the Receive Maximum we announced.
-      throw new MqttError('Protocol', ReasonCode.ReceiveMaximumExceeded, `more than ${broker.limits.receiveMaximum} QoS 2 messages awaiting PUBREL`);
+      throw new MqttError('Protocol', ReasonCode.ReceiveMaximumExceeded, `more than ${ctx.limits.receiveMaximum} QoS 2 messages awaiting PUBREL`);
     }
-    if (!broker.store.rememberInboundQoS2(clientId, packetId)) {
+    if (!ctx.store.rememberInboundQoS2(clientId, packetId)) {
       link.write({ cmd: 'pubrec', messageId: packetId });
-      broker.markDirty(link);
+      ctx.markDirty(link);
       return;
     }
   }
-  const refusal = await askPublishHook(broker, link, message, properties.messageExpiryInterval);
-  if (refusal === undefined) await broker.route(message);
-  else broker.metrics.add('publishDropped');
+  const refusal = await askPublishHook(ctx, link, message, properties.messageExpiryInterval);
+  if (refusal === undefined) await ctx.publish(message);
+  else ctx.metrics.add('publishDropped');
   if (packet.qos === 0) return;
   const ack = { cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId as number } as const;
   // 3.x cannot tell the publisher; the message is dropped and acknowledged as usual.
   link.write(link.isV5 && refusal !== undefined ? { ...ack, reasonCode: refusal } : ack);
-  broker.markDirty(link);
+  ctx.markDirty(link);
 }
 
 /** The onPublish hook: undefined to go ahead, or the reason code of the refusal. */
-async function askPublishHook(broker: BrokerCore, link: ClientLink, message: BrokerMessage, expiryInterval: number | undefined): Promise<number | undefined> {
+async function askPublishHook(ctx: ProtocolContext, link: ClientLink, message: BrokerMessage, expiryInterval: number | undefined): Promise<number | undefined> {
   if (message.topic.startsWith('$SYS')) {
     // The $SYS tree is the broker's own: read-only for clients.
-    broker.log.log('info', 'publish_refused', { client: link.state.clientId, topic: message.topic, by: 'sys' });
+    ctx.log.log('info', 'publish_refused', { client: link.state.clientId, topic: message.topic, by: 'sys' });
     return ReasonCode.NotAuthorized;
   }
-  if (!broker.mayPublish(link, message.topic)) {
-    broker.log.log('info', 'publish_refused', { client: link.state.clientId, topic: message.topic, by: 'grants' });
+  if (!ctx.mayPublish(link, message.topic)) {
+    ctx.log.log('info', 'publish_refused', { client: link.state.clientId, topic: message.topic, by: 'grants' });
     return ReasonCode.NotAuthorized;
   }
-  const onPublish = broker.deps.hooks.onPublish;
+  const onPublish = ctx.hooks.onPublish;
   if (onPublish === undefined) return undefined;
   const context = {
-    ...broker.clientInfo(link),
+    ...ctx.clientInfo(link),
     topic: message.topic,
     payload: message.payload,
     qos: message.qos,
     retain: message.retain,
     ...(link.isV5 ? { properties: { ...message.properties, ...(expiryInterval === undefined ? {} : { messageExpiryInterval: expiryInterval }) } } : {}),
   };
-  const outcome = await broker.runHook('onPublish', context.clientId, () => onPublish(context));
+  const outcome = await ctx.runHook('onPublish', context.clientId, () => onPublish(context));
   if (!outcome.ok) return ReasonCode.UnspecifiedError;
   const decision = normalizePublishDecision(outcome.value);
   if (decision.allow) return undefined;
-  broker.log.log('info', 'publish_refused', { client: context.clientId, topic: message.topic });
+  ctx.log.log('info', 'publish_refused', { client: context.clientId, topic: message.topic });
   return decision.reasonCode ?? ReasonCode.NotAuthorized;
 }
 
-export function handlePubrel(broker: BrokerCore, link: ClientLink, packet: PubrelPacket): void {
+export function handlePubrel(ctx: ProtocolContext, link: ClientLink, packet: PubrelPacket): void {
   const clientId = link.state.clientId as string;
   const packetId = packet.messageId as number;
-  const known = broker.store.releaseInboundQoS2(clientId, packetId);
+  const known = ctx.store.releaseInboundQoS2(clientId, packetId);
   if (link.isV5 && !known) link.write({ cmd: 'pubcomp', messageId: packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
   else link.write({ cmd: 'pubcomp', messageId: packetId });
-  broker.markDirty(link);
+  ctx.markDirty(link);
 }
 
 /** Resolves a 5.0 Topic Alias [MQTT-3.3.2-12]; records a new alias mapping. */
-function resolveTopic(broker: BrokerCore, link: ClientLink, packet: PublishPacket): string {
+function resolveTopic(ctx: ProtocolContext, link: ClientLink, packet: PublishPacket): string {
   const alias = packet.properties?.topicAlias;
   if (alias === undefined) {
     if (packet.topic.length === 0) throw new MqttError('Protocol', ReasonCode.ProtocolError, 'empty topic without a topic alias');
     return packet.topic;
   }
-  if (!link.isV5 || alias === 0 || alias > broker.limits.topicAliasMaximum) {
-    throw new MqttError('Protocol', ReasonCode.TopicAliasInvalid, `topic alias ${alias} is outside 1..${broker.limits.topicAliasMaximum}`);
+  if (!link.isV5 || alias === 0 || alias > ctx.limits.topicAliasMaximum) {
+    throw new MqttError('Protocol', ReasonCode.TopicAliasInvalid, `topic alias ${alias} is outside 1..${ctx.limits.topicAliasMaximum}`);
   }
   if (link.topicAliases === undefined) {
-    link.topicAliases = link.state.hasTopicAliases === true ? broker.store.loadTopicAliases(link.id) : new Map();
+    link.topicAliases = link.state.hasTopicAliases === true ? ctx.store.loadTopicAliases(link.id) : new Map();
   }
   if (packet.topic.length > 0) {
     if (link.topicAliases.get(alias) !== packet.topic) {
       link.topicAliases.set(alias, packet.topic);
-      broker.store.saveTopicAlias(link.id, alias, packet.topic);
+      ctx.store.saveTopicAlias(link.id, alias, packet.topic);
       if (link.state.hasTopicAliases !== true) {
         link.state.hasTopicAliases = true;
         link.persist();
@@ -126,10 +126,10 @@ function resolveTopic(broker: BrokerCore, link: ClientLink, packet: PublishPacke
   return topic;
 }
 
-function checkTopic(broker: BrokerCore, topic: string): void {
+function checkTopic(ctx: ProtocolContext, topic: string): void {
   // [MQTT-3.3.2-2] no wildcards in a topic name.
   if (!validateTopicName(topic)) throw new MqttError('Protocol', ReasonCode.TopicNameInvalid, `invalid topic name "${topic.slice(0, 64)}"`);
-  const limits = broker.limits;
+  const limits = ctx.limits;
   if (topic.length > limits.maxTopicLength || topic.split('/').length > limits.maxTopicLevels) {
     throw new MqttError('Limit', ReasonCode.TopicNameInvalid, 'topic name exceeds the length or level limit');
   }

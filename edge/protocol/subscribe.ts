@@ -3,24 +3,24 @@
  * SUBACK, then send matching retained messages per Retain Handling.
  */
 import type { QoS, SubscribePacket } from '../../shared/codec/types.ts';
-import { normalizeSubscribeDecision } from '../core/hooks.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { parseSharedSubscription, validateTopicFilter } from '../../shared/topic.ts';
-import type { BrokerCore } from '../core/broker.ts';
+import { normalizeSubscribeDecision } from '../core/hooks.ts';
 import type { ClientLink } from '../core/link.ts';
 import type { SubscriptionEntry } from '../core/topic-tree.ts';
+import type { ProtocolContext } from './context.ts';
 
 /** SUBACK failure code in 3.1.1 [MQTT-3.9.3-2]. */
 const SubackFailure3 = 0x80;
 
-export async function handleSubscribe(broker: BrokerCore, link: ClientLink, packet: SubscribePacket): Promise<void> {
+export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, packet: SubscribePacket): Promise<void> {
   const clientId = link.state.clientId as string;
   const subscriptionId = packet.properties?.subscriptionIdentifier;
   if (subscriptionId === 0) throw new MqttError('Protocol', ReasonCode.ProtocolError, 'subscription identifier 0');
   const granted: number[] = [];
-  const retainedToSend: Array<{ entry: SubscriptionEntry }> = [];
-  const store = broker.store;
+  const retainedToSend: SubscriptionEntry[] = [];
+  const store = ctx.store;
 
   for (const request of packet.subscriptions) {
     const failure = (code: number): void => {
@@ -36,19 +36,19 @@ export async function handleSubscribe(broker: BrokerCore, link: ClientLink, pack
       throw new MqttError('Protocol', ReasonCode.ProtocolError, 'No Local on a shared subscription');
     }
     const exists = store.hasSubscription(clientId, request.topic);
-    if (!exists && store.countSubscriptions(clientId) >= broker.limits.maxSubscriptionsPerClient) {
+    if (!exists && store.countSubscriptions(clientId) >= ctx.limits.maxSubscriptionsPerClient) {
       failure(ReasonCode.QuotaExceeded);
       continue;
     }
-    if (!broker.maySubscribe(link, shared.filter)) {
+    if (!ctx.maySubscribe(link, shared.filter)) {
       failure(ReasonCode.NotAuthorized);
       continue;
     }
     let qos = Math.min(request.qos, 2) as QoS;
-    const onSubscribe = broker.deps.hooks.onSubscribe;
+    const onSubscribe = ctx.hooks.onSubscribe;
     if (onSubscribe !== undefined) {
-      const context = { ...broker.clientInfo(link), filter: request.topic, qos };
-      const outcome = await broker.runHook('onSubscribe', clientId, () => onSubscribe(context));
+      const context = { ...ctx.clientInfo(link), filter: request.topic, qos };
+      const outcome = await ctx.runHook('onSubscribe', clientId, () => onSubscribe(context));
       if (link.closed) return;
       if (!outcome.ok) {
         failure(ReasonCode.UnspecifiedError);
@@ -72,15 +72,12 @@ export async function handleSubscribe(broker: BrokerCore, link: ClientLink, pack
     };
     if (subscriptionId !== undefined) entry.subscriptionId = subscriptionId;
     if (shared.kind === 'shared') entry.shareGroup = shared.group;
-    store.putSubscription(entry);
-    broker.addToTree(entry);
+    ctx.addSubscription(entry);
     granted.push(entry.qos);
     // [MQTT-3.3.1-10/11] retained messages: always (0), only for a new subscription (1), never (2); none for shared ones.
-    if (shared.kind !== 'shared' && (entry.retainHandling === 0 || (entry.retainHandling === 1 && !exists))) {
-      retainedToSend.push({ entry });
-    }
+    if (shared.kind !== 'shared' && (entry.retainHandling === 0 || (entry.retainHandling === 1 && !exists))) retainedToSend.push(entry);
   }
   link.write({ cmd: 'suback', messageId: packet.messageId as number, granted });
-  broker.markDirty(link);
-  for (const { entry } of retainedToSend) broker.sendRetained(clientId, entry);
+  ctx.markDirty(link);
+  for (const entry of retainedToSend) ctx.sendRetained(entry);
 }

@@ -13,13 +13,12 @@
 import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
-import { BrokerCore, type CloseCause } from '../../edge/core/broker.ts';
+import type { CloseCause, CloseKind } from '../../edge/core/close-cause.ts';
 import type { BrokerHooks } from '../../edge/core/hooks.ts';
 import { defaultLimits, type BrokerLimits } from '../../edge/core/limits.ts';
 import type { ConnectionState, Transport } from '../../edge/core/link.ts';
 import type { LogFields, LogLevel, Logger } from '../../edge/core/log.ts';
-import { BrokerMetrics } from '../../edge/core/metrics.ts';
-import { SessionStore } from '../../edge/core/session-store.ts';
+import { Namespace } from '../../edge/core/namespace.ts';
 import { openTestDatabase, type TestDatabase } from './sql.ts';
 
 export interface HarnessOptions {
@@ -37,7 +36,7 @@ export interface LogRecord {
 }
 
 export class CoreHarness {
-  core!: BrokerCore;
+  core!: Namespace;
   now: number;
   readonly logs: LogRecord[] = [];
   readonly limits: BrokerLimits;
@@ -67,10 +66,9 @@ export class CoreHarness {
 
   private start(connections: Array<{ state: ConnectionState; transport: Transport }>): void {
     const logger: Logger = { log: (level, event, fields = {}) => void this.logs.push({ level, event, fields }) };
-    this.core = new BrokerCore({
+    this.core = new Namespace({
       namespace: this.options.namespace ?? 'default',
-      store: new SessionStore(this.db),
-      metrics: new BrokerMetrics(this.db, this.now),
+      sql: this.db,
       limits: this.limits,
       log: logger,
       hooks: this.options.hooks ?? {},
@@ -180,7 +178,7 @@ export class HarnessConnection {
   /** Every packet the core sent, decoded at the connection's level. */
   readonly packets: MqttPacket[] = [];
   /** Set once the core closed the connection. */
-  closedWith: { code: number; reason: string } | undefined;
+  closedWith: { kind: CloseKind; reason: string } | undefined;
   /** Set when the test closed it (the client went away). */
   dropped = false;
   level: ProtocolLevel = 4;
@@ -191,8 +189,8 @@ export class HarnessConnection {
   constructor(private readonly harness: CoreHarness) {
     this.transport = {
       send: (bytes) => this.deliver(bytes),
-      close: (code, reason) => {
-        this.closedWith ??= { code, reason };
+      close: (kind, reason) => {
+        this.closedWith ??= { kind, reason };
         this.harness.forget(this.id);
       },
       persist: (state) => {

@@ -4,7 +4,7 @@
  * queue is sent; a client that merely does not acknowledge is not a stall.
  */
 import { describe, expect, it } from 'vitest';
-import { StallAfterMs, StallCheckMs } from '../../edge/core/broker.ts';
+import { StallAfterMs, StallCheckMs } from '../../edge/core/stall-watchdog.ts';
 import { CoreHarness, type HarnessConnection } from './harness.ts';
 
 async function subscriberWithBacklog(harness: CoreHarness, receiveMaximum: number, messages: number): Promise<HarnessConnection> {
@@ -35,10 +35,11 @@ describe('the stall watchdog', () => {
     const sub = await subscriberWithBacklog(harness, 2, 5);
     // Simulate the class of bug issue 12 was: acknowledgements free the window, but nothing sends the queue.
     const core = harness.core;
-    const pump = core.pump.bind(core);
-    core.pump = () => undefined;
+    const outbound = core.outbound;
+    const pump = outbound.pump.bind(outbound);
+    outbound.pump = () => undefined;
     for (const publish of sub.received('publish')) await sub.send({ cmd: 'puback', messageId: publish.messageId as number });
-    core.pump = pump;
+    outbound.pump = pump;
     expect(sub.received('publish')).toHaveLength(2);
 
     await harness.advance(StallCheckMs);

@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
-import type { ClientSummary } from '../../edge/core/broker.ts';
+import type { ClientSummary } from '../../edge/core/readouts.ts';
 import type { TestEdge } from '../helpers/edge.ts';
 import type { Peer, WireConnection } from './peer.ts';
 import type { Driver, NamespaceCounts } from './world.ts';

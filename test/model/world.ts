@@ -3,7 +3,7 @@
  * in-process, or a live namespace on workerd), the peers, and the reference
  * model, with the invariants checked after every step.
  */
-import type { ClientSummary } from '../../edge/core/broker.ts';
+import type { ClientSummary } from '../../edge/core/readouts.ts';
 import { ReferenceModel, deliveryKey, owedKey, type SessionModel } from './model.ts';
 import { Peer, type PeerEvents, type WireConnection } from './peer.ts';
 

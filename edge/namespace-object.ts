@@ -1,16 +1,18 @@
 /**
  * The Durable Object that owns one broker namespace. A thin adapter: it
  * turns hibernatable WebSocket events and alarms into calls on the
- * protocol core, and keeps nothing that matters only in memory.
+ * namespace core (core/namespace.ts), maps the core's close kinds to
+ * WebSocket close codes, and keeps nothing that matters only in memory.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { BrokerCore, type ClientSummary } from './core/broker.ts';
+import { BridgeCloseCode } from '../shared/bridge-close-codes.ts';
+import type { BrokerNamespaceRpc, BrokerResolver } from './broker-types.ts';
+import type { CloseCause, CloseKind } from './core/close-cause.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
-import { consoleLogger, describeError, type LogLevel, type Logger } from './core/log.ts';
-import { SessionStore } from './core/session-store.ts';
-import { BrokerMetrics } from './core/metrics.ts';
+import { consoleLogger, describeError, type Logger } from './core/log.ts';
+import { Namespace } from './core/namespace.ts';
+import type { ClientSummary, RetainedSummary } from './core/readouts.ts';
 import type { EdgeEnv } from './env.ts';
-import type { BrokerNamespaceRpc, ResolvedBroker, RetainedSummary } from './define-broker.ts';
 import type { ApiMessage } from './http-api.ts';
 import { InternalHeader } from './internal-headers.ts';
 import { namespaceStats, type NamespaceStats } from './observability/stats.ts';
@@ -19,12 +21,22 @@ import { SysTopicsPublisher } from './observability/sys-topics.ts';
 /** Storage key (synchronous KV) of the namespace's name, for wakes that do not tell it. */
 const NamespaceKey = 'broker.namespace';
 
+/** WebSocket close codes for the core's close kinds (RFC 6455 §7.4.1). */
+const WebSocketCloseCode: Record<CloseKind, number> = { normal: 1000, 'protocol-error': 1002, policy: 1008, 'server-error': 1011 };
+
+/** What the sidecar's close codes say about why its device went away, for onDisconnect and the logs. */
+const BridgeCloseCauses: ReadonlyMap<number, CloseCause> = new Map([
+  [BridgeCloseCode.GoingAway, 'server-shutdown'],
+  [BridgeCloseCode.KeepAliveTimeout, 'keepalive-timeout'],
+  [BridgeCloseCode.DeviceProtocolError, 'protocol-error'],
+]);
+
 /** Builds the namespace Durable Object class for one broker definition. */
-export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBroker) {
+export function createBrokerNamespaceClass(resolve: BrokerResolver) {
   return class BrokerNamespace extends DurableObject<EdgeEnv> implements BrokerNamespaceRpc {
-    private core: BrokerCore | undefined;
+    private core: Namespace | undefined;
     private readonly connectionIds = new WeakMap<WebSocket, string>();
-    private readonly log: Logger;
+    private log: Logger;
     /** The alarm time this instance last set; unknown (undefined) after a wake. */
     private alarmAt: number | undefined;
     /**
@@ -39,7 +51,7 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
       const remembered = ctx.storage.kv.get<string>(NamespaceKey);
       this.namespace = ctx.id.name ?? remembered ?? 'default';
       if (ctx.id.name !== undefined && remembered !== ctx.id.name) ctx.storage.kv.put(NamespaceKey, ctx.id.name);
-      this.log = consoleLogger({ component: 'edge', object: ctx.id.toString().slice(0, 12) }, (env.MQTT_LOG_LEVEL as LogLevel | undefined) ?? 'info');
+      this.log = consoleLogger({ component: 'edge', object: ctx.id.toString().slice(0, 12) });
     }
 
     /** Durable Object RPC: publish a message as the broker (HTTP API, service bindings). */
@@ -70,14 +82,13 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
     }
 
     /** Builds the core on first use after construction (cold start or wake from hibernation). */
-    private getCore(): BrokerCore {
+    private getCore(): Namespace {
       if (this.core !== undefined) return this.core;
       const resolved = resolve(this.env);
-      const store = new SessionStore(this.ctx.storage.sql);
-      const core = new BrokerCore({
+      this.log = consoleLogger({ component: 'edge', object: this.ctx.id.toString().slice(0, 12) }, resolved.logLevel);
+      const core = new Namespace({
         namespace: this.namespace,
-        store,
-        metrics: new BrokerMetrics(this.ctx.storage.sql, Date.now()),
+        sql: this.ctx.storage.sql,
         limits: resolved.limits,
         log: this.log,
         hooks: resolved.hooks,
@@ -108,7 +119,7 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
       }
       core.restore(connections);
       // Logged on every cold start and every wake from hibernation.
-      this.log.log('info', 'namespace_started', { connections: connections.length, subscriptions: core.tree.size });
+      this.log.log('info', 'namespace_started', { connections: connections.length, subscriptions: core.subscriptionCount });
       return core;
     }
 
@@ -156,7 +167,10 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
     override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
       const id = this.connectionIdOf(ws);
       safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
-      if (id !== undefined) await this.getCore().closed(id, 'network-error', code);
+      if (id === undefined) return;
+      // A trusted sidecar says why its device went away.
+      const cause = readAttachment(ws)?.bridged === true ? (BridgeCloseCauses.get(code) ?? 'network-error') : 'network-error';
+      await this.getCore().closed(id, cause);
     }
 
     override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
@@ -195,7 +209,7 @@ export function createBrokerNamespaceClass(resolve: (env: EdgeEnv) => ResolvedBr
 function transportFor(ws: WebSocket): Transport {
   return {
     send: (bytes) => ws.send(bytes),
-    close: (code, reason) => ws.close(code, reason),
+    close: (kind, reason) => ws.close(WebSocketCloseCode[kind], reason),
     persist: (state) => ws.serializeAttachment(state),
   };
 }

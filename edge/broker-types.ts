@@ -1,0 +1,41 @@
+/**
+ * Types the Worker, the namespace's Durable Object and the admin endpoints
+ * share: what a broker definition resolves to for one environment, and the
+ * Durable Object's RPC surface.
+ */
+import type { EdgeEnv } from './env.ts';
+import type { BrokerHooks } from './core/hooks.ts';
+import type { BrokerLimits } from './core/limits.ts';
+import type { LogLevel } from './core/log.ts';
+import type { ClientSummary, RetainedSummary } from './core/readouts.ts';
+import type { ApiMessage } from './http-api.ts';
+import type { NamespaceStats } from './observability/stats.ts';
+
+/** Everything a namespace needs, resolved from the options and the environment. */
+export interface ResolvedBroker {
+  limits: BrokerLimits;
+  hooks: BrokerHooks;
+  hookTimeoutMs: number;
+  logLevel: LogLevel;
+  /** $SYS publishing interval, ms; 0 = no $SYS tree. */
+  sysIntervalMs: number;
+}
+
+/** Resolves a broker definition for one environment (memoized per environment object). */
+export type BrokerResolver = (env: EdgeEnv) => ResolvedBroker;
+
+/** What a namespace's Durable Object offers other code (Durable Object RPC). */
+export interface BrokerNamespaceRpc {
+  publish(message: ApiMessage): Promise<void>;
+  /** Live numbers and counters of the namespace (admin API, /metrics, dashboard). */
+  stats(): Promise<NamespaceStats>;
+  /** Sessions (online first) with their subscriptions, at most `limit`. */
+  listClients(limit: number): Promise<ClientSummary[]>;
+  /** Disconnects a connected client (5.0: DISCONNECT 0x98); false if it is not connected. */
+  disconnectClient(clientId: string): Promise<boolean>;
+  listRetained(limit: number): Promise<RetainedSummary[]>;
+  /** Deletes the retained message of one topic; false if there was none. */
+  deleteRetained(topic: string): Promise<boolean>;
+}
+
+export type { RetainedSummary };

@@ -1,0 +1,349 @@
+/**
+ * The connections of a namespace: each one's decode loop (packets of one
+ * connection strictly in order), its partial packet across messages and
+ * hibernation, the per-client publish rate, output batching (everything for
+ * one connection in one event leaves as one transport message), failing a
+ * connection with the right CONNACK or DISCONNECT, and the connection's own
+ * deadlines (connect timeout, keep-alive).
+ */
+import { PacketDecoder } from '../../shared/codec/decoder.ts';
+import type { MqttPacket } from '../../shared/codec/types.ts';
+import { decodeBase64, encodeBase64 } from '../../shared/base64.ts';
+import { MqttError, isMqttError } from '../../shared/errors.ts';
+import { ReasonCode } from '../../shared/reason-codes.ts';
+import { connackRefusal, refusalForFailedConnect, serverDisconnect } from '../../shared/refusals.ts';
+import type { CloseCause } from './close-cause.ts';
+import type { DeadlineSource } from './deadlines.ts';
+import type { BrokerLimits } from './limits.ts';
+import { ClientLink, type ConnectionState, type SendCounter, type Transport } from './link.ts';
+import { describeError, type Logger } from './log.ts';
+import { MetricsFlushIntervalMs, type BrokerMetrics } from './metrics.ts';
+import type { SessionStore } from './session-store.ts';
+
+/** Largest partial packet kept inline in the attachment; larger ones go to SQLite. */
+const InlinePartialLimit = 1024;
+/** Keep-alive grace: the server allows one and a half keep-alive periods [MQTT-3.1.2-24]. */
+const KeepAliveGrace = 1.5;
+
+export interface ConnectionsDeps {
+  store: SessionStore;
+  limits: BrokerLimits;
+  metrics: BrokerMetrics;
+  log: Logger;
+  now(): number;
+  newId(): string;
+  requestAlarm(at: number): void;
+  /** When set, output of incoming messages is flushed through this (e.g. a zero-delay timer). */
+  deferFlush?: ((flush: () => void) => void) | undefined;
+  /** Handles one packet of a connection (protocol/dispatch.ts). */
+  dispatch(link: ClientLink, packet: MqttPacket): Promise<void>;
+  /** A connection is gone: its client's connection ends (directory, session, hook). */
+  ended(link: ClientLink, cause: CloseCause): void;
+}
+
+export class Connections implements DeadlineSource {
+  private readonly links = new Map<string, ClientLink>();
+  private readonly dirty = new Set<ClientLink>();
+  /** What every link handed to its transport since the last count (links add to it directly). */
+  private readonly sent: SendCounter = { packets: 0, bytes: 0 };
+  private flushPending = false;
+  private metricsFlushAt: number | undefined;
+
+  constructor(private readonly deps: ConnectionsDeps) {}
+
+  get(connectionId: string): ClientLink | undefined {
+    return this.links.get(connectionId);
+  }
+
+  all(): IterableIterator<ClientLink> {
+    return this.links.values();
+  }
+
+  /** A new transport was accepted; it has `connectTimeoutMs` to send CONNECT. */
+  accept(transport: Transport, meta: { remoteAddress?: string; bridged: boolean }): ConnectionState {
+    const now = this.deps.now();
+    const state: ConnectionState = {
+      v: 1,
+      id: this.deps.newId(),
+      phase: 'awaiting-connect',
+      acceptedAt: now,
+      lastSeen: now,
+      bridged: meta.bridged,
+      keepAlive: 0,
+      clientReceiveMaximum: this.deps.limits.maxInflight,
+      clientMaxPacketSize: 0,
+      requestProblemInformation: true,
+    };
+    if (meta.remoteAddress !== undefined) state.remoteAddress = meta.remoteAddress;
+    const link = this.register(state, transport);
+    link.persist();
+    this.deps.requestAlarm(now + this.deps.limits.connectTimeoutMs);
+    return state;
+  }
+
+  /** Rebuilds the link of a connection that survived hibernation or a restart; undefined if it is known already. */
+  restore(state: ConnectionState, transport: Transport): ClientLink | undefined {
+    if (this.links.has(state.id)) return undefined;
+    return this.register(state, transport);
+  }
+
+  private register(state: ConnectionState, transport: Transport): ClientLink {
+    let leftover: Uint8Array | undefined;
+    if (state.partialInline !== undefined) leftover = decodeBase64(state.partialInline);
+    else if (state.partialStored === true) leftover = this.deps.store.loadPartialPacket(state.id);
+    const decoder = new PacketDecoder({
+      maxPacketSize: this.deps.limits.maxPacketSize,
+      ...(state.level === undefined ? {} : { protocolLevel: state.level }),
+      ...(leftover === undefined ? {} : { leftover }),
+    });
+    const link = new ClientLink(state, transport, decoder, this.sent);
+    this.links.set(state.id, link);
+    return link;
+  }
+
+  /** Bytes arrived on a connection. Packets of one connection are handled strictly in order. */
+  receive(connectionId: string, bytes: Uint8Array): Promise<void> {
+    const link = this.links.get(connectionId);
+    if (link === undefined || link.closed) return Promise.resolve();
+    const run = link.chain.then(() => this.process(link, bytes));
+    link.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async process(link: ClientLink, bytes: Uint8Array): Promise<void> {
+    if (link.closed) return;
+    const { packets, error } = link.decoder.push(bytes);
+    this.touch(link);
+    const metrics = this.deps.metrics;
+    metrics.add('bytesReceived', bytes.byteLength);
+    metrics.add('messagesReceived', packets.length);
+    let publishes = 0;
+    for (const packet of packets) if (packet.cmd === 'publish') publishes++;
+    metrics.add('publishReceived', publishes);
+    try {
+      for (const packet of packets) {
+        if (link.closed) break;
+        if (packet.cmd === 'publish') this.takePublishToken(link);
+        await this.deps.dispatch(link, packet);
+      }
+      if (error !== undefined && !link.closed) this.fail(link, error);
+      if (!link.closed) this.savePartial(link);
+    } catch (thrown) {
+      const failure = isMqttError(thrown)
+        ? thrown
+        : new MqttError('Protocol', ReasonCode.ImplementationSpecificError, `internal error: ${describeError(thrown)}`);
+      if (!isMqttError(thrown)) this.deps.log.log('error', 'handler_failed', { client: link.state.clientId, error: describeError(thrown) });
+      if (!link.closed) this.fail(link, failure);
+    } finally {
+      this.flushSoon();
+    }
+  }
+
+  /** The transport closed (client went away, network error). */
+  async closed(connectionId: string, cause: CloseCause): Promise<void> {
+    const link = this.links.get(connectionId);
+    if (link === undefined) return;
+    // Let packets already received finish first, so a DISCONNECT followed by a close is clean.
+    await link.chain;
+    if (!this.links.has(connectionId)) return;
+    link.closed = true;
+    this.end(link, cause);
+    this.flushAll();
+  }
+
+  /** Finishes a connection: forgets what it kept, then its client's connection ends. Idempotent. */
+  end(link: ClientLink, cause: CloseCause): void {
+    if (!this.links.delete(link.id)) return;
+    link.closed = true;
+    const state = link.state;
+    if (state.partialStored === true || state.hasTopicAliases === true || state.hasGrants === true) this.deps.store.forgetConnection(link.id);
+    this.deps.ended(link, cause);
+  }
+
+  /**
+   * Closes a connection because of an error: CONNACK (before CONNECT was
+   * accepted) or DISCONNECT (5.0) with the reason code, then the socket.
+   */
+  fail(link: ClientLink, error: MqttError): void {
+    this.deps.log.log('warn', 'protocol_error', {
+      kind: error.kind,
+      client: link.state.clientId,
+      connection: link.id,
+      reason: error.reasonCode,
+      error: error.message,
+    });
+    if (link.state.phase === 'awaiting-connect' || link.state.phase === 'authenticating') {
+      const level = link.decoder.protocolLevel;
+      // The CONNACK must be in the client's own form (a 5.0 CONNACK has properties).
+      if (level !== undefined) link.state.level = level;
+      const refusal = refusalForFailedConnect(level, error.reasonCode, this.reasonString(link, error.message));
+      if (refusal !== undefined) link.write(refusal);
+      link.close('protocol-error', error.message);
+      this.end(link, 'protocol-error');
+      return;
+    }
+    this.disconnect(link, error.reasonCode, error.message, 'protocol-error');
+  }
+
+  /** Refuses a CONNECT: CONNACK with the reason for the client's level, then close [MQTT-3.2.2-5]. */
+  refuse(link: ClientLink, reason: number, message: string): void {
+    const kind = reason === ReasonCode.BadUserNameOrPassword || reason === ReasonCode.NotAuthorized || reason === ReasonCode.Banned ? 'AuthFailed' : 'Protocol';
+    this.deps.log.log('info', 'connect_refused', { kind, connection: link.id, reason, error: message, addr: link.state.remoteAddress });
+    link.write(connackRefusal(link.level, reason, this.reasonString(link, message)));
+    link.close('normal', message);
+    this.end(link, 'refused');
+  }
+
+  /** Server-initiated close of a connected client (5.0: DISCONNECT with a reason first). */
+  disconnect(link: ClientLink, reasonCode: number, message: string, cause: CloseCause): void {
+    const disconnect = serverDisconnect(link.level, link.state.phase === 'connected', reasonCode, this.reasonString(link, message));
+    if (disconnect !== undefined) link.write(disconnect);
+    link.close(cause === 'protocol-error' ? 'protocol-error' : 'normal', message);
+    this.end(link, cause);
+  }
+
+  /** The text of a 5.0 Reason String, only if the client did not opt out [MQTT-3.1.2-29]. */
+  reasonString(link: ClientLink, text: string): string | undefined {
+    return link.isV5 && link.state.requestProblemInformation ? text : undefined;
+  }
+
+  // ---- output -------------------------------------------------------------
+
+  markDirty(link: ClientLink): void {
+    this.dirty.add(link);
+  }
+
+  flushAll(): void {
+    for (const link of this.dirty) link.flush();
+    this.dirty.clear();
+    this.countSent();
+  }
+
+  /**
+   * After an incoming message: flush now, or, when the host defers flushes,
+   * once the messages already waiting have been handled too, so that what
+   * they produce for one subscriber leaves as one WebSocket message (the
+   * runtime's cost is per message, not per byte).
+   */
+  private flushSoon(): void {
+    const defer = this.deps.deferFlush;
+    if (defer === undefined) {
+      this.flushAll();
+      return;
+    }
+    if (this.flushPending) return;
+    this.flushPending = true;
+    defer(() => {
+      this.flushPending = false;
+      this.flushAll();
+    });
+  }
+
+  /** Moves what links sent since the last count into the namespace metrics; schedules their flush to storage. */
+  private countSent(): void {
+    const { metrics } = this.deps;
+    const sent = this.sent;
+    if (sent.packets > 0) {
+      metrics.add('messagesSent', sent.packets);
+      metrics.add('bytesSent', sent.bytes);
+      sent.packets = 0;
+      sent.bytes = 0;
+    }
+    if (metrics.isDirty && this.metricsFlushAt === undefined) {
+      this.metricsFlushAt = this.deps.now() + MetricsFlushIntervalMs;
+      this.deps.requestAlarm(this.metricsFlushAt);
+    }
+  }
+
+  // ---- per-connection state ---------------------------------------------------
+
+  /**
+   * Per-client publish rate limit: a token bucket refilled at
+   * maxPublishRate per second, holding up to twice that. Kept in memory: a
+   * wake from hibernation starts a full bucket, which only ever errs towards the client.
+   */
+  private takePublishToken(link: ClientLink): void {
+    const rate = this.deps.limits.maxPublishRate;
+    if (rate <= 0) return;
+    const now = this.deps.now();
+    const capacity = Math.max(10, rate * 2);
+    const bucket = (link.rateBucket ??= { tokens: capacity, updatedAt: now });
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.updatedAt) / 1000) * rate);
+    bucket.updatedAt = now;
+    if (bucket.tokens < 1) throw new MqttError('Limit', ReasonCode.MessageRateTooHigh, `publish rate above ${rate} messages/s`);
+    bucket.tokens -= 1;
+  }
+
+  /** Updates lastSeen; persisted at most once a second to keep attachment writes rare. */
+  private touch(link: ClientLink): void {
+    const now = this.deps.now();
+    const persist = now - link.state.lastSeen >= 1000;
+    link.state.lastSeen = now;
+    if (persist) link.persist();
+  }
+
+  private savePartial(link: ClientLink): void {
+    const partial = link.decoder.pendingBytes();
+    const state = link.state;
+    const store = this.deps.store;
+    if (partial.byteLength === 0) {
+      if (state.partialInline === undefined && state.partialStored !== true) return;
+      if (state.partialStored === true) store.deletePartialPacket(link.id);
+      delete state.partialInline;
+      delete state.partialStored;
+    } else if (partial.byteLength <= InlinePartialLimit) {
+      if (state.partialStored === true) store.deletePartialPacket(link.id);
+      delete state.partialStored;
+      state.partialInline = encodeBase64(partial);
+    } else {
+      delete state.partialInline;
+      state.partialStored = true;
+      store.savePartialPacket(link.id, partial);
+    }
+    link.persist();
+  }
+
+  // ---- deadlines ------------------------------------------------------------------
+
+  private deadlineOf(link: ClientLink): number | undefined {
+    const state = link.state;
+    // The connect timeout covers an enhanced authentication exchange too.
+    if (state.phase === 'awaiting-connect' || state.phase === 'authenticating') return state.acceptedAt + this.deps.limits.connectTimeoutMs;
+    if (state.phase === 'connected' && !state.bridged && state.keepAlive > 0) return state.lastSeen + state.keepAlive * 1000 * KeepAliveGrace;
+    return undefined;
+  }
+
+  /** Asks for an alarm at this link's next deadline (connect timeout or keep-alive). */
+  watch(link: ClientLink): void {
+    const deadline = this.deadlineOf(link);
+    if (deadline !== undefined) this.deps.requestAlarm(deadline);
+  }
+
+  /** Scans every link: only when the alarm fires or the object wakes (see Deadlines). */
+  nextDeadline(): number | undefined {
+    let next = this.metricsFlushAt;
+    for (const link of this.links.values()) {
+      const deadline = this.deadlineOf(link);
+      if (deadline !== undefined && (next === undefined || deadline < next)) next = deadline;
+    }
+    return next;
+  }
+
+  onAlarm(now: number): void {
+    // Counters go to storage on every alarm, so a crash loses at most a few seconds of them.
+    this.deps.metrics.flush();
+    this.metricsFlushAt = undefined;
+    for (const link of [...this.links.values()]) {
+      const deadline = this.deadlineOf(link);
+      if (deadline === undefined || deadline > now) continue;
+      if (link.state.phase === 'awaiting-connect' || link.state.phase === 'authenticating') {
+        this.deps.log.log('info', 'connect_timeout', { connection: link.id, addr: link.state.remoteAddress });
+        link.close('policy', 'CONNECT not received in time');
+        this.end(link, 'connect-timeout');
+      } else if (link.state.phase === 'connected') {
+        this.deps.log.log('info', 'keepalive_timeout', { client: link.state.clientId });
+        this.disconnect(link, ReasonCode.KeepAliveTimeout, 'keep-alive timeout', 'keepalive-timeout');
+      }
+    }
+  }
+}

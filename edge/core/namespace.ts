@@ -1,0 +1,435 @@
+/**
+ * One broker namespace: the composition root of its parts, and the entry
+ * points its host (the Durable Object, or a test harness) calls: accept,
+ * restore, receive, closed, alarm, publishFromApi and the admin reads.
+ *
+ * The parts, each in its own file: connections (decode loop, output,
+ * connection deadlines), directory (client id → connection), router (topic
+ * tree), retained (retained messages), outbound (window, queue, acks),
+ * sessions (session ends, wills, expiry, share hand-over), stall-watchdog,
+ * system-topics ($SYS schedule) and deadlines (the one alarm). Packets are
+ * handled by protocol/, through the ProtocolContext this class implements.
+ * The namespace knows nothing of WebSockets: it gets bytes from a
+ * `Transport`, writes bytes back, keeps state in SQLite, and asks for an alarm.
+ */
+import { ReasonCode } from '../../shared/reason-codes.ts';
+import type { ProtocolContext } from '../protocol/context.ts';
+import { dispatchPacket } from '../protocol/dispatch.ts';
+import type { CloseCause } from './close-cause.ts';
+import { Connections } from './connections.ts';
+import { Deadlines, type DeadlineSource } from './deadlines.ts';
+import { Directory } from './directory.ts';
+import { ConnectionGrants } from './grants.ts';
+import { runHook, type BrokerHooks, type ClientGrants, type ClientInfo, type HookName, type HookOutcome } from './hooks.ts';
+import type { BrokerLimits } from './limits.ts';
+import type { ClientLink, ConnectionState, Transport } from './link.ts';
+import { describeError, type Logger } from './log.ts';
+import type { BrokerMessage } from './message.ts';
+import { BrokerMetrics } from './metrics.ts';
+import { Outbound } from './outbound.ts';
+import type { EncodeCache } from './publish-encoding.ts';
+import type { ClientSummary, CoreStats, RetainedSummary } from './readouts.ts';
+import { RetainedMessages, SqlRetainedStore } from './retained.ts';
+import { matchFilterOf, Router, type Delivery } from './router.ts';
+import { SessionStore, type SqlExecutor } from './session-store.ts';
+import { Sessions } from './sessions.ts';
+import { StallWatchdog } from './stall-watchdog.ts';
+import { SystemTopicsSchedule, type SystemTopicsPublisher } from './system-topics.ts';
+import type { SubscriptionEntry } from './topic-tree.ts';
+
+export interface NamespaceDeps {
+  namespace: string;
+  /** The namespace's SQLite (Durable Object storage). */
+  sql: SqlExecutor;
+  limits: BrokerLimits;
+  log: Logger;
+  hooks: BrokerHooks;
+  /** Time limit for one hook call. */
+  hookTimeoutMs: number;
+  now(): number;
+  /** Asks the host to call `alarm()` no later than `at` (ms). */
+  requestAlarm(at: number): void;
+  newId(): string;
+  /** When set, output of incoming messages is flushed through this (e.g. a zero-delay timer). */
+  deferFlush?: (flush: () => void) => void;
+  /**
+   * An in-memory timer (`setTimeout`). A pending one keeps a Durable Object
+   * from hibernating, which is what the core uses it for: memory-only
+   * in-flight state lives at most this long before it is written down.
+   */
+  setTimer?: (ms: number, callback: () => void) => void;
+  /** Publishes the $SYS tree every `intervalMs` while someone subscribes to $SYS topics. */
+  systemTopics?: SystemTopicsPublisher;
+}
+
+export class Namespace implements ProtocolContext {
+  readonly namespace: string;
+  readonly store: SessionStore;
+  readonly metrics: BrokerMetrics;
+  readonly outbound: Outbound;
+  private readonly connections: Connections;
+  private readonly directory = new Directory();
+  private readonly router = new Router();
+  private readonly retained: RetainedMessages;
+  private readonly sessions: Sessions;
+  private readonly grants: ConnectionGrants;
+  private readonly watchdog: StallWatchdog;
+  private readonly systemTopics: SystemTopicsSchedule;
+  private readonly deadlines: Deadlines;
+
+  constructor(private readonly deps: NamespaceDeps) {
+    this.namespace = deps.namespace;
+    this.store = new SessionStore(deps.sql);
+    this.metrics = new BrokerMetrics(deps.sql, deps.now());
+    const now = (): number => deps.now();
+    const requestAlarm = (at: number): void => deps.requestAlarm(at);
+    const isConnected = (clientId: string): boolean => this.directory.isConnected(clientId);
+    this.retained = new RetainedMessages(new SqlRetainedStore(deps.sql, deps.limits.maxRetainedMessages, deps.log));
+    this.grants = new ConnectionGrants(this.store);
+    this.connections = new Connections({
+      store: this.store,
+      limits: deps.limits,
+      metrics: this.metrics,
+      log: deps.log,
+      now,
+      newId: () => deps.newId(),
+      requestAlarm,
+      deferFlush: deps.deferFlush,
+      dispatch: (link, packet) => dispatchPacket(this, link, packet),
+      ended: (link, cause) => this.connectionEnded(link, cause),
+    });
+    this.watchdog = new StallWatchdog({
+      now,
+      requestAlarm,
+      log: deps.log,
+      metrics: this.metrics,
+      inspect: (clientId) => this.outbound.windowOf(clientId),
+      recover: (clientId) => this.outbound.recover(clientId),
+    });
+    this.outbound = new Outbound({
+      store: this.store,
+      limits: deps.limits,
+      metrics: this.metrics,
+      log: deps.log,
+      now,
+      setTimer: deps.setTimer,
+      linkOf: (clientId) => this.directory.linkOf(clientId),
+      markDirty: (link) => this.connections.markDirty(link),
+      suspectStall: (clientId) => this.watchdog.suspect(clientId),
+    });
+    this.sessions = new Sessions({
+      store: this.store,
+      router: this.router,
+      outbound: this.outbound,
+      log: deps.log,
+      now,
+      requestAlarm,
+      isConnected,
+      publish: (message) => this.publishAsBroker(message, 'will_failed'),
+    });
+    this.systemTopics = new SystemTopicsSchedule(deps.systemTopics, this, () => this.router.hasOnlineSystemSubscriber(isConnected), now, requestAlarm);
+    // The order in which an alarm serves them: counters and connection deadlines first, sessions last.
+    const sources: DeadlineSource[] = [this.connections, this.systemTopics, this.watchdog, this.sessions];
+    this.deadlines = new Deadlines(sources, now, requestAlarm);
+    for (const entry of this.store.allSubscriptions()) this.router.add(entry);
+  }
+
+  get limits(): BrokerLimits {
+    return this.deps.limits;
+  }
+
+  get hooks(): BrokerHooks {
+    return this.deps.hooks;
+  }
+
+  get log(): Logger {
+    return this.deps.log;
+  }
+
+  get connectedCount(): number {
+    return this.directory.size;
+  }
+
+  get subscriptionCount(): number {
+    return this.router.size;
+  }
+
+  now(): number {
+    return this.deps.now();
+  }
+
+  newId(): string {
+    return this.deps.newId();
+  }
+
+  // ---- entry points for the host -------------------------------------------------
+
+  /** A new transport was accepted; it has `connectTimeoutMs` to send CONNECT. */
+  accept(transport: Transport, meta: { remoteAddress?: string; bridged: boolean }): ConnectionState {
+    return this.connections.accept(transport, meta);
+  }
+
+  /**
+   * Rebuilds connections after the object woke from hibernation or restarted.
+   * Sessions still marked online whose connection did not survive are ended
+   * as a network error (their wills fire).
+   */
+  restore(connections: Array<{ state: ConnectionState; transport: Transport }>): void {
+    const survivors = new Set<string>();
+    for (const { state, transport } of connections) {
+      survivors.add(state.id);
+      const link = this.connections.restore(state, transport);
+      if (link !== undefined && state.phase === 'connected' && state.clientId !== undefined) this.directory.bind(link, state.clientId);
+    }
+    for (const session of this.store.onlineSessions()) {
+      if (this.connections.get(session.connectionId) === undefined) this.sessions.connectionEnded(session.clientId, session.connectionId, 'network-error');
+    }
+    this.deadlines.schedule();
+    this.connections.flushAll();
+  }
+
+  /** Bytes arrived on a connection. Packets of one connection are handled strictly in order. */
+  receive(connectionId: string, bytes: Uint8Array): Promise<void> {
+    return this.connections.receive(connectionId, bytes);
+  }
+
+  /** The transport closed (client went away, network error, or the sidecar said why). */
+  closed(connectionId: string, cause: CloseCause = 'network-error'): Promise<void> {
+    return this.connections.closed(connectionId, cause);
+  }
+
+  /** Deadlines: connect timeouts, keep-alive, delayed wills, session expiry, $SYS, stalls. */
+  alarm(): void {
+    this.deadlines.alarm();
+    this.connections.flushAll();
+  }
+
+  /** A message from outside MQTT (HTTP API, RPC): routed as the broker's own, with no publisher. */
+  async publishFromApi(message: { topic: string; payload: Uint8Array; qos: 0 | 1 | 2; retain: boolean }): Promise<void> {
+    try {
+      await this.publish({ topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain });
+    } finally {
+      this.connections.flushAll();
+    }
+  }
+
+  /** Writes down memory-only in-flight ids now (before the host lets the object go). */
+  spillVolatile(): void {
+    this.outbound.spillVolatile();
+  }
+
+  // ---- admin reads -----------------------------------------------------------------
+
+  stats(): CoreStats {
+    return {
+      connected: this.directory.size,
+      sessions: this.store.countSessions(),
+      subscriptions: this.router.size,
+      retained: this.retained.count(),
+      stalled: this.watchdog.stalledCount(),
+      createdAt: this.metrics.createdAt,
+      counters: { ...this.metrics.counters },
+    };
+  }
+
+  listClients(limit = 1000): ClientSummary[] {
+    return this.store.listSessions(limit).map((session) => {
+      const link = this.directory.linkOf(session.clientId);
+      const summary: ClientSummary = {
+        clientId: session.clientId,
+        connected: link !== undefined,
+        protocolLevel: session.protocolLevel,
+        sessionExpiryInterval: session.expiryInterval,
+        subscriptions: this.store.subscriptionsOf(session.clientId).map((entry) => ({ filter: entry.filter, qos: entry.qos })),
+        ...this.outbound.summary(session.clientId),
+        awaitingRel: this.store.countInboundQoS2(session.clientId),
+      };
+      if (link !== undefined) {
+        const state = link.state;
+        summary.keepAlive = state.keepAlive;
+        summary.bridged = state.bridged;
+        summary.connectedAt = state.acceptedAt;
+        if (state.username !== undefined) summary.username = state.username;
+        if (state.remoteAddress !== undefined) summary.remoteAddress = state.remoteAddress;
+        const stalledSince = this.watchdog.stalledSince(session.clientId);
+        if (stalledSince !== undefined) summary.stalledSince = stalledSince;
+      }
+      return summary;
+    });
+  }
+
+  /** Admin: disconnects a client (5.0: DISCONNECT 0x98); false if it is not connected. */
+  disconnectClient(clientId: string): boolean {
+    const link = this.directory.linkOf(clientId);
+    if (link === undefined) return false;
+    this.connections.disconnect(link, ReasonCode.AdministrativeAction, 'disconnected by an administrator', 'admin');
+    this.connections.flushAll();
+    return true;
+  }
+
+  listRetained(limit = 1000): RetainedSummary[] {
+    return this.retained.list(limit).map((message) => ({
+      topic: message.topic,
+      qos: message.qos,
+      payloadBytes: message.payload.byteLength,
+      payloadPreview: new TextDecoder().decode(message.payload.subarray(0, 200)),
+    }));
+  }
+
+  deleteRetained(topic: string): boolean {
+    return this.retained.delete(topic);
+  }
+
+  /** Publishes a broker-made message (the $SYS tree): retained, no publisher. */
+  publishSystem(topic: string, payload: string): void {
+    this.publishAsBroker({ topic, payload: new TextEncoder().encode(payload), qos: 0, retain: true }, 'sys_publish_failed');
+  }
+
+  // ---- ProtocolContext ---------------------------------------------------------------
+
+  clientInfo(link: ClientLink): ClientInfo {
+    const state = link.state;
+    const info: ClientInfo = { namespace: this.namespace, clientId: state.clientId ?? '', protocolLevel: link.level };
+    if (state.username !== undefined) info.username = state.username;
+    if (state.remoteAddress !== undefined) info.remoteAddress = state.remoteAddress;
+    return info;
+  }
+
+  runHook<T>(name: HookName, clientId: string | undefined, call: () => T | Promise<T>): Promise<HookOutcome<T>> {
+    return runHook(name, this.deps.hookTimeoutMs, this.deps.log, clientId, call);
+  }
+
+  markDirty(link: ClientLink): void {
+    this.connections.markDirty(link);
+  }
+
+  flush(): void {
+    this.connections.flushAll();
+  }
+
+  refuseConnect(link: ClientLink, reasonCode: number, message: string): void {
+    this.connections.refuse(link, reasonCode, message);
+  }
+
+  disconnect(link: ClientLink, reasonCode: number, message: string, cause: CloseCause): void {
+    this.connections.disconnect(link, reasonCode, message, cause);
+  }
+
+  closeByClient(link: ClientLink): void {
+    link.close('normal', 'client disconnected');
+    this.connections.end(link, 'client-disconnect');
+  }
+
+  watchKeepAlive(link: ClientLink): void {
+    this.connections.watch(link);
+  }
+
+  linkOf(clientId: string): ClientLink | undefined {
+    return this.directory.linkOf(clientId);
+  }
+
+  bindClient(link: ClientLink, clientId: string): void {
+    this.directory.bind(link, clientId);
+    if (this.router.hasSystemSubscription(clientId)) this.systemTopics.start();
+    this.outbound.forget(clientId);
+    this.metrics.add('connectionsTotal');
+    this.metrics.raiseMaximum(this.directory.size);
+  }
+
+  discardSession(clientId: string): void {
+    this.sessions.discard(clientId);
+  }
+
+  addSubscription(entry: SubscriptionEntry): void {
+    this.store.putSubscription(entry);
+    if (this.router.add(entry) && this.directory.isConnected(entry.clientId)) this.systemTopics.start();
+  }
+
+  removeSubscription(entry: SubscriptionEntry): boolean {
+    if (!this.store.deleteSubscription(entry.clientId, entry.filter)) return false;
+    this.router.remove(entry);
+    return true;
+  }
+
+  sendRetained(entry: SubscriptionEntry): void {
+    const delivery: Delivery = { clientId: entry.clientId, qos: entry.qos, retainAsPublished: true, subscriptionIds: entry.subscriptionId === undefined ? [] : [entry.subscriptionId] };
+    for (const message of this.retained.matching(matchFilterOf(entry), this.now())) this.outbound.deliver(message, delivery, true);
+  }
+
+  setGrants(link: ClientLink, grants: ClientGrants): void {
+    this.grants.set(link, grants);
+  }
+
+  mayPublish(link: ClientLink, topic: string): boolean {
+    return this.grants.mayPublish(link, topic);
+  }
+
+  maySubscribe(link: ClientLink, filter: string): boolean {
+    return this.grants.maySubscribe(link, filter);
+  }
+
+  /**
+   * Routes a message to every matching subscription (see Router.route),
+   * after storing it if retained; the onDeliver hook, if any, is asked for
+   * every subscriber first.
+   */
+  publish(message: BrokerMessage): void | Promise<void> {
+    if (message.retain) this.retained.put(message);
+    const deliveries = this.router.route(message, (clientId) => this.directory.isConnected(clientId));
+    const onDeliver = this.deps.hooks.onDeliver;
+    if (onDeliver === undefined) {
+      const cache: EncodeCache = new Map();
+      for (const delivery of deliveries) this.outbound.deliver(message, delivery, false, cache);
+      return;
+    }
+    return this.deliverWithHook(message, deliveries, onDeliver);
+  }
+
+  /** The per-subscriber hook: asked for every target at once, then delivered in order. */
+  private async deliverWithHook(message: BrokerMessage, deliveries: Delivery[], onDeliver: NonNullable<BrokerHooks['onDeliver']>): Promise<void> {
+    const verdicts = await Promise.all(
+      deliveries.map((delivery) => {
+        const context = {
+          namespace: this.namespace,
+          clientId: delivery.clientId,
+          topic: message.topic,
+          payload: message.payload,
+          qos: Math.min(message.qos, delivery.qos) as 0 | 1 | 2,
+          retain: message.retain,
+          ...(message.senderClientId === undefined ? {} : { publisherClientId: message.senderClientId }),
+        };
+        return this.runHook('onDeliver', delivery.clientId, () => onDeliver(context));
+      }),
+    );
+    const cache: EncodeCache = new Map();
+    deliveries.forEach((delivery, index) => {
+      const verdict = verdicts[index];
+      if (verdict?.ok === true && verdict.value) this.outbound.deliver(message, delivery, false, cache);
+    });
+    this.connections.flushAll();
+  }
+
+  /** Routes a message the broker makes itself (wills, $SYS), logging a failure instead of throwing it. */
+  private publishAsBroker(message: BrokerMessage, failure: string): void {
+    const routed = this.publish(message);
+    if (routed !== undefined) routed.catch((error: unknown) => this.deps.log.log('error', failure, { topic: message.topic, error: describeError(error) }));
+  }
+
+  // ---- a connection ended ---------------------------------------------------------------
+
+  /** Its client's connection ends: share hand-over, session end or expiry, the will, the hook. */
+  private connectionEnded(link: ClientLink, cause: CloseCause): void {
+    const clientId = link.state.clientId;
+    if (link.state.phase === 'awaiting-connect' || clientId === undefined || !this.directory.unbind(link)) return;
+    if (cause !== 'takeover') this.sessions.handOverShared(clientId);
+    this.outbound.forget(clientId);
+    this.sessions.connectionEnded(clientId, link.id, cause);
+    const onDisconnect = this.deps.hooks.onDisconnect;
+    if (onDisconnect !== undefined) {
+      const info = { ...this.clientInfo(link), cause };
+      // Nothing waits on it: the connection is gone either way.
+      void this.runHook('onDisconnect', clientId, () => onDisconnect(info));
+    }
+  }
+}
+

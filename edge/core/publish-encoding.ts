@@ -1,0 +1,91 @@
+/**
+ * A routed message as the bytes of the PUBLISH one subscriber gets: its
+ * protocol level, QoS, retain flag, packet id, subscription identifiers,
+ * remaining expiry and topic alias. Subscribers that get the same bytes
+ * share one encoding per routed message, with their packet id patched in.
+ */
+import type { PublishPacket } from '../../shared/codec/types.ts';
+import type { ClientLink } from './link.ts';
+import type { BrokerMessage } from './message.ts';
+
+/** Encoded PUBLISH packets of one routed message, by the form subscribers get it in. */
+export type EncodeCache = Map<string, Uint8Array>;
+
+export interface EncodedPublish {
+  bytes: Uint8Array;
+  /** A topic alias this PUBLISH teaches the client, to confirm once it really goes out. */
+  alias?: number;
+}
+
+/** Encodes one PUBLISH for `link`, reusing `cache` where the bytes would be the same. */
+export function encodePublish(
+  link: ClientLink,
+  message: BrokerMessage,
+  subscriptionIds: readonly number[],
+  packetId: number | undefined,
+  dup: boolean,
+  now: number,
+  cache?: EncodeCache,
+): EncodedPublish {
+  // Subscribers that get the same bytes (same level, QoS, retain, and no
+  // per-subscriber properties) share one encoding; QoS 1/2 patch their packet id in.
+  const shareable = cache !== undefined && !dup && (!link.isV5 || (subscriptionIds.length === 0 && message.expiresAt === undefined && (link.state.clientTopicAliasMaximum ?? 0) === 0));
+  const cacheKey = shareable ? `${link.level}:${message.qos}:${message.retain ? 1 : 0}` : undefined;
+  const cached = cacheKey === undefined ? undefined : cache?.get(cacheKey);
+  if (cached !== undefined) return { bytes: packetId === undefined ? cached : withPacketId(cached, packetId) };
+
+  const packet: PublishPacket = {
+    cmd: 'publish',
+    topic: message.topic,
+    payload: Buffer.from(message.payload.buffer, message.payload.byteOffset, message.payload.byteLength),
+    qos: message.qos,
+    retain: message.retain,
+    dup,
+  };
+  if (packetId !== undefined) packet.messageId = packetId;
+  let alias: number | undefined;
+  if (link.isV5) {
+    const { correlationData, ...passOn } = message.properties ?? {};
+    const properties: NonNullable<PublishPacket['properties']> = passOn;
+    if (correlationData !== undefined) properties.correlationData = Buffer.from(correlationData);
+    if (message.expiresAt !== undefined) {
+      // [MQTT-3.3.2-6] forward the remaining lifetime, not the original one.
+      properties.messageExpiryInterval = Math.max(1, Math.ceil((message.expiresAt - now) / 1000));
+    }
+    if (subscriptionIds.length === 1) properties.subscriptionIdentifier = subscriptionIds[0] as number;
+    else if (subscriptionIds.length > 1) properties.subscriptionIdentifier = [...subscriptionIds];
+    const aliasChoice = link.outboundAliasFor(message.topic);
+    if (aliasChoice !== undefined) {
+      alias = aliasChoice.alias;
+      properties.topicAlias = aliasChoice.alias;
+      // Once the client knows the alias, the topic can be left out [MQTT-3.3.2-12].
+      if (aliasChoice.known) packet.topic = '';
+    }
+    if (Object.keys(properties).length > 0) packet.properties = properties;
+  }
+  const bytes = link.encode(packet);
+  if (cacheKey !== undefined) cache?.set(cacheKey, bytes);
+  return alias === undefined ? { bytes } : { bytes, alias };
+}
+
+/**
+ * A copy of an encoded QoS 1/2 PUBLISH with another packet id: it sits
+ * right after the topic name, behind the fixed header [MQTT-3.3.2].
+ *
+ * The copy must be a real one. The encoder hands back Node `Buffer`s, and
+ * `Buffer#slice` is a view: patching it rewrote the shared encoding and,
+ * through it, every earlier subscriber's not yet flushed PUBLISH. Those
+ * clients then acknowledged ids they had not been sent and their in-flight
+ * windows never emptied (issue 12: a stall after Receive Maximum messages).
+ */
+export function withPacketId(encoded: Uint8Array, packetId: number): Uint8Array {
+  let offset = 1;
+  while (((encoded[offset] as number) & 0x80) !== 0) offset++;
+  offset++;
+  const topicLength = ((encoded[offset] as number) << 8) | (encoded[offset + 1] as number);
+  const at = offset + 2 + topicLength;
+  const copy = new Uint8Array(encoded);
+  copy[at] = packetId >> 8;
+  copy[at + 1] = packetId & 0xff;
+  return copy;
+}

@@ -1,0 +1,53 @@
+/**
+ * What the namespace tells the admin API, `/metrics`, `$SYS` and the
+ * dashboard about itself. Plain data: it crosses Durable Object RPC.
+ */
+import type { ProtocolLevel } from '../../shared/codec/types.ts';
+import type { MetricCounters } from './metrics.ts';
+
+export interface CoreStats {
+  connected: number;
+  sessions: number;
+  subscriptions: number;
+  retained: number;
+  /** Connected clients the stall watchdog sees with queued messages and a free window. */
+  stalled: number;
+  createdAt: number;
+  counters: MetricCounters;
+}
+
+/** What the admin API and the dashboard show of one client. */
+export interface ClientSummary {
+  clientId: string;
+  connected: boolean;
+  protocolLevel?: ProtocolLevel;
+  username?: string;
+  remoteAddress?: string;
+  keepAlive?: number;
+  bridged?: boolean;
+  connectedAt?: number;
+  sessionExpiryInterval?: number;
+  subscriptions: Array<{ filter: string; qos: number }>;
+  /** QoS 1/2 messages waiting for room in the in-flight window (EMQX's `mqueue`). */
+  queued: number;
+  /** QoS 1/2 messages sent and not yet acknowledged: the window in use (EMQX's `inflight`). */
+  inflight: number;
+  /** Of those, the ones in storage (persistent sessions, QoS 2, shared subscriptions). */
+  inflightStored: number;
+  /** Of those, QoS 1 messages to sessions that end with their connection, kept in memory only. */
+  inflightMemoryOnly: number;
+  /** Inbound QoS 2 packet ids received and awaiting the client's PUBREL (EMQX's `awaiting_rel`). */
+  awaitingRel: number;
+  /** The window in force while connected: the client's Receive Maximum (5.0) or MQTT_MAX_INFLIGHT. */
+  receiveMaximum?: number;
+  /** Set while the client looks stalled: queued messages, room in its window, and nothing sent (ms since the epoch). */
+  stalledSince?: number;
+}
+
+/** One retained message as the admin API lists it. */
+export interface RetainedSummary {
+  topic: string;
+  qos: number;
+  payloadBytes: number;
+  payloadPreview: string;
+}

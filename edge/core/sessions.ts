@@ -1,0 +1,118 @@
+/**
+ * The lives of sessions beyond their connections: what happens when a
+ * connection ends (the will, now or delayed; the session kept or ended),
+ * session expiry, deleting a session with everything it owns, and handing
+ * a leaving share group member's messages to another member.
+ */
+import type { CloseCause } from './close-cause.ts';
+import type { DeadlineSource } from './deadlines.ts';
+import type { Logger } from './log.ts';
+import type { BrokerMessage } from './message.ts';
+import type { Outbound } from './outbound.ts';
+import { deliveryOf, type Router } from './router.ts';
+import { SessionNeverExpires, type SessionStore } from './session-store.ts';
+
+export interface SessionsDeps {
+  store: SessionStore;
+  router: Router;
+  outbound: Outbound;
+  log: Logger;
+  now(): number;
+  requestAlarm(at: number): void;
+  isConnected(clientId: string): boolean;
+  /** Routes a message as the broker's own (a will). */
+  publish(message: BrokerMessage): void;
+}
+
+export class Sessions implements DeadlineSource {
+  constructor(private readonly deps: SessionsDeps) {}
+
+  /**
+   * The connection `connectionId` of `clientId` is gone: fire or delay the
+   * will (a clean DISCONNECT has already removed it), expire or keep the session.
+   */
+  connectionEnded(clientId: string, connectionId: string, cause: CloseCause): void {
+    const { store, log } = this.deps;
+    const session = store.getSession(clientId);
+    if (session === undefined || session.connectionId !== connectionId) return;
+    const now = this.deps.now();
+    let willAt: number | undefined;
+    if (session.will !== undefined) {
+      // [MQTT-3.1.3-9] the will waits for its delay, but never beyond the session.
+      const delay = Math.min(session.will.delaySeconds, session.expiryInterval);
+      if (delay > 0) willAt = now + delay * 1000;
+      else this.publishWill(session.will);
+    }
+    if (session.expiryInterval === 0) {
+      if (willAt !== undefined && session.will !== undefined) this.publishWill(session.will);
+      this.delete(clientId);
+    } else {
+      if (willAt === undefined && session.will !== undefined) store.clearWill(clientId);
+      store.markDisconnected(clientId, now, willAt);
+      if (willAt !== undefined) this.deps.requestAlarm(willAt);
+      if (session.expiryInterval !== SessionNeverExpires) this.deps.requestAlarm(now + session.expiryInterval * 1000);
+    }
+    log.log('info', 'client_disconnected', { client: clientId, cause });
+  }
+
+  /** Clean start [MQTT-3.1.2-4]: the old session goes; a will still waiting for its delay is sent now. */
+  discard(clientId: string): void {
+    const existing = this.deps.store.getSession(clientId);
+    if (existing === undefined) return;
+    if (existing.will !== undefined && existing.willAt !== undefined) this.publishWill(existing.will);
+    this.delete(clientId);
+  }
+
+  /** Deletes a session and its subscriptions, from storage and the topic tree. */
+  delete(clientId: string): void {
+    const { store, router, outbound } = this.deps;
+    if (!this.deps.isConnected(clientId)) this.handOverShared(clientId);
+    for (const entry of store.subscriptionsOf(clientId)) router.remove(entry);
+    store.deleteSession(clientId);
+    outbound.forget(clientId);
+  }
+
+  /**
+   * A share group member left: its queued messages of the group, and QoS 1
+   * ones it has not acknowledged, go to a connected member instead
+   * [MQTT-4.8.2]. QoS 2 messages in flight stay with the session, which
+   * must complete them.
+   */
+  handOverShared(clientId: string): void {
+    const { store, router, outbound } = this.deps;
+    const isConnected = (id: string): boolean => this.deps.isConnected(id);
+    for (const record of store.shareMovable(clientId)) {
+      const shareFilter = record.shareFilter as string;
+      const members = store.subscribersOf(shareFilter).filter((entry) => entry.clientId !== clientId && isConnected(entry.clientId));
+      if (members.length === 0) continue;
+      const member = router.pickShareMember(`move\u0000${shareFilter}`, members, isConnected);
+      store.deleteOutbound(record.id);
+      if (record.packetId !== undefined) outbound.release(clientId, record.packetId);
+      outbound.deliver(record.message, { ...deliveryOf(member), shareFilter }, false);
+    }
+  }
+
+  publishWill(will: BrokerMessage): void {
+    this.deps.publish({ ...will });
+  }
+
+  nextDeadline(): number | undefined {
+    return this.deps.store.nextSessionDeadline();
+  }
+
+  /** Delayed wills that are due, and offline sessions whose expiry has passed [MQTT-3.1.2-23]. */
+  onAlarm(now: number): void {
+    const { store, log } = this.deps;
+    for (const clientId of store.dueWills(now)) {
+      const session = store.getSession(clientId);
+      store.clearWill(clientId);
+      if (session?.will !== undefined) this.publishWill(session.will);
+    }
+    for (const clientId of store.expiredSessions(now)) {
+      const session = store.getSession(clientId);
+      if (session?.will !== undefined && session.willAt !== undefined) this.publishWill(session.will);
+      this.delete(clientId);
+      log.log('info', 'session_expired', { client: clientId });
+    }
+  }
+}

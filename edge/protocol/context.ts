@@ -1,0 +1,95 @@
+/**
+ * What a packet handler may use of its namespace. Handlers depend on this
+ * interface only, never on the namespace class, so the protocol logic and
+ * the core can change apart (and a handler can be tested with a fake).
+ */
+import type { BrokerMessage } from '../core/message.ts';
+import type { BrokerLimits } from '../core/limits.ts';
+import type { BrokerHooks, ClientGrants, ClientInfo, HookName, HookOutcome } from '../core/hooks.ts';
+import type { ClientLink } from '../core/link.ts';
+import type { Logger } from '../core/log.ts';
+import type { BrokerMetrics } from '../core/metrics.ts';
+import type { Outbound } from '../core/outbound.ts';
+import type { SessionStore } from '../core/session-store.ts';
+import type { SubscriptionEntry } from '../core/topic-tree.ts';
+import type { CloseCause } from '../core/close-cause.ts';
+
+/** What handlers keep per session and per connection beyond the attachment (all SQLite). */
+export type ProtocolStore = Pick<
+  SessionStore,
+  | 'getSession'
+  | 'saveConnectedSession'
+  | 'setExpiryInterval'
+  | 'clearWill'
+  | 'rememberInboundQoS2'
+  | 'countInboundQoS2'
+  | 'hasInboundQoS2'
+  | 'releaseInboundQoS2'
+  | 'savePendingConnect'
+  | 'loadPendingConnect'
+  | 'deletePendingConnect'
+  | 'saveTopicAlias'
+  | 'loadTopicAliases'
+  | 'hasSubscription'
+  | 'countSubscriptions'
+  | 'subscriptionsOf'
+>;
+
+export interface ProtocolContext {
+  readonly namespace: string;
+  readonly limits: BrokerLimits;
+  readonly hooks: BrokerHooks;
+  readonly log: Logger;
+  readonly metrics: BrokerMetrics;
+  readonly store: ProtocolStore;
+  /** The outbound window and queue of each session; acknowledgements go here. */
+  readonly outbound: Pick<Outbound, 'puback' | 'pubrec' | 'pubcomp' | 'resume'>;
+  now(): number;
+  newId(): string;
+
+  /** What hooks are told about the client of `link`. */
+  clientInfo(link: ClientLink): ClientInfo;
+  /** Calls a user hook within its time limit; a failure is logged and reported, never thrown. */
+  runHook<T>(name: HookName, clientId: string | undefined, call: () => T | Promise<T>): Promise<HookOutcome<T>>;
+
+  // ---- this connection ----
+  /** `link` has output to send at the end of the event. */
+  markDirty(link: ClientLink): void;
+  /** Sends all pending output now (before a hook that may take long). */
+  flush(): void;
+  /** Refuses a CONNECT: CONNACK with the reason for the client's level, then close. */
+  refuseConnect(link: ClientLink, reasonCode: number, message: string): void;
+  /** Server-initiated close of a connected client (5.0: DISCONNECT with the reason first). */
+  disconnect(link: ClientLink, reasonCode: number, message: string, cause: CloseCause): void;
+  /** The client ended the connection itself (DISCONNECT): close it and end it, without a will. */
+  closeByClient(link: ClientLink): void;
+  /** Asks for the alarm at the link's next deadline (keep-alive). */
+  watchKeepAlive(link: ClientLink): void;
+
+  // ---- client ids ----
+  linkOf(clientId: string): ClientLink | undefined;
+  readonly connectedCount: number;
+  /** Makes `link` the live connection of its client (after CONNACK). */
+  bindClient(link: ClientLink, clientId: string): void;
+
+  // ---- sessions ----
+  /** Clean start: the old session goes (a will still waiting is sent now). */
+  discardSession(clientId: string): void;
+
+  // ---- subscriptions ----
+  /** Stores a subscription and adds it to the topic tree. */
+  addSubscription(entry: SubscriptionEntry): void;
+  /** Removes a subscription; false if there was none. */
+  removeSubscription(entry: SubscriptionEntry): boolean;
+  /** Sends the retained messages matching a new subscription [MQTT-3.3.1-9]. */
+  sendRetained(entry: SubscriptionEntry): void;
+
+  // ---- messages ----
+  /** Routes a message to its subscribers (and stores it if retained). */
+  publish(message: BrokerMessage): void | Promise<void>;
+
+  // ---- grants ----
+  setGrants(link: ClientLink, grants: ClientGrants): void;
+  mayPublish(link: ClientLink, topic: string): boolean;
+  maySubscribe(link: ClientLink, filter: string): boolean;
+}
