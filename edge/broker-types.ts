@@ -9,6 +9,7 @@ import type { BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';
 import type { ClientSummary, RetainedSummary } from './core/readouts.ts';
 import type { ApiMessage } from './http-api.ts';
+import type { NamespaceSet } from './namespaces.ts';
 import type { NamespaceStats } from './observability/stats.ts';
 
 /** Everything a namespace needs, resolved from the options and the environment. */
@@ -19,6 +20,10 @@ export interface ResolvedBroker {
   logLevel: LogLevel;
   /** $SYS publishing interval, ms; 0 = no $SYS tree. */
   sysIntervalMs: number;
+  /** The namespaces that exist (MQTT_NAMESPACES). */
+  namespaces: NamespaceSet;
+  /** Whether CF-Connecting-IP names the client (MQTT_TRUST_CF_CONNECTING_IP). */
+  trustConnectingIp: boolean;
 }
 
 /** Resolves a broker definition for one environment (memoized per environment object). */

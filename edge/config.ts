@@ -6,6 +6,7 @@
 import { MqttError } from '../shared/errors.ts';
 import { ReasonCode } from '../shared/reason-codes.ts';
 import { defaultLimits, type BrokerLimits } from './core/limits.ts';
+import { NamespaceSet } from './namespaces.ts';
 
 /** The broker's settings as [vars]/secrets (and environment variables for `npm start`). */
 export interface EdgeVars {
@@ -39,11 +40,23 @@ export interface EdgeVars {
   MQTT_ADMIN_TOKEN?: string;
   /** Seconds between $SYS updates while someone subscribes to them (default 10; 0 turns $SYS off). */
   MQTT_SYS_INTERVAL?: string;
+  /** The namespaces that exist: names and `prefix-*` patterns (`*`: any); default only `default`. */
+  MQTT_NAMESPACES?: string;
+  MQTT_MAX_CONNECT_BYTES?: string;
+  MQTT_MAX_PACKET_RATE?: string;
+  MQTT_MAX_RETAINED_BYTES?: string;
+  /**
+   * Whether the CF-Connecting-IP header names the client (true on Cloudflare,
+   * which sets it; the local runner sets false, where a client could send it).
+   */
+  MQTT_TRUST_CF_CONNECTING_IP?: string;
 }
 
 export interface EdgeConfig {
   limits: BrokerLimits;
   allowAnonymous: boolean;
+  namespaces: NamespaceSet;
+  trustConnectingIp: boolean;
   /** $SYS publishing interval, ms; 0 = no $SYS tree. */
   sysIntervalMs: number;
 }
@@ -69,6 +82,9 @@ const limitVariables: Array<[keyof EdgeVars, keyof BrokerLimits, number, number]
   ['MQTT_TOPIC_ALIAS_MAXIMUM', 'topicAliasMaximum', 0, 65_535],
   ['MQTT_MAX_SUBSCRIPTIONS', 'maxSubscriptionsPerClient', 1, 1_000_000],
   ['MQTT_MAX_RETAINED', 'maxRetainedMessages', 0, 100_000_000],
+  ['MQTT_MAX_CONNECT_BYTES', 'maxConnectBytes', 128, 268_435_455],
+  ['MQTT_MAX_PACKET_RATE', 'maxPacketRate', 0, 10_000_000],
+  ['MQTT_MAX_RETAINED_BYTES', 'maxRetainedBytes', 0, 10_000_000_000],
 ];
 
 /**
@@ -86,9 +102,17 @@ export function loadEdgeConfig(env: EdgeVars, base: Partial<BrokerLimits> = {}, 
     }
     limits[key] = value;
   }
+  let namespaces: NamespaceSet;
+  try {
+    namespaces = NamespaceSet.parse(env.MQTT_NAMESPACES);
+  } catch (error) {
+    throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `MQTT_NAMESPACES: ${error instanceof Error ? error.message : String(error)}`);
+  }
   return {
     limits,
     allowAnonymous: parseBoolean('MQTT_ALLOW_ANONYMOUS', env.MQTT_ALLOW_ANONYMOUS, true),
+    namespaces,
+    trustConnectingIp: parseBoolean('MQTT_TRUST_CF_CONNECTING_IP', env.MQTT_TRUST_CF_CONNECTING_IP, true),
     sysIntervalMs: Math.round(parseSysInterval(env.MQTT_SYS_INTERVAL, fromCode.sysInterval ?? DefaultSysIntervalSeconds) * 1000),
   };
 }

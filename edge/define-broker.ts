@@ -65,6 +65,8 @@ export function defineBroker(options: BrokerOptions = {}): DefinedBroker {
       hookTimeoutMs: hookTimeoutMs ?? 5000,
       logLevel: (env.MQTT_LOG_LEVEL as LogLevel | undefined) ?? logLevel ?? 'info',
       sysIntervalMs: fromEnv.sysIntervalMs,
+      namespaces: fromEnv.namespaces,
+      trustConnectingIp: fromEnv.trustConnectingIp,
     };
   });
   const BrokerNamespace = createBrokerNamespaceClass(resolve);

@@ -21,6 +21,13 @@ import { SysTopicsPublisher } from './observability/sys-topics.ts';
 /** Storage key (synchronous KV) of the namespace's name, for wakes that do not tell it. */
 const NamespaceKey = 'broker.namespace';
 
+/**
+ * A WebSocket message may hold at most one largest packet and some more
+ * framing (small packets sent along with it). Anything larger is refused
+ * as soon as it arrives, before a byte of it is decoded.
+ */
+const WebSocketMessageSlack = 64 * 1024;
+
 /** WebSocket close codes for the core's close kinds (RFC 6455 §7.4.1). */
 const WebSocketCloseCode: Record<CloseKind, number> = { normal: 1000, 'protocol-error': 1002, policy: 1008, 'server-error': 1011 };
 
@@ -45,13 +52,25 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
      * does: so it is remembered in storage the first time it is known.
      */
     private namespace: string;
+    private rememberedNamespace: string | undefined;
+    private maxMessageBytes = Number.POSITIVE_INFINITY;
 
     constructor(ctx: DurableObjectState, env: EdgeEnv) {
       super(ctx, env);
-      const remembered = ctx.storage.kv.get<string>(NamespaceKey);
-      this.namespace = ctx.id.name ?? remembered ?? 'default';
-      if (ctx.id.name !== undefined && remembered !== ctx.id.name) ctx.storage.kv.put(NamespaceKey, ctx.id.name);
+      this.rememberedNamespace = ctx.storage.kv.get<string>(NamespaceKey);
+      this.namespace = ctx.id.name ?? this.rememberedNamespace ?? 'default';
       this.log = consoleLogger({ component: 'edge', object: ctx.id.toString().slice(0, 12) });
+    }
+
+    /**
+     * Remembers the namespace's name for wakes that do not tell it, once the
+     * namespace has storage at all: an object that never accepted a CONNECT
+     * writes nothing (see core/gated-sql.ts).
+     */
+    private rememberNamespace(): void {
+      if (this.rememberedNamespace === this.namespace) return;
+      this.ctx.storage.kv.put(NamespaceKey, this.namespace);
+      this.rememberedNamespace = this.namespace;
     }
 
     /** Durable Object RPC: publish a message as the broker (HTTP API, service bindings). */
@@ -86,9 +105,11 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
       if (this.core !== undefined) return this.core;
       const resolved = resolve(this.env);
       this.log = consoleLogger({ component: 'edge', object: this.ctx.id.toString().slice(0, 12) }, resolved.logLevel);
+      this.maxMessageBytes = resolved.limits.maxPacketSize + WebSocketMessageSlack;
       const core = new Namespace({
         namespace: this.namespace,
         sql: this.ctx.storage.sql,
+        onStorageCreated: () => this.rememberNamespace(),
         limits: resolved.limits,
         log: this.log,
         hooks: resolved.hooks,
@@ -103,10 +124,12 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
         // keeps an idle object from hibernating.
         deferFlush: (flush: () => void) => void setTimeout(flush, 0),
         setTimer: (ms: number, callback: () => void) => void setTimeout(callback, ms),
+        yieldToOthers: () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
         // The core publishes $SYS from alarms, and only while someone subscribes to it.
         ...(resolved.sysIntervalMs > 0 ? { systemTopics: new SysTopicsPublisher({ intervalMs: resolved.sysIntervalMs }) } : {}),
       });
       this.core = core;
+      if (core.hasStorage) this.rememberNamespace();
       const connections: Array<{ state: ConnectionState; transport: Transport }> = [];
       for (const ws of this.ctx.getWebSockets()) {
         const state = readAttachment(ws);
@@ -128,7 +151,6 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
       if (this.ctx.id.name === undefined && named !== null && named !== this.namespace) {
         // A runtime that does not tell the name: the Worker's header does.
         this.namespace = named;
-        this.ctx.storage.kv.put(NamespaceKey, named);
       }
       const core = this.getCore();
       const pair = new WebSocketPair();
@@ -154,6 +176,13 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
         // MQTT over WebSocket is binary only [MQTT-6.0.0-1].
         this.log.log('warn', 'text_frame', { connection: id });
         safeClose(ws, 1003, 'MQTT needs binary frames');
+        await core.closed(id, 'protocol-error');
+        return;
+      }
+      if (message.byteLength > this.maxMessageBytes) {
+        // Refused unread: larger than any packet this namespace accepts (plus framing).
+        this.log.log('warn', 'message_too_large', { connection: id, bytes: message.byteLength, limit: this.maxMessageBytes });
+        safeClose(ws, 1009, 'message larger than the maximum packet size');
         await core.closed(id, 'protocol-error');
         return;
       }

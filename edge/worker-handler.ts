@@ -14,10 +14,11 @@ import { serveDashboard } from './dashboard/serve.ts';
 import { handleAdminRequest } from './observability/admin-api.ts';
 import { unauthorized } from './observability/http.ts';
 import { handleMetricsRequest } from './observability/metrics-endpoint.ts';
+import { NamespaceNamePattern, namespaceFromPathSegment, type NamespaceSet } from './namespaces.ts';
 
 /** Subprotocols MQTT clients offer: `mqtt` (3.1.1/5.0) and `mqttv3.1` (3.1) [MQTT-6.0.0-3]. */
 const MqttSubprotocols = ['mqtt', 'mqttv3.1'];
-const NamespacePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const InvalidNamespace = 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"\n';
 
 export function createWorkerHandler(resolve: BrokerResolver): ExportedHandler<EdgeEnv> {
   const log = consoleLogger({ component: 'worker' });
@@ -43,25 +44,38 @@ export function createWorkerHandler(resolve: BrokerResolver): ExportedHandler<Ed
       const admin = adminRoute(url.pathname);
       if (admin !== undefined) {
         if (!isAuthorized(request, env.MQTT_ADMIN_TOKEN)) return unauthorized(env.MQTT_ADMIN_TOKEN, 'json');
+        if (admin.namespace !== null && !resolved.namespaces.has(admin.namespace)) return unknownNamespace(admin.namespace, 'json');
         return handleAdminRequest(request, env, admin.namespace, admin.rest, log);
       }
       const metrics = metricsNamespaces(url);
-      if (metrics !== undefined) return handleMetrics(request, env, metrics, log);
-      return handleMqttUpgrade(request, env, url);
+      if (metrics !== undefined) return handleMetrics(request, env, metrics, resolved.namespaces, log);
+      return handleMqttUpgrade(request, env, url, resolved);
     },
   };
 }
 
-async function handleMetrics(request: Request, env: EdgeEnv, namespaces: string[] | null, log: Logger): Promise<Response> {
+async function handleMetrics(request: Request, env: EdgeEnv, namespaces: string[] | null, declared: NamespaceSet, log: Logger): Promise<Response> {
   if (!isAuthorized(request, env.MQTT_ADMIN_TOKEN)) return unauthorized(env.MQTT_ADMIN_TOKEN, 'text');
-  if (namespaces === null) return text(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"\n');
+  if (namespaces === null) return text(400, InvalidNamespace);
+  const unknown = namespaces.find((name) => !declared.has(name));
+  if (unknown !== undefined) return unknownNamespace(unknown, 'text');
   return handleMetricsRequest(request, env, namespaces, log);
+}
+
+/**
+ * Only declared namespaces exist (MQTT_NAMESPACES): anything else is 404,
+ * answered here, before any Durable Object is addressed.
+ */
+function unknownNamespace(namespace: string, format: 'json' | 'text'): Response {
+  const message = `unknown namespace "${namespace}": declare it in MQTT_NAMESPACES`;
+  return format === 'json' ? json(404, { error: message }) : text(404, `${message}\n`);
 }
 
 async function handlePublish(request: Request, env: EdgeEnv, resolved: ResolvedBroker, namespace: string | null): Promise<Response> {
   if (request.method !== 'POST') return text(405, 'use POST\n', { Allow: 'POST' });
   if (!isAuthorized(request, env.MQTT_API_TOKEN)) return text(401, 'missing or wrong bearer token (MQTT_API_TOKEN)\n', { 'WWW-Authenticate': 'Bearer' });
-  if (namespace === null) return text(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"\n');
+  if (namespace === null) return text(400, InvalidNamespace);
+  if (!resolved.namespaces.has(namespace)) return unknownNamespace(namespace, 'text');
   const parsed = await parsePublishRequest(request, resolved.limits.maxPacketSize);
   if (!parsed.ok) return json(parsed.status, { error: parsed.error });
   const stub = env.BROKER.get(env.BROKER.idFromName(namespace)) as unknown as BrokerNamespaceRpc;
@@ -73,12 +87,13 @@ function isWebSocketUpgrade(request: Request): boolean {
   return request.headers.get('Upgrade')?.toLowerCase() === 'websocket';
 }
 
-async function handleMqttUpgrade(request: Request, env: EdgeEnv, url: URL): Promise<Response> {
+async function handleMqttUpgrade(request: Request, env: EdgeEnv, url: URL, resolved: ResolvedBroker): Promise<Response> {
   const namespace = namespaceFromPath(url.pathname);
   const isUpgrade = isWebSocketUpgrade(request);
   if (namespace === undefined) return text(404, 'not found\n');
   if (!isUpgrade) return text(404, 'not found: MQTT clients connect here over WebSocket\n');
-  if (namespace === null) return text(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"\n');
+  if (namespace === null) return text(400, InvalidNamespace);
+  if (!resolved.namespaces.has(namespace)) return unknownNamespace(namespace, 'text');
 
   const offered = (request.headers.get('Sec-WebSocket-Protocol') ?? '')
     .split(',')
@@ -95,7 +110,9 @@ async function handleMqttUpgrade(request: Request, env: EdgeEnv, url: URL): Prom
   if (subprotocol !== undefined) headers.set(InternalHeader.Subprotocol, subprotocol);
   const bridged = isTrustedBridge(request, env);
   const claimedAddress = request.headers.get(BridgeHeader.ClientAddress);
-  const address = bridged && claimedAddress !== null ? claimedAddress : request.headers.get('CF-Connecting-IP');
+  // On Cloudflare the edge sets CF-Connecting-IP itself; a local runtime passes on what the client sent.
+  const connectingIp = resolved.trustConnectingIp ? request.headers.get('CF-Connecting-IP') : null;
+  const address = bridged && claimedAddress !== null ? claimedAddress : connectingIp;
   if (address !== null) headers.set(InternalHeader.RemoteAddress, address);
   if (bridged) headers.set(InternalHeader.Bridged, '1');
   headers.delete(BridgeHeader.Secret);
@@ -142,7 +159,7 @@ function metricsNamespaces(url: URL): string[] | null | undefined {
   if (url.pathname === '/metrics' || url.pathname === '/metrics/') {
     const asked = url.searchParams.getAll('namespace');
     if (asked.length === 0) return ['default'];
-    const names = asked.map((name) => (NamespacePattern.test(name) ? name : null));
+    const names = asked.map((name) => (NamespaceNamePattern.test(name) ? name : null));
     return names.every((name): name is string => name !== null) ? names : null;
   }
   const match = /^\/metrics\/([^/]+)\/?$/.exec(url.pathname);
@@ -152,13 +169,7 @@ function metricsNamespaces(url: URL): string[] | null | undefined {
 }
 
 function validNamespace(encoded: string): string | null {
-  let name: string;
-  try {
-    name = decodeURIComponent(encoded);
-  } catch {
-    return null;
-  }
-  return NamespacePattern.test(name) ? name : null;
+  return namespaceFromPathSegment(encoded);
 }
 
 /** The sidecar's claim of a client address is believed only with the shared secret. */

@@ -112,7 +112,8 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     compatibilityDate: settings.compatibilityDate,
     compatibilityFlags: settings.compatibilityFlags,
     durableObjects: { BROKER: { className: 'BrokerNamespace', useSQLite: true } },
-    bindings: { ...settings.vars, ...options.vars },
+    // Locally, CF-Connecting-IP is whatever the client sent; on Cloudflare the edge sets it.
+    bindings: { MQTT_TRUST_CF_CONNECTING_IP: 'false', ...settings.vars, ...options.vars },
   };
   const mf = new Miniflare({
     workers: [edgeWorker, ...(options.extraWorkers ?? [])],

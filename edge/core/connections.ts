@@ -8,7 +8,7 @@
  */
 import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import type { MqttPacket } from '../../shared/codec/types.ts';
-import { decodeBase64, encodeBase64 } from '../../shared/base64.ts';
+import { decodeBase64 } from '../../shared/base64.ts';
 import { MqttError, isMqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { connackRefusal, refusalForFailedConnect, serverDisconnect } from '../../shared/refusals.ts';
@@ -20,10 +20,18 @@ import { describeError, type Logger } from './log.ts';
 import { MetricsFlushIntervalMs, type BrokerMetrics } from './metrics.ts';
 import type { SessionStore } from './session-store.ts';
 
-/** Largest partial packet kept inline in the attachment; larger ones go to SQLite. */
-const InlinePartialLimit = 1024;
 /** Keep-alive grace: the server allows one and a half keep-alive periods [MQTT-3.1.2-24]. */
 const KeepAliveGrace = 1.5;
+/**
+ * One transport message is decoded in slices of this size, and the event
+ * yields to other connections after this many packets: a 4 MiB message of
+ * two million PINGREQs neither allocates two million packets at once nor
+ * keeps everyone else waiting.
+ */
+const SliceBytes = 4 * 1024;
+const PacketsPerTurn = 128;
+/** An incomplete packet is written down (appended) at most this long after its bytes arrived. */
+export const PartialSpillMs = 5000;
 
 export interface ConnectionsDeps {
   store: SessionStore;
@@ -35,6 +43,14 @@ export interface ConnectionsDeps {
   requestAlarm(at: number): void;
   /** When set, output of incoming messages is flushed through this (e.g. a zero-delay timer). */
   deferFlush?: ((flush: () => void) => void) | undefined;
+  /**
+   * An in-memory timer. Used for connect timeouts (a connection that has not
+   * sent CONNECT must not make the object write an alarm) and to write down
+   * partial packets; a pending one keeps the object from hibernating.
+   */
+  setTimer?: ((ms: number, callback: () => void) => void) | undefined;
+  /** Lets other events run (between slices of a large message); none: go on at once. */
+  yieldToOthers?: (() => Promise<void>) | undefined;
   /** Handles one packet of a connection (protocol/dispatch.ts). */
   dispatch(link: ClientLink, packet: MqttPacket): Promise<void>;
   /** A connection is gone: its client's connection ends (directory, session, hook). */
@@ -48,6 +64,9 @@ export class Connections implements DeadlineSource {
   private readonly sent: SendCounter = { packets: 0, bytes: 0 };
   private flushPending = false;
   private metricsFlushAt: number | undefined;
+  /** Connections with an incomplete packet not yet (fully) written down, and whether the timer for it is pending. */
+  private readonly partialsToSpill = new Set<ClientLink>();
+  private spillPending = false;
 
   constructor(private readonly deps: ConnectionsDeps) {}
 
@@ -77,28 +96,66 @@ export class Connections implements DeadlineSource {
     if (meta.remoteAddress !== undefined) state.remoteAddress = meta.remoteAddress;
     const link = this.register(state, transport);
     link.persist();
-    this.deps.requestAlarm(now + this.deps.limits.connectTimeoutMs);
+    this.startConnectTimer(link);
     return state;
+  }
+
+  /**
+   * The connect timeout, as an in-memory timer rather than the alarm: a
+   * connection that never sends CONNECT costs no storage write. The timer
+   * keeps the object in memory until it fires, so it cannot be lost to
+   * hibernation; it also covers an enhanced authentication exchange.
+   */
+  private startConnectTimer(link: ClientLink): void {
+    const { setTimer, limits } = this.deps;
+    if (setTimer === undefined) {
+      this.deps.requestAlarm(link.state.acceptedAt + limits.connectTimeoutMs);
+      return;
+    }
+    const wait = Math.max(0, link.state.acceptedAt + limits.connectTimeoutMs - this.deps.now());
+    setTimer(wait, () => {
+      if (!this.links.has(link.id) || (link.state.phase !== 'awaiting-connect' && link.state.phase !== 'authenticating')) return;
+      this.timeOutConnect(link);
+      this.flushAll();
+    });
+  }
+
+  private timeOutConnect(link: ClientLink): void {
+    this.deps.log.log('info', 'connect_timeout', { connection: link.id, addr: link.state.remoteAddress });
+    link.close('policy', 'CONNECT not received in time');
+    this.end(link, 'connect-timeout');
   }
 
   /** Rebuilds the link of a connection that survived hibernation or a restart; undefined if it is known already. */
   restore(state: ConnectionState, transport: Transport): ClientLink | undefined {
     if (this.links.has(state.id)) return undefined;
-    return this.register(state, transport);
+    const link = this.register(state, transport);
+    // Cannot normally happen (a pending connect timer keeps the object awake), but must not be left without one.
+    if (state.phase === 'awaiting-connect' || state.phase === 'authenticating') this.startConnectTimer(link);
+    return link;
   }
 
   private register(state: ConnectionState, transport: Transport): ClientLink {
     let leftover: Uint8Array | undefined;
     if (state.partialInline !== undefined) leftover = decodeBase64(state.partialInline);
-    else if (state.partialStored === true) leftover = this.deps.store.loadPartialPacket(state.id);
+    else if (state.partialStored === true || state.partialStoredBytes !== undefined) leftover = this.deps.store.loadPartialPacket(state.id);
+    const connected = state.phase === 'connected';
+    const limits = this.deps.limits;
     const decoder = new PacketDecoder({
-      maxPacketSize: this.deps.limits.maxPacketSize,
+      // [bounded work] until its CONNECT is accepted, a connection may send only a CONNECT-sized packet.
+      maxPacketSize: connected ? limits.maxPacketSize : Math.min(limits.maxPacketSize, limits.maxConnectBytes),
       ...(state.level === undefined ? {} : { protocolLevel: state.level }),
       ...(leftover === undefined ? {} : { leftover }),
     });
     const link = new ClientLink(state, transport, decoder, this.sent);
+    if (leftover !== undefined) link.storedPartial = { id: decoder.pendingPartialId, bytes: leftover.byteLength };
     this.links.set(state.id, link);
     return link;
+  }
+
+  /** The CONNECT was accepted: from now on the connection's packets may be as large as the namespace allows. */
+  connected(link: ClientLink): void {
+    link.decoder.setMaxPacketSize(this.deps.limits.maxPacketSize);
   }
 
   /** Bytes arrived on a connection. Packets of one connection are handled strictly in order. */
@@ -112,22 +169,31 @@ export class Connections implements DeadlineSource {
 
   private async process(link: ClientLink, bytes: Uint8Array): Promise<void> {
     if (link.closed) return;
-    const { packets, error } = link.decoder.push(bytes);
     this.touch(link);
     const metrics = this.deps.metrics;
     metrics.add('bytesReceived', bytes.byteLength);
-    metrics.add('messagesReceived', packets.length);
-    let publishes = 0;
-    for (const packet of packets) if (packet.cmd === 'publish') publishes++;
-    metrics.add('publishReceived', publishes);
+    let handledThisTurn = 0;
     try {
-      for (const packet of packets) {
-        if (link.closed) break;
-        if (packet.cmd === 'publish') this.takePublishToken(link);
-        await this.deps.dispatch(link, packet);
+      for (let offset = 0; offset < bytes.byteLength && !link.closed; offset += SliceBytes) {
+        const { packets, error } = link.decoder.push(bytes.subarray(offset, offset + SliceBytes));
+        metrics.add('messagesReceived', packets.length);
+        for (const packet of packets) {
+          if (link.closed) break;
+          this.takePacketToken(link);
+          if (packet.cmd === 'publish') {
+            metrics.add('publishReceived');
+            this.takePublishToken(link);
+          }
+          await this.deps.dispatch(link, packet);
+          if (++handledThisTurn >= PacketsPerTurn && this.deps.yieldToOthers !== undefined) {
+            handledThisTurn = 0;
+            this.flushAll();
+            await this.deps.yieldToOthers();
+          }
+        }
+        if (error !== undefined && !link.closed) this.fail(link, error);
       }
-      if (error !== undefined && !link.closed) this.fail(link, error);
-      if (!link.closed) this.savePartial(link);
+      if (!link.closed) this.notePartial(link);
     } catch (thrown) {
       const failure = isMqttError(thrown)
         ? thrown
@@ -155,8 +221,10 @@ export class Connections implements DeadlineSource {
   end(link: ClientLink, cause: CloseCause): void {
     if (!this.links.delete(link.id)) return;
     link.closed = true;
+    this.partialsToSpill.delete(link);
     const state = link.state;
-    if (state.partialStored === true || state.hasTopicAliases === true || state.hasGrants === true) this.deps.store.forgetConnection(link.id);
+    const stored = state.partialStored === true || state.partialStoredBytes !== undefined || state.hasTopicAliases === true || state.hasGrants === true;
+    if (stored) this.deps.store.forgetConnection(link.id);
     this.deps.ended(link, cause);
   }
 
@@ -258,6 +326,24 @@ export class Connections implements DeadlineSource {
   // ---- per-connection state ---------------------------------------------------
 
   /**
+   * Per-client packet rate limit, every packet type: a token bucket
+   * refilled at maxPacketRate per second, holding up to ten times that (a
+   * client's bursts pass; a flood does not). On by default, so that no one
+   * client can take the namespace's thread for itself.
+   */
+  private takePacketToken(link: ClientLink): void {
+    const rate = this.deps.limits.maxPacketRate;
+    if (rate <= 0) return;
+    const now = this.deps.now();
+    const capacity = rate * 10;
+    const bucket = (link.packetBucket ??= { tokens: capacity, updatedAt: now });
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.updatedAt) / 1000) * rate);
+    bucket.updatedAt = now;
+    if (bucket.tokens < 1) throw new MqttError('Limit', ReasonCode.MessageRateTooHigh, `more than ${rate} packets/s`);
+    bucket.tokens -= 1;
+  }
+
+  /**
    * Per-client publish rate limit: a token bucket refilled at
    * maxPublishRate per second, holding up to twice that. Kept in memory: a
    * wake from hibernation starts a full bucket, which only ever errs towards the client.
@@ -282,33 +368,73 @@ export class Connections implements DeadlineSource {
     if (persist) link.persist();
   }
 
-  private savePartial(link: ClientLink): void {
-    const partial = link.decoder.pendingBytes();
+  /**
+   * After a message: an incomplete packet stays in memory and is written
+   * down later (spillPartials); a completed one's stored start is removed.
+   * Before its CONNECT is accepted a connection stores nothing: its connect
+   * timer keeps the object awake, so nothing can be lost.
+   */
+  private notePartial(link: ClientLink): void {
     const state = link.state;
-    const store = this.deps.store;
-    if (partial.byteLength === 0) {
-      if (state.partialInline === undefined && state.partialStored !== true) return;
-      if (state.partialStored === true) store.deletePartialPacket(link.id);
+    if (link.decoder.bufferedBytes === 0) {
+      this.partialsToSpill.delete(link);
+      if (link.storedPartial === undefined && state.partialStoredBytes === undefined && state.partialInline === undefined && state.partialStored !== true) return;
+      this.deps.store.deletePartialPacket(link.id);
+      link.storedPartial = undefined;
+      delete state.partialStoredBytes;
       delete state.partialInline;
       delete state.partialStored;
-    } else if (partial.byteLength <= InlinePartialLimit) {
-      if (state.partialStored === true) store.deletePartialPacket(link.id);
-      delete state.partialStored;
-      state.partialInline = encodeBase64(partial);
-    } else {
-      delete state.partialInline;
-      state.partialStored = true;
-      store.savePartialPacket(link.id, partial);
+      link.persist();
+      return;
     }
-    link.persist();
+    if (state.phase !== 'connected') return;
+    this.partialsToSpill.add(link);
+    const setTimer = this.deps.setTimer;
+    if (setTimer === undefined) {
+      this.spillPartials();
+      return;
+    }
+    if (this.spillPending) return;
+    this.spillPending = true;
+    setTimer(PartialSpillMs, () => {
+      this.spillPending = false;
+      this.spillPartials();
+    });
+  }
+
+  /**
+   * Writes down what arrived of incomplete packets since they were last
+   * written: appended, never rewritten, so a slow trickle costs storage in
+   * proportion to its bytes. Runs at most once per PartialSpillMs.
+   */
+  spillPartials(): void {
+    const store = this.deps.store;
+    for (const link of this.partialsToSpill) {
+      if (link.closed || link.decoder.bufferedBytes === 0) continue;
+      const id = link.decoder.pendingPartialId;
+      let stored = link.storedPartial;
+      if (stored === undefined || stored.id !== id) {
+        // Another packet than the one stored: its start replaces the old one.
+        if (stored !== undefined || link.state.partialStoredBytes !== undefined) store.deletePartialPacket(link.id);
+        stored = { id, bytes: 0 };
+      }
+      const tail = link.decoder.pendingBytesFrom(stored.bytes);
+      if (tail.byteLength > 0) store.appendPartialChunk(link.id, tail);
+      link.storedPartial = { id, bytes: stored.bytes + tail.byteLength };
+      link.state.partialStoredBytes = link.storedPartial.bytes;
+      delete link.state.partialInline;
+      delete link.state.partialStored;
+      link.persist();
+    }
+    this.partialsToSpill.clear();
   }
 
   // ---- deadlines ------------------------------------------------------------------
 
   private deadlineOf(link: ClientLink): number | undefined {
     const state = link.state;
-    // The connect timeout covers an enhanced authentication exchange too.
-    if (state.phase === 'awaiting-connect' || state.phase === 'authenticating') return state.acceptedAt + this.deps.limits.connectTimeoutMs;
+    // The connect timeout is a timer (startConnectTimer), unless the host has none.
+    if (state.phase === 'awaiting-connect' || state.phase === 'authenticating') return this.deps.setTimer === undefined ? state.acceptedAt + this.deps.limits.connectTimeoutMs : undefined;
     if (state.phase === 'connected' && !state.bridged && state.keepAlive > 0) return state.lastSeen + state.keepAlive * 1000 * KeepAliveGrace;
     return undefined;
   }
@@ -337,9 +463,7 @@ export class Connections implements DeadlineSource {
       const deadline = this.deadlineOf(link);
       if (deadline === undefined || deadline > now) continue;
       if (link.state.phase === 'awaiting-connect' || link.state.phase === 'authenticating') {
-        this.deps.log.log('info', 'connect_timeout', { connection: link.id, addr: link.state.remoteAddress });
-        link.close('policy', 'CONNECT not received in time');
-        this.end(link, 'connect-timeout');
+        this.timeOutConnect(link);
       } else if (link.state.phase === 'connected') {
         this.deps.log.log('info', 'keepalive_timeout', { client: link.state.clientId });
         this.disconnect(link, ReasonCode.KeepAliveTimeout, 'keep-alive timeout', 'keepalive-timeout');

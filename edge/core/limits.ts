@@ -27,8 +27,15 @@ export interface BrokerLimits {
   topicAliasMaximum: number;
   /** Receive Maximum announced to 5.0 clients (inbound QoS 1/2 in flight). */
   receiveMaximum: number;
+  /** Longest topic name or filter (characters), and most levels. */
   maxTopicLength: number;
   maxTopicLevels: number;
+  /** Bytes a connection may send before its CONNECT is accepted (the CONNECT itself, or it and its AUTH exchange). */
+  maxConnectBytes: number;
+  /** Packets of any type per second from one client, bursts up to ten times that; 0 = no limit. Over it: DISCONNECT 0x96. */
+  maxPacketRate: number;
+  /** Bytes (payloads and topics) of retained messages per namespace. */
+  maxRetainedBytes: number;
 }
 
 export const defaultLimits: BrokerLimits = {
@@ -39,7 +46,8 @@ export const defaultLimits: BrokerLimits = {
   maxQueued: 1000,
   maxQueuedBytes: 16 * 1024 * 1024,
   maxPublishRate: 0,
-  maxSessionExpiry: 0xffffffff,
+  // A week: long enough for a device that is off over a holiday, short enough that abandoned sessions go.
+  maxSessionExpiry: 7 * 24 * 3600,
   maxConnections: 0,
   maxSubscriptionsPerClient: 1000,
   maxRetainedMessages: 100_000,
@@ -47,4 +55,8 @@ export const defaultLimits: BrokerLimits = {
   receiveMaximum: 1024,
   maxTopicLength: 1024,
   maxTopicLevels: 32,
+  // Fits a CONNECT with a will of some kilobytes and a token or certificate-sized auth data.
+  maxConnectBytes: 64 * 1024,
+  maxPacketRate: 2000,
+  maxRetainedBytes: 256 * 1024 * 1024,
 };

@@ -46,7 +46,13 @@ export interface ConnectionState {
   authenticationStep?: number;
   /** 5.0: the client allows Reason String / User Properties on errors. */
   requestProblemInformation: boolean;
-  /** A partial packet is buffered: small ones inline (base64), big ones in SQLite. */
+  /**
+   * Bytes of the incomplete packet now pending that are in SQLite (as
+   * appended chunks). The rest is in memory, written down before the object
+   * may hibernate. (`partialInline` and `partialStored` are an earlier
+   * version's forms, still read after an upgrade.)
+   */
+  partialStoredBytes?: number;
   partialInline?: string;
   partialStored?: boolean;
   /** 5.0 client-to-server topic aliases are stored in SQLite. */
@@ -89,6 +95,10 @@ export class ClientLink {
   rateBucket: { tokens: number; updatedAt: number } | undefined;
   /** Topic grants of this connection, loaded lazily from storage after a wake. */
   grants: ClientGrants | undefined;
+  /** Which pending partial packet is stored, and how much of it (see Connections.spillPartials). */
+  storedPartial: { id: number; bytes: number } | undefined;
+  /** Packet rate limit state, all packet types (memory only, like rateBucket). */
+  packetBucket: { tokens: number; updatedAt: number } | undefined;
 
   constructor(
     readonly state: ConnectionState,

@@ -4,7 +4,7 @@
  * (the host schedules the flush with an alarm), so counting never costs a
  * storage write per message; a crash loses at most the last few seconds.
  */
-import type { SqlExecutor } from './session-store.ts';
+import type { GatedSql } from './gated-sql.ts';
 
 export interface MetricCounters {
   messagesReceived: number;
@@ -45,18 +45,21 @@ export class BrokerMetrics {
   readonly createdAt: number;
   private dirty = false;
 
-  constructor(private readonly sql: SqlExecutor, now: number) {
+  /**
+   * A namespace without storage keeps its counters in memory only: the
+   * traffic of connections that never got in is not worth creating storage
+   * for (see GatedSql). They are written with the first flush after it has some.
+   */
+  constructor(private readonly sql: GatedSql, now: number) {
     sql.exec('CREATE TABLE IF NOT EXISTS metrics (name TEXT PRIMARY KEY, value INTEGER NOT NULL)');
     const stored = new Map(sql.exec('SELECT name, value FROM metrics').toArray().map((row) => [row['name'] as string, row['value'] as number]));
     this.counters = Object.fromEntries(counterNames.map((name) => [name, stored.get(name) ?? 0])) as unknown as MetricCounters;
-    const created = stored.get('createdAt');
-    this.createdAt = created ?? now;
-    if (created === undefined) sql.exec(`INSERT INTO metrics (name, value) VALUES ('createdAt', ?)`, now);
+    this.createdAt = stored.get('createdAt') ?? now;
   }
 
-  /** True when counters changed since the last flush. */
+  /** True when counters changed since the last flush and there is storage to flush them to. */
   get isDirty(): boolean {
-    return this.dirty;
+    return this.dirty && this.sql.isMaterialized;
   }
 
   add(name: keyof MetricCounters, amount = 1): void {
@@ -72,7 +75,8 @@ export class BrokerMetrics {
   }
 
   flush(): void {
-    if (!this.dirty) return;
+    if (!this.isDirty) return;
+    this.sql.exec(`INSERT INTO metrics (name, value) VALUES ('createdAt', ?) ON CONFLICT (name) DO NOTHING`, this.createdAt);
     for (const name of counterNames) {
       this.sql.exec('INSERT INTO metrics (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value', name, this.counters[name]);
     }

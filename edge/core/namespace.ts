@@ -31,6 +31,7 @@ import type { EncodeCache } from './publish-encoding.ts';
 import type { ClientSummary, CoreStats, RetainedSummary } from './readouts.ts';
 import { RetainedMessages, SqlRetainedStore } from './retained.ts';
 import { matchFilterOf, Router, type Delivery } from './router.ts';
+import { GatedSql } from './gated-sql.ts';
 import { SessionStore, type SqlExecutor } from './session-store.ts';
 import { Sessions } from './sessions.ts';
 import { StallWatchdog } from './stall-watchdog.ts';
@@ -41,6 +42,8 @@ export interface NamespaceDeps {
   namespace: string;
   /** The namespace's SQLite (Durable Object storage). */
   sql: SqlExecutor;
+  /** Called once, when the namespace first writes to storage (its first accepted CONNECT). */
+  onStorageCreated?: () => void;
   limits: BrokerLimits;
   log: Logger;
   hooks: BrokerHooks;
@@ -58,6 +61,8 @@ export interface NamespaceDeps {
    * in-flight state lives at most this long before it is written down.
    */
   setTimer?: (ms: number, callback: () => void) => void;
+  /** Lets other events of the object run (between slices of one large message). */
+  yieldToOthers?: () => Promise<void>;
   /** Publishes the $SYS tree every `intervalMs` while someone subscribes to $SYS topics. */
   systemTopics?: SystemTopicsPublisher;
 }
@@ -67,6 +72,7 @@ export class Namespace implements ProtocolContext {
   readonly store: SessionStore;
   readonly metrics: BrokerMetrics;
   readonly outbound: Outbound;
+  private readonly sql: GatedSql;
   private readonly connections: Connections;
   private readonly directory = new Directory();
   private readonly router = new Router();
@@ -79,12 +85,15 @@ export class Namespace implements ProtocolContext {
 
   constructor(private readonly deps: NamespaceDeps) {
     this.namespace = deps.namespace;
-    this.store = new SessionStore(deps.sql);
-    this.metrics = new BrokerMetrics(deps.sql, deps.now());
+    // Nothing is written before a CONNECT is accepted: see GatedSql.
+    const sql = new GatedSql(deps.sql, 'sessions', deps.onStorageCreated);
+    this.sql = sql;
+    this.store = new SessionStore(sql);
+    this.metrics = new BrokerMetrics(sql, deps.now());
     const now = (): number => deps.now();
     const requestAlarm = (at: number): void => deps.requestAlarm(at);
     const isConnected = (clientId: string): boolean => this.directory.isConnected(clientId);
-    this.retained = new RetainedMessages(new SqlRetainedStore(deps.sql, deps.limits.maxRetainedMessages, deps.log));
+    this.retained = new RetainedMessages(new SqlRetainedStore(sql, deps.limits, deps.log));
     this.grants = new ConnectionGrants(this.store);
     this.connections = new Connections({
       store: this.store,
@@ -95,6 +104,8 @@ export class Namespace implements ProtocolContext {
       newId: () => deps.newId(),
       requestAlarm,
       deferFlush: deps.deferFlush,
+      setTimer: deps.setTimer,
+      yieldToOthers: deps.yieldToOthers,
       dispatch: (link, packet) => dispatchPacket(this, link, packet),
       ended: (link, cause) => this.connectionEnded(link, cause),
     });
@@ -152,6 +163,11 @@ export class Namespace implements ProtocolContext {
 
   get subscriptionCount(): number {
     return this.router.size;
+  }
+
+  /** Whether the namespace has written anything to storage (it accepted a CONNECT at some point). */
+  get hasStorage(): boolean {
+    return this.sql.isMaterialized;
   }
 
   now(): number {
@@ -330,6 +346,7 @@ export class Namespace implements ProtocolContext {
 
   bindClient(link: ClientLink, clientId: string): void {
     this.directory.bind(link, clientId);
+    this.connections.connected(link);
     if (this.router.hasSystemSubscription(clientId)) this.systemTopics.start();
     this.outbound.forget(clientId);
     this.metrics.add('connectionsTotal');

@@ -59,28 +59,37 @@ const Schema = `CREATE TABLE IF NOT EXISTS retained (
   properties TEXT,
   expires_at INTEGER)`;
 
-/** Clients' retained messages in SQLite, at most `maxMessages` topics. */
+/** The size a retained message counts for: payload and topic (what storage holds of it). */
+function sizeOf(message: BrokerMessage): number {
+  return message.payload.byteLength + message.topic.length;
+}
+
+/** Clients' retained messages in SQLite: at most `maxRetainedMessages` topics and `maxRetainedBytes` bytes. */
 export class SqlRetainedStore implements RetainedStore {
   /** Counted once, then kept up to date. */
-  private counted: number | undefined;
+  private counted: { messages: number; bytes: number } | undefined;
 
   constructor(
     private readonly sql: SqlExecutor,
-    private readonly maxMessages: number,
+    private readonly limits: { maxRetainedMessages: number; maxRetainedBytes: number },
     private readonly log: Logger,
   ) {
     sql.exec(Schema);
   }
 
   put(message: BrokerMessage): boolean {
-    const exists = this.has(message.topic);
+    const existing = this.storedSize(message.topic);
     if (message.payload.byteLength === 0) {
       // [MQTT-3.3.1-10] an empty retained message deletes the retained one.
-      if (exists) this.delete(message.topic);
+      if (existing !== undefined) this.delete(message.topic);
       return true;
     }
-    if (!exists && this.count() >= this.maxMessages) {
-      this.log.log('warn', 'retained_limit', { topic: message.topic });
+    const totals = this.totals();
+    const messages = totals.messages + (existing === undefined ? 1 : 0);
+    const bytes = totals.bytes - (existing ?? 0) + sizeOf(message);
+    if (messages > this.limits.maxRetainedMessages || bytes > this.limits.maxRetainedBytes) {
+      // The namespace's budget is spent: the message is delivered, just not retained.
+      this.log.log('warn', 'retained_limit', { topic: message.topic, messages: totals.messages, bytes: totals.bytes });
       return false;
     }
     this.sql.exec(
@@ -89,14 +98,15 @@ export class SqlRetainedStore implements RetainedStore {
          properties = excluded.properties, expires_at = excluded.expires_at`,
       message.topic, message.payload, message.qos, serializeProperties(message.properties), message.expiresAt ?? null,
     );
-    if (!exists && this.counted !== undefined) this.counted++;
+    this.counted = { messages, bytes };
     return true;
   }
 
   delete(topic: string): boolean {
-    const deleted = this.sql.exec('DELETE FROM retained WHERE topic = ?', topic).rowsWritten > 0;
-    if (deleted && this.counted !== undefined) this.counted--;
-    return deleted;
+    const row = this.sql.exec('DELETE FROM retained WHERE topic = ? RETURNING length(payload) + length(topic) AS size', topic).toArray()[0];
+    if (row === undefined) return false;
+    if (this.counted !== undefined) this.counted = { messages: this.counted.messages - 1, bytes: this.counted.bytes - (row['size'] as number) };
+    return true;
   }
 
   matching(filter: string, now: number): BrokerMessage[] {
@@ -122,12 +132,21 @@ export class SqlRetainedStore implements RetainedStore {
   }
 
   count(): number {
-    this.counted ??= this.sql.exec('SELECT COUNT(*) AS n FROM retained').toArray()[0]?.['n'] as number;
+    return this.totals().messages;
+  }
+
+  private totals(): { messages: number; bytes: number } {
+    if (this.counted === undefined) {
+      // One read of the cursor: a Durable Object's SQL cursor is consumed by toArray().
+      const row = this.sql.exec('SELECT COUNT(*) AS n, COALESCE(SUM(length(payload) + length(topic)), 0) AS bytes FROM retained').toArray()[0];
+      this.counted = { messages: typeof row?.['n'] === 'number' ? row['n'] : 0, bytes: typeof row?.['bytes'] === 'number' ? row['bytes'] : 0 };
+    }
     return this.counted;
   }
 
-  private has(topic: string): boolean {
-    return this.sql.exec('SELECT 1 FROM retained WHERE topic = ?', topic).toArray().length > 0;
+  private storedSize(topic: string): number | undefined {
+    const row = this.sql.exec('SELECT length(payload) + length(topic) AS size FROM retained WHERE topic = ?', topic).toArray()[0];
+    return row === undefined ? undefined : (row['size'] as number);
   }
 
   private exact(topic: string): BrokerMessage[] {

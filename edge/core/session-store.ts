@@ -97,6 +97,11 @@ const schema = [
   `CREATE TABLE IF NOT EXISTS partial_packets (
      connection_id TEXT PRIMARY KEY,
      bytes BLOB NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS partial_chunks (
+     connection_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     bytes BLOB NOT NULL,
+     PRIMARY KEY (connection_id, seq))`,
   `CREATE TABLE IF NOT EXISTS pending_connects (
      connection_id TEXT PRIMARY KEY,
      packet BLOB NOT NULL)`,
@@ -112,6 +117,12 @@ const schema = [
 
 /** Columns added after the first release: stores created earlier get them on open. */
 const addedColumns: Array<[table: string, column: string, type: string]> = [['outbound', 'share_filter', 'TEXT']];
+
+/** The `n` of a `SELECT COUNT(*) AS n`; 0 when there is no row (a namespace without storage yet). */
+export function countOf(result: { toArray(): Record<string, unknown>[] }): number {
+  const value = result.toArray()[0]?.['n'];
+  return typeof value === 'number' ? value : 0;
+}
 
 function toUint8(value: unknown): Uint8Array {
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
@@ -199,7 +210,7 @@ export class SessionStore {
   }
 
   countSessions(): number {
-    return this.sql.exec('SELECT COUNT(*) AS n FROM sessions').toArray()[0]?.['n'] as number;
+    return countOf(this.sql.exec('SELECT COUNT(*) AS n FROM sessions'));
   }
 
   /** Sessions for the admin API, online ones first. */
@@ -285,7 +296,7 @@ export class SessionStore {
   }
 
   countSubscriptions(clientId: string): number {
-    return this.sql.exec('SELECT COUNT(*) AS n FROM subscriptions WHERE client_id = ?', clientId).toArray()[0]?.['n'] as number;
+    return countOf(this.sql.exec('SELECT COUNT(*) AS n FROM subscriptions WHERE client_id = ?', clientId));
   }
 
   hasSubscription(clientId: string, filter: string): boolean {
@@ -349,7 +360,7 @@ export class SessionStore {
   }
 
   countResendWaiting(clientId: string): number {
-    return this.sql.exec(`SELECT COUNT(*) AS n FROM outbound WHERE client_id = ? AND state = ${OutboundState.ResendWaiting}`, clientId).toArray()[0]?.['n'] as number;
+    return countOf(this.sql.exec(`SELECT COUNT(*) AS n FROM outbound WHERE client_id = ? AND state = ${OutboundState.ResendWaiting}`, clientId));
   }
 
   setState(id: number, state: OutboundState): void {
@@ -386,7 +397,7 @@ export class SessionStore {
   }
 
   countQueued(clientId: string): number {
-    return this.sql.exec('SELECT COUNT(*) AS n FROM outbound WHERE client_id = ? AND state = 0', clientId).toArray()[0]?.['n'] as number;
+    return countOf(this.sql.exec('SELECT COUNT(*) AS n FROM outbound WHERE client_id = ? AND state = 0', clientId));
   }
 
   markSent(id: number, packetId: number): void {
@@ -445,7 +456,7 @@ export class SessionStore {
   }
 
   countInboundQoS2(clientId: string): number {
-    return this.sql.exec('SELECT COUNT(*) AS n FROM inbound_qos2 WHERE client_id = ?', clientId).toArray()[0]?.['n'] as number;
+    return countOf(this.sql.exec('SELECT COUNT(*) AS n FROM inbound_qos2 WHERE client_id = ?', clientId));
   }
 
   hasInboundQoS2(clientId: string, packetId: number): boolean {
@@ -458,13 +469,33 @@ export class SessionStore {
 
   // ---- per-connection leftovers -----------------------------------------
 
-  savePartialPacket(connectionId: string, bytes: Uint8Array): void {
-    this.sql.exec('INSERT OR REPLACE INTO partial_packets (connection_id, bytes) VALUES (?, ?)', connectionId, bytes);
+  /**
+   * Appends bytes of a connection's incomplete packet. A long packet sent
+   * slowly is stored piece by piece, never rewritten whole (which would
+   * cost the square of its size).
+   */
+  appendPartialChunk(connectionId: string, bytes: Uint8Array): void {
+    this.sql.exec(
+      'INSERT INTO partial_chunks (connection_id, seq, bytes) VALUES (?, (SELECT COALESCE(MAX(seq), -1) + 1 FROM partial_chunks WHERE connection_id = ?), ?)',
+      connectionId, connectionId, bytes,
+    );
   }
 
+  /** The stored start of a connection's incomplete packet (chunks in order; a whole blob of an earlier version first). */
   loadPartialPacket(connectionId: string): Uint8Array | undefined {
-    const row = this.sql.exec('SELECT bytes FROM partial_packets WHERE connection_id = ?', connectionId).toArray()[0];
-    return row === undefined ? undefined : toUint8(row['bytes']);
+    const parts: Uint8Array[] = [];
+    const whole = this.sql.exec('SELECT bytes FROM partial_packets WHERE connection_id = ?', connectionId).toArray()[0];
+    if (whole !== undefined) parts.push(toUint8(whole['bytes']));
+    for (const row of this.sql.exec('SELECT bytes FROM partial_chunks WHERE connection_id = ? ORDER BY seq', connectionId).toArray()) parts.push(toUint8(row['bytes']));
+    if (parts.length === 0) return undefined;
+    const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
+    const joined = new Uint8Array(total);
+    let offset = 0;
+    for (const part of parts) {
+      joined.set(part, offset);
+      offset += part.byteLength;
+    }
+    return joined;
   }
 
   saveTopicAlias(connectionId: string, alias: number, topic: string): void {
@@ -503,12 +534,13 @@ export class SessionStore {
   forgetConnection(connectionId: string): void {
     this.sql.exec('DELETE FROM pending_connects WHERE connection_id = ?', connectionId);
     this.sql.exec('DELETE FROM connection_grants WHERE connection_id = ?', connectionId);
-    this.sql.exec('DELETE FROM partial_packets WHERE connection_id = ?', connectionId);
+    this.deletePartialPacket(connectionId);
     this.sql.exec('DELETE FROM topic_aliases WHERE connection_id = ?', connectionId);
   }
 
   deletePartialPacket(connectionId: string): void {
     this.sql.exec('DELETE FROM partial_packets WHERE connection_id = ?', connectionId);
+    this.sql.exec('DELETE FROM partial_chunks WHERE connection_id = ?', connectionId);
   }
 }
 

@@ -31,6 +31,11 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
       failure(ReasonCode.TopicFilterInvalid);
       continue;
     }
+    if (request.topic.length > ctx.limits.maxTopicLength || shared.filter.split('/').length > ctx.limits.maxTopicLevels) {
+      // The same limits as topic names: a filter of 60 KB or 30,000 levels costs every match.
+      failure(ReasonCode.TopicFilterInvalid);
+      continue;
+    }
     if (shared.kind === 'shared' && request.nl === true) {
       // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
       throw new MqttError('Protocol', ReasonCode.ProtocolError, 'No Local on a shared subscription');

@@ -111,6 +111,21 @@ export class PacketDecoder {
     return this.framer.pendingBytes();
   }
 
+  /** Identifies the incomplete packet now pending; it changes when another one starts. */
+  get pendingPartialId(): number {
+    return this.framer.pendingPartialId;
+  }
+
+  /** The incomplete packet's bytes from `offset` on, to append to what was stored of it. */
+  pendingBytesFrom(offset: number): Uint8Array {
+    return this.framer.pendingBytesFrom(offset);
+  }
+
+  /** Changes the size limit (a connection's CONNECT is held to a smaller one than later packets). */
+  setMaxPacketSize(maxPacketSize: number): void {
+    this.framer.setMaxPacketSize(maxPacketSize);
+  }
+
   push(chunk: Uint8Array): DecodeResult {
     if (this.error !== undefined) return { packets: [], error: this.error };
     const { frames, error } = this.framer.push(chunk);

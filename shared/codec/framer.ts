@@ -73,7 +73,7 @@ function hasValidFlags(type: number, flags: number): boolean {
 }
 
 export class PacketFramer {
-  private readonly maxPacketSize: number;
+  private maxPacketSize: number;
   private readonly allowAuth: boolean;
   /** The start of an incomplete packet, possibly spread over several chunks. */
   private pending: Uint8Array[] = [];
@@ -83,6 +83,12 @@ export class PacketFramer {
   /** Frames completed by the constructor's leftover, handed out by the first push. */
   private queued: Frame[] = [];
   private error: MqttError | undefined;
+  /**
+   * Which incomplete packet is pending: a new number each time one starts.
+   * With `pendingBytesFrom`, a caller can store a long partial packet by
+   * appending what arrived since it last stored it, never rewriting it.
+   */
+  private partialSerial = 0;
 
   constructor(options: PacketFramerOptions) {
     this.maxPacketSize = options.maxPacketSize;
@@ -96,6 +102,21 @@ export class PacketFramer {
   /** Bytes held for an incomplete packet. */
   get bufferedBytes(): number {
     return this.pendingLength;
+  }
+
+  /** Changes the size limit for packets whose fixed header has not been read yet. */
+  setMaxPacketSize(maxPacketSize: number): void {
+    this.maxPacketSize = maxPacketSize;
+  }
+
+  /** Identifies the incomplete packet now pending (see partialSerial); meaningless when nothing is pending. */
+  get pendingPartialId(): number {
+    return this.partialSerial;
+  }
+
+  /** The pending partial packet's bytes from `offset` on (a copy). */
+  pendingBytesFrom(offset: number): Uint8Array {
+    return this.pendingBytes().subarray(offset);
   }
 
   /** True once the stream was rejected; every later push returns the same error. */
@@ -186,6 +207,7 @@ export class PacketFramer {
   }
 
   private stash(bytes: Uint8Array, header: FixedHeader | undefined): void {
+    this.partialSerial++;
     this.pending = [bytes];
     this.pendingLength = bytes.length;
     this.pendingHeader = header;

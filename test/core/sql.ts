@@ -39,7 +39,16 @@ class SqlJsExecutor implements TestDatabase {
       const rows: Record<string, unknown>[] = [];
       while (statement.step()) rows.push(statement.getAsObject());
       const rowsWritten = ReadOnly.test(query) ? 0 : this.db.getRowsModified();
-      return { toArray: () => rows, rowsWritten };
+      // Like a Durable Object's cursor: its rows can be taken once.
+      let taken = false;
+      return {
+        toArray: () => {
+          if (taken) return [];
+          taken = true;
+          return rows;
+        },
+        rowsWritten,
+      };
     } finally {
       statement.reset();
     }

@@ -21,7 +21,8 @@ export async function startTestEdge(vars: Record<string, string> = {}, extra: Pi
   const logs: string[] = [];
   const base = {
     persistDir,
-    vars,
+    // Tests use a namespace each; the ones about MQTT_NAMESPACES itself set it.
+    vars: { MQTT_NAMESPACES: '*', ...vars },
     onLogLine: (line: string) => logs.push(line),
     ...(scriptPath === undefined ? {} : { scriptPath }),
     ...(extra.extraWorkers === undefined ? {} : { extraWorkers: extra.extraWorkers }),
