@@ -54,6 +54,9 @@ async function startOnce(options: MosquittoOptions): Promise<Mosquitto> {
   const wsPort = options.websockets === true ? await freePort() : undefined;
   const lines = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type all'];
   if (wsPort !== undefined) lines.push(`listener ${wsPort} 127.0.0.1`, 'protocol websockets');
+  // Started as root, mosquitto switches to the user `mosquitto` (mosquitto.conf(5) `user`),
+  // which cannot read the 0700 directory holding the password and ACL files: stay root.
+  if (process.getuid?.() === 0) lines.push('user root');
   if (options.passwords !== undefined) {
     writeFileSync(join(dir, 'passwd'), options.passwords, { mode: 0o600 });
     lines.push(`password_file ${join(dir, 'passwd')}`);
