@@ -1,30 +1,60 @@
 /**
  * Access control from configuration, for people who bring mosquitto files:
  * MQTT_ALLOW_ANONYMOUS, MQTT_PASSWORDS (a mosquitto password file),
- * MQTT_ACL (a mosquitto ACL file) and JWT (MQTT_JWT_SECRET / MQTT_JWT_JWKS).
- * Expressed as broker hooks, and composed with the user's own hooks: the
- * configuration decides first, the user's hook can only narrow it further.
+ * MQTT_ACL (a mosquitto ACL file) and JWT (MQTT_JWT_SECRET / MQTT_JWT_JWKS),
+ * for every declared namespace; and per namespace, MQTT_NAMESPACE_ACCESS:
+ *
+ *   { "tenant-a": { "passwords": "...", "acl": "...", "allowAnonymous": false,
+ *                   "jwtSecret": "...", "adminToken": "...", "apiToken": "..." },
+ *     "lab-*":    { "acl": "..." } }
+ *
+ * Keys are namespace names or `prefix*` patterns (an exact name wins, then
+ * the longest prefix). Each setting an entry leaves out falls back to the
+ * global one. Authentication is expressed as the `authenticate` hook and
+ * composed with the user's own (the configuration decides first, the user's
+ * hook can only narrow); the ACL is the core's access policy, checked per
+ * message delivered.
  */
-import { canRead, canWrite, parseAclFile, type Acl } from './auth/acl.ts';
+import { ClientAcl, parseAclFile, type Acl } from './auth/acl.ts';
 import { ConfigError } from './auth/config-error.ts';
 import { createJwtVerifier, type JwtVerifier } from './auth/jwt.ts';
 import { parsePasswordFile, verifyPassword, type PasswordFile } from './auth/password-file.ts';
-import { parseSharedSubscription } from '../shared/topic.ts';
-import type { AllowDecision, AuthDecision, AuthenticateContext, DenyDecision, BrokerHooks, ClientGrants, PublishDecision, SubscribeDecision } from './core/hooks.ts';
-import { normalizePublishDecision, normalizeSubscribeDecision } from './core/hooks.ts';
+import type { AccessPolicy } from './core/access.ts';
+import type { AllowDecision, AuthDecision, AuthenticateContext, DenyDecision, BrokerHooks, ClientGrants } from './core/hooks.ts';
 import type { EdgeVars } from './config.ts';
+import { matchesNamespacePattern } from './namespaces.ts';
 
 /** The settings access control reads (declared once, in config.ts). */
 export type AccessEnv = Pick<
   EdgeVars,
-  'MQTT_ALLOW_ANONYMOUS' | 'MQTT_PASSWORDS' | 'MQTT_ACL' | 'MQTT_JWT_SECRET' | 'MQTT_JWT_JWKS' | 'MQTT_JWT_ISSUER' | 'MQTT_JWT_AUDIENCE'
+  | 'MQTT_ALLOW_ANONYMOUS'
+  | 'MQTT_PASSWORDS'
+  | 'MQTT_ACL'
+  | 'MQTT_JWT_SECRET'
+  | 'MQTT_JWT_JWKS'
+  | 'MQTT_JWT_ISSUER'
+  | 'MQTT_JWT_AUDIENCE'
+  | 'MQTT_NAMESPACE_ACCESS'
+  | 'MQTT_ADMIN_TOKEN'
+  | 'MQTT_API_TOKEN'
 >;
 
-export interface AccessConfig {
+/** Access settings of one scope: every namespace (from MQTT_*), or some (an MQTT_NAMESPACE_ACCESS entry). */
+export interface AccessSettings {
   allowAnonymous: boolean;
   passwords?: PasswordFile;
   acl?: Acl;
   jwt?: JwtVerifier;
+  /** Admin API and /metrics for these namespaces (besides the global MQTT_ADMIN_TOKEN). */
+  adminToken?: string;
+  /** POST /publish for these namespaces (besides the global MQTT_API_TOKEN). */
+  apiToken?: string;
+}
+
+export interface AccessConfig {
+  global: AccessSettings;
+  /** MQTT_NAMESPACE_ACCESS entries: a name or `prefix*` pattern, and what it sets. */
+  scoped: Array<{ pattern: string; settings: Partial<AccessSettings> }>;
 }
 
 /** A configuration value that cannot be used; names the variable (and line) at fault. */
@@ -41,110 +71,181 @@ function withVariable<T>(variable: string, parse: () => T): T {
   }
 }
 
+/** The keys an MQTT_NAMESPACE_ACCESS entry may have; anything else is a typo, refused. */
+const ScopedKeys = ['passwords', 'acl', 'allowAnonymous', 'jwtSecret', 'jwtJwks', 'jwtIssuer', 'jwtAudience', 'adminToken', 'apiToken'] as const;
+
 export function loadAccessConfig(env: AccessEnv): AccessConfig {
   const anonymous = env.MQTT_ALLOW_ANONYMOUS;
   if (anonymous !== undefined && anonymous !== '' && anonymous !== 'true' && anonymous !== 'false') {
     throw new BrokerConfigError(`MQTT_ALLOW_ANONYMOUS="${anonymous}" must be true or false`);
   }
-  const config: AccessConfig = { allowAnonymous: anonymous !== 'false' };
-  if (nonEmpty(env.MQTT_PASSWORDS)) config.passwords = withVariable('MQTT_PASSWORDS', () => parsePasswordFile(env.MQTT_PASSWORDS as string));
-  if (nonEmpty(env.MQTT_ACL)) config.acl = withVariable('MQTT_ACL', () => parseAclFile(env.MQTT_ACL as string));
-  if (nonEmpty(env.MQTT_JWT_SECRET) || nonEmpty(env.MQTT_JWT_JWKS)) {
-    config.jwt = withVariable('MQTT_JWT', () =>
-      createJwtVerifier({
-        ...(nonEmpty(env.MQTT_JWT_SECRET) ? { secret: env.MQTT_JWT_SECRET as string } : {}),
-        ...(nonEmpty(env.MQTT_JWT_JWKS) ? { jwks: env.MQTT_JWT_JWKS as string } : {}),
-        ...(nonEmpty(env.MQTT_JWT_ISSUER) ? { issuer: env.MQTT_JWT_ISSUER as string } : {}),
-        ...(nonEmpty(env.MQTT_JWT_AUDIENCE) ? { audience: env.MQTT_JWT_AUDIENCE as string } : {}),
-      }),
-    );
+  const global: AccessSettings = { allowAnonymous: anonymous !== 'false' };
+  if (nonEmpty(env.MQTT_PASSWORDS)) global.passwords = withVariable('MQTT_PASSWORDS', () => parsePasswordFile(env.MQTT_PASSWORDS as string));
+  if (nonEmpty(env.MQTT_ACL)) global.acl = withVariable('MQTT_ACL', () => parseAclFile(env.MQTT_ACL as string));
+  const jwt = jwtFrom('MQTT_JWT', { secret: env.MQTT_JWT_SECRET, jwks: env.MQTT_JWT_JWKS, issuer: env.MQTT_JWT_ISSUER, audience: env.MQTT_JWT_AUDIENCE });
+  if (jwt !== undefined) global.jwt = jwt;
+  if (nonEmpty(env.MQTT_ADMIN_TOKEN)) global.adminToken = env.MQTT_ADMIN_TOKEN as string;
+  if (nonEmpty(env.MQTT_API_TOKEN)) global.apiToken = env.MQTT_API_TOKEN as string;
+  return { global, scoped: nonEmpty(env.MQTT_NAMESPACE_ACCESS) ? parseScoped(env.MQTT_NAMESPACE_ACCESS as string) : [] };
+}
+
+function jwtFrom(variable: string, options: { secret?: string | undefined; jwks?: string | undefined; issuer?: string | undefined; audience?: string | undefined }): JwtVerifier | undefined {
+  if (!nonEmpty(options.secret) && !nonEmpty(options.jwks)) return undefined;
+  return withVariable(variable, () =>
+    createJwtVerifier({
+      ...(nonEmpty(options.secret) ? { secret: options.secret as string } : {}),
+      ...(nonEmpty(options.jwks) ? { jwks: options.jwks as string } : {}),
+      ...(nonEmpty(options.issuer) ? { issuer: options.issuer as string } : {}),
+      ...(nonEmpty(options.audience) ? { audience: options.audience as string } : {}),
+    }),
+  );
+}
+
+function parseScoped(text: string): AccessConfig['scoped'] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new BrokerConfigError(`MQTT_NAMESPACE_ACCESS is not JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return config;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new BrokerConfigError('MQTT_NAMESPACE_ACCESS must be a JSON object: { "<namespace or prefix*>": { ... } }');
+  return Object.entries(parsed as Record<string, unknown>).map(([pattern, value]) => {
+    const where = `MQTT_NAMESPACE_ACCESS["${pattern}"]`;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\*?$|^\*$/.test(pattern)) throw new BrokerConfigError(`${where}: not a namespace name or prefix* pattern`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new BrokerConfigError(`${where} must be an object`);
+    const entry = value as Record<string, unknown>;
+    for (const key of Object.keys(entry)) {
+      if (!(ScopedKeys as readonly string[]).includes(key)) throw new BrokerConfigError(`${where}: unknown setting "${key}" (expected ${ScopedKeys.join(', ')})`);
+    }
+    const text = (key: string): string | undefined => {
+      const v = entry[key];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'string') throw new BrokerConfigError(`${where}.${key} must be a string`);
+      return v;
+    };
+    const settings: Partial<AccessSettings> = {};
+    if (entry['allowAnonymous'] !== undefined) {
+      if (typeof entry['allowAnonymous'] !== 'boolean') throw new BrokerConfigError(`${where}.allowAnonymous must be true or false`);
+      settings.allowAnonymous = entry['allowAnonymous'];
+    }
+    const passwords = text('passwords');
+    if (passwords !== undefined) settings.passwords = withVariable(`${where}.passwords`, () => parsePasswordFile(passwords));
+    const acl = text('acl');
+    if (acl !== undefined) settings.acl = withVariable(`${where}.acl`, () => parseAclFile(acl));
+    const jwt = jwtFrom(`${where}.jwt`, { secret: text('jwtSecret'), jwks: text('jwtJwks'), issuer: text('jwtIssuer'), audience: text('jwtAudience') });
+    if (jwt !== undefined) settings.jwt = jwt;
+    const adminToken = text('adminToken');
+    if (adminToken !== undefined) settings.adminToken = adminToken;
+    const apiToken = text('apiToken');
+    if (apiToken !== undefined) settings.apiToken = apiToken;
+    return { pattern, settings };
+  });
 }
 
 function nonEmpty(value: string | undefined): boolean {
   return value !== undefined && value.trim() !== '';
 }
 
+/** The settings for one namespace: its entry (an exact name, else the longest prefix), each missing setting from the global ones. */
+export function settingsFor(config: AccessConfig, namespace: string): AccessSettings {
+  const matching = config.scoped.filter((entry) => matchesNamespacePattern(entry.pattern, namespace));
+  const exact = matching.find((entry) => entry.pattern === namespace);
+  const best = exact ?? matching.sort((a, b) => b.pattern.length - a.pattern.length)[0];
+  if (best === undefined) return config.global;
+  const merged: AccessSettings = { ...config.global };
+  for (const [key, value] of Object.entries(best.settings)) if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value;
+  return merged;
+}
+
+/** The namespace's ACL as the core's access policy; undefined when it has none (everything allowed). */
+export function accessPolicyFor(config: AccessConfig, namespace: string): AccessPolicy | undefined {
+  const acl = settingsFor(config, namespace).acl;
+  if (acl === undefined) return undefined;
+  return { forClient: (identity, clientId) => new ClientAcl(acl, { username: identity.username, clientId }) };
+}
+
 /**
  * Who may connect, by configuration:
- * - a username listed in MQTT_PASSWORDS must give its password;
- * - with JWT configured, a password that is a token is verified (its claims may limit topics);
- * - a client without credentials is let in only when MQTT_ALLOW_ANONYMOUS is not false;
+ * - a username listed in the password file must give its password;
+ * - with JWT configured, a password that is a token is verified: it must be
+ *   valid in this namespace (`mqtt.namespaces`, when present), its `sub` must
+ *   equal the username when both are given, and `sub` is who the ACL sees;
+ *   its claims may limit topics;
+ * - a client without credentials is let in only when anonymous access is on;
  * - a username that nothing above knows is refused when passwords or JWT are configured.
  */
-export async function authenticateByConfig(config: AccessConfig, ctx: AuthenticateContext): Promise<AllowDecision | DenyDecision> {
+export async function authenticateByConfig(settings: AccessSettings, ctx: AuthenticateContext): Promise<AllowDecision | DenyDecision> {
   const { username, password } = ctx;
-  if (config.passwords !== undefined && username !== undefined && config.passwords.users.has(username)) {
-    const ok = password !== undefined && (await verifyPassword(config.passwords, username, password));
+  if (settings.passwords !== undefined && username !== undefined && settings.passwords.users.has(username)) {
+    const ok = password !== undefined && (await verifyPassword(settings.passwords, username, password));
     return ok ? { allow: true } : { allow: false, reason: 'bad-credentials' };
   }
-  if (config.jwt !== undefined && password !== undefined) {
-    const result = await config.jwt(new TextDecoder().decode(password));
+  if (settings.jwt !== undefined && password !== undefined) {
+    const result = await settings.jwt(new TextDecoder().decode(password));
     if (!result.ok) return { allow: false, reason: 'bad-credentials' };
+    // A token for other namespaces, or for another user, is no credential here.
+    if (result.namespaces !== undefined && !result.namespaces.some((pattern) => matchesNamespacePattern(pattern, ctx.namespace))) return { allow: false, reason: 'not-authorized' };
+    if (result.subject !== undefined && username !== undefined && result.subject !== username) return { allow: false, reason: 'bad-credentials' };
     const grants: ClientGrants = {};
     if (result.publish !== undefined) grants.publish = result.publish;
     if (result.subscribe !== undefined) grants.subscribe = result.subscribe;
-    return Object.keys(grants).length > 0 ? { allow: true, grants } : { allow: true };
+    return {
+      allow: true,
+      ...(Object.keys(grants).length > 0 ? { grants } : {}),
+      ...(result.subject !== undefined ? { identity: result.subject } : {}),
+    };
   }
   if (username === undefined && password === undefined) {
-    return config.allowAnonymous ? { allow: true } : { allow: false, reason: 'not-authorized' };
+    return settings.allowAnonymous ? { allow: true } : { allow: false, reason: 'not-authorized' };
   }
-  if (config.passwords !== undefined || config.jwt !== undefined) {
+  if (settings.passwords !== undefined || settings.jwt !== undefined) {
     // Credentials nobody can check: refuse rather than treat them as anonymous.
-    if (config.passwords !== undefined && username !== undefined) {
+    if (settings.passwords !== undefined && username !== undefined) {
       // Spend the same time as a known user, so unknown names cannot be told apart.
-      await verifyPassword(config.passwords, username, password ?? new Uint8Array());
+      await verifyPassword(settings.passwords, username, password ?? new Uint8Array());
     }
     return { allow: false, reason: 'bad-credentials' };
   }
-  return config.allowAnonymous ? { allow: true } : { allow: false, reason: 'not-authorized' };
+  return settings.allowAnonymous ? { allow: true } : { allow: false, reason: 'not-authorized' };
 }
 
-/** The configuration's hooks, then the user's: each step may refuse; a user hook may only narrow. */
+/** Whether any scope configures authentication (then the configuration's authenticate hook always runs). */
+function configuresAuthentication(config: AccessConfig): boolean {
+  const scopes = [config.global, ...config.scoped.map((entry) => entry.settings)];
+  return scopes.some((s) => s.passwords !== undefined || s.jwt !== undefined || s.allowAnonymous === false);
+}
+
+/** The configuration's authenticate hook, then the user's: each step may refuse; a user hook may only narrow. */
 export function composeHooks(config: AccessConfig, user: BrokerHooks): BrokerHooks {
   const hooks: BrokerHooks = { ...user };
-  const configuresAuth = config.passwords !== undefined || config.jwt !== undefined || !config.allowAnonymous;
-  if (configuresAuth || user.authenticate === undefined) {
+  if (configuresAuthentication(config) || user.authenticate === undefined) {
     const userAuthenticate = user.authenticate;
-    hooks.authenticate = async (ctx) => {
+    hooks.authenticate = async (ctx): Promise<AuthDecision> => {
       // Enhanced authentication is the user's hook's to run; configuration alone has no method.
       if (ctx.authenticationMethod !== undefined && userAuthenticate === undefined) return { allow: false, reason: 'bad-authentication-method' };
-      const decision = await authenticateByConfig(config, ctx);
+      const decision = await authenticateByConfig(settingsFor(config, ctx.namespace), ctx);
       if (!decision.allow || userAuthenticate === undefined) return decision;
       const userDecision = await userAuthenticate(ctx);
       if ('challenge' in userDecision || !userDecision.allow) return userDecision;
       return mergeGrants(decision, userDecision);
     };
   }
-  const acl = config.acl;
-  if (acl !== undefined) {
-    const userSubscribe = user.onSubscribe;
-    hooks.onSubscribe = async (ctx): Promise<SubscribeDecision> => {
-      const shared = parseSharedSubscription(ctx.filter);
-      const filter = shared.kind === 'invalid' ? ctx.filter : shared.filter;
-      if (!canRead(acl, { username: ctx.username, clientId: ctx.clientId }, filter)) return { allow: false };
-      return userSubscribe === undefined ? true : normalizeSubscribeDecision(await userSubscribe(ctx));
-    };
-    const userPublish = user.onPublish;
-    hooks.onPublish = async (ctx): Promise<PublishDecision> => {
-      if (!canWrite(acl, { username: ctx.username, clientId: ctx.clientId }, ctx.topic)) return { allow: false };
-      return userPublish === undefined ? true : normalizePublishDecision(await userPublish(ctx));
-    };
-  }
   return hooks;
 }
 
 function mergeGrants(first: AllowDecision, second: AllowDecision): AllowDecision {
-  if (first.grants === undefined) return second;
-  if (second.grants === undefined) return first;
+  const merged: AllowDecision = { ...second };
+  const identity = second.identity ?? first.identity;
+  if (identity !== undefined) merged.identity = identity;
+  if (first.grants === undefined) return merged;
+  if (second.grants === undefined) return { ...merged, grants: first.grants };
   // Both limit the client: keep both lists (a topic must pass each source's list).
   const narrowed: ClientGrants = {};
   const publish = intersectLists(first.grants.publish, second.grants.publish);
   const subscribe = intersectLists(first.grants.subscribe, second.grants.subscribe);
   if (publish !== undefined) narrowed.publish = publish;
   if (subscribe !== undefined) narrowed.subscribe = subscribe;
-  return { ...second, grants: narrowed };
+  return { ...merged, grants: narrowed };
 }
 
 /** Two limits on the same thing: keep the stricter one where one is absent, else the filters both allow verbatim. */

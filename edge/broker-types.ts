@@ -4,6 +4,7 @@
  * Durable Object's RPC surface.
  */
 import type { EdgeEnv } from './env.ts';
+import type { AccessPolicy } from './core/access.ts';
 import type { BrokerHooks } from './core/hooks.ts';
 import type { BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';
@@ -24,6 +25,18 @@ export interface ResolvedBroker {
   namespaces: NamespaceSet;
   /** Whether CF-Connecting-IP names the client (MQTT_TRUST_CF_CONNECTING_IP). */
   trustConnectingIp: boolean;
+  /** Who may take over a client id's session (MQTT_TAKEOVER). */
+  takeover: 'any' | 'same-identity';
+  /** A namespace's access rules and tokens (MQTT_ACL and friends, or its MQTT_NAMESPACE_ACCESS entry). */
+  accessFor(namespace: string): NamespaceAccess;
+}
+
+export interface NamespaceAccess {
+  /** The ACL, as the core checks it; undefined: everything allowed. */
+  policy?: AccessPolicy;
+  /** Tokens that open the admin API / the publish API for this namespace, besides the global ones. */
+  adminToken?: string;
+  apiToken?: string;
 }
 
 /** Resolves a broker definition for one environment (memoized per environment object). */

@@ -50,6 +50,10 @@ export interface EdgeVars {
    * which sets it; the local runner sets false, where a client could send it).
    */
   MQTT_TRUST_CF_CONNECTING_IP?: string;
+  /** Access settings per namespace (JSON; see access.ts and the README). */
+  MQTT_NAMESPACE_ACCESS?: string;
+  /** `any` (default): any identity may take over a client id's session; `same-identity`: only its own. */
+  MQTT_TAKEOVER?: string;
 }
 
 export interface EdgeConfig {
@@ -57,6 +61,7 @@ export interface EdgeConfig {
   allowAnonymous: boolean;
   namespaces: NamespaceSet;
   trustConnectingIp: boolean;
+  takeover: 'any' | 'same-identity';
   /** $SYS publishing interval, ms; 0 = no $SYS tree. */
   sysIntervalMs: number;
 }
@@ -113,6 +118,7 @@ export function loadEdgeConfig(env: EdgeVars, base: Partial<BrokerLimits> = {}, 
     allowAnonymous: parseBoolean('MQTT_ALLOW_ANONYMOUS', env.MQTT_ALLOW_ANONYMOUS, true),
     namespaces,
     trustConnectingIp: parseBoolean('MQTT_TRUST_CF_CONNECTING_IP', env.MQTT_TRUST_CF_CONNECTING_IP, true),
+    takeover: parseTakeover(env.MQTT_TAKEOVER),
     sysIntervalMs: Math.round(parseSysInterval(env.MQTT_SYS_INTERVAL, fromCode.sysInterval ?? DefaultSysIntervalSeconds) * 1000),
   };
 }
@@ -129,6 +135,12 @@ function parseSysInterval(text: string | undefined, fallback: number): number {
     throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `MQTT_SYS_INTERVAL="${text}" must be 0 (off) or a number of seconds in 0.1..${MaxSysIntervalSeconds}`);
   }
   return value;
+}
+
+function parseTakeover(text: string | undefined): 'any' | 'same-identity' {
+  if (text === undefined || text === '' || text === 'any') return 'any';
+  if (text === 'same-identity') return 'same-identity';
+  throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `MQTT_TAKEOVER="${text}" must be any or same-identity`);
 }
 
 function parseBoolean(name: string, text: string | undefined, fallback: boolean): boolean {

@@ -15,7 +15,7 @@
  * export default broker.worker;
  */
 import { DurableObject, WorkerEntrypoint } from 'cloudflare:workers';
-import { composeHooks, loadAccessConfig } from './access.ts';
+import { accessPolicyFor, composeHooks, loadAccessConfig, settingsFor } from './access.ts';
 import type { BrokerNamespaceRpc, BrokerResolver, ResolvedBroker } from './broker-types.ts';
 import { loadEdgeConfig } from './config.ts';
 import type { EdgeEnv } from './env.ts';
@@ -59,14 +59,25 @@ export function defineBroker(options: BrokerOptions = {}): DefinedBroker {
   const resolve = memoizedPerEnvironment((env: EdgeEnv): ResolvedBroker => {
     // Code sets defaults; [vars]/secrets override them, so an operator can tune without a redeploy.
     const fromEnv = loadEdgeConfig(env, { ...limits, ...(maxConnections === undefined ? {} : { maxConnections }) }, sysInterval === undefined ? {} : { sysInterval });
+    const access = loadAccessConfig(env);
     return {
       limits: fromEnv.limits,
-      hooks: composeHooks(loadAccessConfig(env), userHooks),
+      hooks: composeHooks(access, userHooks),
       hookTimeoutMs: hookTimeoutMs ?? 5000,
       logLevel: (env.MQTT_LOG_LEVEL as LogLevel | undefined) ?? logLevel ?? 'info',
       sysIntervalMs: fromEnv.sysIntervalMs,
       namespaces: fromEnv.namespaces,
       trustConnectingIp: fromEnv.trustConnectingIp,
+      takeover: fromEnv.takeover,
+      accessFor: (namespace) => {
+        const settings = settingsFor(access, namespace);
+        const policy = accessPolicyFor(access, namespace);
+        return {
+          ...(policy === undefined ? {} : { policy }),
+          ...(settings.adminToken === undefined ? {} : { adminToken: settings.adminToken }),
+          ...(settings.apiToken === undefined ? {} : { apiToken: settings.apiToken }),
+        };
+      },
     };
   });
   const BrokerNamespace = createBrokerNamespaceClass(resolve);

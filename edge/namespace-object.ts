@@ -106,6 +106,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
       const resolved = resolve(this.env);
       this.log = consoleLogger({ component: 'edge', object: this.ctx.id.toString().slice(0, 12) }, resolved.logLevel);
       this.maxMessageBytes = resolved.limits.maxPacketSize + WebSocketMessageSlack;
+      const policy = resolved.accessFor(this.namespace).policy;
       const core = new Namespace({
         namespace: this.namespace,
         sql: this.ctx.storage.sql,
@@ -125,6 +126,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
         deferFlush: (flush: () => void) => void setTimeout(flush, 0),
         setTimer: (ms: number, callback: () => void) => void setTimeout(callback, ms),
         yieldToOthers: () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
+        takeover: resolved.takeover,
+        ...(policy === undefined ? {} : { access: policy }),
         // The core publishes $SYS from alarms, and only while someone subscribes to it.
         ...(resolved.sysIntervalMs > 0 ? { systemTopics: new SysTopicsPublisher({ intervalMs: resolved.sysIntervalMs }) } : {}),
       });

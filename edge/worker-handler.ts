@@ -14,7 +14,7 @@ import { serveDashboard } from './dashboard/serve.ts';
 import { handleAdminRequest } from './observability/admin-api.ts';
 import { unauthorized } from './observability/http.ts';
 import { handleMetricsRequest } from './observability/metrics-endpoint.ts';
-import { NamespaceNamePattern, namespaceFromPathSegment, type NamespaceSet } from './namespaces.ts';
+import { NamespaceNamePattern, namespaceFromPathSegment } from './namespaces.ts';
 
 /** Subprotocols MQTT clients offer: `mqtt` (3.1.1/5.0) and `mqttv3.1` (3.1) [MQTT-6.0.0-3]. */
 const MqttSubprotocols = ['mqtt', 'mqttv3.1'];
@@ -43,20 +43,31 @@ export function createWorkerHandler(resolve: BrokerResolver): ExportedHandler<Ed
       if (publishNamespace !== undefined) return handlePublish(request, env, resolved, publishNamespace);
       const admin = adminRoute(url.pathname);
       if (admin !== undefined) {
-        if (!isAuthorized(request, env.MQTT_ADMIN_TOKEN)) return unauthorized(env.MQTT_ADMIN_TOKEN, 'json');
+        if (!isAdmin(request, env, resolved, admin.namespace === null ? [] : [admin.namespace])) return unauthorized(env.MQTT_ADMIN_TOKEN, 'json');
         if (admin.namespace !== null && !resolved.namespaces.has(admin.namespace)) return unknownNamespace(admin.namespace, 'json');
         return handleAdminRequest(request, env, admin.namespace, admin.rest, log);
       }
       const metrics = metricsNamespaces(url);
-      if (metrics !== undefined) return handleMetrics(request, env, metrics, resolved.namespaces, log);
+      if (metrics !== undefined) return handleMetrics(request, env, metrics, resolved, log);
       return handleMqttUpgrade(request, env, url, resolved);
     },
   };
 }
 
-async function handleMetrics(request: Request, env: EdgeEnv, namespaces: string[] | null, declared: NamespaceSet, log: Logger): Promise<Response> {
-  if (!isAuthorized(request, env.MQTT_ADMIN_TOKEN)) return unauthorized(env.MQTT_ADMIN_TOKEN, 'text');
+/**
+ * The global MQTT_ADMIN_TOKEN opens every namespace; a namespace's own
+ * adminToken (MQTT_NAMESPACE_ACCESS) opens that one: all asked for must accept it.
+ */
+function isAdmin(request: Request, env: EdgeEnv, resolved: ResolvedBroker, namespaces: string[]): boolean {
+  if (isAuthorized(request, env.MQTT_ADMIN_TOKEN)) return true;
+  if (namespaces.length === 0) return false;
+  return namespaces.every((name) => resolved.namespaces.has(name) && isAuthorized(request, resolved.accessFor(name).adminToken));
+}
+
+async function handleMetrics(request: Request, env: EdgeEnv, namespaces: string[] | null, resolved: ResolvedBroker, log: Logger): Promise<Response> {
+  if (!isAdmin(request, env, resolved, namespaces ?? [])) return unauthorized(env.MQTT_ADMIN_TOKEN, 'text');
   if (namespaces === null) return text(400, InvalidNamespace);
+  const declared = resolved.namespaces;
   const unknown = namespaces.find((name) => !declared.has(name));
   if (unknown !== undefined) return unknownNamespace(unknown, 'text');
   return handleMetricsRequest(request, env, namespaces, log);
@@ -73,7 +84,10 @@ function unknownNamespace(namespace: string, format: 'json' | 'text'): Response 
 
 async function handlePublish(request: Request, env: EdgeEnv, resolved: ResolvedBroker, namespace: string | null): Promise<Response> {
   if (request.method !== 'POST') return text(405, 'use POST\n', { Allow: 'POST' });
-  if (!isAuthorized(request, env.MQTT_API_TOKEN)) return text(401, 'missing or wrong bearer token (MQTT_API_TOKEN)\n', { 'WWW-Authenticate': 'Bearer' });
+  const namespaceToken = namespace !== null && resolved.namespaces.has(namespace) ? resolved.accessFor(namespace).apiToken : undefined;
+  if (!isAuthorized(request, env.MQTT_API_TOKEN) && !isAuthorized(request, namespaceToken)) {
+    return text(401, 'missing or wrong bearer token (MQTT_API_TOKEN)\n', { 'WWW-Authenticate': 'Bearer' });
+  }
   if (namespace === null) return text(400, InvalidNamespace);
   if (!resolved.namespaces.has(namespace)) return unknownNamespace(namespace, 'text');
   const parsed = await parsePublishRequest(request, resolved.limits.maxPacketSize);

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { repoRoot, startLocalEdge } from './local-edge.ts';
 import { loadAccessConfig } from '../edge/access.ts';
 import { loadEdgeConfig } from '../edge/config.ts';
@@ -38,6 +38,17 @@ for (const [fileVariable, textVariable] of [['MQTT_PASSWORD_FILE', 'MQTT_PASSWOR
   const path = process.env[fileVariable];
   if (path !== undefined && path !== '') edgeVars[textVariable] = readFileSync(resolve(path), 'utf8');
   delete edgeVars[fileVariable];
+}
+// Per-namespace access from a JSON file, whose entries may name mosquitto files (relative to it) instead of holding them.
+const namespaceAccessFile = process.env['MQTT_NAMESPACE_ACCESS_FILE'];
+if (namespaceAccessFile !== undefined && namespaceAccessFile !== '') {
+  try {
+    edgeVars['MQTT_NAMESPACE_ACCESS'] = readNamespaceAccessFile(resolve(namespaceAccessFile));
+  } catch (error) {
+    console.error(`configuration error: MQTT_NAMESPACE_ACCESS_FILE: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+  delete edgeVars['MQTT_NAMESPACE_ACCESS_FILE'];
 }
 // Bad configuration fails here, with the line at fault, before anything listens.
 try {
@@ -112,3 +123,17 @@ process.removeAllListeners('SIGINT');
 process.removeAllListeners('SIGTERM');
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+
+/** MQTT_NAMESPACE_ACCESS's text from a JSON file: `passwordFile` / `aclFile` become `passwords` / `acl`. */
+function readNamespaceAccessFile(path: string): string {
+  const entries = JSON.parse(readFileSync(path, 'utf8')) as Record<string, Record<string, unknown>>;
+  for (const entry of Object.values(entries)) {
+    for (const [fileKey, textKey] of [['passwordFile', 'passwords'], ['aclFile', 'acl']] as const) {
+      const file = entry[fileKey];
+      if (typeof file !== 'string') continue;
+      entry[textKey] = readFileSync(resolve(dirname(path), file), 'utf8');
+      delete entry[fileKey];
+    }
+  }
+  return JSON.stringify(entries);
+}

@@ -13,14 +13,15 @@
  * even inside a user block. Without an access word the rule is readwrite.
  * Once an ACL is configured, nothing is allowed that no rule grants.
  *
- * Where we differ from mosquitto, on purpose:
+ * Read access is mosquitto's (2.0): it is decided per message delivered,
+ * so a subscription to `#` is granted and delivers only what the client may
+ * read. Where we differ from mosquitto, on purpose (listed in the README and
+ * checked by test/differential against a real mosquitto):
  * - A deny wins over every grant, from any block (mosquitto lets a grant in
  *   the user's block win over a pattern deny, as it checks the block first).
- * - SUBSCRIBE is checked here, against the filter (mosquitto 2.0 allows any
- *   subscription and filters each delivered message instead): a read grant
- *   must cover every topic the filter can match (see filter-relations.ts),
- *   and a deny that overlaps any of them refuses the whole subscription.
- *   `canRead` on a topic name is the per-message check, should one be wanted.
+ * - A SUBSCRIBE whose filter can match nothing the client may read (a filter
+ *   inside a deny, or outside every grant) is refused (mosquitto grants it,
+ *   and it never delivers anything).
  * - A %u/%c value containing '+', '#' or '/', or empty, cannot be
  *   substituted safely ('+' and '#' would become wildcards, '/' would reach
  *   into another client's subtree). Such a pattern grants nothing to that
@@ -33,6 +34,7 @@
  */
 import { parseSharedSubscription, validateTopicFilter, validateTopicName } from '../../shared/topic.ts';
 import { ConfigError } from './config-error.ts';
+import { topicMatchesFilter } from '../../shared/topic.ts';
 import { filterCovers, filtersOverlap } from './filter-relations.ts';
 
 export type AclAccess = 'read' | 'write' | 'readwrite' | 'deny';
@@ -127,16 +129,65 @@ function splitFirstWord(text: string): [string, string] {
 }
 
 /**
- * May `client` subscribe to `filterOrTopic`? A `$share/{group}/{filter}`
- * subscription is judged on its filter. An invalid filter is never allowed.
+ * What a subscription may deliver: everything its filter matches (no check
+ * per message needed), only some of it (each message is checked), or
+ * nothing (the SUBSCRIBE is refused).
+ */
+export type SubscriptionAccess = 'all' | 'some' | 'none';
+
+/** The rules of one ACL as they apply to one client: asked per message delivered, so resolved once. */
+export class ClientAcl {
+  private readonly denies: Array<string | undefined>;
+  private readonly reads: string[];
+  private readonly writes: string[];
+
+  constructor(acl: Acl, client: AclClient) {
+    const rules = rulesFor(acl, client);
+    this.denies = rules.filter((rule) => rule.access === 'deny').map((rule) => rule.filter);
+    const grantsOf = (want: 'read' | 'write'): string[] =>
+      rules.flatMap((rule) => (rule.access !== 'deny' && rule.filter !== undefined && grants(rule.access, want) ? [rule.filter] : []));
+    this.reads = grantsOf('read');
+    this.writes = grantsOf('write');
+  }
+
+  /** May the client receive a message on `topic`? */
+  mayRead(topic: string): boolean {
+    return this.allows(this.reads, topic);
+  }
+
+  /** May the client publish (or leave a will) on `topic`? A name with wildcards never. */
+  mayWrite(topic: string): boolean {
+    return validateTopicName(topic) && this.allows(this.writes, topic);
+  }
+
+  private allows(granted: readonly string[], topic: string): boolean {
+    // An unsafe deny (undefined) denies everything.
+    if (this.denies.some((deny) => deny === undefined || topicMatchesFilter(deny, topic))) return false;
+    return granted.some((grant) => topicMatchesFilter(grant, topic));
+  }
+
+  /** What a subscription to `filter` (a `$share/{group}/` prefix is judged on its filter) may deliver. */
+  subscription(filterOrShared: string): SubscriptionAccess {
+    const parsed = parseSharedSubscription(filterOrShared);
+    if (parsed.kind === 'invalid') return 'none';
+    const filter = parsed.filter;
+    if (this.denies.some((deny) => deny === undefined || filterCovers(deny, filter))) return 'none';
+    if (!this.reads.some((grant) => filtersOverlap(grant, filter))) return 'none';
+    const denied = this.denies.some((deny) => deny !== undefined && filtersOverlap(deny, filter));
+    return !denied && this.reads.some((grant) => filterCovers(grant, filter)) ? 'all' : 'some';
+  }
+}
+
+/**
+ * May `client` subscribe to `filterOrTopic` at all, i.e. can it match
+ * something the client may read? (Which messages it then gets is decided
+ * per message: `ClientAcl.mayRead`.)
  *
  * @example
  * canRead(acl, { clientId: 'c1' }, 'public/+/news'); // with `topic read public/#`: true
  */
 export function canRead(acl: Acl, client: AclClient, filterOrTopic: string): boolean {
-  const subscription = parseSharedSubscription(filterOrTopic);
-  if (subscription.kind === 'invalid') return false;
-  return isAllowed(acl, client, subscription.filter, 'read');
+  return new ClientAcl(acl, client).subscription(filterOrTopic) !== 'none';
 }
 
 /**
@@ -146,27 +197,13 @@ export function canRead(acl: Acl, client: AclClient, filterOrTopic: string): boo
  * canWrite(acl, { username: 'alice', clientId: 'c1' }, 'alice/status');
  */
 export function canWrite(acl: Acl, client: AclClient, topic: string): boolean {
-  if (!validateTopicName(topic)) return false;
-  return isAllowed(acl, client, topic, 'write');
+  return new ClientAcl(acl, client).mayWrite(topic);
 }
 
 /** A rule as it applies to one client: `filter` undefined when its substitution was unsafe. */
 interface ResolvedRule {
   readonly access: AclAccess;
   readonly filter: string | undefined;
-}
-
-function isAllowed(acl: Acl, client: AclClient, requested: string, want: 'read' | 'write'): boolean {
-  let granted = false;
-  for (const rule of rulesFor(acl, client)) {
-    if (rule.access === 'deny') {
-      if (rule.filter === undefined || filtersOverlap(rule.filter, requested)) return false;
-    } else if (rule.filter !== undefined && grants(rule.access, want) && filterCovers(rule.filter, requested)) {
-      // Keep looking: a later deny still wins.
-      granted = true;
-    }
-  }
-  return granted;
 }
 
 function grants(access: Exclude<AclAccess, 'deny'>, want: 'read' | 'write'): boolean {

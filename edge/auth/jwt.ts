@@ -13,6 +13,8 @@
  *   sub                 → `subject`
  *   mqtt.publish        → `publish`   (array of topic filters)
  *   mqtt.subscribe      → `subscribe` (array of topic filters)
+ *   mqtt.namespaces     → `namespaces` (array of namespace names and prefix* patterns
+ *                         the token is valid in; absent: every namespace)
  * Only the namespaced `mqtt` object is read; top-level `publish` /
  * `subscribe` claims are ignored, so that unrelated claims of the same name
  * in tokens issued for other services cannot grant MQTT access. An absent
@@ -38,7 +40,7 @@ export interface JwtVerifierOptions {
 export type JwtFailure = 'expired' | 'invalid-signature' | 'malformed' | 'claims';
 
 export type JwtResult =
-  | { ok: true; subject?: string; publish?: string[]; subscribe?: string[] }
+  | { ok: true; subject?: string; publish?: string[]; subscribe?: string[]; namespaces?: string[] }
   | { ok: false; reason: JwtFailure };
 
 /** Checks one token; `now` replaces the clock (tests, replays of logs). */
@@ -143,7 +145,7 @@ async function verifyWithKey(token: string, key: VerificationKey, options: JWTVe
 }
 
 function readClaims(payload: JWTPayload): JwtResult {
-  const claims: { ok: true; subject?: string; publish?: string[]; subscribe?: string[] } = { ok: true };
+  const claims: { ok: true; subject?: string; publish?: string[]; subscribe?: string[]; namespaces?: string[] } = { ok: true };
   if (payload.sub !== undefined) {
     if (typeof payload.sub !== 'string') return { ok: false, reason: 'claims' };
     claims.subject = payload.sub;
@@ -157,6 +159,11 @@ function readClaims(payload: JWTPayload): JwtResult {
     if (list === undefined) continue;
     if (!isFilterList(list)) return { ok: false, reason: 'claims' };
     claims[direction] = [...list];
+  }
+  const namespaces: unknown = (mqtt as Record<string, unknown>)['namespaces'];
+  if (namespaces !== undefined) {
+    if (!Array.isArray(namespaces) || !namespaces.every((name) => typeof name === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\*?$|^\*$/.test(name))) return { ok: false, reason: 'claims' };
+    claims.namespaces = [...(namespaces as string[])];
   }
   return claims;
 }

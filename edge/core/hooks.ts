@@ -48,6 +48,11 @@ export interface ClientGrants {
 export interface AllowDecision {
   allow: true;
   grants?: ClientGrants;
+  /**
+   * The name the namespace's ACL knows this client by, when it is not the
+   * CONNECT's username (a JWT's `sub`, for example).
+   */
+  identity?: string;
   /** Final data for the client at the end of an enhanced authentication. */
   authenticationData?: Uint8Array;
 }

@@ -8,8 +8,8 @@ import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import { concatBytes } from '../../shared/codec/framer.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
+import type { ClientAccess, Identity } from './access.ts';
 import type { CloseKind } from './close-cause.ts';
-import type { ClientGrants } from './hooks.ts';
 
 /**
  * Everything about a connection that must survive the Durable Object being
@@ -93,8 +93,9 @@ export class ClientLink {
   private readonly outboundAliases = new Map<string, number>();
   /** Publish rate limit state (memory only; see BrokerCore.takePublishToken). */
   rateBucket: { tokens: number; updatedAt: number } | undefined;
-  /** Topic grants of this connection, loaded lazily from storage after a wake. */
-  grants: ClientGrants | undefined;
+  /** Who the client is and what it may do (memory; the identity is kept with the session). */
+  identity: Identity | undefined;
+  access: ClientAccess | undefined;
   /** Which pending partial packet is stored, and how much of it (see Connections.spillPartials). */
   storedPartial: { id: number; bytes: number } | undefined;
   /** Packet rate limit state, all packet types (memory only, like rateBucket). */

@@ -19,8 +19,8 @@ import type { CloseCause } from './close-cause.ts';
 import { Connections } from './connections.ts';
 import { Deadlines, type DeadlineSource } from './deadlines.ts';
 import { Directory } from './directory.ts';
-import { ConnectionGrants } from './grants.ts';
-import { runHook, type BrokerHooks, type ClientGrants, type ClientInfo, type HookName, type HookOutcome } from './hooks.ts';
+import { resolveAccess, sameIdentity, type AccessPolicy, type ClientAccess, type Identity } from './access.ts';
+import { normalizePublishDecision, runHook, type BrokerHooks, type ClientInfo, type HookName, type HookOutcome } from './hooks.ts';
 import type { BrokerLimits } from './limits.ts';
 import type { ClientLink, ConnectionState, Transport } from './link.ts';
 import { describeError, type Logger } from './log.ts';
@@ -65,6 +65,10 @@ export interface NamespaceDeps {
   yieldToOthers?: () => Promise<void>;
   /** Publishes the $SYS tree every `intervalMs` while someone subscribes to $SYS topics. */
   systemTopics?: SystemTopicsPublisher;
+  /** The namespace's access rules (an ACL); none: everything is allowed. */
+  access?: AccessPolicy;
+  /** Whether a client id may be taken over by another identity (default) or only by the same one. */
+  takeover?: 'any' | 'same-identity';
 }
 
 export class Namespace implements ProtocolContext {
@@ -78,7 +82,8 @@ export class Namespace implements ProtocolContext {
   private readonly router = new Router();
   private readonly retained: RetainedMessages;
   private readonly sessions: Sessions;
-  private readonly grants: ConnectionGrants;
+  /** What each client may do, resolved from its identity once (connected or not: queued messages are checked too). */
+  private readonly accessByClient = new Map<string, ClientAccess>();
   private readonly watchdog: StallWatchdog;
   private readonly systemTopics: SystemTopicsSchedule;
   private readonly deadlines: Deadlines;
@@ -94,7 +99,6 @@ export class Namespace implements ProtocolContext {
     const requestAlarm = (at: number): void => deps.requestAlarm(at);
     const isConnected = (clientId: string): boolean => this.directory.isConnected(clientId);
     this.retained = new RetainedMessages(new SqlRetainedStore(sql, deps.limits, deps.log));
-    this.grants = new ConnectionGrants(this.store);
     this.connections = new Connections({
       store: this.store,
       limits: deps.limits,
@@ -136,7 +140,8 @@ export class Namespace implements ProtocolContext {
       now,
       requestAlarm,
       isConnected,
-      publish: (message) => this.publishAsBroker(message, 'will_failed'),
+      publish: (message) => this.publishWill(message),
+      deleted: (clientId) => this.accessByClient.delete(clientId),
     });
     this.systemTopics = new SystemTopicsSchedule(deps.systemTopics, this, () => this.router.hasOnlineSystemSubscriber(isConnected), now, requestAlarm);
     // The order in which an alarm serves them: counters and connection deadlines first, sessions last.
@@ -345,6 +350,7 @@ export class Namespace implements ProtocolContext {
   }
 
   bindClient(link: ClientLink, clientId: string): void {
+    if (link.access !== undefined) this.accessByClient.set(clientId, link.access);
     this.directory.bind(link, clientId);
     this.connections.connected(link);
     if (this.router.hasSystemSubscription(clientId)) this.systemTopics.start();
@@ -370,19 +376,71 @@ export class Namespace implements ProtocolContext {
 
   sendRetained(entry: SubscriptionEntry): void {
     const delivery: Delivery = { clientId: entry.clientId, qos: entry.qos, retainAsPublished: true, subscriptionIds: entry.subscriptionId === undefined ? [] : [entry.subscriptionId] };
-    for (const message of this.retained.matching(matchFilterOf(entry), this.now())) this.outbound.deliver(message, delivery, true);
+    for (const message of this.retained.matching(matchFilterOf(entry), this.now())) {
+      if (entry.readCheck === true && !this.accessOfClient(entry.clientId).mayRead(message.topic)) continue;
+      this.outbound.deliver(message, delivery, true);
+    }
   }
 
-  setGrants(link: ClientLink, grants: ClientGrants): void {
-    this.grants.set(link, grants);
+  get takeoverPolicy(): 'any' | 'same-identity' {
+    return this.deps.takeover ?? 'any';
   }
 
-  mayPublish(link: ClientLink, topic: string): boolean {
-    return this.grants.mayPublish(link, topic);
+  /** Who the client of `link` is, from now on (after authentication). */
+  setIdentity(link: ClientLink, identity: Identity, clientId: string): void {
+    link.identity = identity;
+    link.access = resolveAccess(this.deps.access, identity, clientId);
+    this.accessByClient.set(clientId, link.access);
   }
 
-  maySubscribe(link: ClientLink, filter: string): boolean {
-    return this.grants.maySubscribe(link, filter);
+  /** What the client of `link` may do (after a wake: from its session's identity). */
+  accessOf(link: ClientLink): ClientAccess {
+    if (link.access !== undefined) return link.access;
+    const clientId = link.state.clientId ?? '';
+    link.access = this.accessOfClient(clientId);
+    return link.access;
+  }
+
+  private accessOfClient(clientId: string): ClientAccess {
+    let access = this.accessByClient.get(clientId);
+    if (access === undefined) {
+      const identity = this.store.getSession(clientId)?.identity ?? {};
+      access = resolveAccess(this.deps.access, identity, clientId);
+      this.accessByClient.set(clientId, access);
+    }
+    return access;
+  }
+
+  identityOf(clientId: string): Identity | undefined {
+    return this.store.getSession(clientId)?.identity;
+  }
+
+  /**
+   * A session resumed by another identity keeps only what that identity may
+   * read: subscriptions it may read nothing through go, the others are
+   * checked anew, and queued or unacknowledged messages it may not read are
+   * dropped.
+   */
+  reviewSession(link: ClientLink, previous: Identity | undefined): void {
+    const clientId = link.state.clientId as string;
+    if (sameIdentity(previous, link.identity)) return;
+    const access = this.accessOf(link);
+    for (const entry of this.store.subscriptionsOf(clientId)) {
+      const verdict = access.subscription(entry.filter);
+      if (verdict === 'none') {
+        this.removeSubscription(entry);
+        continue;
+      }
+      const readCheck = verdict === 'some';
+      if (readCheck === (entry.readCheck === true)) continue;
+      const updated: SubscriptionEntry = { ...entry };
+      if (readCheck) updated.readCheck = true;
+      else delete updated.readCheck;
+      this.addSubscription(updated);
+    }
+    const dropped = this.store.dropOutboundWhere(clientId, (topic) => !access.mayRead(topic));
+    if (dropped > 0) this.deps.log.log('info', 'session_review_dropped', { client: clientId, messages: dropped });
+    this.outbound.forget(clientId);
   }
 
   /**
@@ -392,7 +450,13 @@ export class Namespace implements ProtocolContext {
    */
   publish(message: BrokerMessage): void | Promise<void> {
     if (message.retain) this.retained.put(message);
-    const deliveries = this.router.route(message, (clientId) => this.directory.isConnected(clientId));
+    const deliveries = this.router
+      .route(message, {
+        isOnline: (clientId) => this.directory.isConnected(clientId),
+        mayRead: (clientId, topic) => this.accessOfClient(clientId).mayRead(topic),
+      })
+      // Read access is checked per message, only for subscriptions that can need it [mosquitto's ACL semantics].
+      .filter((delivery) => delivery.readCheck !== true || this.accessOfClient(delivery.clientId).mayRead(message.topic));
     const onDeliver = this.deps.hooks.onDeliver;
     if (onDeliver === undefined) {
       const cache: EncodeCache = new Map();
@@ -424,6 +488,40 @@ export class Namespace implements ProtocolContext {
       if (verdict?.ok === true && verdict.value) this.outbound.deliver(message, delivery, false, cache);
     });
     this.connections.flushAll();
+  }
+
+  /**
+   * A will goes out: a publish of the client that left, so the onPublish
+   * hook decides on it as on any other (its topic was checked at CONNECT).
+   */
+  private publishWill(will: BrokerMessage): void {
+    const onPublish = this.deps.hooks.onPublish;
+    if (onPublish === undefined) {
+      this.publishAsBroker(will, 'will_failed');
+      return;
+    }
+    const clientId = will.senderClientId ?? '';
+    const username = this.identityOf(clientId)?.username;
+    const context = {
+      namespace: this.namespace,
+      clientId,
+      protocolLevel: this.store.getSession(clientId)?.protocolLevel ?? 4,
+      ...(username === undefined ? {} : { username }),
+      topic: will.topic,
+      payload: will.payload,
+      qos: will.qos,
+      retain: will.retain,
+      ...(will.properties === undefined ? {} : { properties: will.properties }),
+    };
+    void this.runHook('onPublish', clientId, () => onPublish(context)).then((outcome) => {
+      if (!outcome.ok || !normalizePublishDecision(outcome.value).allow) {
+        this.metrics.add('publishDropped');
+        this.deps.log.log('info', 'will_refused', { client: clientId, topic: will.topic });
+        return;
+      }
+      this.publishAsBroker(will, 'will_failed');
+      this.connections.flushAll();
+    });
   }
 
   /** Routes a message the broker makes itself (wills, $SYS), logging a failure instead of throwing it. */

@@ -15,6 +15,15 @@ export interface Delivery {
   subscriptionIds: number[];
   /** Set when the client gets the message as a member of this share group (`$share/g/f`). */
   shareFilter?: string;
+  /** Every subscription it comes through lets the client read only some messages: check this one. */
+  readCheck?: boolean;
+}
+
+/** What routing asks of the namespace about subscribers. */
+export interface RoutingContext {
+  isOnline(clientId: string): boolean;
+  /** May the client of a subscription that needs a read check get a message on `topic`? */
+  mayRead(clientId: string, topic: string): boolean;
 }
 
 /** The filter used for matching: without the `$share/{group}/` prefix. */
@@ -32,6 +41,7 @@ export function deliveryOf(entry: SubscriptionEntry): Delivery {
     subscriptionIds: entry.subscriptionId === undefined ? [] : [entry.subscriptionId],
   };
   if (entry.shareGroup !== undefined) delivery.shareFilter = entry.filter;
+  if (entry.readCheck === true) delivery.readCheck = true;
   return delivery;
 }
 
@@ -78,11 +88,12 @@ export class Router {
    * Who gets `message`: one delivery per client for its own subscriptions,
    * at the highest granted QoS with all their identifiers [MQTT-3.3.4-2],
    * and one per share group, to one member [MQTT-4.8.2]: round robin over
-   * the members that `isOnline`, else any (it is queued for later). A
-   * group's copy is apart from the member's own subscriptions, so a client
-   * may get the message twice.
+   * the members that `isOnline`, else any (it is queued for later), among
+   * those who may read it. A group's copy is apart from the member's own
+   * subscriptions, so a client may get the message twice. Deliveries with
+   * `readCheck` are the caller's to check.
    */
-  route(message: BrokerMessage, isOnline: (clientId: string) => boolean): Delivery[] {
+  route(message: BrokerMessage, context: RoutingContext): Delivery[] {
     const targets = new Map<string, Delivery>();
     const groups = new Map<string, SubscriptionEntry[]>();
     this.tree.match(message.topic, (entry) => {
@@ -98,7 +109,14 @@ export class Router {
       mergeInto(targets, entry);
     });
     const deliveries = [...targets.values()];
-    for (const [key, members] of groups) deliveries.push(deliveryOf(this.pickShareMember(key, members, isOnline)));
+    for (const [key, members] of groups) {
+      const readers = members.filter((member) => member.readCheck !== true || context.mayRead(member.clientId, message.topic));
+      if (readers.length === 0) continue;
+      const member = this.pickShareMember(key, readers, (clientId) => context.isOnline(clientId));
+      // Chosen among those who may read it: no check left for the caller.
+      const { readCheck: _, ...delivery } = deliveryOf(member);
+      deliveries.push(delivery);
+    }
     return deliveries;
   }
 
@@ -122,4 +140,6 @@ function mergeInto(targets: Map<string, Delivery>, entry: SubscriptionEntry): vo
   if (entry.qos > existing.qos) existing.qos = entry.qos;
   existing.retainAsPublished ||= entry.retainAsPublished;
   if (entry.subscriptionId !== undefined && !existing.subscriptionIds.includes(entry.subscriptionId)) existing.subscriptionIds.push(entry.subscriptionId);
+  // A subscription that delivers everything it matches vouches for the message: no check.
+  if (entry.readCheck !== true) delete existing.readCheck;
 }

@@ -14,6 +14,7 @@ import type { QoS } from '../../shared/codec/types.ts';
 import { decodeBase64, encodeBase64 } from '../../shared/base64.ts';
 import { deserializeProperties, serializeProperties, type BrokerMessage } from './message.ts';
 import type { SubscriptionEntry } from './topic-tree.ts';
+import type { Identity } from './access.ts';
 import type { ClientGrants } from './hooks.ts';
 
 /** The slice of Durable Object `SqlStorage` the store needs. */
@@ -35,6 +36,8 @@ export interface SessionRecord {
   will?: BrokerMessage & { delaySeconds: number };
   /** When a delayed will fires (ms), while offline. */
   willAt?: number;
+  /** Who the session belongs to, for access control (its last connection's identity). */
+  identity?: Identity;
 }
 
 /**
@@ -65,7 +68,8 @@ const schema = [
      connection_id TEXT,
      disconnected_at INTEGER,
      will TEXT,
-     will_at INTEGER)`,
+     will_at INTEGER,
+     identity TEXT)`,
   `CREATE TABLE IF NOT EXISTS subscriptions (
      client_id TEXT NOT NULL,
      filter TEXT NOT NULL,
@@ -75,6 +79,7 @@ const schema = [
      retain_handling INTEGER NOT NULL,
      subscription_id INTEGER,
      share_group TEXT,
+     read_check INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (client_id, filter))`,
   `CREATE TABLE IF NOT EXISTS outbound (
      id INTEGER PRIMARY KEY,
@@ -116,7 +121,11 @@ const schema = [
 ];
 
 /** Columns added after the first release: stores created earlier get them on open. */
-const addedColumns: Array<[table: string, column: string, type: string]> = [['outbound', 'share_filter', 'TEXT']];
+const addedColumns: Array<[table: string, column: string, type: string]> = [
+  ['outbound', 'share_filter', 'TEXT'],
+  ['sessions', 'identity', 'TEXT'],
+  ['subscriptions', 'read_check', 'INTEGER NOT NULL DEFAULT 0'],
+];
 
 /** The `n` of a `SELECT COUNT(*) AS n`; 0 when there is no row (a namespace without storage yet). */
 export function countOf(result: { toArray(): Record<string, unknown>[] }): number {
@@ -178,6 +187,7 @@ export class SessionStore {
     }
     const willAt = optionalNumber(row['will_at']);
     if (willAt !== undefined) record.willAt = willAt;
+    if (typeof row['identity'] === 'string') record.identity = JSON.parse(row['identity']) as Identity;
     return record;
   }
 
@@ -200,12 +210,13 @@ export class SessionStore {
       });
     }
     this.sql.exec(
-      `INSERT INTO sessions (client_id, protocol_level, expiry_interval, connection_id, disconnected_at, will, will_at)
-       VALUES (?, ?, ?, ?, NULL, ?, NULL)
+      `INSERT INTO sessions (client_id, protocol_level, expiry_interval, connection_id, disconnected_at, will, will_at, identity)
+       VALUES (?, ?, ?, ?, NULL, ?, NULL, ?)
        ON CONFLICT (client_id) DO UPDATE SET protocol_level = excluded.protocol_level,
          expiry_interval = excluded.expiry_interval, connection_id = excluded.connection_id,
-         disconnected_at = NULL, will = excluded.will, will_at = NULL`,
+         disconnected_at = NULL, will = excluded.will, will_at = NULL, identity = excluded.identity`,
       record.clientId, record.protocolLevel, record.expiryInterval, record.connectionId ?? null, will,
+      record.identity === undefined ? null : JSON.stringify(record.identity),
     );
   }
 
@@ -305,13 +316,13 @@ export class SessionStore {
 
   putSubscription(entry: SubscriptionEntry): void {
     this.sql.exec(
-      `INSERT INTO subscriptions (client_id, filter, qos, no_local, retain_as_published, retain_handling, subscription_id, share_group)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO subscriptions (client_id, filter, qos, no_local, retain_as_published, retain_handling, subscription_id, share_group, read_check)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (client_id, filter) DO UPDATE SET qos = excluded.qos, no_local = excluded.no_local,
          retain_as_published = excluded.retain_as_published, retain_handling = excluded.retain_handling,
-         subscription_id = excluded.subscription_id, share_group = excluded.share_group`,
+         subscription_id = excluded.subscription_id, share_group = excluded.share_group, read_check = excluded.read_check`,
       entry.clientId, entry.filter, entry.qos, entry.noLocal ? 1 : 0, entry.retainAsPublished ? 1 : 0,
-      entry.retainHandling, entry.subscriptionId ?? null, entry.shareGroup ?? null,
+      entry.retainHandling, entry.subscriptionId ?? null, entry.shareGroup ?? null, entry.readCheck === true ? 1 : 0,
     );
   }
 
@@ -422,6 +433,18 @@ export class SessionStore {
   complete(clientId: string, packetId: number, state: OutboundState): boolean {
     const states = state === OutboundState.PublishSent ? `${OutboundState.PublishSent}, ${OutboundState.ResendWaiting}` : String(state);
     return this.sql.exec(`DELETE FROM outbound WHERE client_id = ? AND packet_id = ? AND state IN (${states})`, clientId, packetId).rowsWritten > 0;
+  }
+
+  /** Deletes the queued and unacknowledged messages (not those past PUBREC) whose topic `drop` says; returns how many. */
+  dropOutboundWhere(clientId: string, drop: (topic: string) => boolean): number {
+    const rows = this.sql.exec(`SELECT id, topic FROM outbound WHERE client_id = ? AND state <> ${OutboundState.PubrelSent} AND topic <> ''`, clientId).toArray();
+    let dropped = 0;
+    for (const row of rows) {
+      if (!drop(row['topic'] as string)) continue;
+      this.deleteOutbound(row['id'] as number);
+      dropped++;
+    }
+    return dropped;
   }
 
   deleteOutbound(id: number): void {
@@ -556,6 +579,7 @@ function subscriptionFromRow(row: Record<string, unknown>): SubscriptionEntry {
   const subscriptionId = optionalNumber(row['subscription_id']);
   if (subscriptionId !== undefined) entry.subscriptionId = subscriptionId;
   if (typeof row['share_group'] === 'string') entry.shareGroup = row['share_group'];
+  if (row['read_check'] === 1) entry.readCheck = true;
   return entry;
 }
 

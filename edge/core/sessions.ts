@@ -20,8 +20,10 @@ export interface SessionsDeps {
   now(): number;
   requestAlarm(at: number): void;
   isConnected(clientId: string): boolean;
-  /** Routes a message as the broker's own (a will). */
+  /** Publishes a will. */
   publish(message: BrokerMessage): void;
+  /** A session is gone: forget what is kept of it in memory elsewhere. */
+  deleted(clientId: string): void;
 }
 
 export class Sessions implements DeadlineSource {
@@ -70,6 +72,7 @@ export class Sessions implements DeadlineSource {
     for (const entry of store.subscriptionsOf(clientId)) router.remove(entry);
     store.deleteSession(clientId);
     outbound.forget(clientId);
+    this.deps.deleted(clientId);
   }
 
   /**

@@ -16,6 +16,12 @@ export interface SubscriptionEntry {
   subscriptionId?: number;
   /** Share group name for `$share/{group}/{filter}` subscriptions. */
   shareGroup?: string;
+  /**
+   * The client may read only some of what the filter matches (an ACL deny
+   * inside it, a grant narrower than it): each message is checked before it
+   * is delivered. Decided at SUBSCRIBE; without it, nothing is checked.
+   */
+  readCheck?: boolean;
 }
 
 class TrieNode {

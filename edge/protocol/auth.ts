@@ -62,7 +62,11 @@ export async function handleAuth(ctx: ProtocolContext, link: ClientLink, packet:
     link.write({ cmd: 'auth', reasonCode: ReasonCode.ContinueAuthentication, properties: { authenticationMethod: state.authenticationMethod, authenticationData: Buffer.from(decision.challenge) } });
   } else if (decision.allow) {
     state.authenticationStep = 0;
-    if (decision.grants !== undefined) ctx.setGrants(link, decision.grants);
+    // Re-authentication may change who the client is and what its credentials allow.
+    const previous = link.identity;
+    const username = decision.identity ?? state.username;
+    ctx.setIdentity(link, { ...(username === undefined ? {} : { username }), ...(decision.grants === undefined ? {} : { grants: decision.grants }) }, state.clientId as string);
+    ctx.reviewSession(link, previous);
     link.write({
       cmd: 'auth',
       reasonCode: ReasonCode.Success,

@@ -10,6 +10,7 @@ import type { ConnackPacket, ConnectPacket } from '../../shared/codec/types.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { validateTopicName } from '../../shared/topic.ts';
+import { isReservedTopicName, sameIdentity, type Identity } from '../core/access.ts';
 import type { AuthenticateContext, ClientInfo, DenyDecision } from '../core/hooks.ts';
 import type { ClientLink } from '../core/link.ts';
 import { toBytes, type BrokerMessage } from '../core/message.ts';
@@ -41,6 +42,10 @@ interface ConnectFlow {
   serverKeepAlive?: number;
   will?: BrokerMessage & { delaySeconds: number };
   info?: ClientInfo;
+  /** Who the client is, for access control (from authentication). */
+  identity: Identity;
+  /** Who the session was used by before, if it is resumed. */
+  previousIdentity?: Identity;
   authenticationMethod?: string;
   finalAuthenticationData?: Uint8Array;
   sessionPresent: boolean;
@@ -56,6 +61,7 @@ const connectSteps: ReadonlyArray<readonly [name: string, step: ConnectStep]> = 
   ['limits', applyLimits],
   ['will', readWill],
   ['authenticate', authenticate],
+  ['access', checkAccess],
   ['takeover', takeOver],
   ['session', openSession],
   ['bind', bindConnection],
@@ -81,6 +87,7 @@ export async function handleConnect(ctx: ProtocolContext, link: ClientLink, pack
     properties: packet.properties ?? {},
     clientId: packet.clientId,
     keepAlive: packet.keepalive ?? 0,
+    identity: packet.username === undefined ? {} : { username: packet.username },
     sessionPresent: false,
     requestedExpiry: 0,
     expiryInterval: 0,
@@ -190,7 +197,8 @@ async function authenticate(flow: ConnectFlow): Promise<boolean> {
       const { code, text } = refusalOf(decision.reason ?? 'not-authorized');
       return refuse(flow, code, text);
     }
-    if (decision.grants !== undefined) ctx.setGrants(link, decision.grants);
+    if (decision.identity !== undefined) flow.identity = { username: decision.identity };
+    if (decision.grants !== undefined) flow.identity.grants = decision.grants;
     if (decision.authenticationData !== undefined) flow.finalAuthenticationData = decision.authenticationData;
   }
   if (continuation !== undefined) ctx.store.deletePendingConnect(link.id);
@@ -199,12 +207,41 @@ async function authenticate(flow: ConnectFlow): Promise<boolean> {
   return true;
 }
 
-/** [MQTT-3.1.4-3] a connection of the same client id is closed (5.0: DISCONNECT 0x8E); its will goes out. */
+/**
+ * What the client may do, known from here on. A will is a publish: its
+ * topic is checked like one (the namespace's rules, the credentials' limits,
+ * no `$SYS` or `$share/`), and a will the client may not publish refuses the
+ * CONNECT. (mosquitto 2.0 accepts it and drops the will when it would go
+ * out; refusing tells the client at once.) With MQTT_TAKEOVER=same-identity,
+ * another identity may not take over the client id's session.
+ */
+function checkAccess(flow: ConnectFlow): boolean {
+  const { ctx, link } = flow;
+  ctx.setIdentity(link, flow.identity, flow.clientId);
+  const will = flow.will;
+  if (will !== undefined && (isReservedTopicName(will.topic) || !ctx.accessOf(link).mayWrite(will.topic))) {
+    return refuse(flow, ReasonCode.NotAuthorized, 'not authorized to publish the will topic');
+  }
+  if (ctx.takeoverPolicy === 'same-identity') {
+    const owner = ctx.store.getSession(flow.clientId);
+    if (owner !== undefined && (owner.identity?.username ?? null) !== (flow.identity.username ?? null)) {
+      return refuse(flow, ReasonCode.NotAuthorized, 'the client id belongs to another identity');
+    }
+  }
+  return true;
+}
+
+/**
+ * [MQTT-3.1.4-3] a connection of the same client id is closed (5.0:
+ * DISCONNECT 0x8E). Its will goes out unless the new connection resumes
+ * the session [MQTT-3.1.3-9]: the session lives on, as mosquitto does.
+ */
 function takeOver(flow: ConnectFlow): boolean {
   const { ctx, link } = flow;
   const current = ctx.linkOf(flow.clientId);
   if (current !== undefined && current !== link) {
     ctx.log.log('info', 'session_taken_over', { client: flow.clientId });
+    if (!flow.clean) ctx.store.clearWill(flow.clientId);
     ctx.disconnect(current, ReasonCode.SessionTakenOver, 'session taken over by a new connection', 'takeover');
   }
   return true;
@@ -214,7 +251,9 @@ function takeOver(flow: ConnectFlow): boolean {
 function openSession(flow: ConnectFlow): boolean {
   const { ctx, link, clean } = flow;
   if (clean) ctx.discardSession(flow.clientId);
-  flow.sessionPresent = !clean && ctx.store.getSession(flow.clientId) !== undefined;
+  const existing = clean ? undefined : ctx.store.getSession(flow.clientId);
+  flow.sessionPresent = existing !== undefined;
+  if (existing?.identity !== undefined) flow.previousIdentity = existing.identity;
   flow.requestedExpiry = flow.isV5 ? (flow.properties.sessionExpiryInterval ?? 0) : clean ? 0 : SessionNeverExpires;
   flow.expiryInterval = Math.min(flow.requestedExpiry, ctx.limits.maxSessionExpiry);
   ctx.store.saveConnectedSession({
@@ -222,6 +261,7 @@ function openSession(flow: ConnectFlow): boolean {
     protocolLevel: flow.level,
     expiryInterval: flow.expiryInterval,
     connectionId: link.id,
+    identity: flow.identity,
     ...(flow.will === undefined ? {} : { will: flow.will }),
   });
   return true;
@@ -292,7 +332,11 @@ function sendConnack(flow: ConnectFlow): boolean {
 /** [MQTT-4.4.0-1] a resumed session resends what is unacknowledged, then its queue; keep-alive starts; the onConnect hook. */
 async function resume(flow: ConnectFlow): Promise<boolean> {
   const { ctx, link } = flow;
-  if (flow.sessionPresent) ctx.outbound.resume(link);
+  if (flow.sessionPresent) {
+    // Another identity keeps only what it may read [mosquitto checks every delivery].
+    if (!sameIdentity(flow.previousIdentity ?? {}, flow.identity)) ctx.reviewSession(link, flow.previousIdentity);
+    ctx.outbound.resume(link);
+  }
   ctx.watchKeepAlive(link);
   const onConnect = ctx.hooks.onConnect;
   if (onConnect !== undefined && flow.info !== undefined) {

@@ -5,7 +5,8 @@
  */
 import type { BrokerMessage } from '../core/message.ts';
 import type { BrokerLimits } from '../core/limits.ts';
-import type { BrokerHooks, ClientGrants, ClientInfo, HookName, HookOutcome } from '../core/hooks.ts';
+import type { ClientAccess, Identity } from '../core/access.ts';
+import type { BrokerHooks, ClientInfo, HookName, HookOutcome } from '../core/hooks.ts';
 import type { ClientLink } from '../core/link.ts';
 import type { Logger } from '../core/log.ts';
 import type { BrokerMetrics } from '../core/metrics.ts';
@@ -88,8 +89,15 @@ export interface ProtocolContext {
   /** Routes a message to its subscribers (and stores it if retained). */
   publish(message: BrokerMessage): void | Promise<void>;
 
-  // ---- grants ----
-  setGrants(link: ClientLink, grants: ClientGrants): void;
-  mayPublish(link: ClientLink, topic: string): boolean;
-  maySubscribe(link: ClientLink, filter: string): boolean;
+  // ---- access ----
+  /** Who the client of `link` is, from now on (after authentication). */
+  setIdentity(link: ClientLink, identity: Identity, clientId: string): void;
+  /** What the client of `link` may read and write. */
+  accessOf(link: ClientLink): ClientAccess;
+  /** The identity a session was last used by. */
+  identityOf(clientId: string): Identity | undefined;
+  /** A session resumed by another identity keeps only what that identity may read. */
+  reviewSession(link: ClientLink, previous: Identity | undefined): void;
+  /** Whether a client id may be taken over by another identity. */
+  readonly takeoverPolicy: 'any' | 'same-identity';
 }

@@ -7,6 +7,7 @@ import type { PublishPacket, PubrelPacket } from '../../shared/codec/types.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { validateTopicName } from '../../shared/topic.ts';
+import { isReservedTopicName } from '../core/access.ts';
 import type { ClientLink } from '../core/link.ts';
 import type { ProtocolContext } from './context.ts';
 import { toBytes, type BrokerMessage } from '../core/message.ts';
@@ -61,13 +62,13 @@ export async function handlePublish(ctx: ProtocolContext, link: ClientLink, pack
 
 /** The onPublish hook: undefined to go ahead, or the reason code of the refusal. */
 async function askPublishHook(ctx: ProtocolContext, link: ClientLink, message: BrokerMessage, expiryInterval: number | undefined): Promise<number | undefined> {
-  if (message.topic.startsWith('$SYS')) {
-    // The $SYS tree is the broker's own: read-only for clients.
-    ctx.log.log('info', 'publish_refused', { client: link.state.clientId, topic: message.topic, by: 'sys' });
+  if (isReservedTopicName(message.topic)) {
+    // The $SYS tree is the broker's own (read-only for clients), and $share/ is a filter prefix, not a topic.
+    ctx.log.log('info', 'publish_refused', { client: link.state.clientId, topic: message.topic, by: 'reserved' });
     return ReasonCode.NotAuthorized;
   }
-  if (!ctx.mayPublish(link, message.topic)) {
-    ctx.log.log('info', 'publish_refused', { client: link.state.clientId, topic: message.topic, by: 'grants' });
+  if (!ctx.accessOf(link).mayWrite(message.topic)) {
+    ctx.log.log('info', 'publish_refused', { client: link.state.clientId, topic: message.topic, by: 'access' });
     return ReasonCode.NotAuthorized;
   }
   const onPublish = ctx.hooks.onPublish;

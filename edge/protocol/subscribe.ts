@@ -45,7 +45,9 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
       failure(ReasonCode.QuotaExceeded);
       continue;
     }
-    if (!ctx.maySubscribe(link, shared.filter)) {
+    // Refused only when the client may read nothing the filter matches; else what it may not read is withheld per message.
+    const access = ctx.accessOf(link).subscription(request.topic);
+    if (access === 'none') {
       failure(ReasonCode.NotAuthorized);
       continue;
     }
@@ -77,6 +79,7 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
     };
     if (subscriptionId !== undefined) entry.subscriptionId = subscriptionId;
     if (shared.kind === 'shared') entry.shareGroup = shared.group;
+    if (access === 'some') entry.readCheck = true;
     ctx.addSubscription(entry);
     granted.push(entry.qos);
     // [MQTT-3.3.1-10/11] retained messages: always (0), only for a new subscription (1), never (2); none for shared ones.

@@ -23,15 +23,17 @@ export interface Victim {
   stop(): Promise<VictimReport>;
 }
 
-export async function startVictim(url: string, options: { intervalMs?: number; clientId?: string } = {}): Promise<Victim> {
+export async function startVictim(url: string, options: { intervalMs?: number; clientId?: string; username?: string; password?: string } = {}): Promise<Victim> {
   const interval = options.intervalMs ?? 20;
   const clientId = options.clientId ?? `victim-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
-  const client: MqttClient = mqtt.connect(url, { clientId, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10_000 });
+  const credentials = options.username === undefined ? {} : { username: options.username, password: options.password ?? '' };
+  const client: MqttClient = mqtt.connect(url, { clientId, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10_000, ...credentials });
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
     client.once('error', reject);
   });
   client.on('error', () => undefined);
+  // Under victim/, which the attack tests' ACLs let the victim use.
   const topic = `victim/${clientId}`;
   await new Promise<void>((resolve, reject) => client.subscribe(topic, { qos: 1 }, (error) => (error ? reject(error) : resolve())));
   const sentAt = new Map<number, number>();

@@ -73,27 +73,25 @@ const OneCopyAtHighestQoS =
   '[MQTT-3.3.4-2] in 5.0). mosquitto 2.0.11 sends a 3.1.1 client one copy at the QoS of the subscription that ' +
   'matched first (here QoS 0, not 1), and a 5.0 client one copy per subscription, which 5.0 allows.';
 
-const FilteredPerDelivery =
-  'The edge refuses a SUBSCRIBE whose filter reaches a topic the client may not read (a deny overlaps it, or no ' +
-  'grant covers all of it); mosquitto grants it and checks read access on every delivery, live and retained.';
-
-const WillChecked =
-  'The edge publishes a will whatever its topic; mosquitto 2.0.11 accepts the CONNECT (CONNACK 0) and checks the ' +
-  'will like a PUBLISH when it is sent (context.c context__send_will, MOSQ_ACL_WRITE), dropping it silently.';
-
-const ResumedByAnotherIdentity =
-  'bob (denied secret/#) resumes alice\'s session by its client id. The edge delivers everything the session holds ' +
-  'and matches, queued and live; mosquitto checks read access for bob on every delivery, so secret messages stay back.';
-
-const WillOnPersistentTakeover =
-  'Taking over an open connection with clean session off: mosquitto 2.0 (connect__on_authorised) discards the old ' +
-  'connection\'s will unless the old session ends there (it was clean, or the new CONNECT is); the edge publishes it, ' +
-  'as for any close that is not a DISCONNECT. The spec ties the will to the network connection closing ' +
-  '(3.1.2.5 / 5.0 3.1.2.5) and leaves the takeover case open.';
+const WillRefusedAtConnect =
+  'A will is a publish: the edge checks its topic at CONNECT (ACL, credentials, no $SYS or $share/) and refuses a ' +
+  'will the client may not publish with CONNACK 0x05 / 0x87, so the client learns it at once. mosquitto 2.0.11 ' +
+  'accepts the CONNECT (CONNACK 0) and drops the will silently when it would be sent (context__send_will).';
 
 // ---- the lists ----------------------------------------------------------
 
+/** Wills on topics the client may not publish: accepted by mosquitto, refused at CONNECT here. */
+const willRefusals: Entry[] = (
+  [
+    ['denied-3.1.1', ConnackReturnCode.NotAuthorized],
+    ['denied-5.0', ReasonCode.NotAuthorized],
+    ['denied-retained', ConnackReturnCode.NotAuthorized],
+    ['anonymous', ConnackReturnCode.NotAuthorized],
+  ] as const
+).map(([client, code]) => ({ scenario: 'wills', client, aspect: 'connacks', why: WillRefusedAtConnect, mosquitto: [{ code: 0, sessionPresent: false }], edge: refused(code) }));
+
 export const DeliberateDifferences: readonly Entry[] = [
+  ...willRefusals,
   { scenario: 'wildcard-deny', client: 'nosubscribe-3.1.1', aspect: 'subacks', why: NothingReadable,
     mosquitto: [suback('test/nosubscribe', ReasonCode.GrantedQoS2)],
     edge: [suback('test/nosubscribe', SubackFailure)] },
@@ -189,101 +187,10 @@ export const DeliberateDifferences: readonly Entry[] = [
     edge: ['news/secret hush q1', 'news/sport goal q2'] },
 ];
 
-export const PendingIssue13: readonly Entry[] = [
-  { scenario: 'wildcard-deny', client: 'anon-3.1.1', aspect: 'subacks', why: FilteredPerDelivery,
-    mosquitto: [suback('+/+', ReasonCode.GrantedQoS2)],
-    edge: [suback('+/+', SubackFailure)] },
-  { scenario: 'wildcard-deny', client: 'anon-3.1.1', aspect: 'messages', why: FilteredPerDelivery,
-    mosquitto: ['Topic/C from-writer-q1 q1', 'TopicA/B from-tester5 q1', 'TopicA/B from-writer-q1 q1', 'TopicA/C from-writer-q2 q2', 'test/other from-writer-q2 q2'],
-    edge: [] },
-  { scenario: 'wildcard-deny', client: 'anon-5.0', aspect: 'subacks', why: FilteredPerDelivery,
-    mosquitto: [suback('#', ReasonCode.GrantedQoS2)],
-    edge: [suback('#', ReasonCode.NotAuthorized)] },
-  { scenario: 'wildcard-deny', client: 'anon-5.0', aspect: 'messages', why: FilteredPerDelivery,
-    mosquitto: ['Topic/C from-writer-q1 q1', 'TopicA from-writer-q0 q0', 'TopicA/B from-tester5 q1', 'TopicA/B from-writer-q1 q1', 'TopicA/C from-writer-q2 q2', 'test/other from-writer-q2 q2'],
-    edge: [] },
-  { scenario: 'wildcard-deny', client: 'tester-3.1.1', aspect: 'subacks', why: FilteredPerDelivery,
-    mosquitto: [suback('#', ReasonCode.GrantedQoS2)],
-    edge: [suback('#', SubackFailure)] },
-  { scenario: 'wildcard-deny', client: 'tester-3.1.1', aspect: 'messages', why: FilteredPerDelivery,
-    mosquitto: ['Topic/C from-writer-q1 q1', 'TopicA from-writer-q0 q0', 'TopicA/B from-tester5 q1', 'TopicA/B from-writer-q1 q1', 'TopicA/C from-writer-q2 q2', 'test/other from-writer-q2 q2'],
-    edge: [] },
-  { scenario: 'wildcard-deny', client: 'tester-5.0', aspect: 'subacks', why: FilteredPerDelivery,
-    mosquitto: [suback('TopicA/#', ReasonCode.GrantedQoS2), suback('+/+', ReasonCode.GrantedQoS2)],
-    edge: [suback('TopicA/#', ReasonCode.GrantedQoS2), suback('+/+', ReasonCode.NotAuthorized)] },
-  { scenario: 'wildcard-deny', client: 'tester-5.0', aspect: 'messages', why: FilteredPerDelivery,
-    mosquitto: ['Topic/C from-writer-q1 q1', 'TopicA from-writer-q0 q0', 'TopicA/B from-tester5 q1', 'TopicA/B from-writer-q1 q1', 'TopicA/C from-writer-q2 q2', 'test/other from-writer-q2 q2'],
-    edge: ['TopicA from-writer-q0 q0', 'TopicA/B from-tester5 q1', 'TopicA/B from-writer-q1 q1', 'TopicA/C from-writer-q2 q2'] },
-  { scenario: 'user-blocks', client: 'bob', aspect: 'subacks', why: FilteredPerDelivery,
-    mosquitto: [suback('bob/+', ReasonCode.GrantedQoS1), suback('shared/#', ReasonCode.GrantedQoS1), suback('inbox/+', ReasonCode.GrantedQoS1)],
-    edge: [suback('bob/+', ReasonCode.GrantedQoS1), suback('shared/#', ReasonCode.NotAuthorized), suback('inbox/+', ReasonCode.NotAuthorized)] },
-  { scenario: 'user-blocks', client: 'bob', aspect: 'messages', why: FilteredPerDelivery,
-    mosquitto: ['bob/1 admin q1', 'bob/3 bob q1', 'inbox/bob admin q1', 'inbox/bob alice q1', 'shared/news admin q1', 'shared/news bob q1'],
-    edge: ['bob/1 admin q1', 'bob/3 bob q1'] },
-  { scenario: 'patterns', client: 'alice', aspect: 'subacks', why: FilteredPerDelivery,
-    mosquitto: [suback('users/alice/#', ReasonCode.GrantedQoS1), suback('users/+/inbox', ReasonCode.GrantedQoS1), suback('devices/dev1/commands', ReasonCode.GrantedQoS1)],
-    edge: [suback('users/alice/#', ReasonCode.GrantedQoS1), suback('users/+/inbox', SubackFailure), suback('devices/dev1/commands', ReasonCode.GrantedQoS1)] },
-  { scenario: 'patterns', client: 'bob', aspect: 'subacks', why: FilteredPerDelivery,
-    mosquitto: [suback('users/bob/#', ReasonCode.GrantedQoS1), suback('devices/+/commands', ReasonCode.GrantedQoS1)],
-    edge: [suback('users/bob/#', ReasonCode.GrantedQoS1), suback('devices/+/commands', ReasonCode.NotAuthorized)] },
-  { scenario: 'patterns', client: 'bob', aspect: 'messages', why: FilteredPerDelivery,
-    mosquitto: ['devices/dev2/commands admin q1', 'users/bob/inbox admin q1'],
-    edge: ['users/bob/inbox admin q1'] },
-  { scenario: 'partial-grant', client: 'carol-3.1.1', aspect: 'subacks', why: FilteredPerDelivery,
-    mosquitto: [suback('sensors/#', ReasonCode.GrantedQoS1)],
-    edge: [suback('sensors/#', SubackFailure)] },
-  { scenario: 'partial-grant', client: 'carol-3.1.1', aspect: 'messages', why: FilteredPerDelivery,
-    mosquitto: ['sensors/room1/temp 21 q1', 'sensors/room2/temp 19 q0'],
-    edge: [] },
-  { scenario: 'partial-grant', client: 'carol-5.0', aspect: 'subacks', why: FilteredPerDelivery,
-    mosquitto: [suback('sensors/+/+', ReasonCode.GrantedQoS2)],
-    edge: [suback('sensors/+/+', ReasonCode.NotAuthorized)] },
-  { scenario: 'partial-grant', client: 'carol-5.0', aspect: 'messages', why: FilteredPerDelivery,
-    mosquitto: ['sensors/room1/temp 21 q2', 'sensors/room2/temp 19 q0'],
-    edge: [] },
-  { scenario: 'wills', client: 'watcher', aspect: 'messages', why: WillChecked,
-    mosquitto: ['alice/will gone q1'],
-    edge: ['alice/will gone q1', 'wills/anon gone q1', 'wills/denied4 gone q1', 'wills/denied5 gone q0', 'wills/retained gone q1'] },
-  { scenario: 'wills', client: 'late-watcher', aspect: 'messages', why: WillChecked,
-    mosquitto: ['alice/will gone q1 retained'],
-    edge: ['alice/will gone q1 retained', 'wills/retained gone q1 retained'] },
-  { scenario: 'retained', client: 'reader-3.1.1', aspect: 'subacks', why: FilteredPerDelivery,
-    mosquitto: [suback('retained/#', ReasonCode.GrantedQoS1)],
-    edge: [suback('retained/#', SubackFailure)] },
-  { scenario: 'retained', client: 'reader-3.1.1', aspect: 'messages', why: FilteredPerDelivery,
-    mosquitto: ['retained/deep/a/b d q1 retained', 'retained/public p q1 retained'],
-    edge: [] },
-  { scenario: 'retained', client: 'reader-5.0', aspect: 'subacks', why: FilteredPerDelivery,
-    mosquitto: [suback('retained/+', ReasonCode.GrantedQoS2)],
-    edge: [suback('retained/+', ReasonCode.NotAuthorized)] },
-  { scenario: 'retained', client: 'reader-5.0', aspect: 'messages', why: FilteredPerDelivery,
-    mosquitto: ['retained/public p q1 retained'],
-    edge: [] },
-  { scenario: 'takeover', client: 'bob-as-alice-3.1.1', aspect: 'messages', why: ResumedByAnotherIdentity,
-    mosquitto: ['public/live l1 q1', 'public/queued q1 q1'],
-    edge: ['public/live l1 q1', 'public/queued q1 q1', 'secret/live l1 q1', 'secret/queued q1 q1', 'secret/queued2 q2 q1'] },
-  { scenario: 'takeover', client: 'bob-as-alice-5.0', aspect: 'messages', why: ResumedByAnotherIdentity,
-    mosquitto: ['public/live l1 q1', 'public/queued q1 q1'],
-    edge: ['public/live l1 q1', 'public/queued q1 q1', 'secret/live l1 q1', 'secret/queued q1 q1', 'secret/queued2 q2 q2'] },
-  { scenario: 'deny-precedence', client: 'alice-feeds', aspect: 'subacks', why: FilteredPerDelivery,
-    mosquitto: [suback('feeds/alice/#', ReasonCode.GrantedQoS1)],
-    edge: [suback('feeds/alice/#', ReasonCode.NotAuthorized)] },
-  { scenario: 'deny-precedence', client: 'alice-feeds', aspect: 'messages', why: FilteredPerDelivery,
-    mosquitto: ['feeds/alice/news admin q1'],
-    edge: [] },
-  { scenario: 'overlapping', client: 'shared-5.0', aspect: 'subacks', why: FilteredPerDelivery,
-    mosquitto: [suback('$share/group/news/+', ReasonCode.GrantedQoS1)],
-    edge: [suback('$share/group/news/+', ReasonCode.NotAuthorized)] },
-  { scenario: 'overlapping', client: 'shared-5.0', aspect: 'messages', why: FilteredPerDelivery,
-    mosquitto: ['news/sport goal q1'],
-    edge: [] },
-];
+/** Emptied by issue 13: read access per delivery, wills checked at CONNECT, sessions reviewed for a new identity. */
+export const PendingIssue13: readonly Entry[] = [];
 
-export const UntriagedDifferences: readonly Entry[] = [
-  { scenario: 'live-takeover', client: 'watcher', aspect: 'messages', why: WillOnPersistentTakeover,
-    mosquitto: ['alice/will-clean first q1'],
-    edge: ['alice/will-clean first q1', 'alice/will4 first q1', 'alice/will5 first q1'] },
-];
+export const UntriagedDifferences: readonly Entry[] = [];
 
 export const AllListedDifferences: readonly ListedDifference[] = [
   ...DeliberateDifferences.map((entry): ListedDifference => ({ ...entry, list: 'DeliberateDifferences' })),

@@ -58,13 +58,14 @@ class ConnectCommand implements Command {
     const { clientId, level, clean } = this.o;
     const peer = world.peer(clientId);
     const now = world.driver.now();
-    // A connected client id: the new connection takes over [MQTT-3.1.4-3]; the old one's will goes out.
+    // A connected client id: the new connection takes over [MQTT-3.1.4-3]. The old one's will goes out
+    // unless the new connection resumes the session, which then lives on (as mosquitto does).
     const previous = peer.isConnected ? peer.connection : undefined;
     const previousLevel = peer.level;
     const previousPackets: MqttPacket[] = [];
     if (previous !== undefined) {
       previous.onPacket = (packet) => void previousPackets.push(packet);
-      model.connectionEnded(clientId, now, true);
+      model.connectionEnded(clientId, now, clean);
     }
     let session = model.sessions.get(clientId);
     if (clean && session !== undefined) {

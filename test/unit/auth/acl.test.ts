@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../edge/auth/config-error.ts';
-import { canRead, canWrite, parseAclFile, type AclClient } from '../../../edge/auth/acl.ts';
+import { ClientAcl, canRead, canWrite, parseAclFile, type AclClient } from '../../../edge/auth/acl.ts';
 
 const acl = (...lines: string[]) => parseAclFile(lines.join('\n'));
 const anonymous = (clientId = 'anon-client'): AclClient => ({ clientId });
@@ -100,35 +100,41 @@ describe('blocks', () => {
   });
 });
 
-describe('subscriptions are judged on every topic they can match', () => {
+describe('subscriptions: all, some or none of what they match may be delivered (mosquitto: checked per message)', () => {
   const rules = acl('user alice', 'topic read sensors/#', 'topic read rooms/+/temp', 'topic read $SYS/broker/#', 'topic read #');
+  const alice = new ClientAcl(rules, user('alice'));
 
   it.each([
-    ['sensors/#', true],
-    ['sensors/+/temp', true],
-    ['sensors', true],
-    ['rooms/+/temp', true],
-    ['rooms/kitchen/temp', true],
-    ['rooms/#', true], // granted by '#'
-    ['$SYS/broker/uptime', true],
-    ['$SYS/broker/#', true],
-    ['$SYS/#', false], // '#' never grants '$' topics
-    ['$SYS/other', false],
+    ['sensors/#', 'all'],
+    ['sensors/+/temp', 'all'],
+    ['sensors', 'all'],
+    ['rooms/+/temp', 'all'],
+    ['rooms/kitchen/temp', 'all'],
+    ['rooms/#', 'all'], // granted by '#'
+    ['$SYS/broker/uptime', 'all'],
+    ['$SYS/broker/#', 'all'],
+    ['$SYS/#', 'some'], // '#' never grants '$' topics: only $SYS/broker/... is delivered
+    ['$SYS/other', 'none'],
   ])('%s → %s', (filter, expected) => {
-    expect(canRead(rules, user('alice'), filter)).toBe(expected);
+    expect(alice.subscription(filter)).toBe(expected);
   });
 
-  it('does not let a wildcard subscription reach past a narrower grant', () => {
-    const narrow = acl('user bob', 'topic read rooms/+/temp');
-    expect(canRead(narrow, user('bob'), 'rooms/#')).toBe(false);
-    expect(canRead(narrow, user('bob'), 'rooms/+/+')).toBe(false);
-    expect(canRead(narrow, user('bob'), 'rooms/+/temp')).toBe(true);
+  it('grants a wildcard subscription past a narrower grant, and delivers only what the grant allows', () => {
+    const bob = new ClientAcl(acl('user bob', 'topic read rooms/+/temp'), user('bob'));
+    expect(bob.subscription('rooms/#')).toBe('some');
+    expect(bob.subscription('rooms/+/+')).toBe('some');
+    expect(bob.subscription('rooms/+/temp')).toBe('all');
+    expect(bob.subscription('halls/#')).toBe('none');
+    expect(bob.mayRead('rooms/kitchen/temp')).toBe(true);
+    expect(bob.mayRead('rooms/kitchen/light')).toBe(false);
+    expect(bob.mayRead('rooms')).toBe(false);
   });
 
   it('judges a shared subscription on its filter', () => {
+    expect(alice.subscription('$share/group/sensors/+')).toBe('all');
+    expect(alice.subscription('$share/group/$SYS/#')).toBe('some');
+    expect(alice.subscription('$share/group')).toBe('none');
     expect(canRead(rules, user('alice'), '$share/group/sensors/+')).toBe(true);
-    expect(canRead(rules, user('alice'), '$share/group/$SYS/#')).toBe(false);
-    expect(canRead(rules, user('alice'), '$share/group')).toBe(false);
   });
 
   it('never allows an invalid filter or topic', () => {
@@ -163,14 +169,26 @@ describe('deny', () => {
     expect(canWrite(rules, user('alice'), 'alice/public')).toBe(true);
   });
 
-  it('refuses a subscription that could deliver a denied topic', () => {
-    expect(canRead(rules, anonymous(), 'public/#')).toBe(false);
-    expect(canRead(rules, anonymous(), 'public/+')).toBe(false);
-    expect(canRead(rules, anonymous(), 'public/+/x')).toBe(true);
+  it('grants a subscription that could deliver a denied topic, and withholds only the denied messages', () => {
+    const anon = new ClientAcl(rules, anonymous());
+    expect(anon.subscription('public/#')).toBe('some');
+    expect(anon.subscription('public/+')).toBe('some');
+    expect(anon.subscription('public/+/x')).toBe('all');
+    expect(anon.mayRead('public/news')).toBe(true);
+    expect(anon.mayRead('public/secret')).toBe(false);
+    const alice = new ClientAcl(rules, user('alice'));
     // 'alice/private/#' also denies 'alice/private' itself, which 'alice/+' can match.
-    expect(canRead(rules, user('alice'), 'alice/+')).toBe(false);
-    expect(canRead(rules, user('alice'), 'alice/+/x')).toBe(false);
-    expect(canRead(rules, user('alice'), 'alice/public/+')).toBe(true);
+    expect(alice.subscription('alice/+')).toBe('some');
+    expect(alice.subscription('alice/+/x')).toBe('some');
+    expect(alice.subscription('alice/public/+')).toBe('all');
+    expect(alice.mayRead('alice/private')).toBe(false);
+  });
+
+  it('refuses a subscription that lies inside a deny', () => {
+    expect(new ClientAcl(rules, anonymous()).subscription('public/secret')).toBe('none');
+    expect(new ClientAcl(rules, user('alice')).subscription('alice/private/#')).toBe('none');
+    expect(new ClientAcl(rules, user('alice')).subscription('alice/private/+/x')).toBe('none');
+    expect(canRead(rules, anonymous(), 'public/secret')).toBe(false);
   });
 
   it('from a pattern wins over a grant in the user block', () => {
@@ -192,7 +210,9 @@ describe('patterns', () => {
     expect(canRead(rules, anonymous('dev1'), 'devices/dev1/temp')).toBe(true);
     expect(canRead(rules, user('alice', 'dev1'), 'devices/dev1/#')).toBe(true);
     expect(canRead(rules, anonymous('dev1'), 'devices/dev2/temp')).toBe(false);
-    expect(canRead(rules, anonymous('dev1'), 'devices/+/temp')).toBe(false);
+    // Granted, but only devices/dev1/temp is delivered through it.
+    expect(new ClientAcl(rules, anonymous('dev1')).subscription('devices/+/temp')).toBe('some');
+    expect(new ClientAcl(rules, anonymous('dev1')).mayRead('devices/dev2/temp')).toBe(false);
   });
 
   it('substitute the username for %u, and do not apply to anonymous clients', () => {
