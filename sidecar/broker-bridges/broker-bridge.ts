@@ -96,6 +96,7 @@ export class BrokerBridge {
       destination: this.#remote.client,
       rename: (topic) => topics.rename('out', topic),
       keepProperties: isRemoteV5,
+      ...(config.maxPacketSize === undefined ? {} : { maxPacketSize: config.maxPacketSize }),
       events: relayEvents('out'),
     });
     relayMessages({

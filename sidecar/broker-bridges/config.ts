@@ -72,6 +72,8 @@ export interface BridgeConfig {
   notifications: boolean;
   notificationTopic: string;
   restart: RestartPolicy;
+  /** bridge_max_packet_size: largest packet sent to the remote (an MQTT 5 remote may announce a smaller one); absent = no limit of ours. */
+  maxPacketSize?: number;
 }
 
 export interface ParsedBridges {
@@ -98,12 +100,12 @@ export const BridgeDefaults = {
 const MinKeepAliveSeconds = 5;
 const MaxKeepAliveSeconds = 65_535;
 const MaxRestartSeconds = 86_400;
+const MaxMqttPacketBytes = 268_435_460;
 
 /** Options of mosquitto's bridges that exist but are not implemented here: refused by name, not as typos. */
 const UnsupportedMosquittoOptions = new Set([
   'bridge_attempt_unsubscribe',
   'bridge_bind_address',
-  'bridge_max_packet_size',
   'bridge_outgoing_retain',
   'idle_timeout',
   'local_cleansession',
@@ -139,6 +141,7 @@ interface Draft {
   keepAliveSeconds: number;
   caFile?: string;
   insecure?: boolean;
+  maxPacketSize?: number;
   notifications: boolean;
   notificationTopic?: string;
   restart: RestartPolicy;
@@ -172,6 +175,8 @@ const optionHandlers: Readonly<Record<string, OptionHandler>> = {
   bridge_protocol_version: (draft, args) => (draft.protocol = args.choice(['mqttv31', 'mqttv311', 'mqttv50'] as const)),
   keepalive_interval: (draft, args) => (draft.keepAliveSeconds = args.integer(MinKeepAliveSeconds, MaxKeepAliveSeconds)),
   restart_timeout: (draft, args) => (draft.restart = parseRestartTimeout(args)),
+  // 0 is mosquitto's "unlimited"; the most MQTT can carry is 268,435,455 bytes of Remaining Length plus a 5-byte fixed header.
+  bridge_max_packet_size: (draft, args) => (draft.maxPacketSize = args.integer(0, MaxMqttPacketBytes)),
   start_type: (_draft, args) => {
     const type = args.word();
     // lazy and once change when a bridge runs at all; only the default is implemented.
@@ -318,6 +323,7 @@ function finishDraft(draft: Draft, hostname: string): BridgeConfig | string {
   if (draft.remoteUsername !== undefined) config.remoteCredentials = credentials(draft.remoteUsername, draft.remotePassword);
   if (draft.localUsername !== undefined) config.localCredentials = credentials(draft.localUsername, draft.localPassword);
   if (draft.caFile !== undefined) config.tls = { caFile: draft.caFile, insecure: draft.insecure ?? false };
+  if (draft.maxPacketSize !== undefined && draft.maxPacketSize > 0) config.maxPacketSize = draft.maxPacketSize;
   return config;
 }
 

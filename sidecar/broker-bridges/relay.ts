@@ -21,6 +21,8 @@
  * is down (queueQoSZero is off), as QoS 0 may be.
  */
 import { ErrorWithReasonCode, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { generate } from 'mqtt-packet';
+import { ReasonCode } from '../../shared/reason-codes.ts';
 import type { ReleaseAcknowledgement } from './ack-gate.ts';
 import type { BridgeQoS } from './config.ts';
 
@@ -44,6 +46,8 @@ export interface RelayEnds {
   rename(topic: string): string | undefined;
   /** Both sides speak MQTT 5, so the message's properties can cross with it. */
   keepProperties: boolean;
+  /** Largest packet to send the destination (bridge_max_packet_size); its CONNACK may announce a smaller one. */
+  maxPacketSize?: number;
   events: RelayEvents;
 }
 
@@ -59,12 +63,24 @@ const MqttSuccess = 0;
  */
 export function relayMessages(ends: RelayEnds): void {
   const { source } = ends;
+  // A copy larger than the destination takes would get the bridge disconnected
+  // [MQTT-3.2.2-15], then sent again and again after each reconnect: such a
+  // message is refused here instead. The limit is remembered across the
+  // destination's reconnects, since copies made while it is down are sent
+  // when it is back.
+  const limit = { bytes: ends.maxPacketSize };
+  ends.destination.on('connect', (connack) => {
+    const announced = connack.properties?.maximumPacketSize;
+    limit.bytes = announced === undefined ? ends.maxPacketSize : Math.min(announced, ends.maxPacketSize ?? announced);
+  });
+  const forward = (topic: string, packet: IPublishPacket, settled: (acknowledge: boolean) => void): void => forwardCopy(ends, limit.bytes, topic, packet, settled);
+
   // MQTT.js installs customHandleAcks only for MQTT 5 clients but reads the
   // option each time a QoS 1/2 PUBLISH arrives: set here, 3.1 and 3.1.1
   // sources are held the same way.
   source.client.options.customHandleAcks = (topic, _payload, packet: IPublishPacket, answer) => {
     const release = source.holdAcknowledgement(packet.messageId as number);
-    forward(ends, topic, packet, (acknowledge) => {
+    forward(topic, packet, (acknowledge) => {
       // Not acknowledging leaves the message with the source broker, which sends it again.
       if (acknowledge) release();
     });
@@ -73,12 +89,12 @@ export function relayMessages(ends: RelayEnds): void {
   };
   source.client.on('message', (topic, _payload, packet) => {
     // QoS 1/2 went through customHandleAcks; QoS 0 has nothing to acknowledge.
-    if (packet.qos === 0) forward(ends, topic, packet, () => undefined);
+    if (packet.qos === 0) forward(topic, packet, () => undefined);
   });
 }
 
 /** Publishes the copy; `settled(true)` once the source may be acknowledged, `settled(false)` when it must not be. */
-function forward(ends: RelayEnds, topic: string, packet: IPublishPacket, settled: (acknowledge: boolean) => void): void {
+function forwardCopy(ends: RelayEnds, maxPacketSize: number | undefined, topic: string, packet: IPublishPacket, settled: (acknowledge: boolean) => void): void {
   const renamed = ends.rename(topic);
   if (renamed === undefined) {
     ends.events.unmappable(topic);
@@ -89,7 +105,13 @@ function forward(ends: RelayEnds, topic: string, packet: IPublishPacket, settled
   const options: IClientPublishOptions = { qos, retain: packet.retain };
   const properties = ends.keepProperties ? forwardableProperties(packet.properties) : undefined;
   if (properties !== undefined) options.properties = properties;
-  ends.destination.publish(renamed, packet.payload as Buffer, options, (error) => {
+  const payload = packet.payload as Buffer;
+  if (maxPacketSize !== undefined && publishSize(renamed, payload.length, qos, properties, ends.destination.options.protocolVersion ?? 4) > maxPacketSize) {
+    ends.events.refused(renamed, qos, ReasonCode.PacketTooLarge);
+    settled(true);
+    return;
+  }
+  ends.destination.publish(renamed, payload, options, (error) => {
     if (error === undefined || error === null) return settled(true);
     if (error instanceof ErrorWithReasonCode) {
       // The destination broker looked at the message and said no (not
@@ -108,4 +130,20 @@ function forwardableProperties(properties: IPublishPacket['properties']): IClien
   if (properties === undefined) return undefined;
   const { topicAlias: _alias, subscriptionIdentifier: _ids, ...endToEnd } = properties;
   return Object.keys(endToEnd).length === 0 ? undefined : endToEnd;
+}
+
+/** Bytes of the PUBLISH the destination would get, fixed header included; the payload is counted, not copied. */
+export function publishSize(topic: string, payloadLength: number, qos: BridgeQoS, properties: IClientPublishOptions['properties'], protocolVersion: number): number {
+  const withoutPayload = generate(
+    { cmd: 'publish', topic, payload: Buffer.alloc(0), qos, retain: false, dup: false, ...(qos > 0 ? { messageId: 1 } : {}), ...(properties === undefined ? {} : { properties }) },
+    { protocolVersion: protocolVersion === 5 ? 5 : 4 },
+  );
+  let lengthBytes = 1;
+  while (((withoutPayload[lengthBytes] as number) & 0x80) !== 0) lengthBytes++;
+  const remaining = withoutPayload.length - 1 - lengthBytes + payloadLength;
+  return 1 + variableByteIntegerLength(remaining) + remaining;
+}
+
+function variableByteIntegerLength(value: number): number {
+  return value < 128 ? 1 : value < 16_384 ? 2 : value < 2_097_152 ? 3 : 4;
 }

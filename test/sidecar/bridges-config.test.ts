@@ -62,6 +62,7 @@ describe('valid bridge blocks', () => {
         'notification_topic bridges/cloud/state',
         'start_type automatic',
         'restart_timeout 2 20',
+        'bridge_max_packet_size 65536',
       ].join('\n'),
     );
     expect(config).toEqual({
@@ -85,7 +86,12 @@ describe('valid bridge blocks', () => {
       notifications: false,
       notificationTopic: 'bridges/cloud/state',
       restart: { kind: 'jitter', baseSeconds: 2, capSeconds: 20 },
+      maxPacketSize: 65_536,
     } satisfies BridgeConfig);
+  });
+
+  it('takes bridge_max_packet_size 0 as mosquitto does: no limit', () => {
+    expect(parseOne(block('topic a', 'bridge_max_packet_size 0'))).not.toHaveProperty('maxPacketSize');
   });
 
   it('reads several blocks, skipping comments, blank lines, indentation and CRLF', () => {
@@ -169,6 +175,7 @@ describe('refusals name the line and the option', () => {
     ['a restart_timeout of 0', 'restart_timeout 0', 'MQTT_BRIDGES line 3: restart_timeout must be an integer in 1..86400, got "0"'],
     ['a restart_timeout cap under its base', 'restart_timeout 10 5', 'MQTT_BRIDGES line 3: restart_timeout cap 5 is lower than its base 10'],
     ['a restart_timeout with three values', 'restart_timeout 1 2 3', 'MQTT_BRIDGES line 3: restart_timeout takes at most 2 values, got "1 2 3"'],
+    ['a packet size that is not a number', 'bridge_max_packet_size 1k', 'MQTT_BRIDGES line 3: bridge_max_packet_size must be an integer in 0..268435460, got "1k"'],
     ['a start type other than automatic', 'start_type lazy', 'MQTT_BRIDGES line 3: start_type "lazy" is not supported (only automatic)'],
     ['an empty client id', 'remote_clientid', 'MQTT_BRIDGES line 3: remote_clientid needs a value'],
     ['a notification topic with a wildcard', 'notification_topic state/#', 'MQTT_BRIDGES line 3: notification_topic "state/#" is not a valid topic name'],

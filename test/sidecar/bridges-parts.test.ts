@@ -10,6 +10,8 @@ import { AckGate } from '../../sidecar/broker-bridges/ack-gate.ts';
 import { parseBridgeConfig, type BridgeTopic, type RestartPolicy } from '../../sidecar/broker-bridges/config.ts';
 import { RestartBackoff } from '../../sidecar/broker-bridges/restart-backoff.ts';
 import { TopicMap } from '../../sidecar/broker-bridges/topic-map.ts';
+import { publishSize } from '../../sidecar/broker-bridges/relay.ts';
+import { generate } from 'mqtt-packet';
 
 function topicsOf(...lines: string[]): BridgeTopic[] {
   const { bridges, problems } = parseBridgeConfig(['connection b1', 'address h', ...lines].join('\n'), { source: 'test', hostname: 'gw' });
@@ -179,5 +181,20 @@ describe('AckGate', () => {
     expect(gate.destroyed).toBe(true);
     release();
     expect(written()).toEqual(Buffer.alloc(0));
+  });
+});
+
+describe('publishSize', () => {
+  it.each([
+    ['QoS 0, 3.1.1, a small payload', 'a/b', 10, 0, undefined, 4],
+    ['QoS 1, 5.0, with properties', 'sensors/t1', 100, 1, { contentType: 'text/plain', userProperties: { site: 'a' } }, 5],
+    ['QoS 2, 5.0, a payload that needs a 3-byte Remaining Length', 'big', 20_000, 2, { messageExpiryInterval: 60 }, 5],
+    ['QoS 1, 5.0, right at the 2-byte boundary', 'x', 16_383 - 8, 1, undefined, 5],
+  ] as const)('%s: the length of the real packet', (_what, topic, payloadLength, qos, properties, version) => {
+    const real = generate(
+      { cmd: 'publish', topic, payload: Buffer.alloc(payloadLength), qos, retain: false, dup: false, ...(qos > 0 ? { messageId: 7 } : {}), ...(properties === undefined ? {} : { properties }) },
+      { protocolVersion: version },
+    );
+    expect(publishSize(topic, payloadLength, qos, properties, version)).toBe(real.length);
   });
 });

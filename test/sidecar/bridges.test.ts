@@ -222,6 +222,24 @@ describe.skipIf(!hasMosquitto)('broker bridges to a real mosquitto', () => {
     );
   });
 
+  it.each([
+    ['the Maximum Packet Size an MQTT 5 remote announces', 'mqttv50', ['allow_anonymous true', 'max_packet_size 1024'], []],
+    ['bridge_max_packet_size, for a 3.1.1 remote', 'mqttv311', ['allow_anonymous true'], ['bridge_max_packet_size 1024']],
+  ])('a message too large for %s is refused and logged, and the bridge stays connected', async (_what, protocol, remoteConfig, bridgeLines) => {
+    const remote = await remoteBroker({ config: [...remoteConfig] });
+    const localUrl = freshNamespaceUrl();
+    const sidecar = await startBridge(localUrl, ['connection b1', `address 127.0.0.1:${remote.port}`, 'topic big/# out 1', `bridge_protocol_version ${protocol}`, ...bridgeLines]);
+    const remoteReceiver = await client(remote.url);
+    await subscribe(remoteReceiver.client, 'big/#', { qos: 1 });
+    const localSender = await client(localUrl, { protocolVersion: 5 });
+    await publish(localSender.client, 'big/large', 'x'.repeat(2_000), { qos: 1 });
+    await publish(localSender.client, 'big/small', 'fence', { qos: 1 });
+    await waitUntil(() => arrived(remoteReceiver, 'big/small'), 'the small message after it');
+    expect(tally(remoteReceiver.messages)).toEqual(new Map([['big/small=fence', 1]]));
+    expect(sidecar.events('bridge.forward-refused')).toEqual([expect.objectContaining({ level: 'warn', crossing: 'out', topic: 'big/large', qos: 1, reasonCode: 0x95 })]);
+    expect(sidecar.events('bridge.disconnected')).toEqual([]);
+  });
+
   describe('QoS 1 survives the remote going away', () => {
     let persistence: string;
     beforeAll(() => {
