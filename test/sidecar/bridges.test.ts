@@ -301,6 +301,25 @@ describe.skipIf(!hasMosquitto)('broker bridges to a real mosquitto', () => {
     });
   });
 
+  it('reconnects to the edge after it restarts, and what came in from the remote meanwhile arrives', async () => {
+    const remote = await remoteBroker();
+    const localUrl = freshNamespaceUrl();
+    const sidecar = await startBridge(localUrl, ['connection b1', `address 127.0.0.1:${remote.port}`, 'topic up/# in 1', 'restart_timeout 1']);
+    const receiverSession = { protocolVersion: 5, clientId: 'local-keeper', clean: false, properties: { sessionExpiryInterval: 3600 } } as const;
+    const receiver = await client(localUrl, receiverSession);
+    await subscribe(receiver.client, 'up/#', { qos: 1 });
+    await receiver.end(true);
+
+    await edge.restart();
+    const remoteSender = await client(remote.url);
+    const topics = numbered('up/m', 5);
+    for (const topic of topics) await publish(remoteSender.client, topic, 'x', { qos: 1 });
+    await waitUntil(() => sidecar.events('bridge.connected').length >= 2, 'the bridge back on the restarted edge', 15_000);
+    expect(sidecar.events('bridge.disconnected').some((line) => line['side'] === 'local')).toBe(true);
+    const back = await client(localUrl, receiverSession);
+    await waitUntil(() => topics.every((topic) => arrived(back, topic)), 'every message from the remote', 15_000);
+  });
+
   it('keeps retrying an unreachable remote while the sidecar keeps serving devices', async () => {
     const port = await closedPort();
     const localUrl = freshNamespaceUrl();
