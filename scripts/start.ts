@@ -7,6 +7,7 @@
  *   MQTT_TCP_PORT  (1883)   sidecar: mqtt://127.0.0.1:$MQTT_TCP_PORT
  *   MQTT_DATA_DIR  (.data)  Durable Object SQLite storage
  *   MQTT_PASSWORD_FILE, MQTT_ACL_FILE: mosquitto files, passed as MQTT_PASSWORDS / MQTT_ACL
+ *   MQTT_BRIDGES, MQTT_BRIDGES_FILE: mosquitto bridge blocks, run by the sidecar (never passed to the edge)
  * Every other MQTT_* variable is passed to the edge as a [vars] binding.
  */
 import { randomBytes } from 'node:crypto';
@@ -27,8 +28,10 @@ mkdirSync(dataDir, { recursive: true });
 // The sidecar proves itself to the local edge with a per-run secret unless one is configured.
 const bridgeSecret = process.env['MQTT_BRIDGE_SECRET'] ?? randomBytes(24).toString('base64url');
 const edgeVars: Record<string, string> = { MQTT_BRIDGE_SECRET: bridgeSecret };
+// Settings of the sidecar alone: the bridges' remote credentials have no business in the edge's bindings.
+const sidecarOnly = ['MQTT_WS_PORT', 'MQTT_TCP_PORT', 'MQTT_DATA_DIR', 'MQTT_HOST', 'MQTT_EDGE_URL', 'MQTT_BRIDGES', 'MQTT_BRIDGES_FILE'];
 for (const [name, value] of Object.entries(process.env)) {
-  if (name.startsWith('MQTT_') && value !== undefined && !['MQTT_WS_PORT', 'MQTT_TCP_PORT', 'MQTT_DATA_DIR', 'MQTT_HOST', 'MQTT_EDGE_URL'].includes(name)) {
+  if (name.startsWith('MQTT_') && value !== undefined && !sidecarOnly.includes(name)) {
     edgeVars[name] = value;
   }
 }
@@ -50,10 +53,24 @@ if (namespaceAccessFile !== undefined && namespaceAccessFile !== '') {
   }
   delete edgeVars['MQTT_NAMESPACE_ACCESS_FILE'];
 }
-// Bad configuration fails here, with the line at fault, before anything listens.
+
+const quiet = ['warn', 'error'].includes(process.env['MQTT_LOG_LEVEL'] ?? '');
+const logFormat = process.env['MQTT_LOG_FORMAT'] ?? 'pretty';
+/** The sidecar's settings; the edge's URL is known once the edge listens. */
+const sidecarEnv = (edgeUrl: string): Record<string, string | undefined> => ({
+  ...process.env,
+  MQTT_TCP_HOST: process.env['MQTT_TCP_HOST'] ?? host,
+  MQTT_EDGE_URL: process.env['MQTT_EDGE_URL'] ?? edgeUrl,
+  MQTT_BRIDGE_SECRET: bridgeSecret,
+  MQTT_LOG_FORMAT: logFormat,
+});
+
+// Bad configuration fails here, with the line at fault, before anything listens
+// (the sidecar's too: a bridge block with a bad line must not wait for the edge to start).
 try {
   loadAccessConfig(edgeVars);
   loadEdgeConfig(edgeVars);
+  loadSidecarConfig(sidecarEnv(`ws://${host}:${wsPort}/mqtt`));
 } catch (error) {
   console.error(`configuration error: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
@@ -63,8 +80,6 @@ try {
 const adminToken = process.env['MQTT_ADMIN_TOKEN'] ?? randomBytes(18).toString('base64url');
 edgeVars['MQTT_ADMIN_TOKEN'] = adminToken;
 
-const quiet = ['warn', 'error'].includes(process.env['MQTT_LOG_LEVEL'] ?? '');
-const logFormat = process.env['MQTT_LOG_FORMAT'] ?? 'pretty';
 const bundle = process.env['EDGE_BUNDLE'];
 const edge = await startLocalEdge({
   port: wsPort,
@@ -76,15 +91,7 @@ const edge = await startLocalEdge({
   // A prebuilt bundle (npm run bench starts the stack many times); otherwise wrangler builds it.
   ...(bundle === undefined ? {} : { scriptPath: bundle }),
 });
-const sidecar = await startSidecar(
-  loadSidecarConfig({
-    ...process.env,
-    MQTT_TCP_HOST: process.env['MQTT_TCP_HOST'] ?? host,
-    MQTT_EDGE_URL: process.env['MQTT_EDGE_URL'] ?? edge.mqttUrl,
-    MQTT_BRIDGE_SECRET: bridgeSecret,
-    MQTT_LOG_FORMAT: logFormat,
-  }),
-);
+const sidecar = await startSidecar(loadSidecarConfig(sidecarEnv(edge.mqttUrl)));
 console.log(`MQTT broker ready: ws://${host}:${edge.port}/mqtt (WebSocket) and mqtt://${host}:${sidecar.tcpPort} (TCP), data in ${dataDir}`);
 console.log(`Dashboard: http://${host}:${edge.port}/ (admin token: ${process.env['MQTT_ADMIN_TOKEN'] === undefined ? adminToken : 'MQTT_ADMIN_TOKEN'})`);
 

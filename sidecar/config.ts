@@ -3,7 +3,10 @@
  * front and every problem is reported at once: a typo must never silently
  * change a limit or a port.
  */
-import type { LogFormat, LogLevel } from './log.ts';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseBridgeConfig, type BridgeConfig } from './broker-bridges/config.ts';
+import { describeError, type LogFormat, type LogLevel } from './log.ts';
 
 /** The largest packet MQTT can express: a 4-byte Remaining Length of 268,435,455 bytes. */
 export const MQTT_MAX_PACKET_SIZE_LIMIT = 268_435_455;
@@ -46,6 +49,8 @@ export interface SidecarConfig {
   log: { format: LogFormat; level: LogLevel };
   /** GET /metrics (Prometheus) and /healthz on their own listener; absent = off. */
   metrics?: ListenerConfig & { token?: string };
+  /** Broker-to-broker bridges (MQTT_BRIDGES / MQTT_BRIDGES_FILE, mosquitto syntax); none by default. */
+  bridges: readonly BridgeConfig[];
 }
 
 export type SidecarEnv = Readonly<Record<string, string | undefined>>;
@@ -87,6 +92,7 @@ export function loadSidecarConfig(env: SidecarEnv): SidecarConfig {
       format: reader.choice('MQTT_LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
       level: reader.choice('MQTT_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     },
+    bridges: readBridges(reader),
   };
 
   const edge = parseEdgeUrl(reader.text('MQTT_EDGE_URL', DEFAULT_EDGE_URL));
@@ -130,6 +136,33 @@ function readTlsListener(reader: EnvReader, defaultHost: string): TlsListenerCon
   };
 }
 
+/**
+ * mosquitto.conf bridge blocks, inline (MQTT_BRIDGES) or from a file
+ * (MQTT_BRIDGES_FILE); each problem names its line.
+ */
+function readBridges(reader: EnvReader): BridgeConfig[] {
+  // Untrimmed: line numbers in messages must count the lines the user wrote.
+  const inline = reader.untrimmedText('MQTT_BRIDGES');
+  const path = reader.optionalText('MQTT_BRIDGES_FILE');
+  if (inline !== undefined && path !== undefined) {
+    reader.problem('MQTT_BRIDGES and MQTT_BRIDGES_FILE are both set: use one');
+    return [];
+  }
+  let text = inline;
+  if (path !== undefined) {
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      reader.problem(`MQTT_BRIDGES_FILE="${path}" cannot be read: ${describeError(error)}`);
+      return [];
+    }
+  }
+  if (text === undefined) return [];
+  const { bridges, problems } = parseBridgeConfig(text, { source: path ?? 'MQTT_BRIDGES', hostname: hostname() });
+  for (const problem of problems) reader.problem(problem);
+  return bridges;
+}
+
 /** Accepts ws(s)://host[:port]/mqtt[/<namespace>]; returns a problem text otherwise. */
 export function parseEdgeUrl(text: string): { edgeUrl: string; namespace: string } | string {
   let url: URL;
@@ -167,6 +200,10 @@ class EnvReader {
   optionalText(name: string): string | undefined {
     const value = this.#env[name]?.trim();
     return value === undefined || value === '' ? undefined : value;
+  }
+
+  untrimmedText(name: string): string | undefined {
+    return this.optionalText(name) === undefined ? undefined : this.#env[name];
   }
 
   text(name: string, fallback: string): string {

@@ -8,6 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { ConnectionLimiter } from './admission.ts';
 import { ClientBridge, type BridgeSettings } from './bridge.ts';
+import { createBrokerBridges, type BrokerBridges } from './broker-bridges/start-bridges.ts';
 import type { ListenerConfig, SidecarConfig, TlsListenerConfig } from './config.ts';
 import { formatAddress } from './edge-socket.ts';
 import { createLogger, describeError, type Logger } from './log.ts';
@@ -131,6 +132,15 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
         });
   for (const server of servers) server.on('error', (error) => log.error('listener.error', { error: describeError(error) }));
 
+  // Broker bridges are clients of the edge like the devices; a file they need and cannot read stops the start here.
+  let brokerBridges: BrokerBridges;
+  try {
+    brokerBridges = await createBrokerBridges(config.bridges, { edge: settings.edge, namespace: config.namespace, log });
+  } catch (error) {
+    await Promise.all([...servers.map(closeServer), metricsServer?.close()]);
+    throw error;
+  }
+
   log.info('sidecar.listening', {
     tcp: `${config.tcp.host}:${tcpPort}`,
     tls: tlsPort === undefined ? undefined : `${config.tls?.host ?? ''}:${tlsPort}`,
@@ -140,7 +150,10 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
     maxConnections: config.maxConnections,
     maxPacketSize: config.maxPacketSize,
     metrics: metricsServer === undefined ? undefined : `${config.metrics?.host ?? ''}:${metricsServer.port}`,
+    bridges: config.bridges.length === 0 ? undefined : config.bridges.map((bridge) => bridge.name).join(','),
   });
+  // They connect in the background: a remote that is down is retried, never a reason not to serve devices.
+  brokerBridges.start();
 
   const shutDown = async (): Promise<void> => {
     const started = performance.now();
@@ -149,6 +162,8 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
     // Half the grace for the edge to finish its side; the rest to flush to devices.
     for (const bridge of bridges) bridge.shutdown(Math.floor(config.shutdownGraceMs / 2));
     const allClosed = Promise.all([...bridges].map((bridge) => bridge.closed));
+    // Broker bridges get the same half: they only need to finish what is in flight and DISCONNECT.
+    const brokerBridgesClosed = brokerBridges.close(Math.floor(config.shutdownGraceMs / 2));
     const inTime = await settlesWithin(allClosed, config.shutdownGraceMs);
     if (!inTime) {
       log.warn('sidecar.shutdown-grace-expired', { remaining: bridges.size });
@@ -156,6 +171,7 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
       await allClosed;
     }
     await listenersClosed;
+    await brokerBridgesClosed;
     await metricsServer?.close();
     log.info('sidecar.stopped', { durationMs: Math.round(performance.now() - started) });
   };

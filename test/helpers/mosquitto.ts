@@ -3,7 +3,8 @@
  * started on a free port of 127.0.0.1 with a configuration, password and ACL
  * file of the test's, and stopped by dispose. mosquitto cannot listen on
  * port 0 and report it, so the port is probed first; a lost race (another
- * process took it) is retried with a new port.
+ * process took it) is retried with a new port. A test that restarts the
+ * broker passes the port of the first one (`port`) to get the same again.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,12 @@ export interface MosquittoOptions {
   acl?: string;
   /** Also listen for MQTT over WebSocket (on wsPort). */
   websockets?: boolean;
+  /**
+   * Listen on this port instead of a free one (to start a broker again where
+   * clients expect it). Tried as given on every attempt: an old listener's
+   * port can take a moment to be free again.
+   */
+  port?: number;
 }
 
 export interface Mosquitto {
@@ -50,13 +57,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
 
 async function startOnce(options: MosquittoOptions): Promise<Mosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'mosquitto-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const wsPort = options.websockets === true ? await freePort() : undefined;
   const lines = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type all'];
-  if (wsPort !== undefined) lines.push(`listener ${wsPort} 127.0.0.1`, 'protocol websockets');
-  // Started as root, mosquitto switches to the user `mosquitto` (mosquitto.conf(5) `user`),
-  // which cannot read the 0700 directory holding the password and ACL files: stay root.
+  // Started as root (CI containers), mosquitto becomes the mosquitto user before it reads
+  // the password and ACL files, which are the test's and private (0600): stay root instead.
   if (process.getuid?.() === 0) lines.push('user root');
+  if (wsPort !== undefined) lines.push(`listener ${wsPort} 127.0.0.1`, 'protocol websockets');
   if (options.passwords !== undefined) {
     writeFileSync(join(dir, 'passwd'), options.passwords, { mode: 0o600 });
     lines.push(`password_file ${join(dir, 'passwd')}`);

@@ -15,6 +15,7 @@ describe('loadSidecarConfig', () => {
       shutdownGraceMs: 5_000,
       highWaterBytes: 256 * 1024,
       log: { format: 'json', level: 'info' },
+      bridges: [],
     });
   });
 
@@ -49,6 +50,7 @@ describe('loadSidecarConfig', () => {
       shutdownGraceMs: 0,
       highWaterBytes: 1024 * 1024,
       log: { format: 'pretty', level: 'debug' },
+      bridges: [],
     });
   });
 
