@@ -363,6 +363,10 @@ export class Namespace implements ProtocolContext {
     this.sessions.discard(clientId);
   }
 
+  expireSessionIfDue(clientId: string): void {
+    this.sessions.expireIfDue(clientId);
+  }
+
   addSubscription(entry: SubscriptionEntry): void {
     this.store.putSubscription(entry);
     if (this.router.add(entry) && this.directory.isConnected(entry.clientId)) this.systemTopics.start();

@@ -65,6 +65,20 @@ export class Sessions implements DeadlineSource {
     this.delete(clientId);
   }
 
+  /**
+   * A session whose expiry passed while its alarm has not fired yet ends
+   * now, as the alarm would end it: a client that comes back late must not
+   * find it [MQTT-3.1.2-23].
+   */
+  expireIfDue(clientId: string): void {
+    const session = this.deps.store.getSession(clientId);
+    if (session === undefined || session.connectionId !== undefined || session.disconnectedAt === undefined) return;
+    if (session.expiryInterval === SessionNeverExpires || session.disconnectedAt + session.expiryInterval * 1000 > this.deps.now()) return;
+    if (session.will !== undefined && session.willAt !== undefined) this.publishWill(session.will);
+    this.delete(clientId);
+    this.deps.log.log('info', 'session_expired', { client: clientId });
+  }
+
   /** Deletes a session and its subscriptions, from storage and the topic tree. */
   delete(clientId: string): void {
     const { store, router, outbound } = this.deps;

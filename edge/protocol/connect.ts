@@ -250,6 +250,7 @@ function takeOver(flow: ConnectFlow): boolean {
 /** [MQTT-3.1.2-4/5] clean start discards the old session; otherwise it is resumed. The expiry in force is the CONNECT's. */
 function openSession(flow: ConnectFlow): boolean {
   const { ctx, link, clean } = flow;
+  ctx.expireSessionIfDue(flow.clientId);
   if (clean) ctx.discardSession(flow.clientId);
   const existing = clean ? undefined : ctx.store.getSession(flow.clientId);
   flow.sessionPresent = existing !== undefined;

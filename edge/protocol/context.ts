@@ -76,6 +76,8 @@ export interface ProtocolContext {
   // ---- sessions ----
   /** Clean start: the old session goes (a will still waiting is sent now). */
   discardSession(clientId: string): void;
+  /** A session whose expiry has passed ends now, even if its alarm has not fired yet. */
+  expireSessionIfDue(clientId: string): void;
 
   // ---- subscriptions ----
   /** Stores a subscription and adds it to the topic tree. */
