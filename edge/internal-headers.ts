@@ -8,6 +8,8 @@ export const InternalHeader = {
   RemoteAddress: 'x-broker-remote-address',
   Bridged: 'x-broker-bridged',
   Subprotocol: 'x-broker-subprotocol',
+  /** The upgrade is a sidecar's link (many devices), from a sidecar with the secret. */
+  Link: 'x-broker-link',
 } as const;
 
 /** Headers the sidecar sends on its upgrade request. */

@@ -15,6 +15,8 @@ import type { ClientSummary, RetainedSummary } from './core/readouts.ts';
 import type { EdgeEnv } from './env.ts';
 import type { ApiMessage } from './http-api.ts';
 import { InternalHeader } from './internal-headers.ts';
+import { LinkDeviceStore } from './link/link-device-store.ts';
+import { LinkHost, type LinkAttachment } from './link/link-host.ts';
 import { namespaceStats, type NamespaceStats } from './observability/stats.ts';
 import { SysTopicsPublisher } from './observability/sys-topics.ts';
 
@@ -27,6 +29,13 @@ const NamespaceKey = 'broker.namespace';
  * as soon as it arrives, before a byte of it is decoded.
  */
 const WebSocketMessageSlack = 64 * 1024;
+
+/**
+ * A sidecar's link batches many devices' packets, so it is allowed the
+ * platform's largest message (32 MiB); each device's decoder still holds it
+ * to the maximum packet size, and a device over it is closed alone.
+ */
+const LinkMessageLimit = 32 * 1024 * 1024;
 
 /** WebSocket close codes for the core's close kinds (RFC 6455 §7.4.1). */
 const WebSocketCloseCode: Record<CloseKind, number> = { normal: 1000, 'protocol-error': 1002, policy: 1008, 'server-error': 1011 };
@@ -43,6 +52,9 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
   return class BrokerNamespace extends DurableObject<EdgeEnv> implements BrokerNamespaceRpc {
     private core: Namespace | undefined;
     private readonly connectionIds = new WeakMap<WebSocket, string>();
+    /** The sidecars' links (each one WebSocket for many devices), by socket. */
+    private readonly links = new WeakMap<WebSocket, LinkHost>();
+    private linkDevices: LinkDeviceStore | undefined;
     private log: Logger;
     /** The alarm time this instance last set; unknown (undefined) after a wake. */
     private alarmAt: number | undefined;
@@ -134,7 +146,15 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
       this.core = core;
       if (core.hasStorage) this.rememberNamespace();
       const connections: Array<{ state: ConnectionState; transport: Transport }> = [];
+      const liveLinks = new Set<string>();
       for (const ws of this.ctx.getWebSockets()) {
+        const link = readLinkAttachment(ws);
+        if (link !== undefined) {
+          const host = this.hostLink(ws, link);
+          liveLinks.add(link.id);
+          connections.push(...host.restoreDevices());
+          continue;
+        }
         const state = readAttachment(ws);
         if (state === undefined) {
           ws.close(1011, 'connection state lost');
@@ -143,6 +163,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
         this.connectionIds.set(ws, state.id);
         connections.push({ state, transport: transportFor(ws) });
       }
+      // Devices of links that did not survive (the object restarted) are gone with them.
+      this.linkDeviceStore().forgetLinksExcept(liveLinks);
       core.restore(connections);
       // Logged on every cold start and every wake from hibernation.
       this.log.log('info', 'namespace_started', { connections: connections.length, subscriptions: core.subscriptionCount });
@@ -161,18 +183,68 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
       const server = pair[1];
       this.ctx.acceptWebSocket(server);
       const remoteAddress = request.headers.get(InternalHeader.RemoteAddress) ?? undefined;
+      const protocol = request.headers.get(InternalHeader.Subprotocol);
+      const headers = protocol === null ? {} : { 'Sec-WebSocket-Protocol': protocol };
+      if (request.headers.get(InternalHeader.Link) === '1') {
+        const attachment: LinkAttachment = { v: 1, kind: 'link', id: core.newId(), ...(remoteAddress === undefined ? {} : { remoteAddress }) };
+        server.serializeAttachment(attachment);
+        this.hostLink(server, attachment);
+        return new Response(null, { status: 101, webSocket: client, headers });
+      }
       const state = core.accept(transportFor(server), {
         bridged: request.headers.get(InternalHeader.Bridged) === '1',
         ...(remoteAddress === undefined ? {} : { remoteAddress }),
       });
       this.connectionIds.set(server, state.id);
-      const protocol = request.headers.get(InternalHeader.Subprotocol);
       // The 101 must echo the chosen subprotocol, or browsers drop the connection.
-      return new Response(null, { status: 101, webSocket: client, headers: protocol === null ? {} : { 'Sec-WebSocket-Protocol': protocol } });
+      return new Response(null, { status: 101, webSocket: client, headers });
+    }
+
+    private linkDeviceStore(): LinkDeviceStore {
+      return (this.linkDevices ??= new LinkDeviceStore(this.ctx.storage.sql));
+    }
+
+    private hostLink(ws: WebSocket, attachment: LinkAttachment): LinkHost {
+      const host = new LinkHost(
+        attachment,
+        { send: (bytes) => ws.send(bytes), close: (code, reason) => safeClose(ws, code, reason) },
+        this.linkDeviceStore(),
+        this.log,
+        (changed) => ws.serializeAttachment(changed),
+      );
+      this.links.set(ws, host);
+      return host;
+    }
+
+    /** A message on a sidecar's link: frames for many devices. */
+    private async linkMessage(host: LinkHost, ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
+      const core = this.getCore();
+      if (typeof message === 'string' || message.byteLength > LinkMessageLimit) {
+        const problem = typeof message === 'string' ? 'a text frame' : `a message of ${message.byteLength} bytes`;
+        this.log.log('warn', 'link_protocol_error', { link: host.id, sidecar: host.attachment.name, error: problem });
+        safeClose(ws, typeof message === 'string' ? 1003 : 1009, `link protocol error: ${problem}`);
+        this.links.delete(ws);
+        await host.closeAll(core, 'network-error');
+        return;
+      }
+      try {
+        await host.receive(core, new Uint8Array(message));
+      } catch (error) {
+        this.log.log('error', 'link_message_failed', { link: host.id, error: describeError(error) });
+      }
+    }
+
+    private linkOf(ws: WebSocket): LinkHost | undefined {
+      const known = this.links.get(ws);
+      if (known !== undefined) return known;
+      this.getCore();
+      return this.links.get(ws);
     }
 
     override async webSocketMessage(ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
       const core = this.getCore();
+      const link = this.linkOf(ws);
+      if (link !== undefined) return this.linkMessage(link, ws, message);
       const id = this.connectionIdOf(ws);
       if (id === undefined) return;
       if (typeof message === 'string') {
@@ -197,8 +269,15 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
     }
 
     override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-      const id = this.connectionIdOf(ws);
       safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+      const link = this.linkOf(ws);
+      if (link !== undefined) {
+        this.links.delete(ws);
+        this.log.log('info', 'link_closed', { link: link.id, sidecar: link.attachment.name, code, reason });
+        await link.closeAll(this.getCore(), code === BridgeCloseCode.GoingAway ? 'server-shutdown' : 'network-error');
+        return;
+      }
+      const id = this.connectionIdOf(ws);
       if (id === undefined) return;
       // A trusted sidecar says why its device went away.
       const cause = readAttachment(ws)?.bridged === true ? (BridgeCloseCauses.get(code) ?? 'network-error') : 'network-error';
@@ -206,6 +285,13 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
     }
 
     override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+      const link = this.linkOf(ws);
+      if (link !== undefined) {
+        this.links.delete(ws);
+        this.log.log('info', 'websocket_error', { kind: 'link', link: link.id, error: describeError(error) });
+        await link.closeAll(this.getCore(), 'network-error');
+        return;
+      }
       const id = this.connectionIdOf(ws);
       this.log.log('info', 'websocket_error', { kind: 'WebSocket', connection: id, error: describeError(error) });
       if (id !== undefined) await this.getCore().closed(id, 'network-error');
@@ -246,11 +332,17 @@ function transportFor(ws: WebSocket): Transport {
   };
 }
 
-/** Attachments written by this code carry `v: 1`; anything else is not ours. */
+/** Attachments written by this code carry `v: 1`; anything else is not ours. A link's says `kind: 'link'`. */
 function readAttachment(ws: WebSocket): ConnectionState | undefined {
-  const value = ws.deserializeAttachment() as Partial<ConnectionState> | null;
-  if (value === null || typeof value !== 'object' || value.v !== 1 || typeof value.id !== 'string') return undefined;
+  const value = ws.deserializeAttachment() as (Partial<ConnectionState> & { kind?: unknown }) | null;
+  if (value === null || typeof value !== 'object' || value.v !== 1 || typeof value.id !== 'string' || value.kind !== undefined) return undefined;
   return value as ConnectionState;
+}
+
+function readLinkAttachment(ws: WebSocket): LinkAttachment | undefined {
+  const value = ws.deserializeAttachment() as Partial<LinkAttachment> | null;
+  if (value === null || typeof value !== 'object' || value.v !== 1 || value.kind !== 'link' || typeof value.id !== 'string') return undefined;
+  return value as LinkAttachment;
 }
 
 function safeClose(ws: WebSocket, code: number, reason: string): void {

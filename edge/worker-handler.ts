@@ -4,6 +4,7 @@
  * `/admin/<ns>/...` and `/metrics` the admin API (MQTT_ADMIN_TOKEN); a plain
  * GET of `/` the dashboard; everything else is answered here.
  */
+import { LinkSubprotocol } from '../shared/link-protocol.ts';
 import { InternalHeader, BridgeHeader } from './internal-headers.ts';
 import type { EdgeEnv } from './env.ts';
 import type { BrokerNamespaceRpc, BrokerResolver, ResolvedBroker } from './broker-types.ts';
@@ -113,8 +114,14 @@ async function handleMqttUpgrade(request: Request, env: EdgeEnv, url: URL, resol
     .split(',')
     .map((p) => p.trim())
     .filter((p) => p.length > 0);
-  const subprotocol = offered.find((p) => MqttSubprotocols.includes(p));
+  const bridged = isTrustedBridge(request, env);
+  // A sidecar's link carries many devices (docs/link-protocol.md); only a sidecar with the secret may open one.
+  const isLink = offered.includes(LinkSubprotocol);
+  if (isLink && !bridged) return text(403, `a sidecar link (${LinkSubprotocol}) needs the bridge secret (MQTT_BRIDGE_SECRET)\n`);
+  const subprotocol = isLink ? LinkSubprotocol : offered.find((p) => MqttSubprotocols.includes(p));
   if (offered.length > 0 && subprotocol === undefined) {
+    const link = offered.find((p) => p.startsWith('mqtt-link.'));
+    if (link !== undefined) return text(400, `unsupported sidecar link version "${link}": this edge speaks ${LinkSubprotocol}\n`);
     return text(400, `unsupported WebSocket subprotocol "${offered.join(', ')}": offer "mqtt"\n`);
   }
 
@@ -122,7 +129,7 @@ async function handleMqttUpgrade(request: Request, env: EdgeEnv, url: URL, resol
   for (const name of Object.values(InternalHeader)) headers.delete(name);
   headers.set(InternalHeader.Namespace, namespace);
   if (subprotocol !== undefined) headers.set(InternalHeader.Subprotocol, subprotocol);
-  const bridged = isTrustedBridge(request, env);
+  if (isLink) headers.set(InternalHeader.Link, '1');
   const claimedAddress = request.headers.get(BridgeHeader.ClientAddress);
   // On Cloudflare the edge sets CF-Connecting-IP itself; a local runtime passes on what the client sent.
   const connectingIp = resolved.trustConnectingIp ? request.headers.get('CF-Connecting-IP') : null;

@@ -17,4 +17,6 @@ export const BridgeCloseCode = {
   KeepAliveTimeout: 4001,
   /** The device sent a malformed or oversized packet. */
   DeviceProtocolError: 4002,
+  /** The device did not read what it was sent, past its queue on the sidecar's link. */
+  SlowDevice: 4003,
 } as const;

@@ -1,12 +1,14 @@
 /**
- * One device: its TCP (or TLS) socket on one side, one WebSocket to the edge
- * on the other. The bridge moves whole packets and holds no MQTT session or
- * topic state; it only
+ * One device: its TCP (or TLS) socket on one side, its channel to the edge
+ * on the other (a channel of the sidecar's shared link, or a WebSocket of
+ * its own: see edge-channel.ts). The bridge moves whole packets and holds
+ * no MQTT session or topic state; it only
  * - reads the CONNECT before dialling the edge (level, keep-alive, client id),
  * - enforces keep-alive and, when the edge trusts it (MQTT_BRIDGE_SECRET),
  *   answers PINGREQ itself, so idle devices never wake the edge,
  * - watches the edge's CONNACK (a 5.0 Server Keep Alive overrides the device's),
- * - applies backpressure both ways, so memory per device stays bounded,
+ * - applies backpressure both ways, so memory per device stays bounded (a
+ *   device on the shared link that stops reading is dropped, not waited for),
  * - closes each side when the other closes, in the way the other side
  *   expects (see EdgeCloseCode).
  *
@@ -14,7 +16,6 @@
  * → closing; `closed` settles once both sockets are gone.
  */
 import type { Socket } from 'node:net';
-import WebSocket from 'ws';
 import { PacketDecoder } from '../shared/codec/decoder.ts';
 import { PacketFramer, type Frame } from '../shared/codec/framer.ts';
 import { MaxPacketSizeLimit, PacketType, type ProtocolLevel } from '../shared/codec/types.ts';
@@ -22,13 +23,23 @@ import { malformedPacket, type MqttError } from '../shared/errors.ts';
 import { ReasonCode } from '../shared/reason-codes.ts';
 import { readConnect, type ConnectOutcome } from './connect-reader.ts';
 import { EdgeCloseCode, edgeCloseFor, type CloseCause } from './close-codes.ts';
-import { formatAddress, openEdgeSocket, toEdgeMessage, type EdgeTarget } from './edge-socket.ts';
+import type { EdgeChannel, EdgeDialer } from './edge-channel.ts';
+import { formatAddress, toEdgeMessage } from './edge-socket.ts';
 import { KeepAliveMonitor } from './keep-alive.ts';
 import { describeError, type Logger } from './log.ts';
 import { PINGRESP, connackRefusal, disconnectFor, refusalForInvalidConnect } from './replies.ts';
 
 export interface BridgeSettings {
-  edge: EdgeTarget;
+  /** Opens the device's channel to the edge. */
+  dial: EdgeDialer;
+  /** For logs. */
+  edgeUrl: string;
+  /**
+   * Answer PINGREQ here and never forward it: the edge trusts a sidecar
+   * with the bridge secret to enforce keep-alive, so idle devices cost it
+   * nothing. Without the secret the edge must see the pings.
+   */
+  answerPings: boolean;
   maxPacketSize: number;
   connectTimeoutMs: number;
   /** Bytes queued toward the edge above which the device stops being read; reading resumes at half. */
@@ -47,7 +58,7 @@ interface CloseOptions {
 let nextConnectionNumber = 1;
 
 export class ClientBridge {
-  /** Settles once the device socket and the edge WebSocket are both closed. */
+  /** Settles once the device socket and the edge channel are both closed. */
   readonly closed: Promise<void>;
   readonly #socket: Socket;
   readonly #settings: BridgeSettings;
@@ -65,11 +76,11 @@ export class ClientBridge {
 
   #level: ProtocolLevel = 4;
   #keepAliveSeconds = 0;
-  /** The CONNECT and whatever followed it, held while the WebSocket opens. */
+  /** The CONNECT and whatever followed it, held while the edge channel opens. */
   #pendingFrames: Frame[] = [];
   #pendingError: MqttError | undefined;
 
-  #ws: WebSocket | undefined;
+  #edge: EdgeChannel | undefined;
   #edgeFailure: string | undefined;
   /** Frames the edge's messages until its CONNACK has gone by; then dropped. */
   #edgeFramer: PacketFramer | undefined;
@@ -121,7 +132,7 @@ export class ClientBridge {
   get bufferedToEdge(): number {
     let pending = 0;
     for (const frame of this.#pendingFrames) pending += frame.bytes.length;
-    return pending + this.#framer.bufferedBytes + (this.#ws?.bufferedAmount ?? 0);
+    return pending + this.#framer.bufferedBytes + (this.#edge?.bufferedAmount ?? 0);
   }
 
   /** Bytes held for this device on the way to it. */
@@ -161,15 +172,15 @@ export class ClientBridge {
     this.#keepAlive.stop();
     // Nothing more from the device: the session it would go to is ending.
     this.#socket.pause();
-    this.#ws?.close(EdgeCloseCode.GoingAway, 'sidecar shutting down');
-    this.#drainTimer = setTimeout(() => this.#ws?.terminate(), drainMs);
+    this.#edge?.close(EdgeCloseCode.GoingAway, 'sidecar shutting down');
+    this.#drainTimer = setTimeout(() => this.#edge?.terminate(), drainMs);
   }
 
   /** Cuts both sides at once (end of the shutdown grace period). */
   destroy(): void {
     if (this.#phase !== 'closing') this.#close('shutdown');
     this.#socket.destroy();
-    this.#ws?.terminate();
+    this.#edge?.terminate();
   }
 
   // ── Phase 1: the device's CONNECT ─────────────────────────────────────
@@ -204,17 +215,19 @@ export class ClientBridge {
     this.#connectToEdge();
   }
 
-  // ── Phase 2: the WebSocket to the edge ────────────────────────────────
+  // ── Phase 2: the channel to the edge ──────────────────────────────────
 
   #connectToEdge(): void {
     this.#phase = 'connecting-edge';
-    const ws = openEdgeSocket(this.#settings.edge, this.#address);
-    this.#ws = ws;
     this.#edgeClosed = false;
-    ws.on('open', () => this.#onEdgeOpen());
-    ws.on('message', (data, isBinary) => this.#onEdgeMessage(data, isBinary));
-    ws.on('error', (error) => this.#onEdgeError(error));
-    ws.on('close', (code, reason) => this.#onEdgeClosed(code, reason.toString()));
+    this.#edge = this.#settings.dial(this.#address, {
+      onOpen: () => this.#onEdgeOpen(),
+      onMessage: (bytes) => this.#onEdgeMessage(bytes),
+      onProtocolError: (reason) => this.#onEdgeProtocolError(reason),
+      onError: (error) => this.#onEdgeError(error),
+      onClose: (code, reason) => this.#onEdgeClosed(code, reason),
+      onOverflow: (queuedBytes) => this.#onDeviceTooSlow(queuedBytes),
+    });
   }
 
   #onEdgeOpen(): void {
@@ -250,7 +263,7 @@ export class ClientBridge {
     clearTimeout(this.#drainTimer);
     switch (this.#phase) {
       case 'connecting-edge':
-        this.#log.warn('edge.unavailable', { url: this.#settings.edge.url, error: this.#edgeFailure ?? `closed with code ${code}` });
+        this.#log.warn('edge.unavailable', { url: this.#settings.edgeUrl, error: this.#edgeFailure ?? `closed with code ${code}` });
         this.#close('edge-unavailable', { reply: connackRefusal(this.#level, ReasonCode.ServerUnavailable) });
         return;
       case 'open':
@@ -261,6 +274,11 @@ export class ClientBridge {
           return;
         }
         this.#log.debug('edge.closed', { code, reason });
+        if (code === 1006 && !this.#disconnectForwarded) {
+          // Lost without a word from the edge (it went down, or the link did): a 5.0 device hears why.
+          this.#close('edge-closed', { reply: disconnectFor(this.#level, this.#connackAccepted, ReasonCode.ServerUnavailable) });
+          return;
+        }
         this.#close(this.#disconnectForwarded ? 'device-disconnected' : 'edge-closed');
         return;
       case 'draining':
@@ -288,7 +306,7 @@ export class ClientBridge {
     if (error !== undefined && this.#phase === 'open') this.#onDeviceProtocolError(error);
   }
 
-  /** Forwards one read's worth of packets as one WebSocket message (far cheaper at the edge). */
+  /** Forwards one read's worth of packets as one message (far cheaper at the edge). */
   #forwardFrames(frames: readonly Frame[]): void {
     if (frames.length === 0) return;
     this.#keepAlive.touch();
@@ -300,7 +318,7 @@ export class ClientBridge {
           error = malformedPacket('PINGREQ with a non-zero remaining length');
           break;
         }
-        if (this.#settings.edge.secret !== undefined) {
+        if (this.#settings.answerPings) {
           // Answered here and never forwarded: an idle device costs the edge nothing.
           // The edge trusts a bridge with the secret to enforce keep-alive itself.
           this.#answerPing();
@@ -335,10 +353,10 @@ export class ClientBridge {
   }
 
   #sendToEdge(packets: readonly Uint8Array[]): void {
-    const ws = this.#ws;
-    if (ws === undefined || ws.readyState !== WebSocket.OPEN) return;
-    ws.send(toEdgeMessage(packets), (error) => this.#onEdgeWritten(error));
-    if (!this.#deviceReadPaused && ws.bufferedAmount > this.#settings.highWaterBytes) {
+    const edge = this.#edge;
+    if (edge === undefined || edge.state !== 'open') return;
+    edge.send(toEdgeMessage(packets), (error) => this.#onEdgeWritten(error));
+    if (!this.#deviceReadPaused && edge.bufferedAmount > this.#settings.highWaterBytes) {
       this.#deviceReadPaused = true;
       this.#socket.pause();
       this.#keepAlive.suspend();
@@ -349,7 +367,7 @@ export class ClientBridge {
   #onEdgeWritten(error: Error | null | undefined): void {
     // Node calls write callbacks with null on success, not undefined.
     if (error != null || !this.#deviceReadPaused || this.#phase !== 'open') return;
-    if ((this.#ws?.bufferedAmount ?? 0) > this.#settings.highWaterBytes / 2) return;
+    if ((this.#edge?.bufferedAmount ?? 0) > this.#settings.highWaterBytes / 2) return;
     this.#deviceReadPaused = false;
     this.#keepAlive.resume();
     this.#socket.resume();
@@ -363,15 +381,22 @@ export class ClientBridge {
 
   // ── Edge → device ─────────────────────────────────────────────────────
 
-  #onEdgeMessage(data: WebSocket.RawData, isBinary: boolean): void {
+  #onEdgeProtocolError(reason: string): void {
+    if (this.#phase === 'closing' || this.#deviceClosed) return;
+    this.#log.warn('edge.protocol-error', { error: reason });
+    this.#close('edge-protocol-error');
+  }
+
+  /** On the shared link: the device stopped reading for longer than its queue allows. */
+  #onDeviceTooSlow(queuedBytes: number): void {
+    if (this.#phase === 'closing') return;
+    this.#log.warn('device.too-slow', { queuedBytes, bufferedToDevice: this.#socket.writableLength });
+    this.#close('slow-device');
+  }
+
+  #onEdgeMessage(bytes: Buffer): void {
     // After the bridge decided to close, the edge has nothing left to say to the device.
     if (this.#phase === 'closing' || this.#deviceClosed) return;
-    if (!isBinary) {
-      this.#log.warn('edge.protocol-error', { error: 'text frame from the edge' });
-      this.#close('edge-protocol-error');
-      return;
-    }
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (this.#edgeFramer !== undefined && !this.#watchForConnack(bytes)) return;
     this.#writeToDevice(bytes);
     if (this.#pingOwed && this.#connackForwarded) {
@@ -426,17 +451,17 @@ export class ClientBridge {
 
   #writeToDevice(bytes: Uint8Array): void {
     if (this.#deviceClosed || this.#socket.writableEnded) return;
-    if (!this.#socket.write(bytes) && !this.#edgeReadPaused && this.#ws !== undefined) {
+    if (!this.#socket.write(bytes) && !this.#edgeReadPaused && this.#edge !== undefined) {
       // Stop reading the edge until the device has taken what it has.
       this.#edgeReadPaused = true;
-      this.#ws.pause();
+      this.#edge.pause();
     }
   }
 
   #onDeviceDrained(): void {
     if (!this.#edgeReadPaused) return;
     this.#edgeReadPaused = false;
-    this.#ws?.resume();
+    this.#edge?.resume();
   }
 
   // ── Endings ───────────────────────────────────────────────────────────
@@ -471,16 +496,9 @@ export class ClientBridge {
     clearTimeout(this.#disconnectTimer);
     this.#pendingFrames = [];
 
-    const ws = this.#ws;
-    if (ws !== undefined && !this.#edgeClosed) {
-      if (ws.readyState === WebSocket.CONNECTING) {
-        ws.terminate();
-      } else if (ws.readyState === WebSocket.OPEN) {
-        // Read on, so the edge's close reply is seen even if the device had stalled us.
-        ws.resume();
-        const [code, reason] = edgeCloseFor(cause, this.#disconnectForwarded);
-        ws.close(code, reason);
-      }
+    if (this.#edge !== undefined && !this.#edgeClosed) {
+      const [code, reason] = edgeCloseFor(cause, this.#disconnectForwarded);
+      this.#edge.close(code, reason);
     }
 
     if (!this.#deviceClosed) {
@@ -506,7 +524,7 @@ export class ClientBridge {
       bytesOut: this.#socket.bytesWritten,
     };
     // Sessions that reached the edge get an info line; refusals already logged theirs.
-    if (this.#ws !== undefined && cause !== 'edge-unavailable') this.#log.info('device.closed', fields);
+    if (this.#edge !== undefined && cause !== 'edge-unavailable') this.#log.info('device.closed', fields);
     else this.#log.debug('device.closed', fields);
     this.#resolveClosed();
   }

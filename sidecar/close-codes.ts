@@ -1,5 +1,5 @@
 /**
- * How the sidecar closes the WebSocket toward the edge. Only 1000 follows a
+ * How the sidecar closes a device's channel toward the edge. Only 1000 follows a
  * DISCONNECT the device sent; with every other code the edge treats the
  * connection as lost and publishes the will.
  */
@@ -18,6 +18,7 @@ export type CloseCause =
   | 'malformed-packet'
   | 'connect-timeout'
   | 'over-limit'
+  | 'slow-device'
   | 'shutdown';
 
 /** The close code and reason the edge gets for each way a connection ends. */
@@ -32,6 +33,8 @@ export function edgeCloseFor(cause: CloseCause, disconnectForwarded: boolean): [
       return [EdgeCloseCode.ProtocolError, 'expected binary frames of whole MQTT packets'];
     case 'shutdown':
       return [EdgeCloseCode.GoingAway, 'sidecar shutting down'];
+    case 'slow-device':
+      return [EdgeCloseCode.SlowDevice, 'device too slow to read what it is sent'];
     default:
       return [EdgeCloseCode.DeviceLost, 'device connection lost'];
   }

@@ -46,6 +46,13 @@ export interface SidecarConfig {
   shutdownGraceMs: number;
   /** Bytes queued toward the edge above which the device's socket stops being read. */
   highWaterBytes: number;
+  /**
+   * All devices over one multiplexed WebSocket (the link) rather than one
+   * WebSocket each; needs the bridge secret. MQTT_EDGE_LINK=on|off, on by default.
+   */
+  edgeLink: boolean;
+  /** On the link: bytes held for a device that does not read before it is dropped. */
+  linkDeviceQueueBytes: number;
   log: { format: LogFormat; level: LogLevel };
   /** GET /metrics (Prometheus) and /healthz on their own listener; absent = off. */
   metrics?: ListenerConfig & { token?: string };
@@ -88,6 +95,8 @@ export function loadSidecarConfig(env: SidecarEnv): SidecarConfig {
     edgeConnectTimeoutMs: reader.integer('MQTT_EDGE_CONNECT_TIMEOUT_MS', 10_000, 100, 600_000),
     shutdownGraceMs: reader.integer('MQTT_SHUTDOWN_GRACE_MS', 5_000, 0, 600_000),
     highWaterBytes: reader.integer('MQTT_HIGH_WATER_BYTES', 256 * 1024, 1024, 256 * 1024 * 1024),
+    edgeLink: reader.choice('MQTT_EDGE_LINK', ['on', 'off'] as const, 'on') === 'on',
+    linkDeviceQueueBytes: reader.integer('MQTT_LINK_DEVICE_QUEUE_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     log: {
       format: reader.choice('MQTT_LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
       level: reader.choice('MQTT_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),

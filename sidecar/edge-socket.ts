@@ -32,16 +32,17 @@ const MAX_EDGE_MESSAGE_BYTES = 64 * 1024 * 1024;
 /**
  * Starts the upgrade; the caller listens for 'open', 'error' and 'close'.
  * Without `clientAddress` (a client of the sidecar's own, such as a broker
- * bridge) the edge sees the sidecar's address, which is the truth.
+ * bridge, or the sidecar's link) the edge sees the sidecar's address, which
+ * is the truth.
  *
  * @example
  * const ws = openEdgeSocket({ url: 'ws://127.0.0.1:8787/mqtt', handshakeTimeoutMs: 10_000 }, '10.0.0.7:51234');
  */
-export function openEdgeSocket(target: EdgeTarget, clientAddress?: string): WebSocket {
+export function openEdgeSocket(target: EdgeTarget, clientAddress?: string, subprotocol: string = MQTT_SUBPROTOCOL): WebSocket {
   const headers: Record<string, string> = {};
   if (clientAddress !== undefined) headers[BridgeHeader.ClientAddress] = clientAddress;
   if (target.secret !== undefined) headers[BridgeHeader.Secret] = target.secret;
-  return new WebSocket(target.url, MQTT_SUBPROTOCOL, {
+  return new WebSocket(target.url, subprotocol, {
     headers,
     handshakeTimeout: target.handshakeTimeoutMs,
     // MQTT payloads are often already compressed or tiny; deflate would cost

@@ -4,6 +4,7 @@
  */
 import { formatPrometheus, type MetricFamily } from '../shared/prometheus.ts';
 import type { CloseCause } from './close-codes.ts';
+import type { EdgeLinkStats } from './edge-link.ts';
 
 /** The sidecar's live numbers, as the server reads them for /metrics. */
 export interface SidecarStats {
@@ -14,6 +15,8 @@ export interface SidecarStats {
   bufferedToEdge: number;
   /** Bytes held by the sidecar on their way to devices. */
   bufferedToDevice: number;
+  /** The multiplexed link to the edge, when it is on. */
+  link?: EdgeLinkStats;
 }
 
 /** Causes that mean the sidecar turned a device away before or instead of bridging it. */
@@ -61,6 +64,23 @@ export class SidecarMetrics {
       counter('mqtt_sidecar_bytes_from_devices_total', 'Bytes read from devices (closed connections).', this.bytesFromDevices),
       counter('mqtt_sidecar_bytes_to_devices_total', 'Bytes written to devices (closed connections).', this.bytesToDevices),
       counter('mqtt_sidecar_pingreq_answered_total', 'PINGREQs answered by the sidecar without waking the edge (closed connections).', this.pingsAnswered),
+      ...(stats.link === undefined ? [] : linkFamilies(stats.link, gauge, counter)),
     ]);
   }
+}
+
+function linkFamilies(
+  link: EdgeLinkStats,
+  gauge: (name: string, help: string, value: number) => MetricFamily,
+  counter: (name: string, help: string, value: number) => MetricFamily,
+): MetricFamily[] {
+  return [
+    gauge('mqtt_sidecar_link_up', 'Whether the multiplexed link to the edge is up.', link.up),
+    gauge('mqtt_sidecar_link_channels', 'Devices carried on the link now.', link.channels),
+    gauge('mqtt_sidecar_link_per_device', 'The edge does not know the link: devices use a WebSocket each.', link.perDevice ? 1 : 0),
+    counter('mqtt_sidecar_link_connects_total', 'Times the link came up.', link.connects),
+    counter('mqtt_sidecar_link_messages_sent_total', 'WebSocket messages sent on the link (each carries many packets).', link.messagesSent),
+    counter('mqtt_sidecar_link_messages_received_total', 'WebSocket messages received on the link.', link.messagesReceived),
+    counter('mqtt_sidecar_link_fanout_deliveries_total', 'Device deliveries that crossed the link once for many devices.', link.fanoutDeliveries),
+  ];
 }

@@ -1,6 +1,7 @@
 /**
  * The sidecar service: TCP (and optionally TLS) listeners whose clients are
- * each bridged into the edge over their own WebSocket. Stateless: any
+ * bridged into the edge, all over one multiplexed link (with the bridge
+ * secret; see edge-link.ts) or each over its own WebSocket. Stateless: any
  * number of sidecars can serve the same edge.
  */
 import { readFile } from 'node:fs/promises';
@@ -10,7 +11,9 @@ import { ConnectionLimiter } from './admission.ts';
 import { ClientBridge, type BridgeSettings } from './bridge.ts';
 import { createBrokerBridges, type BrokerBridges } from './broker-bridges/start-bridges.ts';
 import type { ListenerConfig, SidecarConfig, TlsListenerConfig } from './config.ts';
-import { formatAddress } from './edge-socket.ts';
+import { webSocketDialer } from './edge-channel.ts';
+import { EdgeLink } from './edge-link.ts';
+import { formatAddress, type EdgeTarget } from './edge-socket.ts';
 import { createLogger, describeError, type Logger } from './log.ts';
 import { SidecarMetrics, type SidecarStats } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
@@ -39,6 +42,9 @@ export interface Sidecar {
 
 export type { SidecarStats } from './metrics.ts';
 
+/** The largest device packet that fits in one link message (32 MiB less the frame headers). */
+const LinkMaxPacketSize = 32 * 1024 * 1024 - 1024;
+
 export interface SidecarOptions {
   /** Where logs go; by default JSON lines (or pretty) on stderr per `config.log`. */
   logger?: Logger;
@@ -57,13 +63,23 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
   const bridges = new Set<ClientBridge>();
   let closing: Promise<void> | undefined;
 
+  const edge: EdgeTarget = {
+    url: config.edgeUrl,
+    handshakeTimeoutMs: config.edgeConnectTimeoutMs,
+    ...(config.bridgeSecret === undefined ? {} : { secret: config.bridgeSecret }),
+  };
+  // The edge lets only a sidecar with the secret carry many devices on one link.
+  const link =
+    config.edgeLink && config.bridgeSecret !== undefined
+      ? new EdgeLink({ target: { ...edge, secret: config.bridgeSecret }, log, deviceQueueBytes: config.linkDeviceQueueBytes })
+      : undefined;
+  if (config.edgeLink && link === undefined) log.info('edge.link-off', { reason: 'no MQTT_BRIDGE_SECRET: one WebSocket per device' });
   const settings: BridgeSettings = {
-    edge: {
-      url: config.edgeUrl,
-      handshakeTimeoutMs: config.edgeConnectTimeoutMs,
-      ...(config.bridgeSecret === undefined ? {} : { secret: config.bridgeSecret }),
-    },
-    maxPacketSize: config.maxPacketSize,
+    dial: link?.dial ?? webSocketDialer(edge),
+    edgeUrl: config.edgeUrl,
+    answerPings: config.bridgeSecret !== undefined,
+    // A link message is at most 32 MiB (the edge's platform limit): a device packet must fit in one.
+    maxPacketSize: link === undefined ? config.maxPacketSize : Math.min(config.maxPacketSize, LinkMaxPacketSize),
     connectTimeoutMs: config.connectTimeoutMs,
     highWaterBytes: config.highWaterBytes,
     // At least a second, so a refusal or DISCONNECT gets out even with no shutdown grace.
@@ -118,7 +134,7 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
       bufferedToEdge += bridge.bufferedToEdge;
       bufferedToDevice += bridge.bufferedToDevice;
     }
-    return { connections: limiter.bridged, refusing: limiter.refusing, bufferedToEdge, bufferedToDevice };
+    return { connections: limiter.bridged, refusing: limiter.refusing, bufferedToEdge, bufferedToDevice, ...(link === undefined ? {} : { link: link.stats }) };
   };
   const metricsServer =
     config.metrics === undefined
@@ -135,7 +151,7 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
   // Broker bridges are clients of the edge like the devices; a file they need and cannot read stops the start here.
   let brokerBridges: BrokerBridges;
   try {
-    brokerBridges = await createBrokerBridges(config.bridges, { edge: settings.edge, namespace: config.namespace, log });
+    brokerBridges = await createBrokerBridges(config.bridges, { edge, namespace: config.namespace, log });
   } catch (error) {
     await Promise.all([...servers.map(closeServer), metricsServer?.close()]);
     throw error;
@@ -147,6 +163,7 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
     edge: config.edgeUrl,
     namespace: config.namespace,
     bridgeSecret: config.bridgeSecret !== undefined,
+    edgeLink: link !== undefined,
     maxConnections: config.maxConnections,
     maxPacketSize: config.maxPacketSize,
     metrics: metricsServer === undefined ? undefined : `${config.metrics?.host ?? ''}:${metricsServer.port}`,
@@ -154,6 +171,7 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
   });
   // They connect in the background: a remote that is down is retried, never a reason not to serve devices.
   brokerBridges.start();
+  link?.start();
 
   const shutDown = async (): Promise<void> => {
     const started = performance.now();
@@ -172,6 +190,8 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
     }
     await listenersClosed;
     await brokerBridgesClosed;
+    // Last: the devices' channels on it are all closed by now.
+    await link?.close();
     await metricsServer?.close();
     log.info('sidecar.stopped', { durationMs: Math.round(performance.now() - started) });
   };

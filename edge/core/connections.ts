@@ -360,10 +360,14 @@ export class Connections implements DeadlineSource {
     bucket.tokens -= 1;
   }
 
-  /** Updates lastSeen; persisted at most once a second to keep attachment writes rare. */
+  /**
+   * Updates lastSeen; persisted at most once a second to keep attachment
+   * writes rare, and never for a bridged connection, whose keep-alive the
+   * sidecar enforces (on the sidecar's link each write would be a row).
+   */
   private touch(link: ClientLink): void {
     const now = this.deps.now();
-    const persist = now - link.state.lastSeen >= 1000;
+    const persist = !link.state.bridged && now - link.state.lastSeen >= 1000;
     link.state.lastSeen = now;
     if (persist) link.persist();
   }

@@ -6,6 +6,7 @@
  */
 import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import { concatBytes } from '../../shared/codec/framer.ts';
+import { withPacketId } from '../../shared/codec/packet-id.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
 import type { ClientAccess, Identity } from './access.ts';
@@ -66,9 +67,25 @@ export interface SendCounter {
   bytes: number;
 }
 
+/**
+ * A piece of a connection's output: packets as encoded, or a PUBLISH
+ * encoding shared by many subscribers that gets this connection's packet
+ * id patched in when it leaves.
+ */
+export interface OutgoingChunk {
+  bytes: Uint8Array;
+  packetId?: number;
+}
+
 export interface Transport {
   /** Sends one message of the transport (one or more whole MQTT packets). */
   send(bytes: Uint8Array): void;
+  /**
+   * Sends the chunks of one event as they are, shared encodings included: a
+   * transport that serves many connections (the sidecar's link) sends what
+   * several of them get alike only once.
+   */
+  sendChunks?(chunks: readonly OutgoingChunk[]): void;
   /** Closes the connection; `reason` is for people (a WebSocket close reason, a log line). */
   close(kind: CloseKind, reason: string): void;
   /** Persists `state` where it survives hibernation. */
@@ -76,7 +93,7 @@ export interface Transport {
 }
 
 export class ClientLink {
-  private readonly outgoing: Uint8Array[] = [];
+  private readonly outgoing: OutgoingChunk[] = [];
   private outgoingBytes = 0;
 
   /** Serializes packet handling of this client, so hooks run in packet order. */
@@ -130,9 +147,9 @@ export class ClientLink {
     return encodePacket(packet, this.level);
   }
 
-  writeBytes(bytes: Uint8Array): void {
+  writeBytes(bytes: Uint8Array, packetId?: number): void {
     if (this.closed) return;
-    this.outgoing.push(bytes);
+    this.outgoing.push(packetId === undefined ? { bytes } : { bytes, packetId });
     this.outgoingBytes += bytes.byteLength;
     this.sent.packets++;
     this.sent.bytes += bytes.byteLength;
@@ -144,11 +161,16 @@ export class ClientLink {
 
   flush(): void {
     if (this.outgoing.length === 0) return;
-    const message = this.outgoing.length === 1 ? (this.outgoing[0] as Uint8Array) : concatBytes(this.outgoing, this.outgoingBytes);
-    this.outgoing.length = 0;
+    const chunks = this.outgoing.splice(0);
+    const total = this.outgoingBytes;
     this.outgoingBytes = 0;
     try {
-      this.transport.send(message);
+      if (this.transport.sendChunks !== undefined) {
+        this.transport.sendChunks(chunks);
+        return;
+      }
+      const parts = chunks.map((chunk) => (chunk.packetId === undefined ? chunk.bytes : withPacketId(chunk.bytes, chunk.packetId)));
+      this.transport.send(parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts, total));
     } catch {
       // The socket is already gone; its close event tears the session down.
     }

@@ -152,7 +152,7 @@ export class Outbound {
    * that client only [MQTT-3.1.2-25].
    */
   private send(link: ClientLink, message: BrokerMessage, subscriptionIds: readonly number[], packetId: number | undefined, dup: boolean, cache?: EncodeCache): boolean {
-    const { bytes, alias } = encodePublish(link, message, subscriptionIds, packetId, dup, this.deps.now(), cache);
+    const { bytes, alias, packetId: patch } = encodePublish(link, message, subscriptionIds, packetId, dup, this.deps.now(), cache);
     if (link.state.clientMaxPacketSize > 0 && bytes.byteLength > link.state.clientMaxPacketSize) {
       this.deps.log.log('info', 'dropped_too_large_for_client', { client: link.state.clientId, size: bytes.byteLength });
       this.deps.metrics.add('publishDropped');
@@ -161,7 +161,7 @@ export class Outbound {
     // Only a PUBLISH that really goes out teaches the client an alias.
     if (alias !== undefined) link.confirmOutboundAlias(message.topic, alias);
     this.deps.metrics.add('publishSent');
-    link.writeBytes(bytes);
+    link.writeBytes(bytes, patch);
     this.deps.markDirty(link);
     return true;
   }

@@ -12,7 +12,9 @@ import type { BrokerMessage } from './message.ts';
 export type EncodeCache = Map<string, Uint8Array>;
 
 export interface EncodedPublish {
+  /** The PUBLISH; when `packetId` is set, a shared encoding that gets this packet id patched in on the way out. */
   bytes: Uint8Array;
+  packetId?: number;
   /** A topic alias this PUBLISH teaches the client, to confirm once it really goes out. */
   alias?: number;
 }
@@ -28,11 +30,12 @@ export function encodePublish(
   cache?: EncodeCache,
 ): EncodedPublish {
   // Subscribers that get the same bytes (same level, QoS, retain, and no
-  // per-subscriber properties) share one encoding; QoS 1/2 patch their packet id in.
+  // per-subscriber properties) share one encoding; QoS 1/2 patch their packet
+  // id in when the bytes leave (or the sidecar does: see the link's FANOUT).
   const shareable = cache !== undefined && !dup && (!link.isV5 || (subscriptionIds.length === 0 && message.expiresAt === undefined && (link.state.clientTopicAliasMaximum ?? 0) === 0));
   const cacheKey = shareable ? `${link.level}:${message.qos}:${message.retain ? 1 : 0}` : undefined;
   const cached = cacheKey === undefined ? undefined : cache?.get(cacheKey);
-  if (cached !== undefined) return { bytes: packetId === undefined ? cached : withPacketId(cached, packetId) };
+  if (cached !== undefined) return packetId === undefined ? { bytes: cached } : { bytes: cached, packetId };
 
   const packet: PublishPacket = {
     cmd: 'publish',
@@ -64,28 +67,10 @@ export function encodePublish(
     if (Object.keys(properties).length > 0) packet.properties = properties;
   }
   const bytes = link.encode(packet);
-  if (cacheKey !== undefined) cache?.set(cacheKey, bytes);
+  if (cacheKey !== undefined) {
+    cache?.set(cacheKey, bytes);
+    // The first subscriber's bytes are the shared ones: marked like the others', so all can be sent as one.
+    if (packetId !== undefined) return { bytes, packetId };
+  }
   return alias === undefined ? { bytes } : { bytes, alias };
-}
-
-/**
- * A copy of an encoded QoS 1/2 PUBLISH with another packet id: it sits
- * right after the topic name, behind the fixed header [MQTT-3.3.2].
- *
- * The copy must be a real one. The encoder hands back Node `Buffer`s, and
- * `Buffer#slice` is a view: patching it rewrote the shared encoding and,
- * through it, every earlier subscriber's not yet flushed PUBLISH. Those
- * clients then acknowledged ids they had not been sent and their in-flight
- * windows never emptied (issue 12: a stall after Receive Maximum messages).
- */
-export function withPacketId(encoded: Uint8Array, packetId: number): Uint8Array {
-  let offset = 1;
-  while (((encoded[offset] as number) & 0x80) !== 0) offset++;
-  offset++;
-  const topicLength = ((encoded[offset] as number) << 8) | (encoded[offset + 1] as number);
-  const at = offset + 2 + topicLength;
-  const copy = new Uint8Array(encoded);
-  copy[at] = packetId >> 8;
-  copy[at + 1] = packetId & 0xff;
-  return copy;
 }

@@ -143,12 +143,21 @@ export class CoreHarness {
     return this.now - start;
   }
 
-  /** The object is evicted with whatever it had in memory lost (as hibernation, but not waiting for timers). */
-  restart(): void {
+  /**
+   * The object is evicted with whatever it had in memory lost (as
+   * hibernation, but not waiting for timers). `others` are connections the
+   * host restores besides the harness's own (a sidecar link's devices).
+   */
+  restart(others: Array<{ state: ConnectionState; transport: Transport }> = []): void {
     this.timers = [];
     this.knownAlarm = undefined;
     const survivors = [...this.connections.values()].map((connection) => ({ state: structuredClone(connection.attachment as ConnectionState), transport: connection.transport }));
-    this.start(survivors);
+    this.start([...survivors, ...others]);
+  }
+
+  /** The object's SQLite storage, for parts the host owns beside the core (a link's device rows). */
+  get sql(): TestDatabase {
+    return this.db;
   }
 
   /** Frees the database (sql.js memory is not collected otherwise). */

@@ -14,6 +14,8 @@ describe('loadSidecarConfig', () => {
       edgeConnectTimeoutMs: 10_000,
       shutdownGraceMs: 5_000,
       highWaterBytes: 256 * 1024,
+      edgeLink: true,
+      linkDeviceQueueBytes: 1024 * 1024,
       log: { format: 'json', level: 'info' },
       bridges: [],
     });
@@ -34,6 +36,8 @@ describe('loadSidecarConfig', () => {
       MQTT_EDGE_CONNECT_TIMEOUT_MS: '3000',
       MQTT_SHUTDOWN_GRACE_MS: '0',
       MQTT_HIGH_WATER_BYTES: '1048576',
+      MQTT_EDGE_LINK: 'off',
+      MQTT_LINK_DEVICE_QUEUE_BYTES: '4096',
       MQTT_LOG_FORMAT: 'pretty',
       MQTT_LOG_LEVEL: 'DEBUG',
     });
@@ -49,6 +53,8 @@ describe('loadSidecarConfig', () => {
       edgeConnectTimeoutMs: 3_000,
       shutdownGraceMs: 0,
       highWaterBytes: 1024 * 1024,
+      edgeLink: false,
+      linkDeviceQueueBytes: 4096,
       log: { format: 'pretty', level: 'debug' },
       bridges: [],
     });

@@ -1,7 +1,8 @@
 /**
  * Test doubles for the sidecar tests: a fake edge (a `ws` server that records
- * what arrives and answers CONNECT), a raw TCP device that writes and reads
- * bytes, and a sidecar started on 127.0.0.1:0 with its log lines captured.
+ * what arrives and answers CONNECT, per device WebSocket or per channel of
+ * the sidecar's link), a raw TCP device that writes and reads bytes, and a
+ * sidecar started on 127.0.0.1:0 with its log lines captured.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -11,6 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { PacketDecoder, decodeAll } from '../../shared/codec/decoder.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import { MaxPacketSizeLimit, type MqttPacket, type ProtocolLevel } from '../../shared/codec/types.ts';
+import { LinkProtocolVersion, LinkSubprotocol, decodeLinkFrames, encodeLinkFrames, type LinkFrame } from '../../shared/link-protocol.ts';
 import { loadSidecarConfig, type SidecarConfig } from '../../sidecar/config.ts';
 import { createLogger } from '../../sidecar/log.ts';
 import { startSidecar, type Sidecar } from '../../sidecar/server.ts';
@@ -30,9 +32,17 @@ export async function waitUntil(predicate: () => boolean, what: string, timeoutM
 
 // ── Fake edge ─────────────────────────────────────────────────────────────
 
+/** One device as the fake edge sees it: its own WebSocket, or a channel of the sidecar's link. */
 export interface EdgeConnection {
+  kind: 'websocket' | 'link';
+  /** The device's WebSocket, or the link's (shared by all its devices). */
   ws: WebSocket;
+  /** The link channel's number. */
+  channel?: number;
+  /** Headers of the upgrade (of the link, for a channel). */
   headers: IncomingHttpHeaders;
+  /** The device address the sidecar forwarded (header, or the link's OPEN). */
+  address: string | undefined;
   /** Request path of the upgrade (selects the namespace at the real edge). */
   path: string;
   protocol: string;
@@ -47,6 +57,21 @@ export interface EdgeConnection {
   closed: Promise<{ code: number; reason: string }>;
   send(packet: MqttPacket): void;
   sendBytes(bytes: Uint8Array): void;
+  /** Closes the device's end from the edge (a WebSocket close, or a CLOSE frame). */
+  close(code: number, reason?: string): void;
+}
+
+/** A sidecar link as the fake edge sees it. */
+export interface EdgeLinkConnection {
+  ws: WebSocket;
+  headers: IncomingHttpHeaders;
+  /** The sidecar's name from its HELLO. */
+  name: string | undefined;
+  /** Messages as received. */
+  messages: Buffer[];
+  closed: Promise<{ code: number; reason: string }>;
+  /** Writes link frames as one message. */
+  sendFrames(frames: LinkFrame[]): void;
 }
 
 export interface FakeEdgeOptions {
@@ -66,7 +91,10 @@ export interface FakeEdgeOptions {
 export interface FakeEdge {
   url: string;
   port: number;
+  /** Devices, in the order they arrived. */
   connections: EdgeConnection[];
+  /** Sidecar links, in the order they arrived. */
+  links: EdgeLinkConnection[];
   /** Resolves with the n-th (1-based) connection once it exists. */
   connection(n: number): Promise<EdgeConnection>;
   close(): Promise<void>;
@@ -77,36 +105,20 @@ export async function startFakeEdge(options: FakeEdgeOptions = {}): Promise<Fake
   const wss = new WebSocketServer({
     host: '127.0.0.1',
     port: 0,
-    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false),
+    handleProtocols: (protocols) => (protocols.has(LinkSubprotocol) ? LinkSubprotocol : protocols.has('mqtt') ? 'mqtt' : false),
     verifyClient:
       options.rejectStatus === undefined ? undefined : (_info, done) => done(false, options.rejectStatus, 'refused by the fake edge'),
   });
   await once(wss, 'listening');
   const connections: EdgeConnection[] = [];
+  const links: EdgeLinkConnection[] = [];
 
-  wss.on('connection', (ws, request) => {
+  /** What a device's end does with the bytes it gets: record, decode, answer CONNECT. */
+  const receiver = (connection: EdgeConnection): ((data: Buffer) => void) => {
     const decoder = new PacketDecoder({ maxPacketSize: MaxPacketSizeLimit });
     const hash = createHash('sha256');
-    const connection: EdgeConnection = {
-      ws,
-      headers: request.headers,
-      path: request.url ?? '',
-      protocol: ws.protocol,
-      messages: [],
-      packets: [],
-      bytesReceived: 0,
-      digest: () => hash.copy().digest('hex'),
-      level: undefined,
-      closed: new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))),
-      send(packet) {
-        ws.send(encodePacket(packet, connection.level ?? 4));
-      },
-      sendBytes(bytes) {
-        ws.send(bytes);
-      },
-    };
-    connections.push(connection);
-    ws.on('message', (data: Buffer) => {
+    connection.digest = () => hash.copy().digest('hex');
+    return (data) => {
       connection.bytesReceived += data.length;
       hash.update(data);
       if (options.decode === false) return;
@@ -120,14 +132,127 @@ export async function startFakeEdge(options: FakeEdgeOptions = {}): Promise<Fake
           if (reply !== undefined) connection.send(reply);
         }
       }
-    });
+    };
+  };
+
+  const deviceFields = { path: '', messages: [], packets: [], bytesReceived: 0, digest: () => '', level: undefined };
+
+  wss.on('connection', (ws, request) => {
+    if (ws.protocol === LinkSubprotocol) {
+      acceptLink(ws, request.headers, request.url ?? '');
+      return;
+    }
+    const connection: EdgeConnection = {
+      ...deviceFields,
+      messages: [],
+      packets: [],
+      kind: 'websocket',
+      ws,
+      headers: request.headers,
+      address: request.headers['x-mqtt-client-address'] as string | undefined,
+      path: request.url ?? '',
+      protocol: ws.protocol,
+      closed: new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))),
+      send(packet) {
+        ws.send(encodePacket(packet, connection.level ?? 4));
+      },
+      sendBytes(bytes) {
+        ws.send(bytes);
+      },
+      close(code, reason) {
+        ws.close(code, reason);
+      },
+    };
+    connections.push(connection);
+    ws.on('message', receiver(connection));
   });
+
+  /** A sidecar's link: each OPEN becomes a device connection, fed by its DATA frames. */
+  const acceptLink = (ws: WebSocket, headers: IncomingHttpHeaders, path: string): void => {
+    let resolveLinkClosed: (value: { code: number; reason: string }) => void = () => {};
+    const link: EdgeLinkConnection = {
+      ws,
+      headers,
+      name: undefined,
+      messages: [],
+      closed: new Promise((resolve) => {
+        resolveLinkClosed = resolve;
+      }),
+      sendFrames: (frames) => ws.send(encodeLinkFrames(frames)),
+    };
+    links.push(link);
+    const channels = new Map<number, { connection: EdgeConnection; receive: (data: Buffer) => void; ended: (code: number, reason: string) => void }>();
+    ws.on('message', (data: Buffer) => {
+      link.messages.push(data);
+      for (const frame of decodeLinkFrames(data)) {
+        switch (frame.type) {
+          case 'hello':
+            link.name = frame.name;
+            link.sendFrames([{ type: 'hello', version: LinkProtocolVersion, name: 'fake-edge' }]);
+            break;
+          case 'open': {
+            let ended: (code: number, reason: string) => void = () => {};
+            const channel = frame.channel;
+            const connection: EdgeConnection = {
+              ...deviceFields,
+              messages: [],
+              packets: [],
+              kind: 'link',
+              ws,
+              channel,
+              headers,
+              address: frame.address,
+              path,
+              protocol: LinkSubprotocol,
+              closed: new Promise((resolve) => {
+                ended = (code, reason) => resolve({ code, reason });
+              }),
+              send(packet) {
+                link.sendFrames([{ type: 'data', channel, bytes: encodePacket(packet, connection.level ?? 4) }]);
+              },
+              sendBytes(bytes) {
+                link.sendFrames([{ type: 'data', channel, bytes }]);
+              },
+              close(code, reason) {
+                if (!channels.delete(channel)) return;
+                link.sendFrames([{ type: 'close', channel, code, ...(reason === undefined ? {} : { reason }) }]);
+                ended(code, reason ?? '');
+              },
+            };
+            channels.set(channel, { connection, receive: receiver(connection), ended: (code, reason) => ended(code, reason) });
+            connections.push(connection);
+            break;
+          }
+          case 'data':
+            channels.get(frame.channel)?.receive(Buffer.from(frame.bytes));
+            break;
+          case 'close': {
+            const channel = channels.get(frame.channel);
+            if (channel === undefined) break;
+            channels.delete(frame.channel);
+            // Answered, as the edge does: the sidecar frees the channel on the answer.
+            link.sendFrames([{ type: 'close', channel: frame.channel, code: frame.code }]);
+            channel.ended(frame.code, frame.reason ?? '');
+            break;
+          }
+          case 'fanout':
+            throw new Error('FANOUT from the sidecar');
+        }
+      }
+    });
+    ws.on('close', (code, reason) => {
+      for (const channel of channels.values()) channel.ended(1006, 'link closed');
+      channels.clear();
+      resolveLinkClosed({ code, reason: reason.toString() });
+    });
+  };
 
   const port = (wss.address() as net.AddressInfo).port;
   const edge: FakeEdge = {
     url: `ws://127.0.0.1:${port}${options.path ?? '/mqtt'}`,
     port,
     connections,
+    links,
     async connection(n) {
       await waitUntil(() => connections.length >= n, `edge connection #${n}`);
       return connections[n - 1] as EdgeConnection;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeAll } from '../../../shared/codec/decoder.ts';
 import { encodePacket } from '../../../shared/codec/encoder.ts';
-import { withPacketId } from '../../../edge/core/publish-encoding.ts';
+import { withPacketId } from '../../../shared/codec/packet-id.ts';
 
 describe('withPacketId (one encoding shared by many subscribers)', () => {
   for (const level of [4, 5] as const) {

@@ -1,0 +1,295 @@
+/**
+ * The edge's end of one sidecar link (docs/link-protocol.md): many devices
+ * on one WebSocket, each on a numbered channel and, to the namespace, a
+ * connection like any other, with a transport that writes frames on the
+ * link. Output of one event leaves as one message for all devices of the
+ * link; a message many devices get alike (a fan-out) crosses it once, with
+ * their list, and the sidecar writes it to each.
+ *
+ * A malformed frame ends the link (and so every device on it) with a
+ * logged reason; it never reaches the namespace core.
+ */
+import { BridgeCloseCode } from '../../shared/bridge-close-codes.ts';
+import { concatBytes } from '../../shared/codec/framer.ts';
+import { withPacketId } from '../../shared/codec/packet-id.ts';
+import { LinkProtocolError, LinkProtocolVersion, decodeLinkFrames, encodeLinkFrames, frameSize, isValidChannel, type FanoutChunk, type LinkFrame } from '../../shared/link-protocol.ts';
+import type { CloseCause, CloseKind } from '../core/close-cause.ts';
+import type { ConnectionState, OutgoingChunk, Transport } from '../core/link.ts';
+import type { Logger } from '../core/log.ts';
+import type { LinkDeviceStore } from './link-device-store.ts';
+
+/** What a link needs of the namespace. */
+export interface LinkCore {
+  accept(transport: Transport, meta: { remoteAddress?: string; bridged: boolean }): ConnectionState;
+  receive(connectionId: string, bytes: Uint8Array): Promise<void>;
+  closed(connectionId: string, cause: CloseCause): Promise<void>;
+}
+
+/** The link's WebSocket, as far as the host writes to it. */
+export interface LinkSocket {
+  send(bytes: Uint8Array): void;
+  close(code: number, reason: string): void;
+}
+
+/** What the link's WebSocket attachment holds. */
+export interface LinkAttachment {
+  v: 1;
+  kind: 'link';
+  id: string;
+  /** The sidecar's name, from its HELLO. */
+  name?: string;
+  remoteAddress?: string;
+}
+
+/** Close codes of a device's end, sent in CLOSE frames to the sidecar. */
+const DeviceCloseCode: Record<CloseKind, number> = { normal: 1000, 'protocol-error': 1002, policy: 1008, 'server-error': 1011 };
+
+/** What the sidecar's close codes say about why its device went away. */
+const CausesFromSidecar: ReadonlyMap<number, CloseCause> = new Map([
+  [BridgeCloseCode.GoingAway, 'server-shutdown'],
+  [BridgeCloseCode.KeepAliveTimeout, 'keepalive-timeout'],
+  [BridgeCloseCode.DeviceProtocolError, 'protocol-error'],
+]);
+
+/** A link message stays below this many bytes (one device's largest packet may still exceed it, alone). */
+const MaxMessageBytes = 256 * 1024;
+
+export class LinkHost {
+  private readonly connections = new Map<number, string>();
+  private readonly channels = new Map<string, number>();
+  private pending: Array<{ channel: number; chunks: readonly OutgoingChunk[] } | { close: number; code: number; reason: string }> = [];
+  private flushScheduled = false;
+  private ended = false;
+
+  constructor(
+    readonly attachment: LinkAttachment,
+    private readonly socket: LinkSocket,
+    private readonly devices: LinkDeviceStore,
+    private readonly log: Logger,
+    /** Persists the attachment (the sidecar's name, once known). */
+    private readonly persist: (attachment: LinkAttachment) => void,
+  ) {}
+
+  get id(): string {
+    return this.attachment.id;
+  }
+
+  /** The devices of this link that survived hibernation, as connections to restore. */
+  restoreDevices(): Array<{ state: ConnectionState; transport: Transport }> {
+    return this.devices.load(this.id).map(({ channel, state }) => {
+      this.connections.set(channel, state.id);
+      this.channels.set(state.id, channel);
+      return { state, transport: this.transportFor(channel) };
+    });
+  }
+
+  /** One message from the sidecar: its frames, in order. */
+  async receive(core: LinkCore, message: Uint8Array): Promise<void> {
+    if (this.ended) return;
+    let frames: LinkFrame[];
+    try {
+      frames = decodeLinkFrames(message);
+    } catch (error) {
+      if (!(error instanceof LinkProtocolError)) throw error;
+      await this.fail(core, error.message);
+      return;
+    }
+    // Each device's packets are handled in order by the core; different devices go on side by side.
+    const work: Array<Promise<void>> = [];
+    for (const frame of frames) {
+      const problem = this.handle(core, frame, work);
+      if (problem !== undefined) {
+        await Promise.allSettled(work);
+        await this.fail(core, problem);
+        return;
+      }
+    }
+    await Promise.all(work);
+  }
+
+  /** Handles one frame; returns what is wrong with it, if anything. */
+  private handle(core: LinkCore, frame: LinkFrame, work: Array<Promise<void>>): string | undefined {
+    if (this.attachment.name === undefined && frame.type !== 'hello') return `${frame.type.toUpperCase()} before HELLO`;
+    switch (frame.type) {
+      case 'hello':
+        if (this.attachment.name !== undefined) return 'a second HELLO';
+        if (frame.version !== LinkProtocolVersion) return `link protocol version ${frame.version}; this edge speaks ${LinkProtocolVersion}`;
+        this.attachment.name = frame.name;
+        this.persist(this.attachment);
+        this.enqueueFrame({ type: 'hello', version: LinkProtocolVersion, name: 'edge' });
+        this.log.log('info', 'link_opened', { link: this.id, sidecar: frame.name, addr: this.attachment.remoteAddress });
+        return undefined;
+      case 'open': {
+        if (!isValidChannel(frame.channel)) return `channel ${frame.channel} out of range`;
+        if (this.connections.has(frame.channel)) return `OPEN of channel ${frame.channel}, which is open`;
+        const state = core.accept(this.transportFor(frame.channel), { bridged: true, ...(frame.address === '' ? {} : { remoteAddress: frame.address }) });
+        this.connections.set(frame.channel, state.id);
+        this.channels.set(state.id, frame.channel);
+        return undefined;
+      }
+      case 'data': {
+        const connectionId = this.connections.get(frame.channel);
+        // A device the edge already closed may still have packets on their way: dropped.
+        if (connectionId !== undefined) work.push(core.receive(connectionId, frame.bytes));
+        return undefined;
+      }
+      case 'close': {
+        const connectionId = this.connections.get(frame.channel);
+        // The edge closed this channel first and its CLOSE crossed this one: done on both ends.
+        if (connectionId === undefined) return undefined;
+        this.forget(frame.channel, connectionId);
+        // Answered like a WebSocket close handshake: the sidecar frees the channel on the answer.
+        this.pending.push({ close: frame.channel, code: frame.code, reason: 'closed' });
+        this.scheduleFlush();
+        work.push(core.closed(connectionId, CausesFromSidecar.get(frame.code) ?? 'network-error'));
+        return undefined;
+      }
+      case 'fanout':
+        return 'FANOUT from the sidecar';
+    }
+  }
+
+  /** The link is gone (closed, broken, or the sidecar went away): every device on it is. */
+  async closeAll(core: LinkCore, cause: CloseCause): Promise<void> {
+    this.ended = true;
+    const ids = [...this.connections.values()];
+    this.connections.clear();
+    this.channels.clear();
+    this.devices.forgetLink(this.id);
+    await Promise.allSettled(ids.map((id) => core.closed(id, cause)));
+  }
+
+  private async fail(core: LinkCore, reason: string): Promise<void> {
+    this.log.log('warn', 'link_protocol_error', { link: this.id, sidecar: this.attachment.name, error: reason });
+    try {
+      this.socket.close(1002, `link protocol error: ${reason}`.slice(0, 120));
+    } catch {
+      // Already closed.
+    }
+    await this.closeAll(core, 'network-error');
+  }
+
+  private forget(channel: number, connectionId: string): void {
+    this.connections.delete(channel);
+    this.channels.delete(connectionId);
+    this.devices.delete(this.id, channel);
+  }
+
+  private transportFor(channel: number): Transport {
+    return {
+      send: (bytes) => this.enqueue(channel, [{ bytes }]),
+      sendChunks: (chunks) => this.enqueue(channel, chunks),
+      close: (kind, reason) => {
+        const connectionId = this.connections.get(channel);
+        if (connectionId !== undefined) this.forget(channel, connectionId);
+        this.pending.push({ close: channel, code: DeviceCloseCode[kind], reason });
+        this.scheduleFlush();
+      },
+      persist: (state) => {
+        if (this.connections.get(channel) === state.id) this.devices.save(this.id, channel, state);
+      },
+    };
+  }
+
+  private enqueue(channel: number, chunks: readonly OutgoingChunk[]): void {
+    if (this.ended) return;
+    this.pending.push({ channel, chunks });
+    this.scheduleFlush();
+  }
+
+  private enqueueFrame(frame: LinkFrame): void {
+    this.socket.send(encodeLinkFrames([frame]));
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Everything the namespace writes in this turn (one flush of all its connections) leaves together.
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /**
+   * Writes what is pending as few messages as possible. Devices that get
+   * the same chunks (the same shared encodings, each with its own packet
+   * ids) go as one FANOUT frame; the others as DATA frames.
+   */
+  private flush(): void {
+    const pending = this.pending;
+    this.pending = [];
+    if (pending.length === 0 || this.ended) return;
+    const frames: LinkFrame[] = [];
+    const groups = new Map<string, { chunks: readonly OutgoingChunk[]; devices: Array<{ channel: number; packetIds: number[] }> }>();
+    for (const item of pending) {
+      if ('close' in item) {
+        this.emitGroups(groups, frames);
+        frames.push({ type: 'close', channel: item.close, code: item.code, reason: item.reason });
+        continue;
+      }
+      const key = shapeOf(item.chunks);
+      const group = groups.get(key);
+      const packetIds = item.chunks.flatMap((chunk) => (chunk.packetId === undefined ? [] : [chunk.packetId]));
+      if (group === undefined) groups.set(key, { chunks: item.chunks, devices: [{ channel: item.channel, packetIds }] });
+      else group.devices.push({ channel: item.channel, packetIds });
+    }
+    this.emitGroups(groups, frames);
+    this.sendFrames(frames);
+  }
+
+  private emitGroups(groups: Map<string, { chunks: readonly OutgoingChunk[]; devices: Array<{ channel: number; packetIds: number[] }> }>, frames: LinkFrame[]): void {
+    for (const { chunks, devices } of groups.values()) {
+      if (devices.length > 1) {
+        const fanoutChunks: FanoutChunk[] = chunks.map((chunk) => ({ bytes: chunk.bytes, patched: chunk.packetId !== undefined }));
+        // A FANOUT names at most 65,535 devices.
+        for (let i = 0; i < devices.length; i += 0xffff) frames.push({ type: 'fanout', chunks: fanoutChunks, devices: devices.slice(i, i + 0xffff) });
+        continue;
+      }
+      const device = devices[0] as { channel: number; packetIds: number[] };
+      const parts = chunks.map((chunk) => (chunk.packetId === undefined ? chunk.bytes : withPacketId(chunk.bytes, chunk.packetId)));
+      frames.push({ type: 'data', channel: device.channel, bytes: parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts) });
+    }
+    groups.clear();
+  }
+
+  private sendFrames(frames: readonly LinkFrame[]): void {
+    let batch: LinkFrame[] = [];
+    let size = 0;
+    for (const frame of frames) {
+      const bytes = frameSize(frame);
+      if (batch.length > 0 && size + bytes > MaxMessageBytes) {
+        this.socket.send(encodeLinkFrames(batch));
+        batch = [];
+        size = 0;
+      }
+      batch.push(frame);
+      size += bytes;
+    }
+    if (batch.length > 0) {
+      try {
+        this.socket.send(encodeLinkFrames(batch));
+      } catch {
+        // The link is gone; its close event ends the devices.
+      }
+    }
+  }
+}
+
+/** Chunk objects get a number each, so that "the same chunks" is a string key. */
+const chunkIds = new WeakMap<Uint8Array, number>();
+let nextChunkId = 1;
+
+/** Which bytes, in which order, with a packet id patched in where: devices of equal shape can share one FANOUT. */
+function shapeOf(chunks: readonly OutgoingChunk[]): string {
+  let key = '';
+  for (const chunk of chunks) {
+    let id = chunkIds.get(chunk.bytes);
+    if (id === undefined) {
+      id = nextChunkId++;
+      chunkIds.set(chunk.bytes, id);
+    }
+    key += chunk.packetId === undefined ? `${id},` : `${id}p,`;
+  }
+  return key;
+}

@@ -1,0 +1,266 @@
+/**
+ * The sidecar's link to the edge (docs/link-protocol.md): one WebSocket per
+ * sidecar and namespace that carries the packets of many devices, each on
+ * a numbered channel. Every WebSocket message holds one or more whole
+ * frames; integers are big-endian.
+ *
+ *   HELLO   0x00  version:u8 nameLength:u16 name            first frame, each way
+ *   OPEN    0x01  channel:u32 addressLength:u16 address     sidecar → edge: a device connected
+ *   DATA    0x02  channel:u32 length:u32 bytes              whole MQTT packets of one device
+ *   CLOSE   0x03  channel:u32 code:u16 reasonLength:u8 reason   a device's connection ended
+ *   FANOUT  0x04  chunks:u16 (patched:u8 length:u32 bytes)*  edge → sidecar: the same packets
+ *                 devices:u16 (channel:u32 packetId:u16*)*    for many devices, packet ids patched in
+ *
+ * A CLOSE from the sidecar carries a BridgeCloseCode (why the device went);
+ * one from the edge a WebSocket-style code (1000 normal, 1002 protocol error,
+ * 1008 policy, 1011 server error). Anything malformed ends the whole link.
+ */
+
+import { concatBytes } from './codec/framer.ts';
+import { withPacketId } from './codec/packet-id.ts';
+
+export const LinkProtocolVersion = 1;
+/** The WebSocket subprotocol of a link, carrying its version. */
+export const LinkSubprotocol = `mqtt-link.${LinkProtocolVersion}`;
+
+export const LinkFrameType = { Hello: 0x00, Open: 0x01, Data: 0x02, Close: 0x03, Fanout: 0x04 } as const;
+
+/** One piece of a fan-out: packets as encoded, or a PUBLISH whose packet id each device gets its own of. */
+export interface FanoutChunk {
+  bytes: Uint8Array;
+  /** A QoS 1/2 PUBLISH: each device's packet id is patched in (see withPacketId). */
+  patched: boolean;
+}
+
+export type LinkFrame =
+  | { type: 'hello'; version: number; name: string }
+  | { type: 'open'; channel: number; address: string }
+  | { type: 'data'; channel: number; bytes: Uint8Array }
+  | { type: 'close'; channel: number; code: number; reason?: string }
+  | { type: 'fanout'; chunks: FanoutChunk[]; devices: Array<{ channel: number; packetIds: number[] }> };
+
+/** A link frame that cannot be read: the link ends. */
+export class LinkProtocolError extends Error {
+  override readonly name = 'LinkProtocolError';
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const MaxChannel = 0xffffffff;
+
+/** Bytes a frame takes, for sizing a message before it is written. */
+export function frameSize(frame: LinkFrame): number {
+  switch (frame.type) {
+    case 'hello':
+      return 4 + encoder.encode(frame.name).byteLength;
+    case 'open':
+      return 7 + encoder.encode(frame.address).byteLength;
+    case 'data':
+      return 9 + frame.bytes.byteLength;
+    case 'close':
+      return 8 + closeReason(frame.reason).byteLength;
+    case 'fanout':
+      return 5 + frame.chunks.reduce((sum, chunk) => sum + 5 + chunk.bytes.byteLength, 0) + frame.devices.reduce((sum, device) => sum + 4 + 2 * device.packetIds.length, 0);
+  }
+}
+
+/** Writes frames into one message. */
+export function encodeLinkFrames(frames: readonly LinkFrame[]): Uint8Array {
+  const out = new Uint8Array(frames.reduce((sum, frame) => sum + frameSize(frame), 0));
+  const view = new DataView(out.buffer);
+  let at = 0;
+  const u8 = (value: number): void => {
+    view.setUint8(at, value);
+    at += 1;
+  };
+  const u16 = (value: number): void => {
+    view.setUint16(at, value);
+    at += 2;
+  };
+  const u32 = (value: number): void => {
+    view.setUint32(at, value);
+    at += 4;
+  };
+  const bytes = (value: Uint8Array): void => {
+    out.set(value, at);
+    at += value.byteLength;
+  };
+  for (const frame of frames) {
+    switch (frame.type) {
+      case 'hello': {
+        const name = encoder.encode(frame.name);
+        u8(LinkFrameType.Hello);
+        u8(frame.version);
+        u16(name.byteLength);
+        bytes(name);
+        break;
+      }
+      case 'open': {
+        const address = encoder.encode(frame.address);
+        u8(LinkFrameType.Open);
+        u32(frame.channel);
+        u16(address.byteLength);
+        bytes(address);
+        break;
+      }
+      case 'data':
+        u8(LinkFrameType.Data);
+        u32(frame.channel);
+        u32(frame.bytes.byteLength);
+        bytes(frame.bytes);
+        break;
+      case 'close': {
+        const reason = closeReason(frame.reason);
+        u8(LinkFrameType.Close);
+        u32(frame.channel);
+        u16(frame.code);
+        u8(reason.byteLength);
+        bytes(reason);
+        break;
+      }
+      case 'fanout':
+        u8(LinkFrameType.Fanout);
+        u16(frame.chunks.length);
+        for (const chunk of frame.chunks) {
+          u8(chunk.patched ? 1 : 0);
+          u32(chunk.bytes.byteLength);
+          bytes(chunk.bytes);
+        }
+        u16(frame.devices.length);
+        for (const device of frame.devices) {
+          u32(device.channel);
+          for (const id of device.packetIds) u16(id);
+        }
+        break;
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads the frames of one message. Frames never span messages. The bytes of
+ * DATA and FANOUT frames are views on `message`.
+ *
+ * @throws {LinkProtocolError} for a truncated or unknown frame, or a field out of range.
+ */
+export function decodeLinkFrames(message: Uint8Array): LinkFrame[] {
+  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+  const frames: LinkFrame[] = [];
+  let at = 0;
+  const need = (count: number, what: string): void => {
+    if (at + count > message.byteLength) throw new LinkProtocolError(`truncated ${what} at byte ${at}`);
+  };
+  const u8 = (what: string): number => {
+    need(1, what);
+    return view.getUint8(at++);
+  };
+  const u16 = (what: string): number => {
+    need(2, what);
+    const value = view.getUint16(at);
+    at += 2;
+    return value;
+  };
+  const u32 = (what: string): number => {
+    need(4, what);
+    const value = view.getUint32(at);
+    at += 4;
+    return value;
+  };
+  const bytes = (length: number, what: string): Uint8Array => {
+    need(length, what);
+    const value = message.subarray(at, at + length);
+    at += length;
+    return value;
+  };
+  const text = (length: number, what: string): string => {
+    try {
+      return decoder.decode(bytes(length, what));
+    } catch (error) {
+      if (error instanceof LinkProtocolError) throw error;
+      throw new LinkProtocolError(`${what} is not UTF-8`);
+    }
+  };
+  while (at < message.byteLength) {
+    const type = u8('frame type');
+    switch (type) {
+      case LinkFrameType.Hello: {
+        const version = u8('HELLO version');
+        frames.push({ type: 'hello', version, name: text(u16('HELLO name length'), 'HELLO name') });
+        break;
+      }
+      case LinkFrameType.Open: {
+        const channel = u32('OPEN channel');
+        frames.push({ type: 'open', channel, address: text(u16('OPEN address length'), 'OPEN address') });
+        break;
+      }
+      case LinkFrameType.Data: {
+        const channel = u32('DATA channel');
+        const length = u32('DATA length');
+        if (length === 0) throw new LinkProtocolError(`empty DATA for channel ${channel}`);
+        frames.push({ type: 'data', channel, bytes: bytes(length, 'DATA bytes') });
+        break;
+      }
+      case LinkFrameType.Close: {
+        const channel = u32('CLOSE channel');
+        const code = u16('CLOSE code');
+        const reason = text(u8('CLOSE reason length'), 'CLOSE reason');
+        frames.push(reason === '' ? { type: 'close', channel, code } : { type: 'close', channel, code, reason });
+        break;
+      }
+      case LinkFrameType.Fanout: {
+        const chunkCount = u16('FANOUT chunk count');
+        if (chunkCount === 0) throw new LinkProtocolError('FANOUT without chunks');
+        const chunks: FanoutChunk[] = [];
+        for (let i = 0; i < chunkCount; i++) {
+          const patched = u8('FANOUT chunk flags');
+          if (patched > 1) throw new LinkProtocolError(`FANOUT chunk flags ${patched}`);
+          chunks.push({ patched: patched === 1, bytes: bytes(u32('FANOUT chunk length'), 'FANOUT chunk') });
+        }
+        const patchedCount = chunks.filter((chunk) => chunk.patched).length;
+        const deviceCount = u16('FANOUT device count');
+        const devices: Array<{ channel: number; packetIds: number[] }> = [];
+        for (let i = 0; i < deviceCount; i++) {
+          const channel = u32('FANOUT channel');
+          const packetIds: number[] = [];
+          for (let p = 0; p < patchedCount; p++) {
+            const id = u16('FANOUT packet id');
+            if (id === 0) throw new LinkProtocolError('FANOUT packet id 0');
+            packetIds.push(id);
+          }
+          devices.push({ channel, packetIds });
+        }
+        frames.push({ type: 'fanout', chunks, devices });
+        break;
+      }
+      default:
+        throw new LinkProtocolError(`unknown frame type 0x${type.toString(16)} at byte ${at - 1}`);
+    }
+  }
+  return frames;
+}
+
+/** A CLOSE's reason as sent: UTF-8, cut to 123 bytes (as a WebSocket close reason) on a character boundary. */
+function closeReason(reason: string | undefined): Uint8Array {
+  if (reason === undefined || reason === '') return new Uint8Array(0);
+  let text = reason.slice(0, MaxCloseReasonBytes);
+  let encoded = encoder.encode(text);
+  while (encoded.byteLength > MaxCloseReasonBytes) {
+    text = text.slice(0, -1);
+    encoded = encoder.encode(text);
+  }
+  return encoded;
+}
+
+const MaxCloseReasonBytes = 123;
+
+/** A channel number in range (1 .. 2^32-1; 0 is never used). */
+export function isValidChannel(channel: number): boolean {
+  return Number.isInteger(channel) && channel > 0 && channel <= MaxChannel;
+}
+
+/** One device's bytes of a fan-out: the chunks in order, its packet ids patched into the patched ones. */
+export function fanoutBytesFor(chunks: readonly FanoutChunk[], packetIds: readonly number[]): Uint8Array {
+  let next = 0;
+  const parts = chunks.map((chunk) => (chunk.patched ? withPacketId(chunk.bytes, packetIds[next++] as number) : chunk.bytes));
+  return parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts);
+}

@@ -1,0 +1,76 @@
+/**
+ * One device on the sidecar's shared link stops reading while the
+ * namespace floods it. It must cost the others nothing: it is dropped
+ * (cause slow-device) once its bounded queue is full, the link is never
+ * paused for it, a fast device on the same link gets every message, and a
+ * victim on the same link keeps its latency.
+ */
+import net from 'node:net';
+import { once } from 'node:events';
+import mqttPacket from 'mqtt-packet';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
+import { connectClient, eventually, publish, subscribe } from '../helpers/mqtt-clients.ts';
+import { startTestSidecar, type TestSidecar } from '../sidecar/harness.ts';
+import { startVictim } from './victim.ts';
+
+const Secret = 'slow-device-secret';
+let edge: TestEdge;
+let sidecar: TestSidecar;
+
+beforeAll(async () => {
+  edge = await startTestEdge({ MQTT_BRIDGE_SECRET: Secret, MQTT_MAX_PACKET_RATE: '0' });
+  sidecar = await startTestSidecar(edge.mqttUrl, { MQTT_BRIDGE_SECRET: Secret, MQTT_LOG_LEVEL: 'info', MQTT_LINK_DEVICE_QUEUE_BYTES: String(1024 * 1024) });
+});
+afterAll(async () => {
+  await sidecar?.sidecar.close();
+  await edge?.dispose();
+});
+
+it('drops a device that stops reading, and only it: the link and its other devices go on', { timeout: 60_000 }, async () => {
+  const url = `mqtt://127.0.0.1:${sidecar.sidecar.tcpPort}`;
+  const victim = await startVictim(url);
+  const fast = await connectClient(url, { clientId: 'fast-reader' });
+  await subscribe(fast.client, 'flood/#', { qos: 0 });
+
+  // The slow one subscribes, then never reads again.
+  const slow = net.connect({ host: '127.0.0.1', port: sidecar.sidecar.tcpPort });
+  await once(slow, 'connect');
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  let subacked = false;
+  parser.on('packet', (packet) => {
+    if (packet.cmd === 'suback') subacked = true;
+  });
+  slow.on('data', (chunk) => parser.parse(chunk));
+  slow.on('error', () => undefined);
+  const slowClosed = new Promise<void>((resolve) => slow.on('close', () => resolve()));
+  slow.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'slow-reader', clean: true, keepalive: 0 }, { protocolVersion: 4 }));
+  slow.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'flood/#', qos: 0 }] }, { protocolVersion: 4 }));
+  await eventually(() => subacked, 10_000, 'the slow device subscribed');
+  slow.pause();
+
+  // 40 MiB at it: more than the socket buffers of loopback and its queue on the sidecar together.
+  const publisher = await connectClient(`${edge.mqttUrl}`, { clientId: 'flooder', protocolVersion: 5 });
+  const payload = Buffer.alloc(32 * 1024, 0x61);
+  const count = 1280;
+  for (let i = 0; i < count; i++) await publish(publisher.client, `flood/${i % 8}`, payload, { qos: 0 });
+  await publish(publisher.client, 'flood/end', 'end', { qos: 1 });
+
+  await eventually(() => sidecar.events('device.too-slow').length === 1, 30_000, 'the slow device dropped');
+  slow.destroy();
+  await slowClosed;
+  await eventually(() => sidecar.events('device.closed').some((line) => line['client'] === 'slow-reader' && line['cause'] === 'slow-device'), 10_000, 'device.closed with cause slow-device');
+  // The fast device on the same link got everything.
+  await fast.waitForMessages(count + 1, 30_000);
+  expect(fast.messages.filter((message) => message.topic.startsWith('flood/')).length).toBe(count + 1);
+  // The edge saw it go too: the slow one's session is over, the others' are not.
+  await eventually(() => edge.logs.some((line) => line.includes('"client_disconnected"') && line.includes('slow-reader')), 10_000, 'the edge ended the session');
+
+  const report = await victim.stop();
+  console.log(`victim while a device on its link stopped reading: ${report.received}/${report.sent} back, p50 ${report.p50.toFixed(1)} ms, p99 ${report.p99.toFixed(1)} ms`);
+  expect(report.lost).toBe(0);
+  expect(report.p99).toBeLessThan(250);
+  // Memory held for the slow device is gone with it.
+  expect(sidecar.sidecar.stats().bufferedToDevice).toBeLessThan(1024 * 1024);
+  await Promise.all([fast.end(), publisher.end()]);
+});
