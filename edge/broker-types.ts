@@ -5,7 +5,7 @@
  */
 import type { EdgeEnv } from './env.ts';
 import type { AccessPolicy } from './core/access.ts';
-import type { BrokerHooks } from './core/hooks.ts';
+import type { UserHooks } from './core/hooks.ts';
 import type { BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';
 import type { ClientSummary, RetainedSummary } from './core/readouts.ts';
@@ -16,7 +16,8 @@ import type { NamespaceStats } from './observability/stats.ts';
 /** Everything a namespace needs, resolved from the options and the environment. */
 export interface ResolvedBroker {
   limits: BrokerLimits;
-  hooks: BrokerHooks;
+  /** The user's hooks composed with configured access; the namespace adds the environment to their contexts. */
+  hooks: UserHooks<EdgeEnv>;
   hookTimeoutMs: number;
   logLevel: LogLevel;
   /** $SYS publishing interval, ms; 0 = no $SYS tree. */

@@ -114,6 +114,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
         limits: resolved.limits,
         log: this.log,
         hooks: resolved.hooks,
+        // Hooks run in this object: its bindings, and its waitUntil for work that outlives a hook.
+        hookEnvironment: { env: this.env, waitUntil: (promise) => this.ctx.waitUntil(promise) },
         hookTimeoutMs: resolved.hookTimeoutMs,
         now: () => Date.now(),
         requestAlarm: (at) => this.requestAlarm(at),
