@@ -3,6 +3,7 @@
  * share: what a broker definition resolves to for one environment, and the
  * Durable Object's RPC surface.
  */
+import type { DurableObject } from 'cloudflare:workers';
 import type { EdgeEnv } from './env.ts';
 import type { AccessPolicy } from './core/access.ts';
 import type { UserHooks } from './core/hooks.ts';
@@ -42,6 +43,9 @@ export interface NamespaceAccess {
 
 /** Resolves a broker definition for one environment (memoized per environment object). */
 export type BrokerResolver = (env: EdgeEnv) => ResolvedBroker;
+
+/** The namespace Durable Object class of a broker definition: export it under wrangler.toml's `class_name`. */
+export type BrokerNamespaceClass = new (ctx: DurableObjectState, env: EdgeEnv) => DurableObject<EdgeEnv> & BrokerNamespaceRpc;
 
 /** What a namespace's Durable Object offers other code (Durable Object RPC). */
 export interface BrokerNamespaceRpc {

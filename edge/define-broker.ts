@@ -19,7 +19,7 @@
  */
 import { DurableObject, WorkerEntrypoint } from 'cloudflare:workers';
 import { accessPolicyFor, composeHooks, loadAccessConfig, settingsFor } from './access.ts';
-import type { BrokerNamespaceRpc, BrokerResolver, ResolvedBroker } from './broker-types.ts';
+import type { BrokerNamespaceClass, BrokerNamespaceRpc, BrokerResolver, ResolvedBroker } from './broker-types.ts';
 import { loadEdgeConfig } from './config.ts';
 import type { EdgeEnv } from './env.ts';
 import type { UserHooks } from './core/hooks.ts';
@@ -57,7 +57,7 @@ export interface DefinedBroker<Env extends EdgeEnv = EdgeEnv> {
    */
   worker: { fetch: ExportedHandlerFetchHandler<Env> };
   /** The Durable Object class: export it under the `class_name` of wrangler.toml. */
-  BrokerNamespace: new (ctx: DurableObjectState, env: EdgeEnv) => DurableObject<EdgeEnv> & BrokerNamespaceRpc;
+  BrokerNamespace: BrokerNamespaceClass;
   /** A WorkerEntrypoint other Workers bind to (service binding) to publish without an MQTT client. */
   BrokerApi: new (ctx: ExecutionContext, env: EdgeEnv) => WorkerEntrypoint<EdgeEnv> & {
     publish(namespace: string, message: ApiMessage): Promise<void>;

@@ -6,7 +6,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { BridgeCloseCode } from '../shared/bridge-close-codes.ts';
-import type { BrokerNamespaceRpc, BrokerResolver } from './broker-types.ts';
+import type { BrokerNamespaceClass, BrokerNamespaceRpc, BrokerResolver } from './broker-types.ts';
 import type { CloseCause, CloseKind } from './core/close-cause.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
 import { consoleLogger, describeError, type Logger } from './core/log.ts';
@@ -39,7 +39,7 @@ const BridgeCloseCauses: ReadonlyMap<number, CloseCause> = new Map([
 ]);
 
 /** Builds the namespace Durable Object class for one broker definition. */
-export function createBrokerNamespaceClass(resolve: BrokerResolver) {
+export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNamespaceClass {
   return class BrokerNamespace extends DurableObject<EdgeEnv> implements BrokerNamespaceRpc {
     private core: Namespace | undefined;
     private readonly connectionIds = new WeakMap<WebSocket, string>();

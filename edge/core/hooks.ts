@@ -4,7 +4,7 @@
  * that throws or runs out of time into a refusal of that one action (logged),
  * never into a broken connection or namespace.
  */
-import type { ProtocolLevel, QoS } from '../../shared/codec/types.ts';
+import type { ProtocolLevel, QoS } from '../../shared/codec/basic-types.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import type { CloseCause } from './close-cause.ts';
