@@ -20,7 +20,7 @@ import { ConfigError } from './auth/config-error.ts';
 import { createJwtVerifier, type JwtVerifier } from './auth/jwt.ts';
 import { parsePasswordFile, verifyPassword, type PasswordFile } from './auth/password-file.ts';
 import type { AccessPolicy } from './core/access.ts';
-import type { AllowDecision, AuthDecision, AuthenticateContext, DenyDecision, BrokerHooks, ClientGrants } from './core/hooks.ts';
+import type { AllowDecision, AuthDecision, AuthenticateContext, DenyDecision, ClientGrants, UserHooks } from './core/hooks.ts';
 import type { EdgeVars } from './config.ts';
 import { matchesNamespacePattern } from './namespaces.ts';
 
@@ -216,8 +216,8 @@ function configuresAuthentication(config: AccessConfig): boolean {
 }
 
 /** The configuration's authenticate hook, then the user's: each step may refuse; a user hook may only narrow. */
-export function composeHooks(config: AccessConfig, user: BrokerHooks): BrokerHooks {
-  const hooks: BrokerHooks = { ...user };
+export function composeHooks<Env>(config: AccessConfig, user: UserHooks<Env>): UserHooks<Env> {
+  const hooks: UserHooks<Env> = { ...user };
   if (configuresAuthentication(config) || user.authenticate === undefined) {
     const userAuthenticate = user.authenticate;
     hooks.authenticate = async (ctx): Promise<AuthDecision> => {

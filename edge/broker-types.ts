@@ -3,9 +3,10 @@
  * share: what a broker definition resolves to for one environment, and the
  * Durable Object's RPC surface.
  */
+import type { DurableObject } from 'cloudflare:workers';
 import type { EdgeEnv } from './env.ts';
 import type { AccessPolicy } from './core/access.ts';
-import type { BrokerHooks } from './core/hooks.ts';
+import type { UserHooks } from './core/hooks.ts';
 import type { BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';
 import type { ClientSummary, RetainedSummary } from './core/readouts.ts';
@@ -16,7 +17,8 @@ import type { NamespaceStats } from './observability/stats.ts';
 /** Everything a namespace needs, resolved from the options and the environment. */
 export interface ResolvedBroker {
   limits: BrokerLimits;
-  hooks: BrokerHooks;
+  /** The user's hooks composed with configured access; the namespace adds the environment to their contexts. */
+  hooks: UserHooks<EdgeEnv>;
   hookTimeoutMs: number;
   logLevel: LogLevel;
   /** $SYS publishing interval, ms; 0 = no $SYS tree. */
@@ -41,6 +43,9 @@ export interface NamespaceAccess {
 
 /** Resolves a broker definition for one environment (memoized per environment object). */
 export type BrokerResolver = (env: EdgeEnv) => ResolvedBroker;
+
+/** The namespace Durable Object class of a broker definition: export it under wrangler.toml's `class_name`. */
+export type BrokerNamespaceClass = new (ctx: DurableObjectState, env: EdgeEnv) => DurableObject<EdgeEnv> & BrokerNamespaceRpc;
 
 /** What a namespace's Durable Object offers other code (Durable Object RPC). */
 export interface BrokerNamespaceRpc {

@@ -2,24 +2,27 @@
  * The public entry point for a user's Worker.
  *
  * @example
- * // worker.ts of your own project
- * import { defineBroker } from 'edge-mqtt-broker';
- * const broker = defineBroker({
+ * // src/worker.ts of your own project
+ * import { defineBroker, type EdgeEnv } from 'edge-mqtt-broker';
+ *
+ * interface Env extends EdgeEnv { MESSAGES: Queue<{ topic: string }> }
+ *
+ * const broker = defineBroker<Env>({
  *   maxConnections: 1000,
  *   authenticate: ({ username, password }) =>
- *     username === 'admin' && new TextDecoder().decode(password) === 'secret'
+ *     username === 'admin' && password !== undefined && new TextDecoder().decode(password) === 'secret'
  *       ? { allow: true } : { allow: false, reason: 'bad-credentials' },
- *   onPublish: ({ clientId, topic }) => { console.log(clientId, 'published to', topic); return true; },
+ *   onPublish: ({ topic, env, waitUntil }) => { waitUntil(env.MESSAGES.send({ topic })); return true; },
  * });
  * export const { BrokerNamespace, BrokerApi } = broker;
  * export default broker.worker;
  */
 import { DurableObject, WorkerEntrypoint } from 'cloudflare:workers';
 import { accessPolicyFor, composeHooks, loadAccessConfig, settingsFor } from './access.ts';
-import type { BrokerNamespaceRpc, BrokerResolver, ResolvedBroker } from './broker-types.ts';
+import type { BrokerNamespaceClass, BrokerNamespaceRpc, BrokerResolver, ResolvedBroker } from './broker-types.ts';
 import { loadEdgeConfig } from './config.ts';
 import type { EdgeEnv } from './env.ts';
-import type { BrokerHooks } from './core/hooks.ts';
+import type { UserHooks } from './core/hooks.ts';
 import type { BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';
 import type { ApiMessage } from './http-api.ts';
@@ -30,7 +33,12 @@ import { createWorkerHandler } from './worker-handler.ts';
 export type { BrokerNamespaceRpc, ResolvedBroker } from './broker-types.ts';
 export type { RetainedSummary } from './core/readouts.ts';
 
-export interface BrokerOptions extends BrokerHooks {
+/**
+ * The broker's settings and hooks. `Env` is your Worker's bindings: every
+ * hook's context carries them as `env`, with `waitUntil` for work that
+ * should not hold up the packet (a Queue send, a D1 write).
+ */
+export interface BrokerOptions<Env extends EdgeEnv = EdgeEnv> extends UserHooks<Env> {
   /** Maximum concurrent connections per namespace (0 = unlimited). MQTT_MAX_CONNECTIONS overrides it. */
   maxConnections?: number;
   /** Any other limit; MQTT_MAX_* variables override these. */
@@ -42,11 +50,14 @@ export interface BrokerOptions extends BrokerHooks {
   sysInterval?: number;
 }
 
-export interface DefinedBroker {
-  /** The Worker's fetch handler: `export default broker.worker`. */
-  worker: ExportedHandler<EdgeEnv>;
+export interface DefinedBroker<Env extends EdgeEnv = EdgeEnv> {
+  /**
+   * The Worker's fetch handler: `export default broker.worker`, or
+   * `export default { ...broker.worker, queue }` beside handlers of your own.
+   */
+  worker: { fetch: ExportedHandlerFetchHandler<Env> };
   /** The Durable Object class: export it under the `class_name` of wrangler.toml. */
-  BrokerNamespace: new (ctx: DurableObjectState, env: EdgeEnv) => DurableObject<EdgeEnv> & BrokerNamespaceRpc;
+  BrokerNamespace: BrokerNamespaceClass;
   /** A WorkerEntrypoint other Workers bind to (service binding) to publish without an MQTT client. */
   BrokerApi: new (ctx: ExecutionContext, env: EdgeEnv) => WorkerEntrypoint<EdgeEnv> & {
     publish(namespace: string, message: ApiMessage): Promise<void>;
@@ -54,7 +65,16 @@ export interface DefinedBroker {
   };
 }
 
-export function defineBroker(options: BrokerOptions = {}): DefinedBroker {
+/**
+ * Builds a broker: its fetch handler, its namespace Durable Object class and
+ * its RPC entrypoint, from settings and hooks.
+ *
+ * @example
+ * const broker = defineBroker({ onConnect: ({ clientId }) => console.log('hello', clientId) });
+ * export const { BrokerNamespace, BrokerApi } = broker;
+ * export default broker.worker;
+ */
+export function defineBroker<Env extends EdgeEnv = EdgeEnv>(options: BrokerOptions<Env> = {}): DefinedBroker<Env> {
   const { maxConnections, limits, hookTimeoutMs, logLevel, sysInterval, ...userHooks } = options;
   const resolve = memoizedPerEnvironment((env: EdgeEnv): ResolvedBroker => {
     // Code sets defaults; [vars]/secrets override them, so an operator can tune without a redeploy.
@@ -62,7 +82,8 @@ export function defineBroker(options: BrokerOptions = {}): DefinedBroker {
     const access = loadAccessConfig(env);
     return {
       limits: fromEnv.limits,
-      hooks: composeHooks(access, userHooks),
+      // The hooks are called with the environment the broker was resolved for: Env is the user's name for it.
+      hooks: composeHooks(access, userHooks as UserHooks<EdgeEnv>),
       hookTimeoutMs: hookTimeoutMs ?? 5000,
       logLevel: (env.MQTT_LOG_LEVEL as LogLevel | undefined) ?? logLevel ?? 'info',
       sysIntervalMs: fromEnv.sysIntervalMs,
@@ -96,7 +117,8 @@ export function defineBroker(options: BrokerOptions = {}): DefinedBroker {
     }
   }
 
-  return { worker: createWorkerHandler(resolve), BrokerNamespace, BrokerApi };
+  const worker = createWorkerHandler(resolve) as { fetch: ExportedHandlerFetchHandler<EdgeEnv> };
+  return { worker: worker as unknown as DefinedBroker<Env>['worker'], BrokerNamespace, BrokerApi };
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { BridgeCloseCode } from '../shared/bridge-close-codes.ts';
-import type { BrokerNamespaceRpc, BrokerResolver } from './broker-types.ts';
+import type { BrokerNamespaceClass, BrokerNamespaceRpc, BrokerResolver } from './broker-types.ts';
 import type { CloseCause, CloseKind } from './core/close-cause.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
 import { consoleLogger, describeError, type Logger } from './core/log.ts';
@@ -48,7 +48,7 @@ const BridgeCloseCauses: ReadonlyMap<number, CloseCause> = new Map([
 ]);
 
 /** Builds the namespace Durable Object class for one broker definition. */
-export function createBrokerNamespaceClass(resolve: BrokerResolver) {
+export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNamespaceClass {
   return class BrokerNamespace extends DurableObject<EdgeEnv> implements BrokerNamespaceRpc {
     private core: Namespace | undefined;
     private readonly connectionIds = new WeakMap<WebSocket, string>();
@@ -126,6 +126,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver) {
         limits: resolved.limits,
         log: this.log,
         hooks: resolved.hooks,
+        // Hooks run in this object: its bindings, and its waitUntil for work that outlives a hook.
+        hookEnvironment: { env: this.env, waitUntil: (promise) => this.ctx.waitUntil(promise) },
         hookTimeoutMs: resolved.hookTimeoutMs,
         now: () => Date.now(),
         requestAlarm: (at) => this.requestAlarm(at),

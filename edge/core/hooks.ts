@@ -4,7 +4,7 @@
  * that throws or runs out of time into a refusal of that one action (logged),
  * never into a broken connection or namespace.
  */
-import type { ProtocolLevel, QoS } from '../../shared/codec/types.ts';
+import type { ProtocolLevel, QoS } from '../../shared/codec/basic-types.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import type { CloseCause } from './close-cause.ts';
@@ -132,6 +132,97 @@ export interface BrokerHooks {
 }
 
 export type HookName = keyof BrokerHooks;
+
+/**
+ * What every hook context carries besides its own fields: the host's
+ * bindings, and a way to let work outlive the hook. The core knows neither:
+ * its host (the Durable Object) passes them in as `hookEnvironment`.
+ *
+ * @example
+ * defineBroker<Env>({
+ *   onConnect({ clientId, env, waitUntil }) {
+ *     waitUntil(env.DB.prepare('INSERT INTO logins (client_id, at) VALUES (?, ?)').bind(clientId, Date.now()).run());
+ *   },
+ * });
+ */
+export interface HookEnvironment<Env = unknown> {
+  /** The Worker's bindings: D1, KV, R2, Queues, [vars] and secrets. */
+  readonly env: Env;
+  /**
+   * Keeps `promise` running after the hook returned, so a hook can write to
+   * a Queue or D1 without holding up the packet it was asked about. A
+   * rejection is logged (`hook_background_failed`), never thrown.
+   */
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+/**
+ * The hooks as the user writes them: each context also carries the
+ * HookEnvironment. Derived from BrokerHooks so the two lists cannot drift;
+ * the core binds the environment once (bindHookEnvironment) and then calls
+ * plain BrokerHooks.
+ */
+export type UserHooks<Env = unknown> = {
+  [Name in keyof BrokerHooks]?: (ctx: HookContext<Name> & HookEnvironment<Env>) => ReturnType<NonNullable<BrokerHooks[Name]>>;
+};
+
+/**
+ * User hooks written for any Env. A hook for one Env accepts a context whose
+ * `env` is `never` (assignable to every Env), so every UserHooks<Env> fits;
+ * the host vouches that the environment it binds is the one they were written for.
+ */
+export type AnyUserHooks = UserHooks<never>;
+
+/** The context the core builds for one hook (without the environment). */
+export type HookContext<Name extends HookName> = Parameters<NonNullable<BrokerHooks[Name]>>[0];
+
+/** Every hook, for binding them one by one: a Record, so a hook added to BrokerHooks fails the build here until it is listed. */
+const HookNames: Record<HookName, true> = {
+  authenticate: true,
+  onConnect: true,
+  onDisconnect: true,
+  onSubscribe: true,
+  onUnsubscribe: true,
+  onPublish: true,
+  onDeliver: true,
+};
+
+/** A host without bindings or an event to extend (unit tests): background work just runs. */
+const DetachedEnvironment: HookEnvironment = { env: {}, waitUntil: () => {} };
+
+/**
+ * The codec's bytes are Node Buffers, whose `slice()` is a view into the
+ * whole packet; a hook is promised a Uint8Array, whose `slice()` copies. A
+ * plain Uint8Array over the same bytes keeps that promise without a copy.
+ */
+function plainBytes(value: unknown): unknown {
+  return value instanceof Uint8Array && value.constructor !== Uint8Array ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength) : value;
+}
+
+/**
+ * Adds the environment to every context, in this one place, so no packet
+ * handler has to know about it. Each call gets a copy of its context (the
+ * core may reuse the object it built), its byte fields as plain Uint8Arrays.
+ */
+export function bindHookEnvironment(hooks: AnyUserHooks, log: Logger, environment: HookEnvironment = DetachedEnvironment): BrokerHooks {
+  const bound: Record<string, (ctx: object) => unknown> = {};
+  for (const name of Object.keys(HookNames) as HookName[]) {
+    const hook = hooks[name] as ((ctx: object) => unknown) | undefined;
+    if (hook === undefined) continue;
+    const waitUntil = (promise: Promise<unknown>): void =>
+      environment.waitUntil(
+        Promise.resolve(promise).catch((error: unknown) => log.log('error', 'hook_background_failed', { hook: name, error: describeError(error) })),
+      );
+    bound[name] = (ctx) => {
+      const context: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(ctx)) context[key] = plainBytes(value);
+      context['env'] = environment.env;
+      context['waitUntil'] = waitUntil;
+      return hook.call(hooks, context);
+    };
+  }
+  return bound as BrokerHooks;
+}
 
 /** Default time limit for one hook call. */
 export const DefaultHookTimeoutMs = 5000;

@@ -2,7 +2,7 @@
  * The broker's own view of an application message, independent of the
  * protocol level it arrived with or will leave with.
  */
-import type { QoS, UserProperties } from '../../shared/codec/types.ts';
+import type { QoS, UserProperties } from '../../shared/codec/basic-types.ts';
 import { userPropertiesFromPairs, userPropertyPairs, type UserPropertyPair } from '../../shared/codec/user-properties.ts';
 import { decodeBase64, encodeBase64 } from '../../shared/base64.ts';
 

@@ -20,7 +20,7 @@ import { Connections } from './connections.ts';
 import { Deadlines, type DeadlineSource } from './deadlines.ts';
 import { Directory } from './directory.ts';
 import { resolveAccess, sameIdentity, type AccessPolicy, type ClientAccess, type Identity } from './access.ts';
-import { normalizePublishDecision, runHook, type BrokerHooks, type ClientInfo, type HookName, type HookOutcome } from './hooks.ts';
+import { bindHookEnvironment, normalizePublishDecision, runHook, type AnyUserHooks, type BrokerHooks, type ClientInfo, type HookEnvironment, type HookName, type HookOutcome } from './hooks.ts';
 import type { BrokerLimits } from './limits.ts';
 import type { ClientLink, ConnectionState, Transport } from './link.ts';
 import { describeError, type Logger } from './log.ts';
@@ -46,7 +46,9 @@ export interface NamespaceDeps {
   onStorageCreated?: () => void;
   limits: BrokerLimits;
   log: Logger;
-  hooks: BrokerHooks;
+  hooks: AnyUserHooks;
+  /** The host's bindings and `waitUntil`, added to every hook's context; none: `{}`, and background work just runs. */
+  hookEnvironment?: HookEnvironment;
   /** Time limit for one hook call. */
   hookTimeoutMs: number;
   now(): number;
@@ -87,9 +89,12 @@ export class Namespace implements ProtocolContext {
   private readonly watchdog: StallWatchdog;
   private readonly systemTopics: SystemTopicsSchedule;
   private readonly deadlines: Deadlines;
+  /** The user's hooks with the host's environment bound: what everything here calls. */
+  private readonly boundHooks: BrokerHooks;
 
   constructor(private readonly deps: NamespaceDeps) {
     this.namespace = deps.namespace;
+    this.boundHooks = bindHookEnvironment(deps.hooks, deps.log, deps.hookEnvironment);
     // Nothing is written before a CONNECT is accepted: see GatedSql.
     const sql = new GatedSql(deps.sql, 'sessions', deps.onStorageCreated);
     this.sql = sql;
@@ -155,7 +160,7 @@ export class Namespace implements ProtocolContext {
   }
 
   get hooks(): BrokerHooks {
-    return this.deps.hooks;
+    return this.boundHooks;
   }
 
   get log(): Logger {
@@ -461,7 +466,7 @@ export class Namespace implements ProtocolContext {
       })
       // Read access is checked per message, only for subscriptions that can need it [mosquitto's ACL semantics].
       .filter((delivery) => delivery.readCheck !== true || this.accessOfClient(delivery.clientId).mayRead(message.topic));
-    const onDeliver = this.deps.hooks.onDeliver;
+    const onDeliver = this.hooks.onDeliver;
     if (onDeliver === undefined) {
       const cache: EncodeCache = new Map();
       for (const delivery of deliveries) this.outbound.deliver(message, delivery, false, cache);
@@ -499,7 +504,7 @@ export class Namespace implements ProtocolContext {
    * hook decides on it as on any other (its topic was checked at CONNECT).
    */
   private publishWill(will: BrokerMessage): void {
-    const onPublish = this.deps.hooks.onPublish;
+    const onPublish = this.hooks.onPublish;
     if (onPublish === undefined) {
       this.publishAsBroker(will, 'will_failed');
       return;
@@ -543,7 +548,7 @@ export class Namespace implements ProtocolContext {
     if (cause !== 'takeover') this.sessions.handOverShared(clientId);
     this.outbound.forget(clientId);
     this.sessions.connectionEnded(clientId, link.id, cause);
-    const onDisconnect = this.deps.hooks.onDisconnect;
+    const onDisconnect = this.hooks.onDisconnect;
     if (onDisconnect !== undefined) {
       const info = { ...this.clientInfo(link), cause };
       // Nothing waits on it: the connection is gone either way.

@@ -2,7 +2,7 @@
  * What the namespace tells the admin API, `/metrics`, `$SYS` and the
  * dashboard about itself. Plain data: it crosses Durable Object RPC.
  */
-import type { ProtocolLevel } from '../../shared/codec/types.ts';
+import type { ProtocolLevel } from '../../shared/codec/basic-types.ts';
 import type { MetricCounters } from './metrics.ts';
 
 export interface CoreStats {

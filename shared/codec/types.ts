@@ -21,12 +21,8 @@ export type {
   IPingrespPacket as PingrespPacket,
   IDisconnectPacket as DisconnectPacket,
   IAuthPacket as AuthPacket,
-  QoS,
-  UserProperties,
 } from 'mqtt-packet';
-
-/** The CONNECT Protocol Level byte: 3 = MQTT 3.1, 4 = 3.1.1, 5 = 5.0. */
-export type ProtocolLevel = 3 | 4 | 5;
+export type { ProtocolLevel, QoS, UserProperties } from './basic-types.ts';
 
 /** Control packet types, the high nibble of the first byte (spec 2.1.2). */
 export const PacketType = {

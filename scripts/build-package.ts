@@ -1,0 +1,70 @@
+/**
+ * `npm run build:package` (and `npm pack`, through prepack): compiles the
+ * package's entry, edge/index.ts, and what it imports to dist/package/ as
+ * JavaScript and declarations, with tsc and tsconfig.build.json.
+ *
+ * tsc rewrites `./x.ts` to `./x.js` in the JavaScript it emits
+ * (rewriteRelativeImportExtensions) but leaves the declarations' specifiers
+ * as written (microsoft/TypeScript#61037). TypeScript reads those either
+ * way; other tools (editors, bundlers that follow `types`) look for a file
+ * that is not shipped, so they are rewritten here the same way.
+ */
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { repoRoot } from './local-edge.ts';
+
+const run = promisify(execFile);
+export const packageOutDir = join(repoRoot, 'dist', 'package');
+
+/** `from './a.ts'`, `import('../b.ts')`: relative specifiers only, never a package's. */
+const RelativeTsSpecifier = /((?:from\s+|import\s*\(\s*)['"]\.\.?\/[^'"]*?)\.ts(['"])/g;
+
+export function rewriteDeclarationSpecifiers(text: string): string {
+  return text.replace(RelativeTsSpecifier, '$1.js$2');
+}
+
+function declarationFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return declarationFiles(path);
+    return name.endsWith('.d.ts') ? [path] : [];
+  });
+}
+
+/**
+ * edge/observability/stats.ts imports the version from package.json, so tsc
+ * copies the whole manifest to dist/package/package.json, where it would
+ * ship the dev scripts and a second `exports` map inside the package. The
+ * compiled code reads only `version`: keep that (and ESM for the .js files).
+ */
+function writeVersionManifest(): void {
+  const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+  writeFileSync(join(packageOutDir, 'package.json'), `${JSON.stringify({ type: 'module', version: manifest.version }, null, 2)}\n`);
+}
+
+/** Builds dist/package/ from scratch (a stale file of a deleted module must not ship). */
+export async function buildPackage(): Promise<string> {
+  rmSync(packageOutDir, { recursive: true, force: true });
+  const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  try {
+    await run(process.execPath, [tsc, '-p', join(repoRoot, 'tsconfig.build.json')], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 });
+  } catch (error) {
+    const failure = error as { stdout?: string; stderr?: string };
+    throw new Error(`tsc could not build the package:\n${failure.stdout ?? ''}${failure.stderr ?? ''}`);
+  }
+  writeVersionManifest();
+  for (const file of declarationFiles(packageOutDir)) {
+    const text = readFileSync(file, 'utf8');
+    const rewritten = rewriteDeclarationSpecifiers(text);
+    if (rewritten !== text) writeFileSync(file, rewritten);
+  }
+  return packageOutDir;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await buildPackage();
+  console.log(`built ${packageOutDir}`);
+}
