@@ -76,6 +76,8 @@ export interface LocalEdgeOptions {
   verbose?: boolean;
   /** Receives each line the Worker logs (JSON lines from the broker); default: printed when verbose. */
   onLogLine?: (line: string) => void;
+  /** Opens workerd's V8 inspector here (Chrome DevTools protocol), for profiling (scripts/profile.ts). */
+  inspectorPort?: number;
 }
 
 export interface LocalEdge {
@@ -124,6 +126,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     port: options.port,
     log: new Log(options.verbose === true ? LogLevel.INFO : LogLevel.WARN),
     ...(options.onLogLine === undefined ? {} : { handleRuntimeStdio: pipeLines(options.onLogLine) }),
+    ...(options.inspectorPort === undefined ? {} : { inspectorPort: options.inspectorPort }),
   });
   const url = await mf.ready;
   return {
