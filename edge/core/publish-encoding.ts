@@ -11,6 +11,18 @@ import type { BrokerMessage } from './message.ts';
 /** Encoded PUBLISH packets of one routed message, by the form subscribers get it in. */
 export type EncodeCache = Map<string, Uint8Array>;
 
+/**
+ * Encodings that more than one subscriber got (the same bytes object): a
+ * transport that serves many connections (the sidecar's link) looks only at
+ * these for what it can send once, and at nothing for the usual one-to-one
+ * message.
+ */
+const sharedEncodings = new WeakSet<Uint8Array>();
+
+export function isSharedEncoding(bytes: Uint8Array): boolean {
+  return sharedEncodings.has(bytes);
+}
+
 export interface EncodedPublish {
   /** The PUBLISH; when `packetId` is set, a shared encoding that gets this packet id patched in on the way out. */
   bytes: Uint8Array;
@@ -35,7 +47,10 @@ export function encodePublish(
   const shareable = cache !== undefined && !dup && (!link.isV5 || (subscriptionIds.length === 0 && message.expiresAt === undefined && (link.state.clientTopicAliasMaximum ?? 0) === 0));
   const cacheKey = shareable ? `${link.level}:${message.qos}:${message.retain ? 1 : 0}` : undefined;
   const cached = cacheKey === undefined ? undefined : cache?.get(cacheKey);
-  if (cached !== undefined) return packetId === undefined ? { bytes: cached } : { bytes: cached, packetId };
+  if (cached !== undefined) {
+    sharedEncodings.add(cached);
+    return packetId === undefined ? { bytes: cached } : { bytes: cached, packetId };
+  }
 
   const packet: PublishPacket = {
     cmd: 'publish',

@@ -16,6 +16,7 @@ import { LinkProtocolError, LinkProtocolVersion, decodeLinkFrames, encodeLinkFra
 import type { CloseCause, CloseKind } from '../core/close-cause.ts';
 import type { ConnectionState, OutgoingChunk, Transport } from '../core/link.ts';
 import type { Logger } from '../core/log.ts';
+import { isSharedEncoding } from '../core/publish-encoding.ts';
 import type { LinkDeviceStore } from './link-device-store.ts';
 
 /** What a link needs of the namespace. */
@@ -229,6 +230,11 @@ export class LinkHost {
         continue;
       }
       const key = shapeOf(item.chunks);
+      if (key === undefined) {
+        // Nothing in it another device gets alike (the usual one-to-one message): DATA as it is.
+        frames.push({ type: 'data', channel: item.channel, bytes: bytesOf(item.chunks) });
+        continue;
+      }
       const group = groups.get(key);
       const packetIds = item.chunks.flatMap((chunk) => (chunk.packetId === undefined ? [] : [chunk.packetId]));
       if (group === undefined) groups.set(key, { chunks: item.chunks, devices: [{ channel: item.channel, packetIds }] });
@@ -247,8 +253,7 @@ export class LinkHost {
         continue;
       }
       const device = devices[0] as { channel: number; packetIds: number[] };
-      const parts = chunks.map((chunk) => (chunk.packetId === undefined ? chunk.bytes : withPacketId(chunk.bytes, chunk.packetId)));
-      frames.push({ type: 'data', channel: device.channel, bytes: parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts) });
+      frames.push({ type: 'data', channel: device.channel, bytes: bytesOf(chunks) });
     }
     groups.clear();
   }
@@ -280,8 +285,13 @@ export class LinkHost {
 const chunkIds = new WeakMap<Uint8Array, number>();
 let nextChunkId = 1;
 
-/** Which bytes, in which order, with a packet id patched in where: devices of equal shape can share one FANOUT. */
-function shapeOf(chunks: readonly OutgoingChunk[]): string {
+/**
+ * Which bytes, in which order, with a packet id patched in where: devices
+ * of equal shape can share one FANOUT. Undefined when no chunk is an
+ * encoding several subscribers got: then no other device can match.
+ */
+function shapeOf(chunks: readonly OutgoingChunk[]): string | undefined {
+  if (!chunks.some((chunk) => isSharedEncoding(chunk.bytes))) return undefined;
   let key = '';
   for (const chunk of chunks) {
     let id = chunkIds.get(chunk.bytes);
@@ -292,4 +302,10 @@ function shapeOf(chunks: readonly OutgoingChunk[]): string {
     key += chunk.packetId === undefined ? `${id},` : `${id}p,`;
   }
   return key;
+}
+
+/** One device's bytes: its chunks, each with its own packet id patched in. */
+function bytesOf(chunks: readonly OutgoingChunk[]): Uint8Array {
+  const parts = chunks.map((chunk) => (chunk.packetId === undefined ? chunk.bytes : withPacketId(chunk.bytes, chunk.packetId)));
+  return parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts);
 }

@@ -6,7 +6,8 @@
  *    size limit before buffering);
  * 2. validate.ts walks the packet's fields on the raw bytes (lengths, strict
  *    UTF-8, 5.0 properties) and refuses what mqtt-packet would let through;
- * 3. mqtt-packet's parser builds the packet object.
+ * 3. mqtt-packet's parser builds the packet object (the few packets that
+ *    carry the traffic are read by hand, to the same objects: fast-path.ts).
  *
  * The protocol level is fixed by the connection's CONNECT (or given when the
  * decoder is rebuilt after hibernation). Before it, only CONNECT is accepted
@@ -29,6 +30,7 @@
 import { parser as createParser, type Parser } from 'mqtt-packet';
 import { isMqttError, malformedPacket, protocolError, type MqttError } from '../errors.ts';
 import { ReasonCode } from '../reason-codes.ts';
+import { decodeFast } from './fast-path.ts';
 import { PacketFramer, type Frame } from './framer.ts';
 import { MaxPacketSizeLimit, PacketType, type MqttPacket, type ProtocolLevel, type UserProperties } from './types.ts';
 import { userPropertiesFromPairs } from './user-properties.ts';
@@ -166,7 +168,9 @@ export class PacketDecoder {
       return withUserProperties(this.parse(frame, level), pairs);
     }
     const pairs = validateFrame(frame, level);
-    return withUserProperties(this.parse(frame, level), pairs);
+    // The traffic (PUBLISH without properties, short acknowledgements, pings) is read by hand: see fast-path.ts.
+    const fast = pairs.main === undefined ? decodeFast(frame.bytes, level) : undefined;
+    return withUserProperties(fast ?? this.parse(frame, level), pairs);
   }
 
   private parse(frame: Frame, level: ProtocolLevel): MqttPacket {

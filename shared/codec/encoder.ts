@@ -12,6 +12,7 @@
 import { generate } from 'mqtt-packet';
 import { MqttError } from '../errors.ts';
 import { ReasonCode, connackCodeFor } from '../reason-codes.ts';
+import { encodeFast } from './fast-path.ts';
 import { concatBytes } from './framer.ts';
 import type { MqttPacket, ProtocolLevel, PublishPacket } from './types.ts';
 import { hasInterleavedOrder, userPropertyPairs } from './user-properties.ts';
@@ -31,7 +32,8 @@ export function encodePacket(packet: MqttPacket, protocolLevel: ProtocolLevel): 
     if (packet.cmd === 'publish' && protocolLevel === 5 && packet.properties?.userProperties !== undefined && hasInterleavedOrder(packet.properties.userProperties)) {
       return encodePublishInWireOrder(packet);
     }
-    return generate(adaptToLevel(packet, protocolLevel), { protocolVersion: protocolLevel });
+    // The traffic (PUBLISH without properties, short acknowledgements, pings) is written by hand: see fast-path.ts.
+    return encodeFast(packet, protocolLevel) ?? generate(adaptToLevel(packet, protocolLevel), { protocolVersion: protocolLevel });
   } catch (thrown) {
     if (thrown instanceof MqttError) throw thrown;
     const message = thrown instanceof Error ? thrown.message : String(thrown);
