@@ -57,25 +57,41 @@ interface ParserWithSettings extends Parser {
   settings: { protocolVersion?: number };
 }
 
+/**
+ * One mqtt-packet parser per protocol level, shared by every decoder: it is
+ * only ever given one whole frame and answers synchronously, so it holds no
+ * state between frames. (A parser each cost every idle connection its
+ * buffers and listeners.) One that failed is replaced, in case it kept
+ * something of the bad frame.
+ */
+const sharedParsers = new Map<ProtocolLevel, ParserWithSettings>();
+/** Filled by the shared parsers' synchronous 'packet' / 'error' events during one parse() call. */
+let parsed: MqttPacket | undefined;
+let parseFailure: unknown;
+
+function parserFor(level: ProtocolLevel): ParserWithSettings {
+  let parser = sharedParsers.get(level);
+  if (parser === undefined) {
+    parser = createParser({ protocolVersion: level }) as ParserWithSettings;
+    parser.on('packet', (packet) => {
+      parsed = packet;
+    });
+    parser.on('error', (error) => {
+      // Keep the first: mqtt-packet sometimes goes on parsing after an error.
+      parseFailure ??= error;
+    });
+    sharedParsers.set(level, parser);
+  }
+  return parser;
+}
+
 export class PacketDecoder {
   private readonly framer: PacketFramer;
-  private readonly parser: ParserWithSettings;
   private level: ProtocolLevel | undefined;
   private error: MqttError | undefined;
-  /** Filled by the parser's synchronous 'packet' / 'error' events during one parse() call. */
-  private parsed: MqttPacket | undefined;
-  private parseFailure: unknown;
 
   constructor(options: PacketDecoderOptions) {
     this.level = options.protocolLevel;
-    this.parser = createParser({ protocolVersion: this.level ?? 4 }) as ParserWithSettings;
-    this.parser.on('packet', (packet) => {
-      this.parsed = packet;
-    });
-    this.parser.on('error', (error) => {
-      // Keep the first: mqtt-packet sometimes goes on parsing after an error.
-      this.parseFailure ??= error;
-    });
     // AUTH is allowed by the framer and checked here against the level: the
     // CONNECT that fixes the level may be in the same chunk as the AUTH.
     this.framer = new PacketFramer({
@@ -176,28 +192,32 @@ export class PacketDecoder {
   private parse(frame: Frame, level: ProtocolLevel): MqttPacket {
     const bytes = frame.bytes;
     const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.parsed = undefined;
-    this.parseFailure = undefined;
+    // A second CONNECT is parsed at the level it claims, the connection keeps its own.
+    const parser = parserFor(level);
+    parsed = undefined;
+    parseFailure = undefined;
     try {
-      this.parser.parse(buffer);
+      parser.parse(buffer);
     } catch (thrown) {
-      this.parseFailure ??= thrown;
+      parseFailure ??= thrown;
     } finally {
-      // mqtt-packet adopts the level of every CONNECT it parses; pin it to the connection's.
-      if (frame.type === PacketType.CONNECT) this.parser.settings = { protocolVersion: this.level ?? level };
+      // mqtt-packet adopts the level of every CONNECT it parses; pin the shared parser to its own.
+      if (frame.type === PacketType.CONNECT) parser.settings = { protocolVersion: level };
     }
+    const failure = parseFailure;
+    const packet = parsed;
+    parsed = undefined;
+    parseFailure = undefined;
     const hint = frame.type === PacketType.CONNECT ? { protocolLevel: level } : {};
-    if (this.parseFailure !== undefined) {
-      throw malformedPacket(`cannot parse packet type ${frame.type}: ${describe(this.parseFailure)}`, {
-        cause: this.parseFailure,
-        ...hint,
-      });
+    if (failure !== undefined || packet === undefined) sharedParsers.delete(level);
+    if (failure !== undefined) {
+      throw malformedPacket(`cannot parse packet type ${frame.type}: ${describe(failure)}`, { cause: failure, ...hint });
     }
-    if (this.parsed === undefined) {
+    if (packet === undefined) {
       // Cannot happen for a whole frame; guards the "a complete frame yields a packet or an error" promise.
       throw malformedPacket(`packet type ${frame.type} produced no packet`, hint);
     }
-    return this.parsed;
+    return packet;
   }
 }
 

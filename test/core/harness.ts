@@ -106,6 +106,11 @@ export class CoreHarness {
     return this.timers.length > 0;
   }
 
+  /** In-memory timers pending (the runtime caps them: 10,000 per isolate on workerd). */
+  get timerCount(): number {
+    return this.timers.length;
+  }
+
   /** Moves the clock, firing each timer and alarm that falls due on the way, in time order. */
   async advance(ms: number): Promise<void> {
     const until = this.now + ms;

@@ -49,6 +49,21 @@ describe('deadlines', () => {
     expect(silent.closedWith).toBeDefined();
   });
 
+  it('times out thousands of pending CONNECTs with one timer, not one each (the runtime caps active timers at 10,000)', async () => {
+    await start({ connectTimeoutMs: 10_000 });
+    const pending: HarnessConnection[] = [];
+    for (let i = 0; i < 12_000; i++) {
+      pending.push(harness.open());
+      if (i % 1000 === 999) await harness.advance(500);
+    }
+    const connected = await client('in-time', 4);
+    expect(harness.timerCount).toBeLessThanOrEqual(2);
+    await harness.advance(10_000);
+    expect(pending.every((connection) => connection.closedWith !== undefined)).toBe(true);
+    expect(connected.isOpen).toBe(true);
+    expect(harness.timerCount).toBe(0);
+  });
+
   it('enforces keep-alive at 1.5 times the client value (5.0: DISCONNECT 0x8D), and packets count as activity', async () => {
     await start();
     const idle = await client('idle', 5, { keepalive: 10 });
