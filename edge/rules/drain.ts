@@ -1,8 +1,8 @@
 /**
  * Empties the outbox, off the delivery path: one worker per rule sends its
- * rows oldest first, one at a time, and stops at the first failure, so a
- * receiver that is down is asked once per backoff step rather than once per
- * message. Rules are independent: one stuck webhook holds up only its own rule.
+ * rows oldest first, a few at a time, and stops at a failure, so a receiver
+ * that is down is asked once per backoff step rather than once per message.
+ * Rules are independent: one stuck webhook holds up only its own rule.
  *
  * It wakes three ways: right after a message is appended (a zero-delay
  * timer, after the publish's turn), on a short in-memory timer for a near
@@ -22,8 +22,8 @@ import type { RuleOutbox } from './outbox.ts';
 const InMemoryRetryMs = 2_000;
 /** How soon the alarm comes back for rows appended just before the object went away. */
 const RestartSafetyMs = 5_000;
-/** Rows read from SQLite per query. */
-const BatchSize = 32;
+/** Attempts of one rule at once while its target answers. */
+export const MaxInFlight = 8;
 
 export interface DrainDeps {
   rules: readonly Rule[];
@@ -99,22 +99,34 @@ export class RuleDrain implements DeadlineSource {
       .finally(() => this.active.delete(rule.name));
   }
 
-  /** Sends the rule's rows until none are left or one fails. */
+  /**
+   * Sends the rule's rows, oldest first, until none are left or an attempt
+   * fails. A target that answers gets up to MaxInFlight at once (one by one,
+   * a webhook 50 ms away would take 20 messages a second); one that fails is
+   * probed with a single message per backoff step until it answers again.
+   */
   private async work(rule: Rule): Promise<void> {
     for (;;) {
-      const batch = this.deps.outbox.next(rule.name, BatchSize);
+      const window = this.deps.outbox.countersOf(rule.name).failures > 0 ? 1 : MaxInFlight;
+      const batch = this.deps.outbox.next(rule.name, window);
       if (batch.length === 0) return;
-      for (const message of batch) {
-        try {
-          await callWithTimeout(`rule ${rule.name}`, AttemptTimeoutMs, () => this.deps.send(rule, message));
-        } catch (error) {
-          const retryAt = this.deps.outbox.failed(rule.name, message.id, error instanceof Error ? error.message : String(error), this.deps.now(), retryDelayMs);
-          this.deps.log.log('warn', 'rule_delivery_failed', { rule: rule.name, id: message.id, error: describeError(error), retryInMs: retryAt - this.deps.now() });
-          this.wakeAt(retryAt);
+      const results = await Promise.allSettled(batch.map((message) => callWithTimeout(`rule ${rule.name}`, AttemptTimeoutMs, () => this.deps.send(rule, message))));
+      const failedIds: number[] = [];
+      let firstError: unknown;
+      results.forEach((result, index) => {
+        const id = (batch[index] as RuleMessage).id;
+        if (result.status === 'fulfilled') {
+          this.deps.outbox.delivered(rule.name, id);
           return;
         }
-        this.deps.outbox.delivered(rule.name, message.id);
-      }
+        failedIds.push(id);
+        firstError ??= result.reason;
+      });
+      if (failedIds.length === 0) continue;
+      const retryAt = this.deps.outbox.failed(rule.name, failedIds, firstError instanceof Error ? firstError.message : String(firstError), this.deps.now(), retryDelayMs);
+      this.deps.log.log('warn', 'rule_delivery_failed', { rule: rule.name, messages: failedIds.length, error: describeError(firstError), retryInMs: retryAt - this.deps.now() });
+      this.wakeAt(retryAt);
+      return;
     }
   }
 

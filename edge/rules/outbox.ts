@@ -156,14 +156,17 @@ export class RuleOutbox {
     });
   }
 
-  /** An attempt failed: the row stays, the rule waits until `retryAt(failures)`. Returns that time. */
-  failed(rule: string, id: number, error: string, now: number, delayFor: (failures: number) => number): number {
-    this.sql.exec('UPDATE rule_outbox SET attempts = attempts + 1 WHERE id = ?', id);
+  /**
+   * Attempts failed (one per id, made together): the rows stay, and the rule
+   * waits `delayFor(failures)`, its failures counted once per step. Returns when to try again.
+   */
+  failed(rule: string, ids: readonly number[], error: string, now: number, delayFor: (failures: number) => number): number {
+    for (const id of ids) this.sql.exec('UPDATE rule_outbox SET attempts = attempts + 1 WHERE id = ?', id);
     const text = error.slice(0, MaxErrorLength);
     const failures = this.countersOf(rule).failures + 1;
     const retryAt = now + delayFor(failures);
     this.update(rule, (c) => {
-      c.failed++;
+      c.failed += ids.length;
       c.failures = failures;
       c.retryAt = retryAt;
       c.lastError = text;

@@ -6,6 +6,7 @@
  * namespace (the rules are the same everywhere; topics keep them apart).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MaxInFlight } from '../../edge/rules/drain.ts';
 import type { RuleReport } from '../../edge/rules/rules.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { connectClient, publish, subscribe, type TestClient } from '../helpers/mqtt-clients.ts';
@@ -137,9 +138,10 @@ describe('rules: webhooks through the outbox', () => {
     for (let n = 0; n < 50; n++) await publish(publisher.client, 'stuck/x', `s${n}`, { qos: 1 });
     const received = await subscriber.waitForMessages(50, 10_000);
     expect(received.map((message) => message.payload)).toEqual(Array.from({ length: 50 }, (_, n) => `s${n}`));
-    // The receiver holds the first POST unanswered the whole time; the rest wait in the outbox.
+    // The receiver holds the first window of POSTs unanswered the whole time; the rest wait in the outbox.
     expect(stuck.requests.every((request) => request.status === 'hung')).toBe(true);
-    expect(stuck.requests.length).toBe(1);
+    expect(stuck.requests.length).toBeGreaterThanOrEqual(1);
+    expect(stuck.requests.length).toBeLessThanOrEqual(MaxInFlight);
     const report = (await rulesOf('stuck'))['stuck'];
     expect(report).toMatchObject({ matched: 50, delivered: 0, pending: 50 });
   });

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../../edge/core/log.ts';
 import type { RuleMessage } from '../../../edge/rules/body.ts';
 import type { Rule } from '../../../edge/rules/config.ts';
-import { RuleDrain } from '../../../edge/rules/drain.ts';
+import { MaxInFlight, RuleDrain } from '../../../edge/rules/drain.ts';
 import { RuleOutbox } from '../../../edge/rules/outbox.ts';
 import { openTestDatabase, type TestDatabase } from '../../core/sql.ts';
 
@@ -81,9 +81,9 @@ describe('the rules drain', () => {
     await t.nextTimer();
     const retries: number[] = [];
     for (let i = 0; i < 5; i++) retries.push((await t.nextTimer()) as number);
-    // One attempt per step, not one per message: 100, 200, 400, 800, 1600 ms apart.
+    // The first window tried all three; then one probe per step, 100, 200, 400, 800, 1600 ms apart.
     expect(retries.map((at, i) => at - (i === 0 ? 0 : (retries[i - 1] as number)))).toEqual([100, 200, 400, 800, 1_600]);
-    expect(t.outbox.countersOf('r')).toMatchObject({ failed: 6, failures: 6, lastError: 'HTTP 503' });
+    expect(t.outbox.countersOf('r')).toMatchObject({ failed: 3 + 5, failures: 6, lastError: 'HTTP 503' });
     // The next wait (3.2 s) is left to the alarm, so the object may hibernate meanwhile.
     await t.settle();
     expect(t.timers).toHaveLength(0);
@@ -95,6 +95,22 @@ describe('the rules drain', () => {
     expect(sent).toEqual(['a', 'b', 'c']);
     expect(t.outbox.countersOf('r')).toMatchObject({ delivered: 3, failures: 0 });
     expect(t.drain.nextDeadline(t.clock.now)).toBeUndefined();
+  });
+
+  it('has up to 8 attempts of a rule in flight while its target answers', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const t = setup([rule('r')], async () => {
+      most = Math.max(most, ++inFlight);
+      await Promise.resolve();
+      inFlight--;
+    });
+    for (let n = 0; n < 20; n++) t.append('r', `m${n}`);
+    t.drain.soon();
+    await t.nextTimer();
+    await t.settle();
+    expect(most).toBe(MaxInFlight);
+    expect(t.outbox.countersOf('r').delivered).toBe(20);
   });
 
   it('lets one stuck rule hold up only itself', async () => {

@@ -46,7 +46,7 @@ describe('the outbox in SQLite', () => {
     const [a] = first.next('r', 1);
     first.delivered('r', a?.id as number);
     const [b] = first.next('r', 1);
-    const retryAt = first.failed('r', b?.id as number, 'HTTP 503', 1_000, (failures) => failures * 100);
+    const retryAt = first.failed('r', [b?.id as number], 'HTTP 503', 1_000, (failures) => failures * 100);
     expect(retryAt).toBe(1_100);
 
     const second = new RuleOutbox(db, limits);
