@@ -9,8 +9,7 @@
  * retry, and through the namespace's one alarm (DeadlineSource) for a far
  * retry and after a wake or restart, when memory held nothing.
  */
-import type { DeadlineSource } from '../core/deadlines.ts';
-import { AlarmSpacingMs } from '../core/deadlines.ts';
+import { AlarmSpacingMs, type DeadlineSource } from '../core/deadlines.ts';
 import { callWithTimeout } from '../core/hooks.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { AttemptTimeoutMs, retryDelayMs } from './backoff.ts';
