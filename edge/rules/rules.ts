@@ -4,7 +4,7 @@
  * drain sends later. Also the rules' readout for the admin API and /metrics.
  */
 import type { DeadlineSource } from '../core/deadlines.ts';
-import type { Logger } from '../core/log.ts';
+import { describeError, type Logger } from '../core/log.ts';
 import type { BrokerMessage } from '../core/message.ts';
 import type { SqlExecutor } from '../core/session-store.ts';
 import type { RuleMessage } from './body.ts';
@@ -84,7 +84,12 @@ export class Rules implements DeadlineSource {
     for (const rule of matched) {
       const row: Omit<RuleMessage, 'id'> = { rule: rule.name, topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain, ts, depth: origin?.depth ?? 0 };
       if (message.senderClientId !== undefined) row.clientId = message.senderClientId;
-      if (this.outbox.append(row)) appended = true;
+      try {
+        if (this.outbox.append(row)) appended = true;
+      } catch (error) {
+        // Storage trouble in the outbox must not fail the PUBLISH it rides on: MQTT delivery goes on.
+        this.deps.log.log('error', 'rule_append_failed', { rule: rule.name, topic: message.topic, error: describeError(error) });
+      }
     }
     if (appended) this.drain.soon();
   }
