@@ -13,6 +13,7 @@ import type { ClientSummary, RetainedSummary } from './core/readouts.ts';
 import type { ApiMessage } from './http-api.ts';
 import type { NamespaceSet } from './namespaces.ts';
 import type { NamespaceStats } from './observability/stats.ts';
+import type { RulesConfig } from './rules/config.ts';
 
 /** Everything a namespace needs, resolved from the options and the environment. */
 export interface ResolvedBroker {
@@ -29,6 +30,8 @@ export interface ResolvedBroker {
   trustConnectingIp: boolean;
   /** Who may take over a client id's session (MQTT_TAKEOVER). */
   takeover: 'any' | 'same-identity';
+  /** MQTT_RULES and its outbox bounds, checked against the bindings. */
+  rules: RulesConfig;
   /** A namespace's access rules and tokens (MQTT_ACL and friends, or its MQTT_NAMESPACE_ACCESS entry). */
   accessFor(namespace: string): NamespaceAccess;
 }

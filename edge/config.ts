@@ -7,9 +7,11 @@ import { MqttError } from '../shared/errors.ts';
 import { ReasonCode } from '../shared/reason-codes.ts';
 import { defaultLimits, type BrokerLimits } from './core/limits.ts';
 import { NamespaceSet } from './namespaces.ts';
+import type { RulesEnv } from './rules/config.ts';
 
 /** The broker's settings as [vars]/secrets (and environment variables for `npm start`). */
-export interface EdgeVars {
+/** MQTT_RULES and its bounds are read by rules/config.ts. */
+export interface EdgeVars extends RulesEnv {
   MQTT_ALLOW_ANONYMOUS?: string;
   MQTT_BRIDGE_SECRET?: string;
   MQTT_MAX_CONNECTIONS?: string;

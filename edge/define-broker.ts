@@ -28,6 +28,7 @@ import type { LogLevel } from './core/log.ts';
 import type { ApiMessage } from './http-api.ts';
 import { createBrokerNamespaceClass } from './namespace-object.ts';
 import type { NamespaceStats } from './observability/stats.ts';
+import { loadRulesConfig } from './rules/config.ts';
 import { createWorkerHandler } from './worker-handler.ts';
 
 export type { BrokerNamespaceRpc, ResolvedBroker } from './broker-types.ts';
@@ -90,6 +91,7 @@ export function defineBroker<Env extends EdgeEnv = EdgeEnv>(options: BrokerOptio
       namespaces: fromEnv.namespaces,
       trustConnectingIp: fromEnv.trustConnectingIp,
       takeover: fromEnv.takeover,
+      rules: loadRulesConfig(env),
       accessFor: (namespace) => {
         const settings = settingsFor(access, namespace);
         const policy = accessPolicyFor(access, namespace);

@@ -141,6 +141,9 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         setTimer: (ms: number, callback: () => void) => void setTimeout(callback, ms),
         yieldToOthers: () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
         takeover: resolved.takeover,
+        rules: resolved.rules,
+        // Rule targets are this object's bindings (MQTT_RULES named them; config checked they exist).
+        ruleServices: { env: this.env as unknown as Record<string, unknown>, fetch: (request) => fetch(request) },
         ...(policy === undefined ? {} : { access: policy }),
         // The core publishes $SYS from alarms, and only while someone subscribes to it.
         ...(resolved.sysIntervalMs > 0 ? { systemTopics: new SysTopicsPublisher({ intervalMs: resolved.sysIntervalMs }) } : {}),

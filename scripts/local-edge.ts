@@ -73,6 +73,8 @@ export interface LocalEdgeOptions {
   scriptPath?: string;
   /** More Workers in the same runtime (e.g. one with a service binding to BrokerApi). */
   extraWorkers?: WorkerOptions[];
+  /** More options for the edge Worker itself: Queue producers, D1 databases, R2 buckets (rule targets, tests). */
+  edgeWorkerOptions?: Partial<WorkerOptions>;
   verbose?: boolean;
   /** Receives each line the Worker logs (JSON lines from the broker); default: printed when verbose. */
   onLogLine?: (line: string) => void;
@@ -107,6 +109,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
   const scriptPath = options.scriptPath ?? (await buildEdge());
   const settings = readWranglerSettings();
   const edgeWorker: WorkerOptions = {
+    ...options.edgeWorkerOptions,
     name: 'edge',
     scriptPath,
     modules: true,

@@ -16,6 +16,7 @@ import { dirname, resolve } from 'node:path';
 import { repoRoot, startLocalEdge } from './local-edge.ts';
 import { loadAccessConfig } from '../edge/access.ts';
 import { loadEdgeConfig } from '../edge/config.ts';
+import { loadRulesConfig } from '../edge/rules/config.ts';
 import { loadSidecarConfig } from '../sidecar/config.ts';
 import { startSidecar } from '../sidecar/server.ts';
 import { renderPretty } from '../sidecar/log.ts';
@@ -70,6 +71,8 @@ const sidecarEnv = (edgeUrl: string): Record<string, string | undefined> => ({
 try {
   loadAccessConfig(edgeVars);
   loadEdgeConfig(edgeVars);
+  // The local edge has no Queue, D1 or R2 bindings: rules naming one fail here, as they would in it.
+  loadRulesConfig(edgeVars);
   loadSidecarConfig(sidecarEnv(`ws://${host}:${wsPort}/mqtt`));
 } catch (error) {
   console.error(`configuration error: ${error instanceof Error ? error.message : String(error)}`);

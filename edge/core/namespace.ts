@@ -37,6 +37,9 @@ import { Sessions } from './sessions.ts';
 import { StallWatchdog } from './stall-watchdog.ts';
 import { SystemTopicsSchedule, type SystemTopicsPublisher } from './system-topics.ts';
 import type { SubscriptionEntry } from './topic-tree.ts';
+import type { RulesConfig } from '../rules/config.ts';
+import type { RuleOrigin } from '../rules/match.ts';
+import { Rules } from '../rules/rules.ts';
 
 export interface NamespaceDeps {
   namespace: string;
@@ -71,6 +74,10 @@ export interface NamespaceDeps {
   access?: AccessPolicy;
   /** Whether a client id may be taken over by another identity (default) or only by the same one. */
   takeover?: 'any' | 'same-identity';
+  /** MQTT_RULES: accepted messages to webhooks, Queues, D1, R2 or other topics, through a durable outbox. */
+  rules?: RulesConfig;
+  /** What rule targets reach: the Worker's bindings and fetch (default: none, and the global fetch). */
+  ruleServices?: { env: Record<string, unknown>; fetch?: (request: Request) => Promise<Response> };
 }
 
 export class Namespace implements ProtocolContext {
@@ -89,6 +96,8 @@ export class Namespace implements ProtocolContext {
   private readonly watchdog: StallWatchdog;
   private readonly systemTopics: SystemTopicsSchedule;
   private readonly deadlines: Deadlines;
+  /** The namespace's rules; undefined when MQTT_RULES has none. */
+  private readonly rules: Rules | undefined;
   /** The user's hooks with the host's environment bound: what everything here calls. */
   private readonly boundHooks: BrokerHooks;
 
@@ -149,8 +158,10 @@ export class Namespace implements ProtocolContext {
       deleted: (clientId) => this.accessByClient.delete(clientId),
     });
     this.systemTopics = new SystemTopicsSchedule(deps.systemTopics, this, () => this.router.hasOnlineSystemSubscriber(isConnected), now, requestAlarm);
-    // The order in which an alarm serves them: counters and connection deadlines first, sessions last.
+    this.rules = deps.rules === undefined || deps.rules.rules.length === 0 ? undefined : this.createRules(deps.rules);
+    // The order in which an alarm serves them: counters and connection deadlines first, sessions, then rules last.
     const sources: DeadlineSource[] = [this.connections, this.systemTopics, this.watchdog, this.sessions];
+    if (this.rules !== undefined) sources.push(this.rules);
     this.deadlines = new Deadlines(sources, now, requestAlarm);
     for (const entry of this.store.allSubscriptions()) this.router.add(entry);
   }
@@ -212,6 +223,7 @@ export class Namespace implements ProtocolContext {
     }
     this.deadlines.schedule();
     this.connections.flushAll();
+    this.rules?.resume();
   }
 
   /** Bytes arrived on a connection. Packets of one connection are handled strictly in order. */
@@ -255,6 +267,7 @@ export class Namespace implements ProtocolContext {
       stalled: this.watchdog.stalledCount(),
       createdAt: this.metrics.createdAt,
       counters: { ...this.metrics.counters },
+      rules: this.rules?.report() ?? [],
     };
   }
 
@@ -454,11 +467,14 @@ export class Namespace implements ProtocolContext {
 
   /**
    * Routes a message to every matching subscription (see Router.route),
-   * after storing it if retained; the onDeliver hook, if any, is asked for
-   * every subscriber first.
+   * after storing it if retained and appending it to the rules' outbox
+   * (`origin`: the rule that republished it); the onDeliver hook, if any,
+   * is asked for every subscriber first.
    */
-  publish(message: BrokerMessage): void | Promise<void> {
+  publish(message: BrokerMessage, origin?: RuleOrigin): void | Promise<void> {
     if (message.retain) this.retained.put(message);
+    // In this turn: the outbox rows commit with the message (see rules/outbox.ts); nothing is awaited.
+    this.rules?.accepted(message, origin);
     const deliveries = this.router
       .route(message, {
         isOnline: (clientId) => this.directory.isConnected(clientId),
@@ -537,6 +553,29 @@ export class Namespace implements ProtocolContext {
   private publishAsBroker(message: BrokerMessage, failure: string): void {
     const routed = this.publish(message);
     if (routed !== undefined) routed.catch((error: unknown) => this.deps.log.log('error', failure, { topic: message.topic, error: describeError(error) }));
+  }
+
+  private createRules(config: RulesConfig): Rules {
+    const deps = this.deps;
+    const services = deps.ruleServices;
+    return new Rules({
+      namespace: deps.namespace,
+      config,
+      sql: this.sql,
+      ...(services === undefined ? {} : { env: services.env }),
+      ...(services?.fetch === undefined ? {} : { fetch: services.fetch }),
+      log: deps.log,
+      now: () => deps.now(),
+      requestAlarm: (at) => deps.requestAlarm(at),
+      ...(deps.setTimer === undefined ? {} : { setTimer: deps.setTimer }),
+      republish: async (message, origin) => {
+        try {
+          await this.publish(message, origin);
+        } finally {
+          this.connections.flushAll();
+        }
+      },
+    });
   }
 
   // ---- a connection ended ---------------------------------------------------------------

@@ -4,6 +4,7 @@
  */
 import type { ProtocolLevel } from '../../shared/codec/basic-types.ts';
 import type { MetricCounters } from './metrics.ts';
+import type { RuleReport } from '../rules/rules.ts';
 
 export interface CoreStats {
   connected: number;
@@ -14,6 +15,8 @@ export interface CoreStats {
   stalled: number;
   createdAt: number;
   counters: MetricCounters;
+  /** MQTT_RULES, rule by rule; absent or empty without rules. */
+  rules?: RuleReport[];
 }
 
 /** What the admin API and the dashboard show of one client. */

@@ -8,6 +8,7 @@
  * | `POST /admin/<ns>/clients/<id>/disconnect` | `{ namespace, clientId, disconnected: true }`; 404 if not connected |
  * | `GET /admin/<ns>/retained?limit=` | `{ namespace, retained: [{ topic, qos, payloadBytes, payloadPreview }], truncated }` |
  * | `DELETE /admin/<ns>/retained?topic=` | `{ namespace, topic, deleted: true }`; 404 if there was none |
+ * | `GET /admin/<ns>/rules` | `{ namespace, rules: RuleReport[] }` (MQTT_RULES, with counts and the last error) |
  *
  * Errors are `{ "error": "..." }` with 400 (bad input), 401 (token), 404,
  * 405 (method, with `Allow`), 413 (a body over 4 KiB; none is needed) or
@@ -26,7 +27,8 @@ type AdminAction =
   | { kind: 'stats' }
   | { kind: 'clients' }
   | { kind: 'disconnect'; clientId: string }
-  | { kind: 'retained' };
+  | { kind: 'retained' }
+  | { kind: 'rules' };
 
 /** What follows `/admin/<ns>/`: one of the routes above; undefined for none, null for a client id that is not valid percent-encoding. */
 function parseAction(rest: string): AdminAction | undefined | null {
@@ -34,6 +36,7 @@ function parseAction(rest: string): AdminAction | undefined | null {
   if (parts.length === 1 && parts[0] === 'stats') return { kind: 'stats' };
   if (parts.length === 1 && parts[0] === 'clients') return { kind: 'clients' };
   if (parts.length === 1 && parts[0] === 'retained') return { kind: 'retained' };
+  if (parts.length === 1 && parts[0] === 'rules') return { kind: 'rules' };
   if (parts.length === 3 && parts[0] === 'clients' && parts[2] === 'disconnect' && parts[1] !== undefined && parts[1] !== '') {
     try {
       return { kind: 'disconnect', clientId: decodeURIComponent(parts[1]) };
@@ -49,6 +52,7 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
   clients: ['GET'],
   disconnect: ['POST'],
   retained: ['GET', 'DELETE'],
+  rules: ['GET'],
 };
 
 /**
@@ -58,7 +62,7 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
 export async function handleAdminRequest(request: Request, env: EdgeEnv, namespace: string | null, rest: string, log: Logger): Promise<Response> {
   const action = parseAction(rest);
   if (action === undefined) {
-    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect or /retained`);
+    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained or /rules`);
   }
   if (action === null) return jsonError(400, 'the client id in the path is not valid percent-encoding');
   if (namespace === null) return jsonError(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"');
@@ -86,6 +90,9 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
         log.log('info', 'admin_disconnect', { namespace, client: action.clientId });
         return jsonResponse(200, { namespace, clientId: action.clientId, disconnected: true });
       }
+      case 'rules':
+        // The rules' numbers are part of the namespace's stats: one read, one RPC.
+        return jsonResponse(200, { namespace, rules: (await stub.stats()).rules });
       case 'retained':
         return method === 'GET' ? await listRetained(stub, namespace, url) : await deleteRetained(stub, namespace, url, log);
     }

@@ -3,6 +3,7 @@
  * shared/prometheus.ts, which the sidecar uses too).
  */
 import type { NamespaceStats } from './stats.ts';
+import type { RuleReport } from '../rules/rules.ts';
 import { type MetricFamily } from '../../shared/prometheus.ts';
 
 export { formatPrometheus, PrometheusContentType, type MetricFamily } from '../../shared/prometheus.ts';
@@ -29,10 +30,21 @@ const namespaceMetrics: Array<{ name: string; type: MetricFamily['type']; help: 
   { name: 'mqtt_publish_messages_dropped_total', type: 'counter', help: 'Messages dropped: refused, over a queue limit or too large for a client ($SYS/broker/publish/messages/dropped).', value: (s) => s.counters.publishDropped },
 ];
 
-/** Every metric name `/metrics` exposes (README, tests). */
-export const namespaceMetricNames: readonly string[] = ['mqtt_info', ...namespaceMetrics.map((metric) => metric.name)];
+/** Per rule of MQTT_RULES, labelled `namespace` and `rule`. */
+const ruleMetrics: Array<{ name: string; type: MetricFamily['type']; help: string; value: (rule: RuleReport) => number }> = [
+  { name: 'mqtt_rule_matched_total', type: 'counter', help: 'Messages that matched the rule (delivered + dropped + pending).', value: (r) => r.matched },
+  { name: 'mqtt_rule_delivered_total', type: 'counter', help: "Messages the rule's target accepted.", value: (r) => r.delivered },
+  { name: 'mqtt_rule_failed_total', type: 'counter', help: 'Failed delivery attempts (each is retried with backoff).', value: (r) => r.failed },
+  { name: 'mqtt_rule_dropped_total', type: 'counter', help: 'Messages not kept because the rules outbox was full.', value: (r) => r.dropped },
+  { name: 'mqtt_rule_outbox_pending', type: 'gauge', help: 'Messages in the outbox waiting for the rule target.', value: (r) => r.pending },
+];
 
-/** The metric families of one or more namespaces, each sample labelled with its namespace. */
+/** Every metric name `/metrics` exposes for a namespace (README, tests). */
+export const namespaceMetricNames: readonly string[] = ['mqtt_info', ...namespaceMetrics.map((metric) => metric.name)];
+/** The metric names added when a namespace has rules. */
+export const ruleMetricNames: readonly string[] = ruleMetrics.map((metric) => metric.name);
+
+/** The metric families of one or more namespaces, each sample labelled with its namespace (and rule, for the rules' own). */
 export function namespaceMetricFamilies(all: readonly NamespaceStats[]): MetricFamily[] {
   const info: MetricFamily = {
     name: 'mqtt_info',
@@ -47,6 +59,13 @@ export function namespaceMetricFamilies(all: readonly NamespaceStats[]): MetricF
       type: metric.type,
       help: metric.help,
       samples: all.map((stats) => ({ labels: { namespace: stats.namespace }, value: metric.value(stats) })),
+    })),
+    // A broker without MQTT_RULES shows no empty rule families.
+    ...(all.every((stats) => stats.rules.length === 0) ? [] : ruleMetrics).map((metric) => ({
+      name: metric.name,
+      type: metric.type,
+      help: metric.help,
+      samples: all.flatMap((stats) => stats.rules.map((rule) => ({ labels: { namespace: stats.namespace, rule: rule.name }, value: metric.value(rule) }))),
     })),
   ];
 }

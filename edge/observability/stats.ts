@@ -5,6 +5,7 @@
 import { version } from '../../package.json';
 import type { CoreStats } from '../core/readouts.ts';
 import type { MetricCounters } from '../core/metrics.ts';
+import type { RuleReport } from '../rules/rules.ts';
 
 /** The broker's version, as `$SYS/broker/version` and `mqtt_info` report it. */
 export const BrokerVersion: string = version;
@@ -32,6 +33,8 @@ export interface NamespaceStats {
   stalled: number;
   /** Totals since the namespace was created. */
   counters: MetricCounters;
+  /** MQTT_RULES, rule by rule (empty without rules): what `GET /admin/<ns>/rules` and the `mqtt_rule_*` metrics show. */
+  rules: RuleReport[];
 }
 
 export function namespaceStats(core: { stats(): CoreStats }, namespace: string, now: number): NamespaceStats {
@@ -51,5 +54,6 @@ export function namespaceStats(core: { stats(): CoreStats }, namespace: string, 
     retained: stats.retained,
     stalled: stats.stalled,
     counters: stats.counters,
+    rules: stats.rules ?? [],
   };
 }

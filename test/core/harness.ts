@@ -18,7 +18,8 @@ import type { BrokerHooks } from '../../edge/core/hooks.ts';
 import { defaultLimits, type BrokerLimits } from '../../edge/core/limits.ts';
 import type { ConnectionState, Transport } from '../../edge/core/link.ts';
 import type { LogFields, LogLevel, Logger } from '../../edge/core/log.ts';
-import { Namespace } from '../../edge/core/namespace.ts';
+import { Namespace, type NamespaceDeps } from '../../edge/core/namespace.ts';
+import type { RulesConfig } from '../../edge/rules/config.ts';
 import { openTestDatabase, type TestDatabase } from './sql.ts';
 
 export interface HarnessOptions {
@@ -27,6 +28,9 @@ export interface HarnessOptions {
   namespace?: string;
   /** The clock's start (ms since the epoch). */
   startAt?: number;
+  /** MQTT_RULES, and what their targets reach (a fake fetch, say). */
+  rules?: RulesConfig;
+  ruleServices?: NamespaceDeps['ruleServices'];
 }
 
 export interface LogRecord {
@@ -77,6 +81,8 @@ export class CoreHarness {
       requestAlarm: (at) => this.requestAlarm(at),
       setTimer: (ms, callback) => void this.timers.push({ at: this.now + ms, callback }),
       newId: () => `id-${++this.idCounter}`,
+      ...(this.options.rules === undefined ? {} : { rules: this.options.rules }),
+      ...(this.options.ruleServices === undefined ? {} : { ruleServices: this.options.ruleServices }),
     });
     this.core.restore(connections);
   }

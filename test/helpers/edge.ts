@@ -15,7 +15,7 @@ export interface TestEdge extends LocalEdge {
  * Starts the real Worker on workerd, on a free port, with its own storage
  * directory (removed by dispose).
  */
-export async function startTestEdge(vars: Record<string, string> = {}, extra: Pick<LocalEdgeOptions, 'scriptPath' | 'extraWorkers'> = {}): Promise<TestEdge> {
+export async function startTestEdge(vars: Record<string, string> = {}, extra: Pick<LocalEdgeOptions, 'scriptPath' | 'extraWorkers' | 'edgeWorkerOptions'> = {}): Promise<TestEdge> {
   const persistDir = mkdtempSync(join(tmpdir(), 'mqtt-edge-'));
   const scriptPath = extra.scriptPath ?? process.env['EDGE_BUNDLE'];
   const logs: string[] = [];
@@ -26,6 +26,7 @@ export async function startTestEdge(vars: Record<string, string> = {}, extra: Pi
     onLogLine: (line: string) => logs.push(line),
     ...(scriptPath === undefined ? {} : { scriptPath }),
     ...(extra.extraWorkers === undefined ? {} : { extraWorkers: extra.extraWorkers }),
+    ...(extra.edgeWorkerOptions === undefined ? {} : { edgeWorkerOptions: extra.edgeWorkerOptions }),
   };
   let current = await startLocalEdge({ port: 0, ...base });
   const edge: TestEdge = {

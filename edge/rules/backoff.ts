@@ -1,0 +1,18 @@
+/**
+ * How long a rule's attempt may take, and when it tries again after failures: exponential, capped, so a
+ * receiver that is down for a minute is asked about twice a minute at most
+ * and gets everything within one cap of coming back.
+ */
+
+/** One attempt may take this long before it counts as failed (a receiver that never answers). */
+export const AttemptTimeoutMs = 10_000;
+
+export const FirstRetryMs = 100;
+export const MaxRetryMs = 30_000;
+
+/** The wait after `failures` consecutive failures (1 → 100 ms, 2 → 200 ms, … capped at 30 s). */
+export function retryDelayMs(failures: number): number {
+  if (failures <= 0) return 0;
+  // 2^n overflows nothing here: the cap is reached at n = 9.
+  return Math.min(MaxRetryMs, FirstRetryMs * 2 ** Math.min(failures - 1, 20));
+}
