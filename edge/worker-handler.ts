@@ -30,7 +30,7 @@ export function createWorkerHandler(resolve: BrokerResolver): ExportedHandler<Ed
       if (url.pathname === '/healthz') return text(200, 'ok\n');
       // The dashboard is static and holds no data: it loads even with bad configuration, and shows the API's errors.
       if (!isWebSocketUpgrade(request)) {
-        const page = serveDashboard(request, url);
+        const page = await serveDashboard(request, url, env);
         if (page !== undefined) return page;
       }
       let resolved: ResolvedBroker;
