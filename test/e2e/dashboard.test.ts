@@ -73,6 +73,11 @@ async function adminGet<T>(path: string): Promise<T> {
   return (await response.json()) as T;
 }
 
+/** Waits for what the page shows: its lists refresh every few seconds, later on a loaded machine. */
+function waitFor<T>(read: () => T | Promise<T>) {
+  return expect.poll(read, { timeout: 15_000 });
+}
+
 function numberIn(text: string | null): number {
   return Number((text ?? '').replace(/[^0-9.]/g, ''));
 }
@@ -105,7 +110,7 @@ describe('dashboard', () => {
     await page.goto(edge.url.toString());
     await page.locator('#login-token').fill('not-the-token');
     await page.locator('#login-submit').click();
-    await expect.poll(() => page.locator('#login-error').textContent()).toMatch(/token/i);
+    await waitFor(() => page.locator('#login-error').textContent()).toMatch(/token/i);
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     // Chromium logs the refused request itself; that one is expected.
     expect(errors.splice(0)).toEqual([expect.stringMatching(/401/)]);
@@ -115,7 +120,7 @@ describe('dashboard', () => {
     await page.locator('#app').waitFor({ state: 'visible', timeout: 10_000 });
     // The token is in the header of each request, never in the page's URL.
     expect(page.url()).not.toContain(token);
-    await expect.poll(() => page.locator('#stat-connected').textContent()).toBe('2');
+    await waitFor(() => page.locator('#stat-connected').textContent()).toBe('2');
     await expect.poll(() => page.locator('#clients-body').textContent(), { timeout: 10_000 }).toContain('sensor-kitchen');
     await expect.poll(() => page.locator('#retained-body').textContent(), { timeout: 10_000 }).toContain('sensors/kitchen/temperature');
     // Routes this branch does not have (rules, users, ACL) answer 404: their panels stay hidden.
@@ -137,9 +142,9 @@ describe('dashboard', () => {
     await page.locator('#sub-filter').fill('#');
     await page.locator('#sub-qos').selectOption('1');
     await page.locator('#sub-submit').click();
-    await expect.poll(() => page.locator('#sub-list').textContent()).toContain('# · QoS 1');
+    await waitFor(() => page.locator('#sub-list').textContent()).toContain('# · QoS 1');
     // The retained messages come first, flagged as such.
-    await expect.poll(() => page.locator('#messages').textContent()).toContain('sensors/kitchen/temperature');
+    await waitFor(() => page.locator('#messages').textContent()).toContain('sensors/kitchen/temperature');
 
     const receivedBefore = numberIn(await page.locator('#stat-in-total').textContent());
     await page.locator('#pub-topic').fill('dashboard/hello');
@@ -267,16 +272,16 @@ describe('dashboard', () => {
     await page.locator('#user-name').fill('new-user');
     await page.locator('#user-password').fill('s3cret');
     await page.locator('#user-submit').click();
-    await expect.poll(() => page.locator('#users-body').textContent()).toContain('new-user');
+    await waitFor(() => page.locator('#users-body').textContent()).toContain('new-user');
     await page.locator('button[data-user="runtime-<b>user</b>"]').click();
-    await expect.poll(() => page.locator('#users-body').textContent()).not.toContain('runtime-<b>user</b>');
+    await waitFor(() => page.locator('#users-body').textContent()).not.toContain('runtime-<b>user</b>');
 
     await page.locator('#acl-access').selectOption('deny');
     await page.locator('#acl-topic').fill('secret/#');
     await page.locator('#acl-submit').click();
-    await expect.poll(() => page.locator('#acl-body').textContent()).toContain('secret/#');
+    await waitFor(() => page.locator('#acl-body').textContent()).toContain('secret/#');
     await page.locator('button[data-acl="8"]').click();
-    await expect.poll(() => page.locator('#acl-body').textContent()).not.toContain('own/#');
+    await waitFor(() => page.locator('#acl-body').textContent()).not.toContain('own/#');
 
     expect(calls).toContain('PUT /admin/default/users/new-user {"password":"s3cret"}');
     expect(calls).toContain('DELETE /admin/default/users/runtime-%3Cb%3Euser%3C%2Fb%3E');
@@ -292,14 +297,14 @@ describe('dashboard', () => {
     const page = await context.newPage();
     const errors = watchErrors(page);
     await signIn(page);
-    await expect.poll(() => page.locator('#stat-connected').textContent()).not.toBe('–');
+    await waitFor(() => page.locator('#stat-connected').textContent()).not.toBe('–');
     const link = page.locator('#sections a[href="#mqtt-panel"]');
     const box = await link.boundingBox();
     expect(box).not.toBeNull();
     expect(await link.isVisible()).toBe(true);
     expect((box?.y ?? Infinity) + (box?.height ?? 0)).toBeLessThanOrEqual(844);
     await link.tap();
-    await expect.poll(async () => (await page.locator('#mqtt-panel').boundingBox())?.y ?? Infinity).toBeLessThan(844 / 2);
+    await waitFor(async () => (await page.locator('#mqtt-panel').boundingBox())?.y ?? Infinity).toBeLessThan(844 / 2);
     expect(await page.evaluate(() => location.hash)).toBe('#ns=default');
     await page.locator('#mqtt-connect').tap();
     await expect.poll(() => page.locator('#mqtt-status').textContent(), { timeout: 10_000 }).toMatch(/^connected/);

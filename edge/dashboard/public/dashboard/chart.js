@@ -89,6 +89,7 @@ export function drawChart(canvas, view) {
   if (view.dots) {
     dots((p) => p.inRate, yRate, color('--in'));
     dots((p) => p.outRate, yRate, color('--out'));
+    dots((p) => p.connected, yConn, color('--conn'));
   }
 }
 

@@ -34,18 +34,19 @@ function summaryRow(client, showError) {
   const badges = [badge(client.connected ? 'online' : 'offline', client.connected ? 'on' : '')];
   // A queue with room in the window that does not move: the broker's own watchdog says so.
   if (client.stalledSince) badges.push(badge('stalled ' + fmtDuration(Math.max(0, (Date.now() - client.stalledSince) / 1000)), 'warn', 'queued messages and room in the in-flight window'));
-  const actions = el('td', { class: 'actions' });
+  const stack = el('div', { class: 'action-stack' });
+  const actions = el('td', { class: 'actions' }, [stack]);
   const toggle = button(open.has(client.clientId) ? 'Hide' : 'Details', 'small', () => {
     if (open.has(client.clientId)) open.delete(client.clientId);
     else open.add(client.clientId);
     loadClients(showError).catch((e) => showError(e.message));
   });
   toggle.setAttribute('data-details', client.clientId);
-  actions.appendChild(toggle);
+  stack.appendChild(toggle);
   if (client.connected) {
     const disconnect = button('Disconnect', 'small danger', () => disconnectClient(client.clientId, disconnect, showError));
     disconnect.setAttribute('data-client', client.clientId);
-    actions.appendChild(disconnect);
+    stack.appendChild(disconnect);
   }
   const address = client.remoteAddress ? client.remoteAddress + (client.bridged ? ' (TCP)' : '') : '';
   return el('tr', null, [

@@ -8,6 +8,7 @@ import { fmtBytes, fmtDuration, fmtInt, fmtRate } from './format.js';
 
 const LiveSpanMs = 5 * 60 * 1000;
 const MinuteMs = 60_000;
+const PartialMinuteMs = 20_000;
 
 const state = { samples: [], history: [], range: '60', lastStats: null };
 
@@ -117,8 +118,10 @@ function historyView(minutes) {
       stalls += sample.stalls;
     }
     if (connected === undefined) continue;
-    // The current minute is not over: its rate is over the seconds it has had.
-    const seconds = t === currentMinute ? Math.max(1, (now - t) / 1000) : 60;
+    // The current minute is not over: its rate is over the seconds it has had, once
+    // there are enough of them (its first flush may carry a few seconds of the last minute).
+    if (t === currentMinute && now - t < PartialMinuteMs) continue;
+    const seconds = t === currentMinute ? (now - t) / 1000 : 60;
     points.push({
       t,
       inRate: sample ? sample.messagesIn / seconds : 0,
