@@ -118,10 +118,9 @@ function historyView(minutes) {
       stalls += sample.stalls;
     }
     if (connected === undefined) continue;
-    // The current minute is not over: its rate is over the seconds it has had, once
-    // there are enough of them (its first flush may carry a few seconds of the last minute).
-    if (t === currentMinute && now - t < PartialMinuteMs) continue;
-    const seconds = t === currentMinute ? (now - t) / 1000 : 60;
+    // The current minute is not over: its rate is over the seconds it has had, at least
+    // PartialMinuteMs of them (its first flush may carry a few seconds of the last minute).
+    const seconds = t === currentMinute ? Math.max(now - t, PartialMinuteMs) / 1000 : 60;
     points.push({
       t,
       inRate: sample ? sample.messagesIn / seconds : 0,
