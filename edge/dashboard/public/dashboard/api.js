@@ -39,6 +39,7 @@ export class ApiError extends Error {
 export async function api(path, options = {}) {
   const url = options.absolute || '/admin/' + encodeURIComponent(session.ns) + path;
   const headers = { Authorization: 'Bearer ' + session.token, Accept: 'application/json' };
+  /** @type {RequestInit} */
   const init = { method: options.method || 'GET', headers, cache: 'no-store' };
   if (options.body !== undefined) {
     headers['Content-Type'] = 'application/json';

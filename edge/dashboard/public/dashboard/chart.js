@@ -3,8 +3,8 @@
 // whose minute had drops or stalls. No library: it is three lines.
 
 /**
- * @param canvas the <canvas>
- * @param view { start, end, points: [{ t, inRate, outRate, connected, flagged }], ticks: [{ t, label }], emptyText }
+ * @param {HTMLCanvasElement} canvas
+ * @param {{ start: number, end: number, points: Array<{ t: number, inRate: number, outRate: number, connected: number, flagged: boolean }>, ticks: Array<{ t: number, label: string }>, emptyText: string, dots?: boolean }} view
  */
 export function drawChart(canvas, view) {
   const ratio = window.devicePixelRatio || 1;

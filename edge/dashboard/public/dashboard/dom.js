@@ -2,7 +2,15 @@
 // topics, payloads, usernames, error text) goes through textContent or an
 // attribute set with setAttribute: never through innerHTML.
 
+/**
+ * The element with that id. Typed loosely on purpose: the ids are the page's
+ * own (index.html), and each is an input, a button or a container as used.
+ * @type {(id: string) => any}
+ */
 export const $ = (id) => document.getElementById(id);
+
+/** The element `selector` finds, typed as loosely as `$`. @type {(selector: string) => any} */
+export const find = (selector) => document.querySelector(selector);
 
 /** An element with properties (`text` is textContent, `class`, `data-*` and `aria-*` are attributes) and children. */
 export function el(tag, props, children) {

@@ -37,6 +37,7 @@ function renderRetained() {
   fillTable('retained-body', rows, 5, state.list.length ? 'No topic matches.' : 'No retained messages.');
 }
 
+/** @type {(message: string) => void} */
 let showError = () => {};
 
 async function deleteRetained(topic, node) {

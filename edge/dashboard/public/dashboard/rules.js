@@ -1,7 +1,7 @@
 // Rules (message routing to other places), when the broker has them: the
 // panel stays hidden while GET /admin/<ns>/rules answers 404.
 import { api, isUnauthorized } from './api.js';
-import { $, badge, cell, el, fillTable, setText } from './dom.js';
+import { $, badge, cell, el, fillTable, find, setText } from './dom.js';
 import { fmtInt, fmtSince } from './format.js';
 
 export async function loadRules() {
@@ -15,7 +15,7 @@ export async function loadRules() {
   const panel = $('rules-panel');
   const shown = data !== null && Array.isArray(data.rules);
   panel.hidden = !shown;
-  document.querySelector('#sections a[href="#rules-panel"]').hidden = !shown;
+  find('#sections a[href="#rules-panel"]').hidden = !shown;
   if (!shown) return;
   setText('rules-count', String(data.rules.length));
   const rows = data.rules.map((rule) => {

@@ -2,8 +2,9 @@
 // stays hidden while its route answers 404 (GET /admin/<ns>/users, /acl).
 // Entries from configuration are shown but only runtime ones can be removed.
 import { api, isUnauthorized } from './api.js';
-import { $, badge, button, cell, el, fillTable, setText } from './dom.js';
+import { $, badge, button, cell, el, fillTable, find, setText } from './dom.js';
 
+/** @type {(message: string) => void} */
 let showError = () => {};
 
 export async function loadUsersAndAcl() {
@@ -16,7 +17,7 @@ export async function loadUsersAndAcl() {
   $('users-part').hidden = !hasUsers;
   $('acl-part').hidden = !hasAcl;
   $('users-panel').hidden = !hasUsers && !hasAcl;
-  document.querySelector('#sections a[href="#users-panel"]').hidden = !hasUsers && !hasAcl;
+  find('#sections a[href="#users-panel"]').hidden = !hasUsers && !hasAcl;
   if (hasUsers) renderUsers(users.users);
   if (hasAcl) renderAcl(acl.entries);
 }
