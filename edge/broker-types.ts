@@ -9,7 +9,8 @@ import type { AccessPolicy } from './core/access.ts';
 import type { UserHooks } from './core/hooks.ts';
 import type { BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';
-import type { ClientSummary, RetainedSummary } from './core/readouts.ts';
+import type { ClientSummary, RetainedSummary, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
+import type { HistorySample } from './core/traffic-history.ts';
 import type { ApiMessage } from './http-api.ts';
 import type { NamespaceSet } from './namespaces.ts';
 import type { NamespaceStats } from './observability/stats.ts';
@@ -62,6 +63,14 @@ export interface BrokerNamespaceRpc {
   listRetained(limit: number): Promise<RetainedSummary[]>;
   /** Deletes the retained message of one topic; false if there was none. */
   deleteRetained(topic: string): Promise<boolean>;
+  /** Traffic per minute over the last `minutes` (at most 1440), oldest first. */
+  history(minutes: number): Promise<HistorySample[]>;
+  /** The busiest recent topics, at most `limit`; `untracked`: messages on topics the bounded list had no room for. */
+  topics(limit: number): Promise<{ topics: TopicSummary[]; untracked: number }>;
+  /** Subscriptions across clients, at most `limit`. */
+  listSubscriptions(limit: number): Promise<SubscriptionSummary[]>;
+  /** Whether the namespace has storage (a client connected to it at some point). Writes nothing. */
+  hasStorage(): Promise<boolean>;
 }
 
 export type { RetainedSummary };

@@ -3,4 +3,6 @@ import type { EdgeVars } from './config.ts';
 
 export interface EdgeEnv extends EdgeVars {
   BROKER: DurableObjectNamespace;
+  /** The dashboard's static files (wrangler.toml `[assets]`); absent in a Worker that does not ship them. */
+  ASSETS?: Fetcher;
 }

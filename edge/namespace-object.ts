@@ -11,7 +11,8 @@ import type { CloseCause, CloseKind } from './core/close-cause.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
 import { consoleLogger, describeError, type Logger } from './core/log.ts';
 import { Namespace } from './core/namespace.ts';
-import type { ClientSummary, RetainedSummary } from './core/readouts.ts';
+import type { ClientSummary, RetainedSummary, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
+import type { HistorySample } from './core/traffic-history.ts';
 import type { EdgeEnv } from './env.ts';
 import type { ApiMessage } from './http-api.ts';
 import { InternalHeader } from './internal-headers.ts';
@@ -110,6 +111,22 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
 
     async deleteRetained(topic: string): Promise<boolean> {
       return this.getCore().deleteRetained(topic);
+    }
+
+    async history(minutes: number): Promise<HistorySample[]> {
+      return this.getCore().history(minutes);
+    }
+
+    async topics(limit: number): Promise<{ topics: TopicSummary[]; untracked: number }> {
+      return this.getCore().topics(limit);
+    }
+
+    async listSubscriptions(limit: number): Promise<SubscriptionSummary[]> {
+      return this.getCore().listSubscriptions(limit);
+    }
+
+    async hasStorage(): Promise<boolean> {
+      return this.getCore().hasStorage;
     }
 
     /** Builds the core on first use after construction (cold start or wake from hibernation). */

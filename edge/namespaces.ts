@@ -50,6 +50,11 @@ export class NamespaceSet {
     return new NamespaceSet(names, prefixes);
   }
 
+  /** What MQTT_NAMESPACES declares: exact names, and patterns as written (`tenant-*`, `*`). */
+  declared(): { names: string[]; patterns: string[] } {
+    return { names: [...this.names].sort(), patterns: this.prefixes.map((prefix) => `${prefix}*`) };
+  }
+
   has(name: string): boolean {
     return this.names.has(name) || this.prefixes.some((prefix) => name.startsWith(prefix));
   }

@@ -15,6 +15,7 @@ import { serveDashboard } from './dashboard/serve.ts';
 import { handleAdminRequest } from './observability/admin-api.ts';
 import { unauthorized } from './observability/http.ts';
 import { handleMetricsRequest } from './observability/metrics-endpoint.ts';
+import { handleNamespaceList } from './observability/namespace-list.ts';
 import { NamespaceNamePattern, namespaceFromPathSegment } from './namespaces.ts';
 
 /** Subprotocols MQTT clients offer: `mqtt` (3.1.1/5.0) and `mqttv3.1` (3.1) [MQTT-6.0.0-3]. */
@@ -29,7 +30,7 @@ export function createWorkerHandler(resolve: BrokerResolver): ExportedHandler<Ed
       if (url.pathname === '/healthz') return text(200, 'ok\n');
       // The dashboard is static and holds no data: it loads even with bad configuration, and shows the API's errors.
       if (!isWebSocketUpgrade(request)) {
-        const page = serveDashboard(request, url);
+        const page = await serveDashboard(request, url, env);
         if (page !== undefined) return page;
       }
       let resolved: ResolvedBroker;
@@ -42,6 +43,11 @@ export function createWorkerHandler(resolve: BrokerResolver): ExportedHandler<Ed
       }
       const publishNamespace = apiNamespace(url.pathname);
       if (publishNamespace !== undefined) return handlePublish(request, env, resolved, publishNamespace);
+      if (url.pathname === '/admin/namespaces' || url.pathname === '/admin/namespaces/') {
+        // Lists every namespace: the global token only, not one namespace's own.
+        if (!isAdmin(request, env, resolved, [])) return unauthorized(env.MQTT_ADMIN_TOKEN, 'json');
+        return handleNamespaceList(request, env, resolved.namespaces, log);
+      }
       const admin = adminRoute(url.pathname);
       if (admin !== undefined) {
         if (!isAdmin(request, env, resolved, admin.namespace === null ? [] : [admin.namespace])) return unauthorized(env.MQTT_ADMIN_TOKEN, 'json');

@@ -10,6 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Log, LogLevel, Miniflare, type WorkerOptions } from 'miniflare';
+import { copyDashboardAssets } from './dashboard-assets.ts';
 
 const run = promisify(execFile);
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -23,6 +24,8 @@ export async function buildEdge(entry?: string, outdir: string = bundleDir): Pro
   const wrangler = join(repoRoot, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
   const args = [wrangler, 'deploy', '--dry-run', '--outdir', outdir, '--config', join(repoRoot, 'wrangler.toml')];
   if (entry !== undefined) args.push(entry);
+  // wrangler checks the [assets] directory; the page needs MQTT.js in it.
+  copyDashboardAssets();
   try {
     await run(process.execPath, args, {
       cwd: repoRoot,
@@ -40,6 +43,8 @@ interface WranglerSettings {
   compatibilityDate: string;
   compatibilityFlags: string[];
   vars: Record<string, string>;
+  /** `[assets]`: the dashboard's files and their binding. */
+  assets?: { directory: string; binding: string };
 }
 
 /** The few wrangler.toml settings Miniflare needs, read so they cannot drift apart. */
@@ -54,10 +59,14 @@ function readWranglerSettings(): WranglerSettings {
     const match = /^\s*([A-Z0-9_]+)\s*=\s*"((?:[^"\\]|\\.)*)"/.exec(line);
     if (match?.[1] !== undefined && match[2] !== undefined) vars[match[1]] = JSON.parse(`"${match[2]}"`) as string;
   }
+  const assetsSection = /^\[assets\]\s*\n([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(toml)?.[1] ?? '';
+  const assetsDirectory = /^\s*directory\s*=\s*"([^"]+)"/m.exec(assetsSection)?.[1];
+  const assetsBinding = /^\s*binding\s*=\s*"([^"]+)"/m.exec(assetsSection)?.[1];
   return {
     compatibilityDate: date,
     compatibilityFlags: [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1] ?? ''),
     vars,
+    ...(assetsDirectory === undefined || assetsBinding === undefined ? {} : { assets: { directory: join(repoRoot, assetsDirectory), binding: assetsBinding } }),
   };
 }
 
@@ -107,6 +116,8 @@ function pipeLines(onLine: (line: string) => void) {
 
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
   const scriptPath = options.scriptPath ?? (await buildEdge());
+  // A prebuilt bundle skips buildEdge, but the page still needs MQTT.js among the assets.
+  copyDashboardAssets();
   const settings = readWranglerSettings();
   const edgeWorker: WorkerOptions = {
     ...options.edgeWorkerOptions,
@@ -119,6 +130,10 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     durableObjects: { BROKER: { className: 'BrokerNamespace', useSQLite: true } },
     // Locally, CF-Connecting-IP is whatever the client sent; on Cloudflare the edge sets it.
     bindings: { MQTT_TRUST_CF_CONNECTING_IP: 'false', ...settings.vars, ...options.vars },
+    // As wrangler.toml's run_worker_first = true: the Worker sees every request and asks ASSETS for the dashboard's files.
+    ...(settings.assets === undefined
+      ? {}
+      : { assets: { ...settings.assets, routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true } } }),
   };
   const mf = new Miniflare({
     workers: [edgeWorker, ...(options.extraWorkers ?? [])],

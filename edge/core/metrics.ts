@@ -44,17 +44,25 @@ export class BrokerMetrics {
   /** When this namespace was first created (ms), for uptime. */
   readonly createdAt: number;
   private dirty = false;
+  /** The counters as storage has them. */
+  private flushed: MetricCounters;
 
   /**
    * A namespace without storage keeps its counters in memory only: the
    * traffic of connections that never got in is not worth creating storage
    * for (see GatedSql). They are written with the first flush after it has some.
    */
-  constructor(private readonly sql: GatedSql, now: number) {
+  constructor(
+    private readonly sql: GatedSql,
+    now: number,
+    /** Called after each flush that wrote, with the counters as the flush before left them (the per-minute history rides on it). */
+    private readonly onFlushed?: (before: MetricCounters) => void,
+  ) {
     sql.exec('CREATE TABLE IF NOT EXISTS metrics (name TEXT PRIMARY KEY, value INTEGER NOT NULL)');
     const stored = new Map(sql.exec('SELECT name, value FROM metrics').toArray().map((row) => [row['name'] as string, row['value'] as number]));
     this.counters = Object.fromEntries(counterNames.map((name) => [name, stored.get(name) ?? 0])) as unknown as MetricCounters;
     this.createdAt = stored.get('createdAt') ?? now;
+    this.flushed = { ...this.counters };
   }
 
   /** True when counters changed since the last flush and there is storage to flush them to. */
@@ -81,5 +89,8 @@ export class BrokerMetrics {
       this.sql.exec('INSERT INTO metrics (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value', name, this.counters[name]);
     }
     this.dirty = false;
+    const before = this.flushed;
+    this.flushed = { ...this.counters };
+    this.onFlushed?.(before);
   }
 }

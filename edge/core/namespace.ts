@@ -28,7 +28,7 @@ import type { BrokerMessage } from './message.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { Outbound } from './outbound.ts';
 import type { EncodeCache } from './publish-encoding.ts';
-import type { ClientSummary, CoreStats, RetainedSummary } from './readouts.ts';
+import type { ClientSummary, CoreStats, RetainedSummary, SubscriptionSummary, TopicSummary } from './readouts.ts';
 import { RetainedMessages, SqlRetainedStore } from './retained.ts';
 import { matchFilterOf, Router, type Delivery } from './router.ts';
 import { GatedSql } from './gated-sql.ts';
@@ -40,6 +40,8 @@ import type { SubscriptionEntry } from './topic-tree.ts';
 import type { RulesConfig } from '../rules/config.ts';
 import type { RuleOrigin } from '../rules/match.ts';
 import { Rules } from '../rules/rules.ts';
+import { TopicRates } from './topic-rates.ts';
+import { HistoryMinutes, TrafficHistory, type HistorySample } from './traffic-history.ts';
 
 export interface NamespaceDeps {
   namespace: string;
@@ -98,6 +100,8 @@ export class Namespace implements ProtocolContext {
   private readonly deadlines: Deadlines;
   /** The namespace's rules; undefined when MQTT_RULES has none. */
   private readonly rules: Rules | undefined;
+  private readonly traffic: TrafficHistory;
+  private readonly topicRates: TopicRates;
   /** The user's hooks with the host's environment bound: what everything here calls. */
   private readonly boundHooks: BrokerHooks;
 
@@ -108,7 +112,14 @@ export class Namespace implements ProtocolContext {
     const sql = new GatedSql(deps.sql, 'sessions', deps.onStorageCreated);
     this.sql = sql;
     this.store = new SessionStore(sql);
-    this.metrics = new BrokerMetrics(sql, deps.now());
+    this.traffic = new TrafficHistory(sql);
+    this.topicRates = new TopicRates(deps.now());
+    // Both ride on the counter flush: every few seconds while there is traffic, never while idle.
+    this.metrics = new BrokerMetrics(sql, deps.now(), (before) => {
+      const now = deps.now();
+      this.traffic.record(now, before, this.directory.size);
+      this.topicRates.fold(now);
+    });
     const now = (): number => deps.now();
     const requestAlarm = (at: number): void => deps.requestAlarm(at);
     const isConnected = (clientId: string): boolean => this.directory.isConnected(clientId);
@@ -271,6 +282,25 @@ export class Namespace implements ProtocolContext {
     };
   }
 
+  /** Traffic per minute over the last `minutes` (at most a day), oldest first. */
+  history(minutes: number): HistorySample[] {
+    return this.traffic.samples(this.now(), this.metrics.counters, this.directory.size, Math.min(minutes, HistoryMinutes));
+  }
+
+  /** The busiest recent topics (clients' and the API's; not $SYS), with whether each holds a retained message. */
+  topics(limit: number): { topics: TopicSummary[]; untracked: number } {
+    const { topics, untracked } = this.topicRates.list(this.now(), limit);
+    return { topics: topics.map((t) => ({ topic: t.topic, rate: t.rate, messages: t.messages, retained: this.retained.has(t.topic) })), untracked };
+  }
+
+  listSubscriptions(limit: number): SubscriptionSummary[] {
+    return this.store.listSubscriptions(limit).map((entry) => {
+      const summary: SubscriptionSummary = { clientId: entry.clientId, filter: entry.filter, qos: entry.qos, online: this.directory.isConnected(entry.clientId) };
+      if (entry.shareGroup !== undefined) summary.shareGroup = entry.shareGroup;
+      return summary;
+    });
+  }
+
   listClients(limit = 1000): ClientSummary[] {
     return this.store.listSessions(limit).map((session) => {
       const link = this.directory.linkOf(session.clientId);
@@ -279,6 +309,9 @@ export class Namespace implements ProtocolContext {
         connected: link !== undefined,
         protocolLevel: session.protocolLevel,
         sessionExpiryInterval: session.expiryInterval,
+        ...(session.willTopic === undefined ? {} : { willTopic: session.willTopic }),
+        ...(session.username === undefined ? {} : { username: session.username }),
+        ...(session.disconnectedAt === undefined ? {} : { lastSeen: session.disconnectedAt }),
         subscriptions: this.store.subscriptionsOf(session.clientId).map((entry) => ({ filter: entry.filter, qos: entry.qos })),
         ...this.outbound.summary(session.clientId),
         awaitingRel: this.store.countInboundQoS2(session.clientId),
@@ -288,6 +321,7 @@ export class Namespace implements ProtocolContext {
         summary.keepAlive = state.keepAlive;
         summary.bridged = state.bridged;
         summary.connectedAt = state.acceptedAt;
+        summary.lastSeen = state.lastSeen;
         if (state.username !== undefined) summary.username = state.username;
         if (state.remoteAddress !== undefined) summary.remoteAddress = state.remoteAddress;
         const stalledSince = this.watchdog.stalledSince(session.clientId);
@@ -321,7 +355,8 @@ export class Namespace implements ProtocolContext {
 
   /** Publishes a broker-made message (the $SYS tree): retained, no publisher. */
   publishSystem(topic: string, payload: string): void {
-    this.publishAsBroker({ topic, payload: new TextEncoder().encode(payload), qos: 0, retain: true }, 'sys_publish_failed');
+    // Not counted as a busy topic: the $SYS tree would crowd out the clients' own.
+    this.publishAsBroker({ topic, payload: new TextEncoder().encode(payload), qos: 0, retain: true }, 'sys_publish_failed', false);
   }
 
   // ---- ProtocolContext ---------------------------------------------------------------
@@ -472,6 +507,11 @@ export class Namespace implements ProtocolContext {
    * is asked for every subscriber first.
    */
   publish(message: BrokerMessage, origin?: RuleOrigin): void | Promise<void> {
+    this.topicRates.note(message.topic);
+    return this.route(message, origin);
+  }
+
+  private route(message: BrokerMessage, origin?: RuleOrigin): void | Promise<void> {
     if (message.retain) this.retained.put(message);
     // In this turn: the outbox rows commit with the message (see rules/outbox.ts); nothing is awaited.
     this.rules?.accepted(message, origin);
@@ -550,8 +590,8 @@ export class Namespace implements ProtocolContext {
   }
 
   /** Routes a message the broker makes itself (wills, $SYS), logging a failure instead of throwing it. */
-  private publishAsBroker(message: BrokerMessage, failure: string): void {
-    const routed = this.publish(message);
+  private publishAsBroker(message: BrokerMessage, failure: string, counted = true): void {
+    const routed = counted ? this.publish(message) : this.route(message);
     if (routed !== undefined) routed.catch((error: unknown) => this.deps.log.log('error', failure, { topic: message.topic, error: describeError(error) }));
   }
 

@@ -29,7 +29,11 @@ export interface ClientSummary {
   keepAlive?: number;
   bridged?: boolean;
   connectedAt?: number;
+  /** Last packet from the client while connected; when it disconnected otherwise (ms since the epoch). */
+  lastSeen?: number;
   sessionExpiryInterval?: number;
+  /** The topic of the will it left with its session, if any (the payload stays private). */
+  willTopic?: string;
   subscriptions: Array<{ filter: string; qos: number }>;
   /** QoS 1/2 messages waiting for room in the in-flight window (EMQX's `mqueue`). */
   queued: number;
@@ -53,4 +57,25 @@ export interface RetainedSummary {
   qos: number;
   payloadBytes: number;
   payloadPreview: string;
+}
+
+/** One subscription as the admin API lists them across clients. */
+export interface SubscriptionSummary {
+  clientId: string;
+  /** As subscribed, with a `$share/<group>/` prefix for a shared one. */
+  filter: string;
+  qos: number;
+  shareGroup?: string;
+  /** Whether its client is connected now. */
+  online: boolean;
+}
+
+/** A recently active topic: its message rate and whether it holds a retained message. */
+export interface TopicSummary {
+  topic: string;
+  /** Messages per second, exponentially weighted (half-life 30 s). */
+  rate: number;
+  /** Messages counted since the namespace last woke. */
+  messages: number;
+  retained: boolean;
 }

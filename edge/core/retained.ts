@@ -18,6 +18,8 @@ export interface RetainedStore {
   put(message: BrokerMessage): boolean;
   /** Deletes the retained message of one topic; false if there was none. */
   delete(topic: string): boolean;
+  /** Whether `topic` holds a retained message (nothing is read but that). */
+  has(topic: string): boolean;
   /** Retained messages a new subscription with this filter gets; expired ones are deleted on the way. */
   matching(filter: string, now: number): BrokerMessage[];
   /** In topic order, for the admin API. */
@@ -37,6 +39,10 @@ export class MemoryRetainedStore implements RetainedStore {
 
   delete(topic: string): boolean {
     return this.messages.delete(topic);
+  }
+
+  has(topic: string): boolean {
+    return this.messages.has(topic);
   }
 
   matching(filter: string): BrokerMessage[] {
@@ -107,6 +113,10 @@ export class SqlRetainedStore implements RetainedStore {
     if (row === undefined) return false;
     if (this.counted !== undefined) this.counted = { messages: this.counted.messages - 1, bytes: this.counted.bytes - (row['size'] as number) };
     return true;
+  }
+
+  has(topic: string): boolean {
+    return this.sql.exec('SELECT 1 FROM retained WHERE topic = ?', topic).toArray().length > 0;
   }
 
   matching(filter: string, now: number): BrokerMessage[] {
@@ -201,6 +211,10 @@ export class RetainedMessages implements RetainedStore {
 
   delete(topic: string): boolean {
     return this.storeOf(topic).delete(topic);
+  }
+
+  has(topic: string): boolean {
+    return this.storeOf(topic).has(topic);
   }
 
   matching(filter: string, now: number): BrokerMessage[] {

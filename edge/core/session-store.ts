@@ -45,6 +45,17 @@ export interface SessionRecord {
  * ResendWaiting: sent on an earlier connection, its packet id kept, waiting
  * for room in the window to be resent (DUP).
  */
+/** One session as the admin list reads it. */
+export interface SessionListing {
+  clientId: string;
+  protocolLevel: 3 | 4 | 5;
+  expiryInterval: number;
+  disconnectedAt?: number;
+  willTopic?: string;
+  /** The username it authenticated with, if any. */
+  username?: string;
+}
+
 export const OutboundState = { Queued: 0, PublishSent: 1, PubrelSent: 2, ResendWaiting: 3 } as const;
 export type OutboundState = (typeof OutboundState)[keyof typeof OutboundState];
 
@@ -224,12 +235,27 @@ export class SessionStore {
     return countOf(this.sql.exec('SELECT COUNT(*) AS n FROM sessions'));
   }
 
-  /** Sessions for the admin API, online ones first. */
-  listSessions(limit: number): Array<{ clientId: string; protocolLevel: 3 | 4 | 5; expiryInterval: number }> {
+  /**
+   * Sessions for the admin API, online ones first: what the list shows of
+   * each without decoding its will (only the topic is read out of it).
+   */
+  listSessions(limit: number): SessionListing[] {
     return this.sql
-      .exec('SELECT client_id, protocol_level, expiry_interval FROM sessions ORDER BY connection_id IS NULL, client_id LIMIT ?', limit)
+      .exec(
+        `SELECT client_id, protocol_level, expiry_interval, disconnected_at,
+           json_extract(will, '$.message.topic') AS will_topic, json_extract(identity, '$.username') AS username
+         FROM sessions ORDER BY connection_id IS NULL, client_id LIMIT ?`,
+        limit,
+      )
       .toArray()
-      .map((row) => ({ clientId: row['client_id'] as string, protocolLevel: row['protocol_level'] as 3 | 4 | 5, expiryInterval: row['expiry_interval'] as number }));
+      .map((row) => {
+        const listing: SessionListing = { clientId: row['client_id'] as string, protocolLevel: row['protocol_level'] as 3 | 4 | 5, expiryInterval: row['expiry_interval'] as number };
+        const disconnectedAt = optionalNumber(row['disconnected_at']);
+        if (disconnectedAt !== undefined) listing.disconnectedAt = disconnectedAt;
+        if (typeof row['will_topic'] === 'string') listing.willTopic = row['will_topic'];
+        if (typeof row['username'] === 'string') listing.username = row['username'];
+        return listing;
+      });
   }
 
   setExpiryInterval(clientId: string, expiryInterval: number): void {
@@ -297,6 +323,11 @@ export class SessionStore {
   }
 
   // ---- subscriptions --------------------------------------------------
+
+  /** Subscriptions across clients for the admin API, by client id then filter. */
+  listSubscriptions(limit: number): SubscriptionEntry[] {
+    return this.sql.exec('SELECT * FROM subscriptions ORDER BY client_id, filter LIMIT ?', limit).toArray().map(subscriptionFromRow);
+  }
 
   allSubscriptions(): SubscriptionEntry[] {
     return this.sql.exec('SELECT * FROM subscriptions').toArray().map(subscriptionFromRow);

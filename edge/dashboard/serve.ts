@@ -1,68 +1,62 @@
 /**
- * Serves the dashboard: `GET /` (a plain request; a WebSocket upgrade on `/`
- * still goes to the broker) and MQTT.js at `/dashboard/mqtt-<version>.min.js`.
- * Both are public: the page holds no data, and reads everything through the
- * admin API with the token the user types in.
+ * Serves the dashboard from the Worker's static assets (wrangler.toml
+ * `[assets]`, binding ASSETS): `GET /` (a plain request; a WebSocket
+ * upgrade on `/` still goes to the broker) and the files under
+ * `/dashboard/`. The Worker runs first (`run_worker_first`) so that it can
+ * tell the two apart and add the security headers the files cannot carry
+ * themselves. Everything here is public: the page holds no data, and reads
+ * everything through the admin API with the token the user types in.
  */
-import { BrokerVersion } from '../observability/stats.ts';
-import { mqttBrowserBundle, mqttBrowserBundleVersion } from './mqtt-browser-bundle.ts';
-import { renderDashboardPage } from './page.ts';
+import type { EdgeEnv } from '../env.ts';
 
-/** Versioned, so browsers may cache it for good; a new MQTT.js gets a new path. */
-export const MqttScriptPath = `/dashboard/mqtt-${mqttBrowserBundleVersion}.min.js`;
+/** Paths of the dashboard: the page, and its modules, styles and MQTT.js. */
+export function isDashboardPath(pathname: string): boolean {
+  return pathname === '/' || pathname.startsWith('/dashboard/');
+}
 
 /** The dashboard's response for `request`, or undefined when the path is not the dashboard's. */
-export function serveDashboard(request: Request, url: URL): Response | undefined {
-  const isPage = url.pathname === '/';
-  if (!isPage && url.pathname !== MqttScriptPath) return undefined;
+export async function serveDashboard(request: Request, url: URL, env: EdgeEnv): Promise<Response | undefined> {
+  if (!isDashboardPath(url.pathname)) return undefined;
   if (request.method !== 'GET' && request.method !== 'HEAD') {
-    return new Response('use GET\n', { status: 405, headers: { Allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' } });
+    return plain(405, 'use GET\n', { Allow: 'GET, HEAD' });
   }
-  const headOnly = request.method === 'HEAD';
-  return isPage ? pageResponse(url, headOnly) : scriptResponse(headOnly);
+  if (env.ASSETS === undefined) {
+    return plain(404, 'the dashboard is not part of this Worker: give it the static assets ([assets] directory and binding = "ASSETS" in wrangler.toml)\n');
+  }
+  const asset = await env.ASSETS.fetch(request);
+  const response = new Response(request.method === 'HEAD' ? null : asset.body, asset);
+  const headers = response.headers;
+  headers.set('x-content-type-options', 'nosniff');
+  headers.set('referrer-policy', 'no-referrer');
+  // Revalidated on every load (the assets answer with an ETag): a deploy's new modules are used at once.
+  if (!headers.has('cache-control')) headers.set('cache-control', 'no-cache');
+  if ((headers.get('content-type') ?? '').startsWith('text/html')) {
+    headers.set('content-security-policy', contentSecurityPolicy(url));
+    headers.set('x-frame-options', 'DENY');
+  }
+  return response;
 }
 
-function scriptResponse(headOnly: boolean): Response {
-  return new Response(headOnly ? null : mqttBrowserBundle, {
-    headers: {
-      'content-type': 'text/javascript; charset=utf-8',
-      'cache-control': 'public, max-age=31536000, immutable',
-      'x-content-type-options': 'nosniff',
-    },
-  });
-}
-
-function pageResponse(url: URL, headOnly: boolean): Response {
-  const nonce = randomNonce();
-  const html = renderDashboardPage({ nonce, mqttScriptPath: MqttScriptPath, version: BrokerVersion });
-  // The MQTT client connects back to this host only; 'self' does not cover ws:/wss: in every browser.
-  const csp = [
+/**
+ * No inline script or style at all, so no nonce: everything comes from this
+ * origin. The MQTT client connects back to this host only; 'self' does not
+ * cover ws:/wss: in every browser.
+ */
+function contentSecurityPolicy(url: URL): string {
+  return [
     "default-src 'none'",
-    `script-src 'self' 'nonce-${nonce}'`,
-    `style-src 'nonce-${nonce}'`,
+    "script-src 'self'",
+    "style-src 'self'",
     `connect-src 'self' ws://${url.host} wss://${url.host}`,
     // MQTT.js runs its keep-alive timer in a blob: worker, which background tabs do not throttle.
-    "worker-src blob:",
+    'worker-src blob:',
     "img-src 'self' data:",
     "base-uri 'none'",
     "form-action 'none'",
     "frame-ancestors 'none'",
   ].join('; ');
-  return new Response(headOnly ? null : html, {
-    headers: {
-      'content-type': 'text/html; charset=utf-8',
-      // Tiny, and carries a fresh nonce: never cached.
-      'cache-control': 'no-store',
-      'content-security-policy': csp,
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
-      'x-frame-options': 'DENY',
-    },
-  });
 }
 
-function randomNonce(): string {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  return btoa(String.fromCharCode(...bytes));
+function plain(status: number, body: string, extra: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...extra } });
 }

@@ -9,6 +9,9 @@
  * | `GET /admin/<ns>/retained?limit=` | `{ namespace, retained: [{ topic, qos, payloadBytes, payloadPreview }], truncated }` |
  * | `DELETE /admin/<ns>/retained?topic=` | `{ namespace, topic, deleted: true }`; 404 if there was none |
  * | `GET /admin/<ns>/rules` | `{ namespace, rules: RuleReport[] }` (MQTT_RULES, with counts and the last error) |
+ * | `GET /admin/<ns>/history?minutes=` | `{ namespace, samples: HistorySample[] }` (per minute, oldest first; default 60, at most 1440) |
+ * | `GET /admin/<ns>/topics?limit=` | `{ namespace, topics: [{ topic, rate, messages, retained }], untracked }` (busiest first) |
+ * | `GET /admin/<ns>/subscriptions?limit=` | `{ namespace, subscriptions: [{ clientId, filter, qos, shareGroup?, online }], truncated }` |
  *
  * Errors are `{ "error": "..." }` with 400 (bad input), 401 (token), 404,
  * 405 (method, with `Allow`), 413 (a body over 4 KiB; none is needed) or
@@ -17,7 +20,7 @@
 import { validateTopicName } from '../../shared/topic.ts';
 import type { EdgeEnv } from '../env.ts';
 import { describeError, type Logger } from '../core/log.ts';
-import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseLimit } from './http.ts';
+import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseCount, parseLimit } from './http.ts';
 
 /** Default and largest `?limit=` of the list endpoints. */
 const DefaultListLimit = 1000;
@@ -28,7 +31,10 @@ type AdminAction =
   | { kind: 'clients' }
   | { kind: 'disconnect'; clientId: string }
   | { kind: 'retained' }
-  | { kind: 'rules' };
+  | { kind: 'rules' }
+  | { kind: 'history' }
+  | { kind: 'topics' }
+  | { kind: 'subscriptions' };
 
 /** What follows `/admin/<ns>/`: one of the routes above; undefined for none, null for a client id that is not valid percent-encoding. */
 function parseAction(rest: string): AdminAction | undefined | null {
@@ -37,6 +43,9 @@ function parseAction(rest: string): AdminAction | undefined | null {
   if (parts.length === 1 && parts[0] === 'clients') return { kind: 'clients' };
   if (parts.length === 1 && parts[0] === 'retained') return { kind: 'retained' };
   if (parts.length === 1 && parts[0] === 'rules') return { kind: 'rules' };
+  if (parts.length === 1 && parts[0] === 'history') return { kind: 'history' };
+  if (parts.length === 1 && parts[0] === 'topics') return { kind: 'topics' };
+  if (parts.length === 1 && parts[0] === 'subscriptions') return { kind: 'subscriptions' };
   if (parts.length === 3 && parts[0] === 'clients' && parts[2] === 'disconnect' && parts[1] !== undefined && parts[1] !== '') {
     try {
       return { kind: 'disconnect', clientId: decodeURIComponent(parts[1]) };
@@ -53,7 +62,17 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
   disconnect: ['POST'],
   retained: ['GET', 'DELETE'],
   rules: ['GET'],
+  history: ['GET'],
+  topics: ['GET'],
+  subscriptions: ['GET'],
 };
+
+/** `?minutes=` of the history: the last hour unless asked, at most a day. */
+const DefaultHistoryMinutes = 60;
+const MaxHistoryMinutes = 1440;
+/** The topic list is as long as the namespace keeps (core/topic-rates.ts); this only trims it. */
+const DefaultTopicLimit = 100;
+const MaxTopicLimit = 256;
 
 /**
  * Answers one admin request for `namespace` (already validated by the
@@ -62,7 +81,7 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
 export async function handleAdminRequest(request: Request, env: EdgeEnv, namespace: string | null, rest: string, log: Logger): Promise<Response> {
   const action = parseAction(rest);
   if (action === undefined) {
-    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained or /rules`);
+    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /history, /topics or /subscriptions`);
   }
   if (action === null) return jsonError(400, 'the client id in the path is not valid percent-encoding');
   if (namespace === null) return jsonError(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"');
@@ -95,6 +114,22 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
         return jsonResponse(200, { namespace, rules: (await stub.stats()).rules });
       case 'retained':
         return method === 'GET' ? await listRetained(stub, namespace, url) : await deleteRetained(stub, namespace, url, log);
+      case 'history': {
+        const minutes = parseCount(url, 'minutes', DefaultHistoryMinutes, MaxHistoryMinutes);
+        if (minutes === undefined) return jsonError(400, `"minutes" must be an integer in 1..${MaxHistoryMinutes}`);
+        return jsonResponse(200, { namespace, samples: await stub.history(minutes) });
+      }
+      case 'topics': {
+        const limit = parseLimit(url, DefaultTopicLimit, MaxTopicLimit);
+        if (limit === undefined) return jsonError(400, `"limit" must be an integer in 1..${MaxTopicLimit}`);
+        return jsonResponse(200, { namespace, ...(await stub.topics(limit)) });
+      }
+      case 'subscriptions': {
+        const limit = parseLimit(url, DefaultListLimit, MaxListLimit);
+        if (limit === undefined) return jsonError(400, `"limit" must be an integer in 1..${MaxListLimit}`);
+        const subscriptions = await stub.listSubscriptions(limit + 1);
+        return jsonResponse(200, { namespace, subscriptions: subscriptions.slice(0, limit), truncated: subscriptions.length > limit });
+      }
     }
   } catch (error) {
     log.log('error', 'admin_failed', { namespace, action: action.kind, error: describeError(error) });

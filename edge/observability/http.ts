@@ -54,7 +54,12 @@ export async function drainLimited(request: Request, limit: number): Promise<boo
 
 /** `?limit=`: an integer in 1..max, `fallback` when absent; undefined when invalid. */
 export function parseLimit(url: URL, fallback: number, max: number): number | undefined {
-  const text = url.searchParams.get('limit');
+  return parseCount(url, 'limit', fallback, max);
+}
+
+/** A count parameter: an integer in 1..max, `fallback` when absent; undefined when invalid. */
+export function parseCount(url: URL, name: string, fallback: number, max: number): number | undefined {
+  const text = url.searchParams.get(name);
   if (text === null || text === '') return fallback;
   if (!/^\d+$/.test(text)) return undefined;
   const value = Number(text);

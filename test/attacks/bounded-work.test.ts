@@ -43,7 +43,10 @@ function storageFiles(): Map<string, number> {
   const files = new Map<string, number>();
   for (const name of readdirSync(dir)) {
     if (name.startsWith('metadata') || name.endsWith('-shm')) continue;
-    files.set(name, statSync(join(dir, name)).size);
+    // A live namespace's -wal file can go between readdir and stat (the runtime checkpoints it);
+    // a new object would still show by its .sqlite file.
+    const size = statSync(join(dir, name), { throwIfNoEntry: false })?.size;
+    if (size !== undefined) files.set(name, size);
   }
   return files;
 }

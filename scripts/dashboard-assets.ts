@@ -1,0 +1,33 @@
+/**
+ * The dashboard's one build step: MQTT.js copied from node_modules into the
+ * Worker's static assets (wrangler.toml `[assets]`), so the page loads the
+ * exact client the project depends on, from the broker's own origin, offline.
+ * The copy is git-ignored; buildEdge() and startLocalEdge() run this, and
+ * so do `npm run build:edge` and `npm run deploy` (their pre-scripts).
+ */
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** wrangler.toml's `[assets] directory`. */
+export const dashboardAssetsDir = join(repoRoot, 'edge', 'dashboard', 'public');
+/** MQTT.js's ES module build: the page imports it (`import mqtt from './vendor/mqtt.esm.js'`). */
+const source = join(repoRoot, 'node_modules', 'mqtt', 'dist', 'mqtt.esm.js');
+export const mqttAssetPath = join(dashboardAssetsDir, 'dashboard', 'vendor', 'mqtt.esm.js');
+
+/** Copies MQTT.js into the assets unless the copy there is already the same bytes. */
+export function copyDashboardAssets(): void {
+  const wanted = readFileSync(source);
+  let present: Buffer | undefined;
+  try {
+    present = readFileSync(mqttAssetPath);
+  } catch {
+    present = undefined;
+  }
+  if (present?.equals(wanted) === true) return;
+  mkdirSync(dirname(mqttAssetPath), { recursive: true });
+  copyFileSync(source, mqttAssetPath);
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) copyDashboardAssets();

@@ -1,0 +1,92 @@
+/**
+ * The admin routes the dashboard reads beyond stats, clients and retained
+ * messages, on the real Worker: the per-minute history, the busiest
+ * topics, subscriptions across clients and the namespace list, with their
+ * validation and their tokens.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
+import { connectClient, publish, subscribe, type TestClient } from '../helpers/mqtt-clients.ts';
+
+const token = 'admin-token-for-dashboard-api-tests';
+
+let edge: TestEdge;
+const clients: TestClient[] = [];
+
+beforeAll(async () => {
+  edge = await startTestEdge({ MQTT_ADMIN_TOKEN: token, MQTT_NAMESPACES: 'default lab tenant-*' });
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.end(true)));
+  await edge?.dispose();
+});
+
+function admin(path: string): Promise<Response> {
+  return fetch(new URL(path, edge.url), { headers: { Authorization: `Bearer ${token}` } });
+}
+
+async function adminJson<T>(path: string): Promise<T> {
+  const response = await admin(path);
+  expect(response.status, path).toBe(200);
+  return (await response.json()) as T;
+}
+
+describe('the dashboard admin routes', () => {
+  it('answer with history, topics and subscriptions of a namespace', async () => {
+    const publisher = await connectClient(`${edge.mqttUrl}/tenant-x`, { clientId: 'publisher', protocolVersion: 5 });
+    const worker = await connectClient(`${edge.mqttUrl}/tenant-x`, { clientId: 'worker', protocolVersion: 5 });
+    clients.push(publisher, worker);
+    await subscribe(worker.client, ['$share/pool/jobs/#', 'status/+'], { qos: 1 });
+    for (let i = 0; i < 5; i++) await publish(publisher.client, 'jobs/resize', String(i), { qos: 1 });
+    await publish(publisher.client, 'status/publisher', 'up', { qos: 1, retain: true });
+
+    const subscriptions = await adminJson<{ namespace: string; subscriptions: unknown[]; truncated: boolean }>('/admin/tenant-x/subscriptions');
+    expect(subscriptions).toEqual({
+      namespace: 'tenant-x',
+      subscriptions: [
+        { clientId: 'worker', filter: '$share/pool/jobs/#', qos: 1, shareGroup: 'pool', online: true },
+        { clientId: 'worker', filter: 'status/+', qos: 1, online: true },
+      ],
+      truncated: false,
+    });
+    expect((await adminJson<{ truncated: boolean }>('/admin/tenant-x/subscriptions?limit=1')).truncated).toBe(true);
+
+    // Topics are counted at once; their rates come with the next fold (a second later at most).
+    await expect
+      .poll(async () => (await adminJson<{ topics: Array<{ topic: string; rate: number }> }>('/admin/tenant-x/topics')).topics.find((t) => t.topic === 'jobs/resize')?.rate ?? 0, { timeout: 10_000 })
+      .toBeGreaterThan(0);
+    const topics = await adminJson<{ namespace: string; topics: Array<{ topic: string; messages: number; retained: boolean }>; untracked: number }>('/admin/tenant-x/topics');
+    expect(topics.namespace).toBe('tenant-x');
+    expect(topics.untracked).toBe(0);
+    expect(topics.topics.find((t) => t.topic === 'jobs/resize')).toMatchObject({ messages: 5, retained: false });
+    expect(topics.topics.find((t) => t.topic === 'status/publisher')).toMatchObject({ messages: 1, retained: true });
+
+    // The first minute's row is written with the first counter flush, seconds after the traffic.
+    await expect.poll(async () => (await adminJson<{ samples: unknown[] }>('/admin/tenant-x/history')).samples.length, { timeout: 15_000 }).toBe(1);
+    const history = await adminJson<{ namespace: string; samples: Array<{ t: number; messagesIn: number; connections: number }> }>('/admin/tenant-x/history?minutes=5');
+    expect(history.namespace).toBe('tenant-x');
+    expect(history.samples[0]?.t ?? 0).toBeLessThanOrEqual(Date.now());
+    // Samples are whole minutes.
+    expect((history.samples[0]?.t ?? 1) % 60_000).toBe(0);
+    expect(history.samples[0]?.messagesIn).toBeGreaterThanOrEqual(9);
+  });
+
+  it('refuses bad parameters', async () => {
+    for (const path of ['/admin/default/history?minutes=0', '/admin/default/history?minutes=1441', '/admin/default/topics?limit=257', '/admin/default/subscriptions?limit=x']) {
+      const response = await admin(path);
+      expect(response.status, path).toBe(400);
+    }
+    expect((await fetch(new URL('/admin/default/history', edge.url), { method: 'POST', headers: { Authorization: `Bearer ${token}` } })).status).toBe(405);
+  });
+
+  it('lists the declared namespaces, saying which exact ones have storage, with the global token only', async () => {
+    const client = await connectClient(`${edge.mqttUrl}/lab`, { clientId: 'lab-client' });
+    clients.push(client);
+    const list = await adminJson<{ namespaces: Array<{ name: string; hasStorage?: boolean }>; patterns: string[] }>('/admin/namespaces');
+    expect(list).toEqual({ namespaces: [{ name: 'default', hasStorage: false }, { name: 'lab', hasStorage: true }], patterns: ['tenant-*'] });
+    expect((await fetch(new URL('/admin/namespaces', edge.url))).status).toBe(401);
+    // Asking wrote nothing for the namespace nobody used.
+    expect((await adminJson<{ namespaces: Array<{ name: string; hasStorage?: boolean }> }>('/admin/namespaces')).namespaces[0]).toEqual({ name: 'default', hasStorage: false });
+  });
+});
