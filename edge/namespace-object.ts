@@ -15,6 +15,8 @@ import type { ClientSummary, RetainedSummary } from './core/readouts.ts';
 import type { EdgeEnv } from './env.ts';
 import type { ApiMessage } from './http-api.ts';
 import { InternalHeader } from './internal-headers.ts';
+import type { AclEntryInput, AclEntryView } from './auth/runtime-users.ts';
+import { RuntimeAccess, type AddAclOutcome, type DeleteUserOutcome, type PutUserOutcome, type UserView } from './runtime-access.ts';
 import { LinkDeviceStore } from './link/link-device-store.ts';
 import { LinkHost, type LinkAttachment } from './link/link-host.ts';
 import { namespaceStats, type NamespaceStats } from './observability/stats.ts';
@@ -51,6 +53,8 @@ const BridgeCloseCauses: ReadonlyMap<number, CloseCause> = new Map([
 export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNamespaceClass {
   return class BrokerNamespace extends DurableObject<EdgeEnv> implements BrokerNamespaceRpc {
     private core: Namespace | undefined;
+    /** Configured access with this namespace's runtime users and ACL entries; built with the core. */
+    private runtime: RuntimeAccess | undefined;
     private readonly connectionIds = new WeakMap<WebSocket, string>();
     /** The sidecars' links (each one WebSocket for many devices), by socket. */
     private readonly links = new WeakMap<WebSocket, LinkHost>();
@@ -112,20 +116,53 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       return this.getCore().deleteRetained(topic);
     }
 
+    // Durable Object RPC for the admin API's users and ACL routes: the merged view changes at once for new CONNECTs.
+
+    async listUsers(): Promise<UserView[]> {
+      return this.getRuntime().listUsers();
+    }
+
+    async putUser(username: string, hash: string): Promise<PutUserOutcome> {
+      return this.getRuntime().putUser(username, hash);
+    }
+
+    async deleteUser(username: string): Promise<DeleteUserOutcome> {
+      return this.getRuntime().deleteUser(username);
+    }
+
+    async listAcl(): Promise<AclEntryView[]> {
+      return this.getRuntime().listAcl();
+    }
+
+    async addAcl(entry: AclEntryInput): Promise<AddAclOutcome> {
+      return this.getRuntime().addAcl(entry);
+    }
+
+    async deleteAcl(id: number): Promise<boolean> {
+      return this.getRuntime().deleteAcl(id);
+    }
+
+    private getRuntime(): RuntimeAccess {
+      this.getCore();
+      return this.runtime as RuntimeAccess;
+    }
+
     /** Builds the core on first use after construction (cold start or wake from hibernation). */
     private getCore(): Namespace {
       if (this.core !== undefined) return this.core;
       const resolved = resolve(this.env);
       this.log = consoleLogger({ component: 'edge', object: this.ctx.id.toString().slice(0, 12) }, resolved.logLevel);
       this.maxMessageBytes = resolved.limits.maxPacketSize + WebSocketMessageSlack;
-      const policy = resolved.accessFor(this.namespace).policy;
+      // Authentication and the ACL decide by configuration plus this namespace's runtime users and entries.
+      const runtime = new RuntimeAccess(this.ctx.storage.sql, resolved.accessFor(this.namespace).settings, () => Date.now(), () => this.core?.accessChanged());
+      this.runtime = runtime;
       const core = new Namespace({
         namespace: this.namespace,
         sql: this.ctx.storage.sql,
         onStorageCreated: () => this.rememberNamespace(),
         limits: resolved.limits,
         log: this.log,
-        hooks: resolved.hooks,
+        hooks: resolved.hooksFor(() => runtime.settings()),
         // Hooks run in this object: its bindings, and its waitUntil for work that outlives a hook.
         hookEnvironment: { env: this.env, waitUntil: (promise) => this.ctx.waitUntil(promise) },
         hookTimeoutMs: resolved.hookTimeoutMs,
@@ -141,7 +178,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         setTimer: (ms: number, callback: () => void) => void setTimeout(callback, ms),
         yieldToOthers: () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
         takeover: resolved.takeover,
-        ...(policy === undefined ? {} : { access: policy }),
+        access: runtime.policy,
         // The core publishes $SYS from alarms, and only while someone subscribes to it.
         ...(resolved.sysIntervalMs > 0 ? { systemTopics: new SysTopicsPublisher({ intervalMs: resolved.sysIntervalMs }) } : {}),
       });

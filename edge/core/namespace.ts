@@ -435,21 +435,42 @@ export class Namespace implements ProtocolContext {
     if (sameIdentity(previous, link.identity)) return;
     const access = this.accessOf(link);
     for (const entry of this.store.subscriptionsOf(clientId)) {
-      const verdict = access.subscription(entry.filter);
-      if (verdict === 'none') {
-        this.removeSubscription(entry);
-        continue;
-      }
-      const readCheck = verdict === 'some';
-      if (readCheck === (entry.readCheck === true)) continue;
-      const updated: SubscriptionEntry = { ...entry };
-      if (readCheck) updated.readCheck = true;
-      else delete updated.readCheck;
-      this.addSubscription(updated);
+      if (access.subscription(entry.filter) === 'none') this.removeSubscription(entry);
+      else this.recheckSubscription(entry, access);
     }
     const dropped = this.store.dropOutboundWhere(clientId, (topic) => !access.mayRead(topic));
     if (dropped > 0) this.deps.log.log('info', 'session_review_dropped', { client: clientId, messages: dropped });
     this.outbound.forget(clientId);
+  }
+
+  /**
+   * The namespace's rules changed (runtime ACL entries): every client's
+   * access is resolved anew, connected or not, and every subscription
+   * learns again whether it needs a check per message, so the new rules
+   * hold from the next message on (as mosquitto applies a reloaded ACL to
+   * connected clients). A subscription that may now read nothing is kept,
+   * checked per message: it delivers nothing until a grant comes back.
+   * Messages already queued stay. Costs one pass over the subscriptions.
+   */
+  accessChanged(): void {
+    this.accessByClient.clear();
+    for (const link of this.directory.links()) {
+      const clientId = link.state.clientId;
+      // Without its identity in memory (after a wake), accessOf reads it from the session.
+      link.access = clientId === undefined || link.identity === undefined ? undefined : resolveAccess(this.deps.access, link.identity, clientId);
+      if (clientId !== undefined && link.access !== undefined) this.accessByClient.set(clientId, link.access);
+    }
+    for (const entry of this.store.allSubscriptions()) this.recheckSubscription(entry, this.accessOfClient(entry.clientId));
+  }
+
+  /** Keeps a subscription's per-message check in step with `access` ('none' counts as needing the check). */
+  private recheckSubscription(entry: SubscriptionEntry, access: ClientAccess): void {
+    const readCheck = access.subscription(entry.filter) !== 'all';
+    if (readCheck === (entry.readCheck === true)) return;
+    const updated: SubscriptionEntry = { ...entry };
+    if (readCheck) updated.readCheck = true;
+    else delete updated.readCheck;
+    this.addSubscription(updated);
   }
 
   /**

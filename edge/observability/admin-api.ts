@@ -8,15 +8,18 @@
  * | `POST /admin/<ns>/clients/<id>/disconnect` | `{ namespace, clientId, disconnected: true }`; 404 if not connected |
  * | `GET /admin/<ns>/retained?limit=` | `{ namespace, retained: [{ topic, qos, payloadBytes, payloadPreview }], truncated }` |
  * | `DELETE /admin/<ns>/retained?topic=` | `{ namespace, topic, deleted: true }`; 404 if there was none |
+ * | `/admin/<ns>/users…`, `/admin/<ns>/acl…` | users and ACL entries at runtime: admin-users.ts |
  *
  * Errors are `{ "error": "..." }` with 400 (bad input), 401 (token), 404,
- * 405 (method, with `Allow`), 413 (a body over 4 KiB; none is needed) or
- * 503 (the namespace could not be reached).
+ * 405 (method, with `Allow`), 409 (users and ACL: a configured user), 413
+ * (a body over 4 KiB; only PUT users/<name> and POST acl take one) or 503
+ * (the namespace could not be reached).
  */
 import { validateTopicName } from '../../shared/topic.ts';
 import type { EdgeEnv } from '../env.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseLimit } from './http.ts';
+import { handleUsersAction, parseUsersAction, usersAllowedMethods, type UsersAction } from './admin-users.ts';
 
 /** Default and largest `?limit=` of the list endpoints. */
 const DefaultListLimit = 1000;
@@ -26,11 +29,14 @@ type AdminAction =
   | { kind: 'stats' }
   | { kind: 'clients' }
   | { kind: 'disconnect'; clientId: string }
-  | { kind: 'retained' };
+  | { kind: 'retained' }
+  | UsersAction;
 
 /** What follows `/admin/<ns>/`: one of the routes above; undefined for none, null for a client id that is not valid percent-encoding. */
 function parseAction(rest: string): AdminAction | undefined | null {
   const parts = rest.replace(/\/$/, '').split('/');
+  const users = parseUsersAction(parts);
+  if (users !== undefined) return users;
   if (parts.length === 1 && parts[0] === 'stats') return { kind: 'stats' };
   if (parts.length === 1 && parts[0] === 'clients') return { kind: 'clients' };
   if (parts.length === 1 && parts[0] === 'retained') return { kind: 'retained' };
@@ -49,7 +55,11 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
   clients: ['GET'],
   disconnect: ['POST'],
   retained: ['GET', 'DELETE'],
+  ...usersAllowedMethods,
 };
+
+/** Routes whose requests carry a JSON body (read by their handler, with the same limit). */
+const TakesBody = (kind: AdminAction['kind'], method: string): boolean => (kind === 'user' && method === 'PUT') || (kind === 'acl' && method === 'POST');
 
 /**
  * Answers one admin request for `namespace` (already validated by the
@@ -58,14 +68,14 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
 export async function handleAdminRequest(request: Request, env: EdgeEnv, namespace: string | null, rest: string, log: Logger): Promise<Response> {
   const action = parseAction(rest);
   if (action === undefined) {
-    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect or /retained`);
+    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /users, /users/<name>, /acl or /acl/<id>`);
   }
-  if (action === null) return jsonError(400, 'the client id in the path is not valid percent-encoding');
+  if (action === null) return jsonError(400, 'the client id or username in the path is not valid percent-encoding');
   if (namespace === null) return jsonError(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"');
   const allowed = allowedMethods[action.kind];
   const method = request.method === 'HEAD' ? 'GET' : request.method;
   if (!allowed.includes(method)) return jsonError(405, `use ${allowed.join(' or ')}`, { Allow: allowed.join(', ') });
-  if (!(await drainLimited(request, MaxAdminBodyBytes))) return jsonError(413, `this endpoint takes no body (at most ${MaxAdminBodyBytes} bytes are accepted)`);
+  if (!TakesBody(action.kind, method) && !(await drainLimited(request, MaxAdminBodyBytes))) return jsonError(413, `this endpoint takes no body (at most ${MaxAdminBodyBytes} bytes are accepted)`);
 
   const url = new URL(request.url);
   const stub = namespaceStub(env, namespace);
@@ -88,6 +98,8 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
       }
       case 'retained':
         return method === 'GET' ? await listRetained(stub, namespace, url) : await deleteRetained(stub, namespace, url, log);
+      default:
+        return await handleUsersAction(request, method, action, stub, namespace, log);
     }
   } catch (error) {
     log.log('error', 'admin_failed', { namespace, action: action.kind, error: describeError(error) });
