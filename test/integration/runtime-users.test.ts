@@ -210,3 +210,16 @@ describe('bad requests', () => {
     expect((await admin('GET', `/admin/${ns}/acl`)).body['entries']).toEqual([]);
   });
 });
+
+describe('storage', () => {
+  // Last in this file: the restart cuts the sidecar's link.
+  it('users and entries outlive a restart of the runtime (memory is only a cache, SQLite holds them)', async () => {
+    const ns = unique('restart');
+    await admin('PUT', `/admin/${ns}/users/rita`, { password: 'rita-pw' });
+    await admin('POST', `/admin/${ns}/acl`, { username: 'rita', access: 'readwrite', topic: 'rita/#' });
+    await edge.restart();
+    expect(await connackCodes(ns, 'rita', 'rita-pw')).toEqual([0, 0]);
+    expect(await connackCodes(ns, 'rita', 'other')).toEqual([4, 0x86]);
+    expect(((await admin('GET', `/admin/${ns}/acl`)).body['entries'] as unknown[]).length).toBe(1);
+  });
+});
