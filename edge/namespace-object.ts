@@ -75,7 +75,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       super(ctx, env);
       this.rememberedNamespace = ctx.storage.kv.get<string>(NamespaceKey);
       this.namespace = ctx.id.name ?? this.rememberedNamespace ?? 'default';
-      this.log = consoleLogger({ component: 'edge', object: ctx.id.toString().slice(0, 12) });
+      // Named by namespace (one object per namespace), as the sidecar names its lines.
+      this.log = consoleLogger({ component: 'edge', namespace: this.namespace });
     }
 
     /**
@@ -151,7 +152,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     private getCore(): Namespace {
       if (this.core !== undefined) return this.core;
       const resolved = resolve(this.env);
-      this.log = consoleLogger({ component: 'edge', object: this.ctx.id.toString().slice(0, 12) }, resolved.logLevel);
+      this.log = consoleLogger({ component: 'edge', namespace: this.namespace }, resolved.logLevel);
       this.maxMessageBytes = resolved.limits.maxPacketSize + WebSocketMessageSlack;
       // Authentication and the ACL decide by configuration plus this namespace's runtime users and entries.
       const runtime = new RuntimeAccess(this.ctx.storage.sql, resolved.accessFor(this.namespace).settings, () => Date.now(), () => this.core?.accessChanged());
@@ -248,7 +249,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         attachment,
         { send: (bytes) => ws.send(bytes), close: (code, reason) => safeClose(ws, code, reason) },
         this.linkDeviceStore(),
-        this.log,
+        this.getCore().connectionLog,
         (changed) => ws.serializeAttachment(changed),
       );
       this.links.set(ws, host);
@@ -312,7 +313,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const link = this.linkOf(ws);
       if (link !== undefined) {
         this.links.delete(ws);
-        this.log.log('info', 'link_closed', { link: link.id, sidecar: link.attachment.name, code, reason });
+        this.getCore().connectionLog.link('info', 'link.closed', { sidecar: link.attachment.name, remote: link.attachment.remoteAddress, reason, code, devices: link.deviceCount });
         await link.closeAll(this.getCore(), code === BridgeCloseCode.GoingAway ? 'server-shutdown' : 'network-error');
         return;
       }
@@ -327,7 +328,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const link = this.linkOf(ws);
       if (link !== undefined) {
         this.links.delete(ws);
-        this.log.log('info', 'websocket_error', { kind: 'link', link: link.id, error: describeError(error) });
+        this.getCore().connectionLog.link('info', 'link.closed', { sidecar: link.attachment.name, remote: link.attachment.remoteAddress, reason: describeError(error), devices: link.deviceCount });
         await link.closeAll(this.getCore(), 'network-error');
         return;
       }

@@ -10,7 +10,7 @@
  * log is the only observable sign that a dropped client's will has been
  * routed. mosquitto logs the end in the same step that sends the will
  * (loop.c do_disconnect, then context__send_will); the edge logs
- * `client_disconnected` after routing the will (BrokerCore.endSession).
+ * `connection.closed` after routing the will (Namespace.connectionEnded).
  */
 import { adminClient } from '../helpers/admin-api.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
@@ -129,18 +129,15 @@ function mosquittoTarget(mosquitto: Mosquitto): BrokerTarget {
 }
 
 async function edgeTarget(edge: TestEdge, name: TargetName, url: string, namespace: string): Promise<BrokerTarget> {
-  // Log lines name the Durable Object by the first 12 hex digits of its id (broker-object.ts).
-  const brokers = await edge.miniflare.getDurableObjectNamespace('BROKER');
-  const object = brokers.idFromName(namespace).toString().slice(0, 12);
   return {
     name,
     url,
     endsReported(clientId) {
       let count = 0;
       for (const line of edge.logs) {
-        if (!line.includes('"client_disconnected"')) continue;
-        const record = JSON.parse(line) as { event?: string; object?: string; client?: string };
-        if (record.event === 'client_disconnected' && record.object === object && record.client === clientId) count++;
+        if (!line.includes('"connection.closed"')) continue;
+        const record = JSON.parse(line) as { event?: string; namespace?: string; client?: string };
+        if (record.event === 'connection.closed' && record.namespace === namespace && record.client === clientId) count++;
       }
       return count;
     },
