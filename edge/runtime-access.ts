@@ -12,7 +12,9 @@
 import type { AccessSettings } from './access.ts';
 import { ClientAcl } from './auth/acl.ts';
 import { RuntimeAccessStore } from './auth/runtime-access-store.ts';
+import { parsePasswordHash } from './auth/password-hash.ts';
 import {
+  checkUsername,
   configuredAclEntries,
   mergeAcl,
   mergePasswords,
@@ -91,6 +93,8 @@ export class RuntimeAccess {
 
   /** `hash`: a mosquitto hash (`$7$…`) made by the caller; a configured name is refused. */
   putUser(username: string, hash: string): PutUserOutcome {
+    // The Worker made it; a hash that does not parse would be a user nobody can ever log in as.
+    if (checkUsername(username) !== undefined || !parsePasswordHash(hash).ok) throw new TypeError('putUser needs a valid username and a mosquitto password hash');
     if (this.configured.passwords?.users.has(username) === true) return 'configured';
     const exists = (this.store.users() ?? []).some((user) => user.username === username);
     if (!exists && this.store.countUsers() >= MaxRuntimeUsers) return 'full';

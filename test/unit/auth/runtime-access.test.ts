@@ -70,6 +70,13 @@ describe('RuntimeAccess', () => {
     expect(await login(access, 'admin', 'other')).toBe(false);
   });
 
+  it('refuses what the Worker never sends: a bad username or a hash that does not parse', async () => {
+    const access = open();
+    expect(() => access.putUser('bob', 'plain-text')).toThrow(TypeError);
+    expect(() => access.putUser('a:b', 'x')).toThrow(TypeError);
+    expect(access.listUsers()).toEqual([{ username: 'admin', source: 'config' }]);
+  });
+
   it('lists users without hashes, configured ones first', async () => {
     const access = open();
     access.putUser('bob', await hashOf('pw'));
