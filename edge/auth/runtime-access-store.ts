@@ -30,13 +30,24 @@ const AclSchema = `CREATE TABLE IF NOT EXISTS runtime_acl (
    )`;
 
 export class RuntimeAccessStore {
-  private hasUsers: boolean;
-  private hasAcl: boolean;
+  /** Which tables exist; looked up on first use, so an object that never sees a CONNECT or an admin call asks nothing. */
+  private tables: { users: boolean; acl: boolean } | undefined;
 
-  constructor(private readonly sql: SqlExecutor) {
-    const tables = new Set(sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('runtime_users', 'runtime_acl')`).toArray().map((row) => String(row['name'])));
-    this.hasUsers = tables.has('runtime_users');
-    this.hasAcl = tables.has('runtime_acl');
+  constructor(private readonly sql: SqlExecutor) {}
+
+  private get hasUsers(): boolean {
+    return this.existing().users;
+  }
+
+  private get hasAcl(): boolean {
+    return this.existing().acl;
+  }
+
+  private existing(): { users: boolean; acl: boolean } {
+    if (this.tables !== undefined) return this.tables;
+    const names = new Set(this.sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('runtime_users', 'runtime_acl')`).toArray().map((row) => String(row['name'])));
+    this.tables = { users: names.has('runtime_users'), acl: names.has('runtime_acl') };
+    return this.tables;
   }
 
   /** The runtime users; undefined when the namespace never had one (no runtime password file). */
@@ -58,7 +69,7 @@ export class RuntimeAccessStore {
   /** Creates or replaces a user's hash; whether it was created. */
   putUser(username: string, hash: string, now: number): boolean {
     if (!this.hasUsers) this.sql.exec(UsersSchema);
-    this.hasUsers = true;
+    this.existing().users = true;
     const existed = this.sql.exec('SELECT 1 FROM runtime_users WHERE username = ?', username).toArray().length > 0;
     if (existed) this.sql.exec('UPDATE runtime_users SET hash = ?, updated_at = ? WHERE username = ?', hash, now, username);
     else this.sql.exec('INSERT INTO runtime_users (username, hash, created_at, updated_at) VALUES (?, ?, ?, ?)', username, hash, now, now);
@@ -89,7 +100,7 @@ export class RuntimeAccessStore {
 
   addAclEntry(entry: AclEntryInput): RuntimeAclEntry {
     if (!this.hasAcl) this.sql.exec(AclSchema);
-    this.hasAcl = true;
+    this.existing().acl = true;
     const row = this.sql
       .exec('INSERT INTO runtime_acl (username, pattern, access, topic) VALUES (?, ?, ?, ?) RETURNING id', entry.username, entry.pattern ? 1 : 0, entry.access, entry.topic)
       .toArray()[0];
