@@ -215,15 +215,22 @@ function configuresAuthentication(config: AccessConfig): boolean {
   return scopes.some((s) => s.passwords !== undefined || s.jwt !== undefined || s.allowAnonymous === false);
 }
 
-/** The configuration's authenticate hook, then the user's: each step may refuse; a user hook may only narrow. */
-export function composeHooks<Env>(config: AccessConfig, user: UserHooks<Env>): UserHooks<Env> {
+/**
+ * The configuration's authenticate hook, then the user's: each step may
+ * refuse; a user hook may only narrow. `settingsOf` replaces the configured
+ * settings: a namespace's object passes its own, with its runtime users
+ * (runtime-access.ts); since those can appear at any time, the
+ * configuration's step then always runs.
+ */
+export function composeHooks<Env>(config: AccessConfig, user: UserHooks<Env>, settingsOf?: (namespace: string) => AccessSettings): UserHooks<Env> {
   const hooks: UserHooks<Env> = { ...user };
-  if (configuresAuthentication(config) || user.authenticate === undefined) {
+  if (settingsOf !== undefined || configuresAuthentication(config) || user.authenticate === undefined) {
     const userAuthenticate = user.authenticate;
+    const settings = settingsOf ?? ((namespace: string) => settingsFor(config, namespace));
     hooks.authenticate = async (ctx): Promise<AuthDecision> => {
       // Enhanced authentication is the user's hook's to run; configuration alone has no method.
       if (ctx.authenticationMethod !== undefined && userAuthenticate === undefined) return { allow: false, reason: 'bad-authentication-method' };
-      const decision = await authenticateByConfig(settingsFor(config, ctx.namespace), ctx);
+      const decision = await authenticateByConfig(settings(ctx.namespace), ctx);
       if (!decision.allow || userAuthenticate === undefined) return decision;
       const userDecision = await userAuthenticate(ctx);
       if ('challenge' in userDecision || !userDecision.allow) return userDecision;

@@ -5,6 +5,8 @@
  */
 import type { DurableObject } from 'cloudflare:workers';
 import type { EdgeEnv } from './env.ts';
+import type { AccessSettings } from './access.ts';
+import type { AclEntryInput, AclEntryView } from './auth/runtime-users.ts';
 import type { AccessPolicy } from './core/access.ts';
 import type { UserHooks } from './core/hooks.ts';
 import type { BrokerLimits } from './core/limits.ts';
@@ -12,6 +14,7 @@ import type { LogLevel } from './core/log.ts';
 import type { ClientSummary, RetainedSummary, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
 import type { HistorySample } from './core/traffic-history.ts';
 import type { ApiMessage } from './http-api.ts';
+import type { AddAclOutcome, DeleteUserOutcome, PutUserOutcome, UserView } from './runtime-access.ts';
 import type { NamespaceSet } from './namespaces.ts';
 import type { NamespaceStats } from './observability/stats.ts';
 import type { RulesConfig } from './rules/config.ts';
@@ -21,6 +24,8 @@ export interface ResolvedBroker {
   limits: BrokerLimits;
   /** The user's hooks composed with configured access; the namespace adds the environment to their contexts. */
   hooks: UserHooks<EdgeEnv>;
+  /** The same, deciding by `settingsOf` instead (a namespace's object: configuration plus its runtime users). */
+  hooksFor(settingsOf: (namespace: string) => AccessSettings): UserHooks<EdgeEnv>;
   hookTimeoutMs: number;
   logLevel: LogLevel;
   /** $SYS publishing interval, ms; 0 = no $SYS tree. */
@@ -38,6 +43,8 @@ export interface ResolvedBroker {
 }
 
 export interface NamespaceAccess {
+  /** The configured settings (passwords, ACL, JWT…) before runtime users and entries are added. */
+  settings: AccessSettings;
   /** The ACL, as the core checks it; undefined: everything allowed. */
   policy?: AccessPolicy;
   /** Tokens that open the admin API / the publish API for this namespace, besides the global ones. */
@@ -71,6 +78,14 @@ export interface BrokerNamespaceRpc {
   listSubscriptions(limit: number): Promise<SubscriptionSummary[]>;
   /** Whether the namespace has storage (a client connected to it at some point). Writes nothing. */
   hasStorage(): Promise<boolean>;
+  // Users and ACL entries at runtime (runtime-access.ts); the admin API has validated the input.
+  listUsers(): Promise<UserView[]>;
+  /** `hash`: a mosquitto hash of the password, made by the Worker (the password never reaches the object). */
+  putUser(username: string, hash: string): Promise<PutUserOutcome>;
+  deleteUser(username: string): Promise<DeleteUserOutcome>;
+  listAcl(): Promise<AclEntryView[]>;
+  addAcl(entry: AclEntryInput): Promise<AddAclOutcome>;
+  deleteAcl(id: number): Promise<boolean>;
 }
 
 export type { RetainedSummary };

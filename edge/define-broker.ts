@@ -85,6 +85,7 @@ export function defineBroker<Env extends EdgeEnv = EdgeEnv>(options: BrokerOptio
       limits: fromEnv.limits,
       // The hooks are called with the environment the broker was resolved for: Env is the user's name for it.
       hooks: composeHooks(access, userHooks as UserHooks<EdgeEnv>),
+      hooksFor: (settingsOf) => composeHooks(access, userHooks as UserHooks<EdgeEnv>, settingsOf),
       hookTimeoutMs: hookTimeoutMs ?? 5000,
       logLevel: (env.MQTT_LOG_LEVEL as LogLevel | undefined) ?? logLevel ?? 'info',
       sysIntervalMs: fromEnv.sysIntervalMs,
@@ -96,6 +97,7 @@ export function defineBroker<Env extends EdgeEnv = EdgeEnv>(options: BrokerOptio
         const settings = settingsFor(access, namespace);
         const policy = accessPolicyFor(access, namespace);
         return {
+          settings,
           ...(policy === undefined ? {} : { policy }),
           ...(settings.adminToken === undefined ? {} : { adminToken: settings.adminToken }),
           ...(settings.apiToken === undefined ? {} : { apiToken: settings.apiToken }),

@@ -56,8 +56,8 @@ export async function parsePublishRequest(request: Request, maxPayloadBytes: num
   return { ok: true, message: { topic, payload: bytes, qos, retain } };
 }
 
-/** Reads at most `limit` bytes; undefined when the body is larger. */
-async function readLimited(request: Request, limit: number): Promise<Uint8Array | undefined> {
+/** Reads at most `limit` bytes; undefined when the body is larger (the admin API's JSON bodies use it too). */
+export async function readLimited(request: Request, limit: number): Promise<Uint8Array | undefined> {
   const declared = Number(request.headers.get('Content-Length') ?? '0');
   if (declared > limit) return undefined;
   if (request.body === null) return new Uint8Array(0);

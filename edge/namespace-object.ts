@@ -16,6 +16,8 @@ import type { HistorySample } from './core/traffic-history.ts';
 import type { EdgeEnv } from './env.ts';
 import type { ApiMessage } from './http-api.ts';
 import { InternalHeader } from './internal-headers.ts';
+import type { AclEntryInput, AclEntryView } from './auth/runtime-users.ts';
+import { RuntimeAccess, type AddAclOutcome, type DeleteUserOutcome, type PutUserOutcome, type UserView } from './runtime-access.ts';
 import { LinkDeviceStore } from './link/link-device-store.ts';
 import { LinkHost, type LinkAttachment } from './link/link-host.ts';
 import { namespaceStats, type NamespaceStats } from './observability/stats.ts';
@@ -52,6 +54,8 @@ const BridgeCloseCauses: ReadonlyMap<number, CloseCause> = new Map([
 export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNamespaceClass {
   return class BrokerNamespace extends DurableObject<EdgeEnv> implements BrokerNamespaceRpc {
     private core: Namespace | undefined;
+    /** Configured access with this namespace's runtime users and ACL entries; built with the core. */
+    private runtime: RuntimeAccess | undefined;
     private readonly connectionIds = new WeakMap<WebSocket, string>();
     /** The sidecars' links (each one WebSocket for many devices), by socket. */
     private readonly links = new WeakMap<WebSocket, LinkHost>();
@@ -72,7 +76,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       super(ctx, env);
       this.rememberedNamespace = ctx.storage.kv.get<string>(NamespaceKey);
       this.namespace = ctx.id.name ?? this.rememberedNamespace ?? 'default';
-      this.log = consoleLogger({ component: 'edge', object: ctx.id.toString().slice(0, 12) });
+      // Named by namespace (one object per namespace), as the sidecar names its lines.
+      this.log = consoleLogger({ component: 'edge', namespace: this.namespace });
     }
 
     /**
@@ -129,20 +134,53 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       return this.getCore().hasStorage;
     }
 
+    // Durable Object RPC for the admin API's users and ACL routes: the merged view changes at once for new CONNECTs.
+
+    async listUsers(): Promise<UserView[]> {
+      return this.getRuntime().listUsers();
+    }
+
+    async putUser(username: string, hash: string): Promise<PutUserOutcome> {
+      return this.getRuntime().putUser(username, hash);
+    }
+
+    async deleteUser(username: string): Promise<DeleteUserOutcome> {
+      return this.getRuntime().deleteUser(username);
+    }
+
+    async listAcl(): Promise<AclEntryView[]> {
+      return this.getRuntime().listAcl();
+    }
+
+    async addAcl(entry: AclEntryInput): Promise<AddAclOutcome> {
+      return this.getRuntime().addAcl(entry);
+    }
+
+    async deleteAcl(id: number): Promise<boolean> {
+      return this.getRuntime().deleteAcl(id);
+    }
+
+    private getRuntime(): RuntimeAccess {
+      this.getCore();
+      return this.runtime as RuntimeAccess;
+    }
+
     /** Builds the core on first use after construction (cold start or wake from hibernation). */
     private getCore(): Namespace {
       if (this.core !== undefined) return this.core;
       const resolved = resolve(this.env);
-      this.log = consoleLogger({ component: 'edge', object: this.ctx.id.toString().slice(0, 12) }, resolved.logLevel);
+      this.log = consoleLogger({ component: 'edge', namespace: this.namespace }, resolved.logLevel);
       this.maxMessageBytes = resolved.limits.maxPacketSize + WebSocketMessageSlack;
-      const policy = resolved.accessFor(this.namespace).policy;
+      // Authentication and the ACL decide by configuration plus this namespace's runtime users and entries.
+      const runtime = new RuntimeAccess(this.ctx.storage.sql, resolved.accessFor(this.namespace).settings, () => Date.now(), () => this.core?.accessChanged());
+      this.runtime = runtime;
       const core = new Namespace({
         namespace: this.namespace,
         sql: this.ctx.storage.sql,
         onStorageCreated: () => this.rememberNamespace(),
         limits: resolved.limits,
         log: this.log,
-        hooks: resolved.hooks,
+        hooks: resolved.hooksFor(() => runtime.settings()),
         // Hooks run in this object: its bindings, and its waitUntil for work that outlives a hook.
         hookEnvironment: { env: this.env, waitUntil: (promise) => this.ctx.waitUntil(promise) },
         hookTimeoutMs: resolved.hookTimeoutMs,
@@ -161,7 +199,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         rules: resolved.rules,
         // Rule targets are this object's bindings (MQTT_RULES named them; config checked they exist).
         ruleServices: { env: this.env as unknown as Record<string, unknown>, fetch: (request) => fetch(request) },
-        ...(policy === undefined ? {} : { access: policy }),
+        access: runtime.policy,
         // The core publishes $SYS from alarms, and only while someone subscribes to it.
         ...(resolved.sysIntervalMs > 0 ? { systemTopics: new SysTopicsPublisher({ intervalMs: resolved.sysIntervalMs }) } : {}),
       });
@@ -231,7 +269,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         attachment,
         { send: (bytes) => ws.send(bytes), close: (code, reason) => safeClose(ws, code, reason) },
         this.linkDeviceStore(),
-        this.log,
+        this.getCore().connectionLog,
         (changed) => ws.serializeAttachment(changed),
       );
       this.links.set(ws, host);
@@ -295,7 +333,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const link = this.linkOf(ws);
       if (link !== undefined) {
         this.links.delete(ws);
-        this.log.log('info', 'link_closed', { link: link.id, sidecar: link.attachment.name, code, reason });
+        this.getCore().connectionLog.link('info', 'link.closed', { sidecar: link.attachment.name, remote: link.attachment.remoteAddress, reason, code, devices: link.deviceCount });
         await link.closeAll(this.getCore(), code === BridgeCloseCode.GoingAway ? 'server-shutdown' : 'network-error');
         return;
       }
@@ -310,7 +348,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const link = this.linkOf(ws);
       if (link !== undefined) {
         this.links.delete(ws);
-        this.log.log('info', 'websocket_error', { kind: 'link', link: link.id, error: describeError(error) });
+        this.getCore().connectionLog.link('info', 'link.closed', { sidecar: link.attachment.name, remote: link.attachment.remoteAddress, reason: describeError(error), devices: link.deviceCount });
         await link.closeAll(this.getCore(), 'network-error');
         return;
       }

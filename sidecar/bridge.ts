@@ -27,6 +27,7 @@ import type { EdgeChannel, EdgeDialer } from './edge-channel.ts';
 import { formatAddress, toEdgeMessage } from './edge-socket.ts';
 import { KeepAliveMonitor } from './keep-alive.ts';
 import { describeError, type Logger } from './log.ts';
+import { connackCodeAt, connackReasonName, connectionFields, type ConnectionEvent, type ConnectionFacts } from '../shared/connection-log.ts';
 import { PINGRESP, connackRefusal, disconnectFor, refusalForInvalidConnect } from './replies.ts';
 
 export interface BridgeSettings {
@@ -34,6 +35,8 @@ export interface BridgeSettings {
   dial: EdgeDialer;
   /** For logs. */
   edgeUrl: string;
+  /** The namespace the edge URL selects, for logs (connection events name it, as the edge's do). */
+  namespace: string;
   /**
    * Answer PINGREQ here and never forward it: the edge trusts a sidecar
    * with the bridge secret to enforce keep-alive, so idle devices cost it
@@ -71,6 +74,11 @@ export class ClientBridge {
   readonly #connectAbort = new AbortController();
   #resolveClosed: () => void = () => {};
   #log: Logger;
+  readonly #connection = String(nextConnectionNumber++);
+  /** From the CONNECT, for the connection events. */
+  #clientId: string | undefined;
+  #username: string | undefined;
+  #clean: boolean | undefined;
   #phase: Phase = 'reading-connect';
   #cause: CloseCause | undefined;
 
@@ -107,7 +115,8 @@ export class ClientBridge {
     this.#settings = settings;
     this.#refuse = options.refuse;
     this.#address = formatAddress(socket.remoteAddress, socket.remotePort);
-    this.#log = log.child({ conn: nextConnectionNumber++, addr: this.#address });
+    // The same field names as the connection events (shared/connection-log.ts), so every line of a device reads alike.
+    this.#log = log.child({ connection: this.#connection, remote: this.#address, transport: 'tcp' });
     this.#framer = new PacketFramer({ maxPacketSize: settings.maxPacketSize, allowAuth: true });
     this.#keepAlive = new KeepAliveMonitor({ onExpired: () => this.#onKeepAliveExpired() });
     this.closed = new Promise((resolve) => {
@@ -191,11 +200,11 @@ export class ClientBridge {
       case 'aborted':
         return;
       case 'timeout':
-        this.#log.info('device.connect-timeout', { timeoutMs: this.#settings.connectTimeoutMs, bufferedBytes: outcome.bufferedBytes });
+        this.#event('info', 'connection.refused', { reason: 'connect-timeout', error: `no CONNECT within ${this.#settings.connectTimeoutMs} ms (${outcome.bufferedBytes} bytes buffered)` });
         this.#close('connect-timeout');
         return;
       case 'invalid':
-        this.#log.warn('device.invalid-connect', { error: outcome.error.message, reasonCode: hex(outcome.error.reasonCode) });
+        this.#event('warn', 'connection.protocol-error', { reason: connackReasonName(5, outcome.error.reasonCode), code: outcome.error.reasonCode, error: outcome.error.message });
         this.#close('malformed-packet', { reply: refusalForInvalidConnect(outcome.error) });
         return;
       case 'connect':
@@ -204,9 +213,12 @@ export class ClientBridge {
     const { packet, level, frames } = outcome;
     this.#level = level;
     this.#keepAliveSeconds = packet.keepalive ?? 0;
-    this.#log = this.#log.child({ client: packet.clientId, mqtt: VersionName[level] });
+    this.#clientId = packet.clientId;
+    this.#username = packet.username;
+    this.#clean = packet.clean;
+    this.#log = this.#log.child({ client: packet.clientId, protocol: level, username: packet.username });
     if (this.#refuse) {
-      this.#log.warn('device.refused', { reason: 'max-connections' });
+      this.#event('warn', 'connection.refused', { reason: 'max-connections', code: connackCodeAt(level, ReasonCode.QuotaExceeded) });
       this.#close('over-limit', { reply: connackRefusal(level, ReasonCode.QuotaExceeded) });
       return;
     }
@@ -263,13 +275,21 @@ export class ClientBridge {
     clearTimeout(this.#drainTimer);
     switch (this.#phase) {
       case 'connecting-edge':
-        this.#log.warn('edge.unavailable', { url: this.#settings.edgeUrl, error: this.#edgeFailure ?? `closed with code ${code}` });
+        this.#event('warn', 'connection.refused', {
+          reason: 'edge-unavailable',
+          code: connackCodeAt(this.#level, ReasonCode.ServerUnavailable),
+          error: `${this.#settings.edgeUrl}: ${this.#edgeFailure ?? `closed with code ${code}`}`,
+        });
         this.#close('edge-unavailable', { reply: connackRefusal(this.#level, ReasonCode.ServerUnavailable) });
         return;
       case 'open':
         if (!this.#connackForwarded) {
           // The device is still waiting for a CONNACK: tell it the broker is not available.
-          this.#log.warn('edge.closed-before-connack', { code, reason });
+          this.#event('warn', 'connection.refused', {
+            reason: 'edge-closed',
+            code: connackCodeAt(this.#level, ReasonCode.ServerUnavailable),
+            error: `the edge closed before its CONNACK (WebSocket ${code}${reason === '' ? '' : ` ${reason}`})`,
+          });
           this.#close('edge-closed', { reply: connackRefusal(this.#level, ReasonCode.ServerUnavailable) });
           return;
         }
@@ -435,7 +455,7 @@ export class ClientBridge {
     this.#connackAccepted = code === 0;
     if (!this.#connackAccepted) {
       // The edge closes the WebSocket next; the refusal reaches the device first.
-      this.#log.info('device.connect-refused', { code: hex(code) });
+      this.#event('info', 'connection.refused', { reason: connackReasonName(this.#level, code), code });
       return;
     }
     const assigned = connack.properties?.assignedClientIdentifier;
@@ -446,7 +466,7 @@ export class ClientBridge {
       this.#keepAliveSeconds = serverKeepAlive;
       this.#keepAlive.start(serverKeepAlive);
     }
-    this.#log.info('device.connected', { keepAlive: this.#keepAliveSeconds, sessionPresent: connack.sessionPresent });
+    this.#event('info', 'connection.accepted', { client: this.#clientId, keepalive: this.#keepAliveSeconds, clean: this.#clean, session_present: connack.sessionPresent });
   }
 
   #writeToDevice(bytes: Uint8Array): void {
@@ -468,12 +488,12 @@ export class ClientBridge {
 
   #onKeepAliveExpired(): void {
     if (this.#phase !== 'open') return;
-    this.#log.info('device.keep-alive-timeout', { keepAlive: this.#keepAliveSeconds });
+    this.#event('info', 'connection.keepalive-timeout', { keepalive: this.#keepAliveSeconds });
     this.#close('keep-alive-timeout', { reply: disconnectFor(this.#level, this.#connackAccepted, ReasonCode.KeepAliveTimeout) });
   }
 
   #onDeviceProtocolError(error: MqttError): void {
-    this.#log.warn('device.malformed-packet', { error: error.message, reasonCode: hex(error.reasonCode) });
+    this.#event('warn', 'connection.protocol-error', { reason: connackReasonName(5, error.reasonCode), code: error.reasonCode, error: error.message });
     // [MQTT-4.13.1-1] a 5.0 server may send DISCONNECT 0x81 / 0x95 before closing.
     this.#close('malformed-packet', { reply: disconnectFor(this.#level, this.#connackAccepted, error.reasonCode) });
   }
@@ -517,22 +537,24 @@ export class ClientBridge {
     this.#settled = true;
     clearTimeout(this.#lingerTimer);
     const cause = this.#cause ?? 'device-closed';
-    const fields = {
-      cause,
-      durationMs: Math.round(performance.now() - this.#startedAt),
-      bytesIn: this.#socket.bytesRead,
-      bytesOut: this.#socket.bytesWritten,
-    };
-    // Sessions that reached the edge get an info line; refusals already logged theirs.
-    if (this.#edge !== undefined && cause !== 'edge-unavailable') this.#log.info('device.closed', fields);
-    else this.#log.debug('device.closed', fields);
+    // Accepted connections get an info line (as at the edge); refusals already logged theirs.
+    this.#event(this.#connackAccepted ? 'info' : 'debug', 'connection.closed', { reason: cause, duration_ms: Math.round(performance.now() - this.#startedAt) });
     this.#resolveClosed();
+  }
+
+  /** A connection event with every field of its kind (null where unknown), as the edge logs it. */
+  #event(level: 'debug' | 'info' | 'warn', event: ConnectionEvent, facts: ConnectionFacts): void {
+    const known: ConnectionFacts = {
+      namespace: this.#settings.namespace,
+      connection: this.#connection,
+      client: this.#clientId,
+      username: this.#username,
+      protocol: this.#clientId === undefined ? undefined : this.#level,
+      transport: 'tcp',
+      remote: this.#address,
+    };
+    this.#log[level](event, connectionFields(event, { ...known, ...facts }));
   }
 }
 
-/** The protocol version as logged in the `mqtt` field (`level` is the log level's). */
-const VersionName: Record<ProtocolLevel, string> = { 3: '3.1', 4: '3.1.1', 5: '5.0' };
 
-function hex(code: number): string {
-  return `0x${code.toString(16).padStart(2, '0')}`;
-}

@@ -7,7 +7,7 @@
 export { BridgeCloseCode as EdgeCloseCode } from '../shared/bridge-close-codes.ts';
 import { BridgeCloseCode as EdgeCloseCode } from '../shared/bridge-close-codes.ts';
 
-/** Why a bridged connection ended (logged as `cause` in `device.closed`). */
+/** Why a bridged connection ended (logged as `reason` in `connection.closed`, and the metrics' `cause`). */
 export type CloseCause =
   | 'device-closed'
   | 'device-disconnected'

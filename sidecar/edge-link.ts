@@ -24,6 +24,7 @@ import { BridgeCloseCode } from '../shared/bridge-close-codes.ts';
 import { LinkProtocolError, LinkProtocolVersion, LinkSubprotocol, decodeLinkFrames, encodeLinkFrames, fanoutBytesFor, frameSize, type LinkFrame } from '../shared/link-protocol.ts';
 import { webSocketDialer, type EdgeChannel, type EdgeChannelEvents, type EdgeDialer } from './edge-channel.ts';
 import { openEdgeSocket, type EdgeTarget } from './edge-socket.ts';
+import { connectionFields } from '../shared/connection-log.ts';
 import { describeError, type Logger } from './log.ts';
 
 export interface EdgeLinkOptions {
@@ -34,6 +35,8 @@ export interface EdgeLinkOptions {
   deviceQueueBytes: number;
   /** The name the edge logs for this sidecar; host name and process id by default. */
   name?: string;
+  /** The namespace the link goes to, for the link events (as the edge logs them). */
+  namespace?: string;
   /** Largest message of device packets (one packet larger than this still goes, alone). */
   maxBatchBytes?: number;
   /** First and longest wait between attempts to redial a lost link. */
@@ -94,6 +97,7 @@ export class EdgeLink {
   constructor(options: EdgeLinkOptions) {
     this.#options = {
       name: `${os.hostname()}:${process.pid}`,
+      namespace: 'default',
       maxBatchBytes: 64 * 1024,
       backoff: { initialMs: 100, maxMs: 10_000 },
       pingIntervalMs: 30_000,
@@ -180,7 +184,7 @@ export class EdgeLink {
     this.stats.up = 1;
     this.stats.connects++;
     this.#backoffMs = this.#options.backoff.initialMs;
-    this.#options.log.info('edge.link-open', { url: this.#options.target.url, name: this.#options.name, waiting: this.#waiting.size });
+    this.#options.log.info('link.opened', connectionFields('link.opened', { namespace: this.#options.namespace, sidecar: this.#options.name, remote: this.#options.target.url }));
     this.#send([{ type: 'hello', version: LinkProtocolVersion, name: this.#options.name }]);
     for (const channel of [...this.#waiting]) this.#openChannel(channel);
     this.#waiting.clear();
@@ -211,7 +215,9 @@ export class EdgeLink {
     const written = this.#batchWritten.splice(0);
     for (const entry of written) entry.written(new Error('link lost'));
     const why = this.#failure ?? (reason === '' ? `closed with code ${code}` : `closed with code ${code}: ${reason}`);
-    if (wasOpen && !stopped) this.#options.log.warn('edge.link-lost', { url: this.#options.target.url, error: why, channels: this.#channels.size });
+    if (wasOpen && !stopped) {
+      this.#options.log.warn('link.closed', connectionFields('link.closed', { namespace: this.#options.namespace, sidecar: this.#options.name, remote: this.#options.target.url, reason: why, code, devices: this.#channels.size }));
+    }
     else if (!stopped) this.#options.log[this.#backoffMs === this.#options.backoff.initialMs ? 'warn' : 'debug']('edge.link-unavailable', { url: this.#options.target.url, error: why, waiting: this.#waiting.size });
     for (const channel of [...this.#channels.values()]) channel.lost(why);
     for (const channel of [...this.#waiting]) channel.lost(why);

@@ -1,13 +1,15 @@
 /**
  * Structured logs: one JSON object per line on stderr
- * (`{"ts","level","event","client","addr",...}`), or a readable one-line
- * form with MQTT_LOG_FORMAT=pretty. Callers pass only metadata: never a
- * password, a username or a payload.
+ * (`{"ts","level","event","component","namespace","client","remote",...}`), or a
+ * readable one-line form with MQTT_LOG_FORMAT=pretty. Callers pass only
+ * metadata: never a password or a payload. Connection events
+ * (shared/connection-log.ts) carry the CONNECT's username, as the edge's do
+ * (and as mosquitto logs it), and `null` for a field that does not apply.
  */
 
 export type LogFormat = 'json' | 'pretty';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
-export type LogValue = string | number | boolean | undefined;
+export type LogValue = string | number | boolean | null | undefined;
 export type LogFields = Readonly<Record<string, LogValue>>;
 
 export interface Logger {
@@ -72,7 +74,7 @@ function renderJson(ts: Date, level: string, event: string, fields: LogFields): 
 export function renderPretty(ts: Date, level: string, event: string, fields: LogFields): string {
   const parts = [ts.toISOString(), level.toUpperCase().padEnd(5), event];
   for (const [key, value] of Object.entries(fields)) {
-    if (value === undefined) continue;
+    if (value === undefined || value === null) continue;
     const text = String(value);
     // Quote only what would otherwise be ambiguous, so the common case stays easy to read.
     parts.push(`${key}=${/^[^\s"=]+$/.test(text) ? text : JSON.stringify(text)}`);

@@ -58,7 +58,8 @@ export interface SidecarOptions {
  * process.on('SIGTERM', () => void sidecar.close().then(() => process.exit(0)));
  */
 export async function startSidecar(config: SidecarConfig, options: SidecarOptions = {}): Promise<Sidecar> {
-  const log = options.logger ?? createLogger(config.log);
+  // Every line says where it is from, as the edge's lines do (`component`, `namespace`).
+  const log = (options.logger ?? createLogger(config.log)).child({ component: 'sidecar', namespace: config.namespace });
   const limiter = new ConnectionLimiter(config.maxConnections);
   const bridges = new Set<ClientBridge>();
   let closing: Promise<void> | undefined;
@@ -71,12 +72,13 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
   // The edge lets only a sidecar with the secret carry many devices on one link.
   const link =
     config.edgeLink && config.bridgeSecret !== undefined
-      ? new EdgeLink({ target: { ...edge, secret: config.bridgeSecret }, log, deviceQueueBytes: config.linkDeviceQueueBytes })
+      ? new EdgeLink({ target: { ...edge, secret: config.bridgeSecret }, log, namespace: config.namespace, deviceQueueBytes: config.linkDeviceQueueBytes })
       : undefined;
   if (config.edgeLink && link === undefined) log.info('edge.link-off', { reason: 'no MQTT_BRIDGE_SECRET: one WebSocket per device' });
   const settings: BridgeSettings = {
     dial: link?.dial ?? webSocketDialer(edge),
     edgeUrl: config.edgeUrl,
+    namespace: config.namespace,
     answerPings: config.bridgeSecret !== undefined,
     // A link message is at most 32 MiB (the edge's platform limit): a device packet must fit in one.
     maxPacketSize: link === undefined ? config.maxPacketSize : Math.min(config.maxPacketSize, LinkMaxPacketSize),
@@ -97,7 +99,7 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
     const admission = limiter.admit();
     if (admission === 'drop') {
       metrics.droppedAtAccept++;
-      log.warn('device.dropped', { addr: formatAddress(socket.remoteAddress, socket.remotePort), reason: 'max-connections and too many refusals pending' });
+      log.warn('device.dropped', { remote: formatAddress(socket.remoteAddress, socket.remotePort), reason: 'max-connections and too many refusals pending' });
       socket.destroy();
       return;
     }
@@ -229,7 +231,7 @@ async function createTlsServer(
     throw new Error(`cannot use the TLS certificate/key (MQTT_TLS_CERT/MQTT_TLS_KEY): ${describeError(error)}`, { cause: error });
   }
   server.on('tlsClientError', (error, socket) => {
-    log.debug('device.tls-error', { addr: formatAddress(socket.remoteAddress, socket.remotePort), error: describeError(error) });
+    log.debug('device.tls-error', { remote: formatAddress(socket.remoteAddress, socket.remotePort), error: describeError(error) });
   });
   return server;
 }

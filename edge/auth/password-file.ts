@@ -65,6 +65,11 @@ export function parsePasswordFile(text: string): PasswordFile {
     firstLine.set(username, lineNumber);
     users.set(username, parsed.hash);
   }
+  return passwordFileFrom(users);
+}
+
+/** A password file of these users (the configured ones with runtime users added, for example), with its decoy. */
+export function passwordFileFrom(users: ReadonlyMap<string, PasswordHash>): PasswordFile {
   return { users, decoy: decoyFor(users.values()) };
 }
 

@@ -15,7 +15,9 @@ import { connackRefusal, refusalForFailedConnect, serverDisconnect } from '../..
 import type { CloseCause } from './close-cause.ts';
 import type { DeadlineSource } from './deadlines.ts';
 import type { BrokerLimits } from './limits.ts';
-import { ClientLink, type ConnectionState, type SendCounter, type Transport } from './link.ts';
+import { connackReasonName } from '../../shared/connection-log.ts';
+import type { ConnectionLog } from './connection-log.ts';
+import { ClientLink, type AcceptMeta, type ConnectionState, type SendCounter, type Transport } from './link.ts';
 import { describeError, type Logger } from './log.ts';
 import { MetricsFlushIntervalMs, type BrokerMetrics } from './metrics.ts';
 import type { SessionStore } from './session-store.ts';
@@ -38,6 +40,7 @@ export interface ConnectionsDeps {
   limits: BrokerLimits;
   metrics: BrokerMetrics;
   log: Logger;
+  connectionLog: ConnectionLog;
   now(): number;
   newId(): string;
   requestAlarm(at: number): void;
@@ -88,7 +91,7 @@ export class Connections implements DeadlineSource {
   }
 
   /** A new transport was accepted; it has `connectTimeoutMs` to send CONNECT. */
-  accept(transport: Transport, meta: { remoteAddress?: string; bridged: boolean }): ConnectionState {
+  accept(transport: Transport, meta: AcceptMeta): ConnectionState {
     const now = this.deps.now();
     const state: ConnectionState = {
       v: 1,
@@ -103,6 +106,7 @@ export class Connections implements DeadlineSource {
       requestProblemInformation: true,
     };
     if (meta.remoteAddress !== undefined) state.remoteAddress = meta.remoteAddress;
+    if (meta.transport !== undefined) state.transport = meta.transport;
     const link = this.register(state, transport);
     link.persist();
     this.startConnectTimer(link);
@@ -152,7 +156,7 @@ export class Connections implements DeadlineSource {
   }
 
   private timeOutConnect(link: ClientLink): void {
-    this.deps.log.log('info', 'connect_timeout', { connection: link.id, addr: link.state.remoteAddress });
+    this.deps.connectionLog.event('info', 'connection.refused', link.state, { reason: 'connect-timeout', error: 'CONNECT not received in time' });
     link.close('policy', 'CONNECT not received in time');
     this.end(link, 'connect-timeout');
   }
@@ -264,11 +268,10 @@ export class Connections implements DeadlineSource {
    * accepted) or DISCONNECT (5.0) with the reason code, then the socket.
    */
   fail(link: ClientLink, error: MqttError): void {
-    this.deps.log.log('warn', 'protocol_error', {
-      kind: error.kind,
-      client: link.state.clientId,
-      connection: link.id,
-      reason: error.reasonCode,
+    this.deps.connectionLog.event('warn', 'connection.protocol-error', link.state, {
+      protocol: link.state.level ?? link.decoder.protocolLevel,
+      reason: connackReasonName(5, error.reasonCode),
+      code: error.reasonCode,
       error: error.message,
     });
     if (link.state.phase === 'awaiting-connect' || link.state.phase === 'authenticating') {
@@ -285,9 +288,8 @@ export class Connections implements DeadlineSource {
   }
 
   /** Refuses a CONNECT: CONNACK with the reason for the client's level, then close [MQTT-3.2.2-5]. */
-  refuse(link: ClientLink, reason: number, message: string): void {
-    const kind = reason === ReasonCode.BadUserNameOrPassword || reason === ReasonCode.NotAuthorized || reason === ReasonCode.Banned ? 'AuthFailed' : 'Protocol';
-    this.deps.log.log('info', 'connect_refused', { kind, connection: link.id, reason, error: message, addr: link.state.remoteAddress });
+  refuse(link: ClientLink, reason: number, message: string, who: { client?: string; username?: string | undefined } = {}): void {
+    this.deps.connectionLog.refused(link.state, link.level, reason, message, who);
     link.write(connackRefusal(link.level, reason, this.reasonString(link, message)));
     link.close('normal', message);
     this.end(link, 'refused');
@@ -500,7 +502,7 @@ export class Connections implements DeadlineSource {
       if (link.state.phase === 'awaiting-connect' || link.state.phase === 'authenticating') {
         this.timeOutConnect(link);
       } else if (link.state.phase === 'connected') {
-        this.deps.log.log('info', 'keepalive_timeout', { client: link.state.clientId });
+        this.deps.connectionLog.event('info', 'connection.keepalive-timeout', link.state, { keepalive: link.state.keepAlive });
         this.disconnect(link, ReasonCode.KeepAliveTimeout, 'keep-alive timeout', 'keepalive-timeout');
       }
     }

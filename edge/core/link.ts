@@ -11,6 +11,7 @@ import { encodePacket } from '../../shared/codec/encoder.ts';
 import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
 import type { ClientAccess, Identity } from './access.ts';
 import type { CloseKind } from './close-cause.ts';
+import type { ConnectionTransport } from '../../shared/connection-log.ts';
 
 /**
  * Everything about a connection that must survive the Durable Object being
@@ -28,6 +29,8 @@ export interface ConnectionState {
   remoteAddress?: string;
   /** Bridged by the trusted sidecar, which enforces keep-alive itself. */
   bridged: boolean;
+  /** How the client reaches the edge, for the logs; absent in older attachments (then derived from `bridged`). */
+  transport?: ConnectionTransport;
   clientId?: string;
   username?: string;
   level?: ProtocolLevel;
@@ -60,6 +63,14 @@ export interface ConnectionState {
   hasTopicAliases?: boolean;
   /** The connection is limited to topic grants (stored in SQLite). */
   hasGrants?: boolean;
+}
+
+/** What the host tells about a connection it accepts. */
+export interface AcceptMeta {
+  remoteAddress?: string;
+  bridged: boolean;
+  /** Default: `tcp` when bridged, else `ws`. */
+  transport?: ConnectionTransport;
 }
 
 export interface SendCounter {

@@ -34,7 +34,7 @@ export class Sessions implements DeadlineSource {
    * will (a clean DISCONNECT has already removed it), expire or keep the session.
    */
   connectionEnded(clientId: string, connectionId: string, cause: CloseCause): void {
-    const { store, log } = this.deps;
+    const { store } = this.deps;
     const session = store.getSession(clientId);
     if (session === undefined || session.connectionId !== connectionId) return;
     const now = this.deps.now();
@@ -54,7 +54,6 @@ export class Sessions implements DeadlineSource {
       if (willAt !== undefined) this.deps.requestAlarm(willAt);
       if (session.expiryInterval !== SessionNeverExpires) this.deps.requestAlarm(now + session.expiryInterval * 1000);
     }
-    log.log('info', 'client_disconnected', { client: clientId, cause });
   }
 
   /** Clean start [MQTT-3.1.2-4]: the old session goes; a will still waiting for its delay is sent now. */

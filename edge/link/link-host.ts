@@ -14,14 +14,14 @@ import { concatBytes } from '../../shared/codec/framer.ts';
 import { withPacketId } from '../../shared/codec/packet-id.ts';
 import { LinkProtocolError, LinkProtocolVersion, decodeLinkFrames, encodeLinkFrames, frameSize, isValidChannel, type FanoutChunk, type LinkFrame } from '../../shared/link-protocol.ts';
 import type { CloseCause, CloseKind } from '../core/close-cause.ts';
-import type { ConnectionState, OutgoingChunk, Transport } from '../core/link.ts';
-import type { Logger } from '../core/log.ts';
+import type { AcceptMeta, ConnectionState, OutgoingChunk, Transport } from '../core/link.ts';
+import type { ConnectionLog } from '../core/connection-log.ts';
 import { isSharedEncoding } from '../core/publish-encoding.ts';
 import type { LinkDeviceStore } from './link-device-store.ts';
 
 /** What a link needs of the namespace. */
 export interface LinkCore {
-  accept(transport: Transport, meta: { remoteAddress?: string; bridged: boolean }): ConnectionState;
+  accept(transport: Transport, meta: AcceptMeta): ConnectionState;
   receive(connectionId: string, bytes: Uint8Array): Promise<void>;
   closed(connectionId: string, cause: CloseCause): Promise<void>;
 }
@@ -66,10 +66,15 @@ export class LinkHost {
     readonly attachment: LinkAttachment,
     private readonly socket: LinkSocket,
     private readonly devices: LinkDeviceStore,
-    private readonly log: Logger,
+    private readonly log: ConnectionLog,
     /** Persists the attachment (the sidecar's name, once known). */
     private readonly persist: (attachment: LinkAttachment) => void,
   ) {}
+
+  /** Devices open on this link now. */
+  get deviceCount(): number {
+    return this.connections.size;
+  }
 
   get id(): string {
     return this.attachment.id;
@@ -118,12 +123,12 @@ export class LinkHost {
         this.attachment.name = frame.name;
         this.persist(this.attachment);
         this.enqueueFrame({ type: 'hello', version: LinkProtocolVersion, name: 'edge' });
-        this.log.log('info', 'link_opened', { link: this.id, sidecar: frame.name, addr: this.attachment.remoteAddress });
+        this.log.link('info', 'link.opened', { sidecar: frame.name, remote: this.attachment.remoteAddress });
         return undefined;
       case 'open': {
         if (!isValidChannel(frame.channel)) return `channel ${frame.channel} out of range`;
         if (this.connections.has(frame.channel)) return `OPEN of channel ${frame.channel}, which is open`;
-        const state = core.accept(this.transportFor(frame.channel), { bridged: true, ...(frame.address === '' ? {} : { remoteAddress: frame.address }) });
+        const state = core.accept(this.transportFor(frame.channel), { bridged: true, transport: 'link', ...(frame.address === '' ? {} : { remoteAddress: frame.address }) });
         this.connections.set(frame.channel, state.id);
         this.channels.set(state.id, frame.channel);
         return undefined;
@@ -161,7 +166,7 @@ export class LinkHost {
   }
 
   private async fail(core: LinkCore, reason: string): Promise<void> {
-    this.log.log('warn', 'link_protocol_error', { link: this.id, sidecar: this.attachment.name, error: reason });
+    this.log.log.log('warn', 'link_protocol_error', { link: this.id, sidecar: this.attachment.name, error: reason });
     try {
       this.socket.close(1002, `link protocol error: ${reason}`.slice(0, 120));
     } catch {

@@ -12,15 +12,18 @@
  * | `GET /admin/<ns>/history?minutes=` | `{ namespace, samples: HistorySample[] }` (per minute, oldest first; default 60, at most 1440) |
  * | `GET /admin/<ns>/topics?limit=` | `{ namespace, topics: [{ topic, rate, messages, retained }], untracked }` (busiest first) |
  * | `GET /admin/<ns>/subscriptions?limit=` | `{ namespace, subscriptions: [{ clientId, filter, qos, shareGroup?, online }], truncated }` |
+ * | `/admin/<ns>/users…`, `/admin/<ns>/acl…` | users and ACL entries at runtime: admin-users.ts |
  *
  * Errors are `{ "error": "..." }` with 400 (bad input), 401 (token), 404,
- * 405 (method, with `Allow`), 413 (a body over 4 KiB; none is needed) or
- * 503 (the namespace could not be reached).
+ * 405 (method, with `Allow`), 409 (users and ACL: a configured user), 413
+ * (a body over 4 KiB; only PUT users/<name> and POST acl take one) or 503
+ * (the namespace could not be reached).
  */
 import { validateTopicName } from '../../shared/topic.ts';
 import type { EdgeEnv } from '../env.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseCount, parseLimit } from './http.ts';
+import { handleUsersAction, parseUsersAction, usersAllowedMethods, type UsersAction } from './admin-users.ts';
 
 /** Default and largest `?limit=` of the list endpoints. */
 const DefaultListLimit = 1000;
@@ -34,11 +37,14 @@ type AdminAction =
   | { kind: 'rules' }
   | { kind: 'history' }
   | { kind: 'topics' }
-  | { kind: 'subscriptions' };
+  | { kind: 'subscriptions' }
+  | UsersAction;
 
 /** What follows `/admin/<ns>/`: one of the routes above; undefined for none, null for a client id that is not valid percent-encoding. */
 function parseAction(rest: string): AdminAction | undefined | null {
   const parts = rest.replace(/\/$/, '').split('/');
+  const users = parseUsersAction(parts);
+  if (users !== undefined) return users;
   if (parts.length === 1 && parts[0] === 'stats') return { kind: 'stats' };
   if (parts.length === 1 && parts[0] === 'clients') return { kind: 'clients' };
   if (parts.length === 1 && parts[0] === 'retained') return { kind: 'retained' };
@@ -65,6 +71,7 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
   history: ['GET'],
   topics: ['GET'],
   subscriptions: ['GET'],
+  ...usersAllowedMethods,
 };
 
 /** `?minutes=` of the history: the last hour unless asked, at most a day. */
@@ -74,6 +81,9 @@ const MaxHistoryMinutes = 1440;
 const DefaultTopicLimit = 100;
 const MaxTopicLimit = 256;
 
+/** Routes whose requests carry a JSON body (read by their handler, with the same limit). */
+const TakesBody = (kind: AdminAction['kind'], method: string): boolean => (kind === 'user' && method === 'PUT') || (kind === 'acl' && method === 'POST');
+
 /**
  * Answers one admin request for `namespace` (already validated by the
  * router; null when invalid). The caller has checked the token.
@@ -81,14 +91,14 @@ const MaxTopicLimit = 256;
 export async function handleAdminRequest(request: Request, env: EdgeEnv, namespace: string | null, rest: string, log: Logger): Promise<Response> {
   const action = parseAction(rest);
   if (action === undefined) {
-    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /history, /topics or /subscriptions`);
+    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /history, /topics, /subscriptions, /users, /users/<name>, /acl or /acl/<id>`);
   }
-  if (action === null) return jsonError(400, 'the client id in the path is not valid percent-encoding');
+  if (action === null) return jsonError(400, 'the client id or username in the path is not valid percent-encoding');
   if (namespace === null) return jsonError(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"');
   const allowed = allowedMethods[action.kind];
   const method = request.method === 'HEAD' ? 'GET' : request.method;
   if (!allowed.includes(method)) return jsonError(405, `use ${allowed.join(' or ')}`, { Allow: allowed.join(', ') });
-  if (!(await drainLimited(request, MaxAdminBodyBytes))) return jsonError(413, `this endpoint takes no body (at most ${MaxAdminBodyBytes} bytes are accepted)`);
+  if (!TakesBody(action.kind, method) && !(await drainLimited(request, MaxAdminBodyBytes))) return jsonError(413, `this endpoint takes no body (at most ${MaxAdminBodyBytes} bytes are accepted)`);
 
   const url = new URL(request.url);
   const stub = namespaceStub(env, namespace);
@@ -130,6 +140,8 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
         const subscriptions = await stub.listSubscriptions(limit + 1);
         return jsonResponse(200, { namespace, subscriptions: subscriptions.slice(0, limit), truncated: subscriptions.length > limit });
       }
+      default:
+        return await handleUsersAction(request, method, action, stub, namespace, log);
     }
   } catch (error) {
     log.log('error', 'admin_failed', { namespace, action: action.kind, error: describeError(error) });

@@ -240,7 +240,7 @@ function takeOver(flow: ConnectFlow): boolean {
   const { ctx, link } = flow;
   const current = ctx.linkOf(flow.clientId);
   if (current !== undefined && current !== link) {
-    ctx.log.log('info', 'session_taken_over', { client: flow.clientId });
+    ctx.connectionLog.event('info', 'connection.taken-over', current.state, { client: flow.clientId });
     if (!flow.clean) ctx.store.clearWill(flow.clientId);
     ctx.disconnect(current, ReasonCode.SessionTakenOver, 'session taken over by a new connection', 'takeover');
   }
@@ -318,14 +318,12 @@ function sendConnack(flow: ConnectFlow): boolean {
   }
   link.write(connack);
   ctx.markDirty(link);
-  ctx.log.log('info', 'client_connected', {
+  ctx.connectionLog.event('info', 'connection.accepted', link.state, {
     client: flow.clientId,
-    // Not "level": that is the log level's field.
     protocol: flow.level,
     clean: flow.clean,
     keepalive: flow.keepAlive,
     session_present: flow.sessionPresent,
-    addr: link.state.remoteAddress,
   });
   return true;
 }
@@ -349,7 +347,8 @@ async function resume(flow: ConnectFlow): Promise<boolean> {
 }
 
 function refuse(flow: ConnectFlow, reason: number, message: string): false {
-  flow.ctx.refuseConnect(flow.link, reason, message);
+  // The client id and username are the CONNECT's: the connection never got as far as holding them.
+  flow.ctx.refuseConnect(flow.link, reason, message, { client: flow.clientId, username: flow.packet.username });
   return false;
 }
 

@@ -9,6 +9,7 @@ import type { ClientAccess, Identity } from '../core/access.ts';
 import type { BrokerHooks, ClientInfo, HookName, HookOutcome } from '../core/hooks.ts';
 import type { ClientLink } from '../core/link.ts';
 import type { Logger } from '../core/log.ts';
+import type { ConnectionLog } from '../core/connection-log.ts';
 import type { BrokerMetrics } from '../core/metrics.ts';
 import type { Outbound } from '../core/outbound.ts';
 import type { SessionStore } from '../core/session-store.ts';
@@ -41,6 +42,8 @@ export interface ProtocolContext {
   readonly limits: BrokerLimits;
   readonly hooks: BrokerHooks;
   readonly log: Logger;
+  /** Connection events (accepted, refused, closed, …), in the shape the sidecar logs them too. */
+  readonly connectionLog: ConnectionLog;
   readonly metrics: BrokerMetrics;
   readonly store: ProtocolStore;
   /** The outbound window and queue of each session; acknowledgements go here. */
@@ -59,7 +62,8 @@ export interface ProtocolContext {
   /** Sends all pending output now (before a hook that may take long). */
   flush(): void;
   /** Refuses a CONNECT: CONNACK with the reason for the client's level, then close. */
-  refuseConnect(link: ClientLink, reasonCode: number, message: string): void;
+  /** `who`: the refused CONNECT's client id and username, for the log. */
+  refuseConnect(link: ClientLink, reasonCode: number, message: string, who?: { client?: string; username?: string | undefined }): void;
   /** Server-initiated close of a connected client (5.0: DISCONNECT with the reason first). */
   disconnect(link: ClientLink, reasonCode: number, message: string, cause: CloseCause): void;
   /** The client ended the connection itself (DISCONNECT): close it and end it, without a will. */

@@ -65,12 +65,12 @@ it('drops a device that stops reading, and only it: the link and its other devic
   count++;
   slow.destroy();
   await slowClosed;
-  await eventually(() => sidecar.events('device.closed').some((line) => line['client'] === 'slow-reader' && line['cause'] === 'slow-device'), 10_000, 'device.closed with cause slow-device');
+  await eventually(() => sidecar.events('connection.closed').some((line) => line['client'] === 'slow-reader' && line['reason'] === 'slow-device'), 10_000, 'connection.closed with reason slow-device');
   // The fast device on the same link got everything.
   await fast.waitForMessages(count, 30_000);
   expect(fast.messages.filter((message) => message.topic.startsWith('flood/')).length).toBe(count);
   // The edge saw it go too: the slow one's session is over, the others' are not.
-  await eventually(() => edge.logs.some((line) => line.includes('"client_disconnected"') && line.includes('slow-reader')), 10_000, 'the edge ended the session');
+  await eventually(() => edge.logs.some((line) => line.includes('"connection.closed"') && line.includes('slow-reader')), 10_000, 'the edge ended the session');
 
   const report = await victim.stop();
   console.log(`victim while a device on its link stopped reading (${(count / 32).toFixed(0)} MiB sent until it was dropped): ${report.received}/${report.sent} back, p50 ${report.p50.toFixed(1)} ms, p99 ${report.p99.toFixed(1)} ms`);

@@ -3,6 +3,7 @@
  * SQLite from sql.js and a LinkHost whose socket records what it sends.
  * Frames are what the sidecar would send; replies are decoded per channel.
  */
+import { ConnectionLog } from '../../edge/core/connection-log.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
@@ -34,7 +35,7 @@ class FakeSidecar {
   ) {
     this.attachment = attachment ?? { v: 1, kind: 'link', id: `link-${harness.nextId()}` };
     this.devices = new LinkDeviceStore(harness.sql);
-    const logger = { log: (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, string | number | boolean | undefined> = {}) => void harness.logs.push({ level, event, fields }) };
+    const logger = { log: (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, string | number | boolean | undefined | null> = {}) => void harness.logs.push({ level, event, fields }) };
     this.host = new LinkHost(
       this.attachment,
       {
@@ -48,7 +49,7 @@ class FakeSidecar {
         },
       },
       this.devices,
-      logger,
+      new ConnectionLog(logger, 'link-test', () => Date.now()),
       () => undefined,
     );
   }

@@ -19,10 +19,21 @@ import { runScenario } from './run-scenario.ts';
 import type { Scenario } from './scenario.ts';
 import { Scenarios } from './scenarios/index.ts';
 import { startBrokers, type BrokerFiles } from './targets.ts';
+import { runtimeAclText } from '../../edge/auth/runtime-users.ts';
 
 function filesOf(scenario: Scenario): BrokerFiles {
   const passwords = mosquittoPasswordFile(scenario.users);
   return { ...(passwords === undefined ? {} : { passwords }), acl: withFenceRule(scenario.acl), allowAnonymous: scenario.allowAnonymous ?? true };
+}
+
+/** What mosquitto loads for a scenario with runtime additions: the same files with them written in. */
+function mosquittoFilesOf(scenario: Scenario, files: BrokerFiles): BrokerFiles {
+  const runtime = scenario.runtime;
+  if (runtime === undefined) return files;
+  const passwords = mosquittoPasswordFile({ ...(runtime.users ?? {}), ...scenario.users });
+  const entries = (runtime.acl ?? []).map((entry, index) => ({ id: index + 1, username: entry.username ?? null, pattern: entry.pattern ?? false, access: entry.access, topic: entry.topic }));
+  const text = runtimeAclText(entries);
+  return { ...files, ...(passwords === undefined ? {} : { passwords }), acl: `${text.before}${files.acl}\n${text.after}` };
 }
 
 describe.skipIf(!hasMosquitto || !hasMosquittoPasswd())('mosquitto 2.0.11 and this broker, same password and ACL files', () => {
@@ -38,7 +49,8 @@ describe.skipIf(!hasMosquitto || !hasMosquittoPasswd())('mosquitto 2.0.11 and th
 
   for (const scenario of Scenarios) {
     it(`${scenario.name}: ${scenario.description}`, async () => {
-      const brokers = await startBrokers(filesOf(scenario), scenario.name);
+      const files = filesOf(scenario);
+      const brokers = await startBrokers(files, scenario.name, { mosquittoFiles: mosquittoFilesOf(scenario, files), ...(scenario.runtime === undefined ? {} : { runtime: scenario.runtime }) });
       try {
         const targets = [brokers.mosquitto, ...brokers.edge];
         // Settled, not Promise.all: no run may still be going when the brokers stop.

@@ -50,7 +50,18 @@ export interface Scenario {
   acl: string;
   /** Default true (mosquitto's `allow_anonymous`, the edge's MQTT_ALLOW_ANONYMOUS). */
   allowAnonymous?: boolean;
+  /**
+   * Users and ACL entries the edge gets through its admin API after it
+   * starts, on top of `users` and `acl`; mosquitto gets them written into
+   * its files, where their lines would go (runtimeAclText).
+   */
+  runtime?: RuntimeAdditions;
   steps: readonly Step[];
+}
+
+export interface RuntimeAdditions {
+  users?: Readonly<Record<string, string>>;
+  acl?: ReadonlyArray<{ username?: string; pattern?: boolean; access: 'read' | 'write' | 'readwrite' | 'deny'; topic: string }>;
 }
 
 // ---- step builders: scenarios read as a script ----------------------------

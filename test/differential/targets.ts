@@ -10,9 +10,11 @@
  * log is the only observable sign that a dropped client's will has been
  * routed. mosquitto logs the end in the same step that sends the will
  * (loop.c do_disconnect, then context__send_will); the edge logs
- * `client_disconnected` after routing the will (BrokerCore.endSession).
+ * `connection.closed` after routing the will (Namespace.connectionEnded).
  */
+import { adminClient } from '../helpers/admin-api.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
+import type { RuntimeAdditions } from './scenario.ts';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import { startTestSidecar, type TestSidecar } from '../sidecar/harness.ts';
 
@@ -43,10 +45,19 @@ export interface ScenarioBrokers {
 /** Only to make the sidecar's forwarded address believed; any shared value will do. */
 const BridgeSecret = 'differential-bridge-secret';
 
-export async function startBrokers(files: BrokerFiles, namespace: string): Promise<ScenarioBrokers> {
-  const [mosquitto, edge] = await Promise.all([startMosquittoWith(files), startEdgeWith(files)]);
+/** Opens the edge's admin API, for scenarios that add users and ACL entries at runtime. */
+const AdminToken = 'differential-admin-token';
+
+/**
+ * `runtime`: users and ACL entries the edge gets through its admin API, in
+ * both namespaces, before any client connects; `mosquittoFiles`: what
+ * mosquitto loads instead of `files` (the same with those written in).
+ */
+export async function startBrokers(files: BrokerFiles, namespace: string, extra: { mosquittoFiles?: BrokerFiles; runtime?: RuntimeAdditions } = {}): Promise<ScenarioBrokers> {
+  const [mosquitto, edge] = await Promise.all([startMosquittoWith(extra.mosquittoFiles ?? files), startEdgeWith(files)]);
   let sidecar: TestSidecar | undefined;
   try {
+    if (extra.runtime !== undefined) for (const suffix of ['tcp', 'ws']) await addAtRuntime(edge, `${namespace}-${suffix}`, extra.runtime);
     sidecar = await startTestSidecar(`${edge.mqttUrl}/${namespace}-tcp`, { MQTT_BRIDGE_SECRET: BridgeSecret });
     const tcpPort = sidecar.sidecar.tcpPort;
     return {
@@ -67,6 +78,18 @@ export async function startBrokers(files: BrokerFiles, namespace: string): Promi
   }
 }
 
+async function addAtRuntime(edge: TestEdge, namespace: string, runtime: RuntimeAdditions): Promise<void> {
+  const admin = adminClient(edge.url, AdminToken);
+  for (const [username, password] of Object.entries(runtime.users ?? {})) {
+    const answer = await admin('PUT', `/admin/${namespace}/users/${encodeURIComponent(username)}`, { password });
+    if (answer.status !== 201) throw new Error(`PUT user ${username}: ${answer.status} ${answer.text}`);
+  }
+  for (const entry of runtime.acl ?? []) {
+    const answer = await admin('POST', `/admin/${namespace}/acl`, entry);
+    if (answer.status !== 201) throw new Error(`POST acl ${JSON.stringify(entry)}: ${answer.status} ${answer.text}`);
+  }
+}
+
 function startMosquittoWith(files: BrokerFiles): Promise<Mosquitto> {
   return startMosquitto({
     acl: files.acl,
@@ -81,6 +104,7 @@ function startEdgeWith(files: BrokerFiles): Promise<TestEdge> {
     ...(files.passwords === undefined ? {} : { MQTT_PASSWORDS: files.passwords }),
     MQTT_ALLOW_ANONYMOUS: String(files.allowAnonymous),
     MQTT_BRIDGE_SECRET: BridgeSecret,
+    MQTT_ADMIN_TOKEN: AdminToken,
     MQTT_LOG_LEVEL: 'info',
   });
 }
@@ -105,18 +129,15 @@ function mosquittoTarget(mosquitto: Mosquitto): BrokerTarget {
 }
 
 async function edgeTarget(edge: TestEdge, name: TargetName, url: string, namespace: string): Promise<BrokerTarget> {
-  // Log lines name the Durable Object by the first 12 hex digits of its id (broker-object.ts).
-  const brokers = await edge.miniflare.getDurableObjectNamespace('BROKER');
-  const object = brokers.idFromName(namespace).toString().slice(0, 12);
   return {
     name,
     url,
     endsReported(clientId) {
       let count = 0;
       for (const line of edge.logs) {
-        if (!line.includes('"client_disconnected"')) continue;
-        const record = JSON.parse(line) as { event?: string; object?: string; client?: string };
-        if (record.event === 'client_disconnected' && record.object === object && record.client === clientId) count++;
+        if (!line.includes('"connection.closed"')) continue;
+        const record = JSON.parse(line) as { event?: string; namespace?: string; client?: string };
+        if (record.event === 'connection.closed' && record.namespace === namespace && record.client === clientId) count++;
       }
       return count;
     },

@@ -66,7 +66,7 @@ describe('a live namespace under fuzz connections', () => {
 
   it('never lets an untyped throw out of a handler (no handler_failed / message_failed / uncaught lines)', () => {
     // The log pipeline works: the fuzz connections' protocol errors are there.
-    expect(edge.logs.some((line) => line.includes('protocol_error'))).toBe(only === undefined);
+    expect(edge.logs.some((line) => line.includes('connection.protocol-error'))).toBe(only === undefined);
     expect(report.logProblems).toEqual([]);
   });
 });

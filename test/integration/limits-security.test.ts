@@ -176,7 +176,7 @@ describe('security', () => {
       await fetch(new URL('/publish', secured.url), { method: 'POST', headers: { Authorization: 'Bearer api-token-guess' }, body: '{}' });
       await sleep(200);
       const everything = secured.logs.join('\n');
-      expect(everything).toContain('client_connected');
+      expect(everything).toContain('connection.accepted');
       for (const secret of ['carols-very-secret-password', 'a-wrong-password-attempt', 'api-token-never-logged', 'api-token-guess']) {
         expect(everything).not.toContain(secret);
       }

@@ -87,7 +87,7 @@ describe('devices on the link', () => {
       { protocolVersion: 4 },
     );
     ws.send(encodeLinkFrames([{ type: 'hello', version: LinkProtocolVersion, name: 'bad-sidecar' }, { type: 'open', channel: 1, address: '' }, { type: 'data', channel: 1, bytes: connect }]));
-    await eventually(() => edge.logs.some((line) => line.includes('"link_opened"') && line.includes('bad-sidecar')), 5_000, 'the link opened');
+    await eventually(() => edge.logs.some((line) => line.includes('"link.opened"') && line.includes('bad-sidecar')), 5_000, 'the link opened');
     ws.send(Uint8Array.of(0x42, 1, 2, 3));
     const { code, reason } = await closed;
     expect(code).toBe(1002);
@@ -116,7 +116,7 @@ describe('losing the edge', () => {
       // "Server unavailable" (0x88) exists only for CONNACK; a DISCONNECT says it as 0x89, Server busy [MQTT-3.14.2.1].
       expect(v5.packets[1]).toMatchObject({ reasonCode: 0x89 });
       expect(v4.packets.map((p) => p.cmd)).toEqual(['connack']);
-      expect(local.events('edge.link-lost')).toHaveLength(1);
+      expect(local.events('link.closed')).toHaveLength(1);
       // Back with backoff; a device arriving meanwhile brings the next attempt forward.
       const again = await connectClient(`mqtt://127.0.0.1:${local.sidecar.tcpPort}`, { clientId: 'after', protocolVersion: 5 });
       expect(local.sidecar.stats().link?.connects).toBeGreaterThan(connects);

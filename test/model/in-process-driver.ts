@@ -6,7 +6,7 @@ import type { Peer, WireConnection } from './peer.ts';
 import type { Driver, NamespaceCounts } from './world.ts';
 
 /** Log events a correct run never causes. */
-const Problems = new Set(['handler_failed', 'message_failed', 'will_failed', 'protocol_error', 'stall_detected', 'queue_full_dropped_oldest', 'retained_limit']);
+const Problems = new Set(['handler_failed', 'message_failed', 'will_failed', 'connection.protocol-error', 'stall_detected', 'queue_full_dropped_oldest', 'retained_limit']);
 
 export async function inProcessDriver(limits: Partial<BrokerLimits>): Promise<Driver> {
   const harness = await CoreHarness.create({ limits });

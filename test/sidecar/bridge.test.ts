@@ -146,7 +146,7 @@ for (const mode of ['link', 'websocket'] as const) {
         expect(elapsed).toBeLessThan(2_500);
         expect(device.packets(4).map((p) => p.cmd)).toEqual(['connack']);
         expect(await connection.closed).toEqual({ code: EdgeCloseCode.KeepAliveTimeout, reason: 'keep-alive timeout' });
-        expect(sidecar.events('device.keep-alive-timeout')).toHaveLength(1);
+        expect(sidecar.events('connection.keepalive-timeout')).toHaveLength(1);
       });
 
       it('sends a 5.0 device DISCONNECT 0x8D first', async () => {
@@ -350,13 +350,13 @@ for (const mode of ['link', 'websocket'] as const) {
         clearInterval(trickle);
         expect(Date.now() - started).toBeLessThan(1_500);
         expect(edge.connections).toHaveLength(0);
-        expect(sidecar.events('device.connect-timeout')).toHaveLength(2);
+        expect(sidecar.events('connection.refused').filter((line) => line['reason'] === 'connect-timeout')).toHaveLength(2);
         await waitUntil(() => sidecar.sidecar.connections === 0, 'slots released');
       });
     });
 
     describe('logs', () => {
-      it('describe the session without credentials or payloads', async () => {
+      it('describe the session with its username, without a password or payload', async () => {
         const { sidecar } = await setUp();
         const device = await connectDevice(sidecar.sidecar.tcpPort);
         const localPort = device.socket.localPort;
@@ -365,12 +365,11 @@ for (const mode of ['link', 'websocket'] as const) {
         device.send({ cmd: 'publish', topic: 't', payload: Buffer.from('secret-payload'), qos: 0, retain: false, dup: false }, 5);
         device.send({ cmd: 'disconnect', reasonCode: 0 }, 5);
         await device.closed;
-        await waitUntil(() => sidecar.events('device.closed').length === 1, 'device.closed line');
+        await waitUntil(() => sidecar.events('connection.closed').length === 1, 'connection.closed line');
 
-        expect(sidecar.events('device.connected')[0]).toMatchObject({ level: 'info', client: 'logged', mqtt: '5.0', addr: `127.0.0.1:${localPort}` });
-        expect(sidecar.events('device.closed')[0]).toMatchObject({ client: 'logged', cause: 'device-disconnected' });
+        expect(sidecar.events('connection.accepted')[0]).toMatchObject({ level: 'info', client: 'logged', username: 'alice-user', protocol: 5, transport: 'tcp', remote: `127.0.0.1:${localPort}` });
+        expect(sidecar.events('connection.closed')[0]).toMatchObject({ client: 'logged', reason: 'device-disconnected', duration_ms: expect.any(Number) });
         const everything = JSON.stringify(sidecar.logs);
-        expect(everything).not.toContain('alice-user');
         expect(everything).not.toContain('hunter2-password');
         expect(everything).not.toContain('secret-payload');
         for (const line of sidecar.logs) expect(Object.keys(line).slice(0, 3)).toEqual(['ts', 'level', 'event']);

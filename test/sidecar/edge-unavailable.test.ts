@@ -10,6 +10,10 @@ import { connectExpectingRefusal } from '../helpers/mqtt-clients.ts';
 import { ConnackReturnCode, ReasonCode } from '../../shared/reason-codes.ts';
 import { closedPort, connectDevice, connectPacket, startFakeEdge, startTestSidecar, waitUntil, type FakeEdge, type TestSidecar } from './harness.ts';
 
+/** The sidecar's refusals because the edge could not be reached (connection.refused, reason edge-unavailable). */
+const edgeUnavailable = (sidecar: TestSidecar | undefined): Array<Record<string, unknown>> =>
+  (sidecar?.events('connection.refused') ?? []).filter((line) => line['reason'] === 'edge-unavailable');
+
 let running: TestSidecar | undefined;
 let edge: FakeEdge | undefined;
 let silentServer: net.Server | undefined;
@@ -37,7 +41,7 @@ describe('edge unreachable (connection refused)', () => {
     running = await startTestSidecar(`ws://127.0.0.1:${await closedPort()}/mqtt`);
     const code = await connectExpectingRefusal(`mqtt://127.0.0.1:${running.sidecar.tcpPort}`, options);
     expect(code).toBe(expected);
-    const failures = running.events('edge.unavailable');
+    const failures = edgeUnavailable(running);
     expect(failures).toHaveLength(1);
     expect(String(failures[0]?.['error'])).toContain('ECONNREFUSED');
   });
@@ -47,7 +51,7 @@ describe('edge unreachable (connection refused)', () => {
     const url = `mqtt://127.0.0.1:${running.sidecar.tcpPort}`;
     const codes = await Promise.all(Array.from({ length: 10 }, (_, i) => connectExpectingRefusal(url, { protocolVersion: i % 2 === 0 ? 4 : 5 })));
     expect(codes.sort((a, b) => a - b)).toEqual([...Array(5).fill(3), ...Array(5).fill(ReasonCode.ServerUnavailable)]);
-    expect(running.events('edge.unavailable')).toHaveLength(10);
+    expect(edgeUnavailable(running)).toHaveLength(10);
     await waitUntil(() => running?.sidecar.connections === 0, 'every slot released');
   });
 });
@@ -58,7 +62,7 @@ describe('edge refuses the upgrade', () => {
     running = await startTestSidecar(edge.url);
     const code = await connectExpectingRefusal(`mqtt://127.0.0.1:${running.sidecar.tcpPort}`, { protocolVersion: 5 });
     expect(code).toBe(ReasonCode.ServerUnavailable);
-    expect(String(running.events('edge.unavailable')[0]?.['error'])).toContain('403');
+    expect(String(edgeUnavailable(running)[0]?.['error'])).toContain('403');
   });
 
   it('answers 3.1.1 with return code 3', async () => {
@@ -84,6 +88,6 @@ describe('edge never answers the upgrade', () => {
     await device.closed;
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(device.packets(5)).toEqual([expect.objectContaining({ cmd: 'connack', reasonCode: ReasonCode.ServerUnavailable })]);
-    expect(String(running.events('edge.unavailable')[0]?.['error'])).toMatch(/timed out/);
+    expect(String(edgeUnavailable(running)[0]?.['error'])).toMatch(/timed out/);
   });
 });

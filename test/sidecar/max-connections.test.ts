@@ -54,7 +54,7 @@ describe('MQTT_MAX_CONNECTIONS', () => {
       expect(refusal).toMatchObject(level === 5 ? { cmd: 'connack', reasonCode: ReasonCode.QuotaExceeded } : { cmd: 'connack', returnCode: 3 });
     });
     await Promise.all(devices.filter((device) => !accepted.includes(device)).map((device) => device.closed));
-    expect(running.events('device.refused')).toHaveLength(9);
+    expect(running.events('connection.refused').filter((line) => line['reason'] === 'max-connections')).toHaveLength(9);
 
     // A slot freed is a slot available again.
     accepted[0]?.socket.destroy();

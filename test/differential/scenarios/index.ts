@@ -7,6 +7,7 @@ import { overlapping } from './overlapping.ts';
 import { partialGrant } from './partial-grant.ts';
 import { patterns } from './patterns.ts';
 import { retained } from './retained.ts';
+import { runtimeEntries } from './runtime-entries.ts';
 import { takeoverOffline } from './takeover.ts';
 import { userBlocks } from './user-blocks.ts';
 import { wildcardDeny } from './wildcard-deny.ts';
@@ -24,4 +25,5 @@ export const Scenarios: readonly Scenario[] = [
   denyPrecedence,
   liveTakeover,
   overlapping,
+  runtimeEntries,
 ];

@@ -1,0 +1,46 @@
+/**
+ * The edge's connection events, in the shape the sidecar logs them too
+ * (shared/connection-log.ts): one line per event, every field of the event
+ * present, null where this side does not know it.
+ */
+import { connackCodeAt, connackReasonName, connectionFields, type ConnectionEvent, type ConnectionFacts, type ConnectionTransport, type LinkEvent } from '../../shared/connection-log.ts';
+import type { ProtocolLevel } from '../../shared/codec/types.ts';
+import type { ConnectionState } from './link.ts';
+import type { Logger, LogLevel } from './log.ts';
+
+/** What the edge sees of a connection: a WebSocket client, a device on its own WebSocket from the sidecar, or one on a sidecar's link. */
+export function transportOf(state: ConnectionState): ConnectionTransport {
+  return state.transport ?? (state.bridged ? 'tcp' : 'ws');
+}
+
+export class ConnectionLog {
+  constructor(
+    /** The namespace's logger, for everything that is not a connection event. */
+    readonly log: Logger,
+    private readonly namespace: string,
+    private readonly now: () => number,
+  ) {}
+
+  /** One connection event; `state` gives the common fields, `facts` the rest (and may override them). */
+  event(level: LogLevel, event: ConnectionEvent, state: ConnectionState | undefined, facts: ConnectionFacts = {}): void {
+    const known: ConnectionFacts = state === undefined
+      ? {}
+      : { connection: state.id, client: state.clientId, username: state.username, protocol: state.level, transport: transportOf(state), remote: state.remoteAddress };
+    this.log.log(level, event, connectionFields(event, { namespace: this.namespace, ...known, ...facts }));
+  }
+
+  /** The end of an accepted connection: `reason` is the close cause. */
+  closed(state: ConnectionState, reason: string): void {
+    this.event('info', 'connection.closed', state, { reason, duration_ms: Math.max(0, this.now() - state.acceptedAt) });
+  }
+
+  /** A refusing CONNACK: its code as sent at the client's level, and that code's name. */
+  refused(state: ConnectionState, level: ProtocolLevel, reason: number, error: string, who: { client?: string; username?: string | undefined } = {}): void {
+    const code = connackCodeAt(level, reason);
+    this.event('info', 'connection.refused', state, { ...who, protocol: level, reason: connackReasonName(level, code), code, error });
+  }
+
+  link(level: LogLevel, event: LinkEvent, facts: ConnectionFacts): void {
+    this.log.log(level, event, connectionFields(event, { namespace: this.namespace, ...facts }));
+  }
+}
