@@ -141,12 +141,19 @@ describe('namespaces are declared, and an undeclared one costs nothing', () => {
   }, 60_000);
 });
 
+/** User Properties adding up to `bytes`: a valid CONNECT can be that large only through many fields, each at most 65,535 bytes. */
+function bigUserProperties(bytes: number): Record<string, string> {
+  const properties: Record<string, string> = {};
+  for (let index = 0; index * 60_000 < bytes; index++) properties[`p${index}`] = 'x'.repeat(60_000);
+  return properties;
+}
+
 describe('work before CONNECT is bounded', () => {
   it('refuses a 256 KiB CONNECT at its fixed header, however slowly it is sent, and writes nothing', async () => {
     const victim = await startVictim(edge.mqttUrl);
     const before = storageFiles();
     const socket = await openRaw('/mqtt/tenant-trickle');
-    const big = encodePacket({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'trickler', clean: true, keepalive: 60, properties: { authenticationMethod: 'x', authenticationData: Buffer.alloc(256 * 1024, 1) } }, 5);
+    const big = encodePacket({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'trickler', clean: true, keepalive: 60, properties: { userProperties: bigUserProperties(256 * 1024) } }, 5);
     const started = performance.now();
     for (let offset = 0; offset < big.byteLength && socket.ws.readyState === WebSocket.OPEN; offset += 128) {
       socket.ws.send(big.subarray(offset, offset + 128));
