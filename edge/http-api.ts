@@ -3,7 +3,7 @@
  * `POST /publish/<namespace>` with `Authorization: Bearer <MQTT_API_TOKEN>`
  * and a JSON body `{ "topic", "payload" | "payload_base64", "qos", "retain" }`.
  */
-import { concatBytes } from '../shared/codec/framer.ts';
+import { readLimited } from './request-body.ts';
 import { validateTopicName } from '../shared/topic.ts';
 import { constantTimeEqual } from './auth/constant-time.ts';
 import { decodeBase64 } from '../shared/base64.ts';
@@ -56,23 +56,3 @@ export async function parsePublishRequest(request: Request, maxPayloadBytes: num
   return { ok: true, message: { topic, payload: bytes, qos, retain } };
 }
 
-/** Reads at most `limit` bytes; undefined when the body is larger (the admin API's JSON bodies use it too). */
-export async function readLimited(request: Request, limit: number): Promise<Uint8Array | undefined> {
-  const declared = Number(request.headers.get('Content-Length') ?? '0');
-  if (declared > limit) return undefined;
-  if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      return undefined;
-    }
-    parts.push(value);
-  }
-  return concatBytes(parts, total);
-}

@@ -9,6 +9,7 @@ import { InternalHeader, BridgeHeader } from './internal-headers.ts';
 import type { EdgeEnv } from './env.ts';
 import type { BrokerNamespaceRpc, BrokerResolver, ResolvedBroker } from './broker-types.ts';
 import { isAuthorized, parsePublishRequest } from './http-api.ts';
+import { discardUnreadBody } from './request-body.ts';
 import { constantTimeEqual } from './auth/constant-time.ts';
 import { consoleLogger, describeError, type Logger } from './core/log.ts';
 import { serveDashboard } from './dashboard/serve.ts';
@@ -24,39 +25,45 @@ const InvalidNamespace = 'invalid namespace: use 1-64 letters, digits, ".", "_" 
 
 export function createWorkerHandler(resolve: BrokerResolver): ExportedHandler<EdgeEnv> {
   const log = consoleLogger({ component: 'worker' });
+  // Routing; fetch() below keeps the client's connection usable after an answer that left the body unread.
+  const route = async (request: Request, env: EdgeEnv): Promise<Response> => {
+    const url = new URL(request.url);
+    if (url.pathname === '/healthz') return text(200, 'ok\n');
+    // The dashboard is static and holds no data: it loads even with bad configuration, and shows the API's errors.
+    if (!isWebSocketUpgrade(request)) {
+      const page = await serveDashboard(request, url, env);
+      if (page !== undefined) return page;
+    }
+    let resolved: ResolvedBroker;
+    try {
+      resolved = resolve(env);
+    } catch (error) {
+      // Bad configuration fails loudly on every request rather than letting anyone in.
+      log.log('error', 'config_error', { error: describeError(error) });
+      return text(500, `broker configuration error: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+    const publishNamespace = apiNamespace(url.pathname);
+    if (publishNamespace !== undefined) return handlePublish(request, env, resolved, publishNamespace);
+    if (url.pathname === '/admin/namespaces' || url.pathname === '/admin/namespaces/') {
+      // Lists every namespace: the global token only, not one namespace's own.
+      if (!isAdmin(request, env, resolved, [])) return unauthorized(env.MQTT_ADMIN_TOKEN, 'json');
+      return handleNamespaceList(request, env, resolved.namespaces, log);
+    }
+    const admin = adminRoute(url.pathname);
+    if (admin !== undefined) {
+      if (!isAdmin(request, env, resolved, admin.namespace === null ? [] : [admin.namespace])) return unauthorized(env.MQTT_ADMIN_TOKEN, 'json');
+      if (admin.namespace !== null && !resolved.namespaces.has(admin.namespace)) return unknownNamespace(admin.namespace, 'json');
+      return handleAdminRequest(request, env, admin.namespace, admin.rest, log);
+    }
+    const metrics = metricsNamespaces(url);
+    if (metrics !== undefined) return handleMetrics(request, env, metrics, resolved, log);
+    return handleMqttUpgrade(request, env, url, resolved);
+  };
   return {
     async fetch(request, env) {
-      const url = new URL(request.url);
-      if (url.pathname === '/healthz') return text(200, 'ok\n');
-      // The dashboard is static and holds no data: it loads even with bad configuration, and shows the API's errors.
-      if (!isWebSocketUpgrade(request)) {
-        const page = await serveDashboard(request, url, env);
-        if (page !== undefined) return page;
-      }
-      let resolved: ResolvedBroker;
-      try {
-        resolved = resolve(env);
-      } catch (error) {
-        // Bad configuration fails loudly on every request rather than letting anyone in.
-        log.log('error', 'config_error', { error: describeError(error) });
-        return text(500, `broker configuration error: ${error instanceof Error ? error.message : String(error)}\n`);
-      }
-      const publishNamespace = apiNamespace(url.pathname);
-      if (publishNamespace !== undefined) return handlePublish(request, env, resolved, publishNamespace);
-      if (url.pathname === '/admin/namespaces' || url.pathname === '/admin/namespaces/') {
-        // Lists every namespace: the global token only, not one namespace's own.
-        if (!isAdmin(request, env, resolved, [])) return unauthorized(env.MQTT_ADMIN_TOKEN, 'json');
-        return handleNamespaceList(request, env, resolved.namespaces, log);
-      }
-      const admin = adminRoute(url.pathname);
-      if (admin !== undefined) {
-        if (!isAdmin(request, env, resolved, admin.namespace === null ? [] : [admin.namespace])) return unauthorized(env.MQTT_ADMIN_TOKEN, 'json');
-        if (admin.namespace !== null && !resolved.namespaces.has(admin.namespace)) return unknownNamespace(admin.namespace, 'json');
-        return handleAdminRequest(request, env, admin.namespace, admin.rest, log);
-      }
-      const metrics = metricsNamespaces(url);
-      if (metrics !== undefined) return handleMetrics(request, env, metrics, resolved, log);
-      return handleMqttUpgrade(request, env, url, resolved);
+      const response = await route(request, env);
+      if (!isWebSocketUpgrade(request)) await discardUnreadBody(request);
+      return response;
     },
   };
 }

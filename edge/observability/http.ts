@@ -1,5 +1,6 @@
 /** Small HTTP helpers shared by the admin API, `/metrics` and the dashboard. */
 import type { EdgeEnv } from '../env.ts';
+import { readLimited } from '../request-body.ts';
 import type { BrokerNamespaceRpc } from '../broker-types.ts';
 
 /** Admin endpoints take no body; anything larger than this is refused unread. */
@@ -36,20 +37,7 @@ export function namespaceStub(env: EdgeEnv, namespace: string): BrokerNamespaceR
  * Returns false when the body is too large.
  */
 export async function drainLimited(request: Request, limit: number): Promise<boolean> {
-  const declared = Number(request.headers.get('Content-Length') ?? '0');
-  if (Number.isFinite(declared) && declared > limit) return false;
-  if (request.body === null) return true;
-  const reader = request.body.getReader();
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return true;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      return false;
-    }
-  }
+  return (await readLimited(request, limit)) !== undefined;
 }
 
 /** `?limit=`: an integer in 1..max, `fallback` when absent; undefined when invalid. */

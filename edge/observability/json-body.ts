@@ -1,5 +1,5 @@
 /** A small JSON request body, read with a size limit (the admin API's users and ACL routes). */
-import { readLimited } from '../http-api.ts';
+import { readLimited } from '../request-body.ts';
 
 export type JsonBody = { ok: true; value: unknown } | { ok: false; status: 400 | 413; error: string };
 
