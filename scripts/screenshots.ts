@@ -16,7 +16,7 @@ const outDir = join(repoRoot, 'docs', 'images');
 /** How long the devices publish before the pictures: enough for the live chart to have a shape. */
 const TrafficMs = 25_000;
 
-const edge = await startLocalEdge({ port: 0, vars: { MQTT_ADMIN_TOKEN: token, MQTT_NAMESPACES: 'default lab tenant-*' } });
+const edge = await startLocalEdge({ port: 0, vars: { MQTT_ADMIN_TOKEN: token, MQTT_NAMESPACES: 'default lab tenant-*', MQTT_RULES: JSON.stringify([{ name: 'kitchen-to-archive', filter: 'sensors/kitchen/#', to: 'republish:archive/kitchen' }]) } });
 const clients: MqttClient[] = [];
 
 function connect(clientId: string, options: mqtt.IClientOptions = {}): Promise<MqttClient> {

@@ -55,7 +55,7 @@ function renderAcl(entries) {
       remove.setAttribute('data-acl', String(entry.id));
       actions.appendChild(remove);
     }
-    const who = entry.pattern ? 'pattern (every client)' : entry.username === null ? 'everyone' : entry.username;
+    const who = entry.pattern ? 'pattern (every client)' : entry.username === null ? 'clients without a username' : entry.username;
     return el('tr', null, [
       cell('Who', who, entry.username === null ? 'muted' : 'mono'),
       el('td', { 'data-label': 'Access' }, [badge(entry.access, entry.access === 'deny' ? 'warn' : '')]),
