@@ -10,7 +10,7 @@
  * Only loopback addresses are used; every phase is bounded in time.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import mqttPacket from 'mqtt-packet';
 import WebSocket from 'ws';
 import { freePort } from './free-port.ts';
 import { repoRoot, startLocalEdge } from './local-edge.ts';
+import { childPids, rssKb } from './processes.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,33 +44,6 @@ setTimeout(() => {
   log(`hard time limit of ${hardLimitMs / 1000} s reached; aborting`);
   process.exit(2);
 }, hardLimitMs).unref();
-
-// ---- processes and their memory -----------------------------------------------
-
-function childPids(parent: number, name: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent && comm.startsWith(name)) found.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return found;
-}
-
-function rssKb(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match?.[1] === undefined ? 0 : Number(match[1]);
-  } catch {
-    return 0;
-  }
-}
 
 // ---- a minimal MQTT 3.1.1 client (no per-message allocations beyond parsing) --------
 

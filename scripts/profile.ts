@@ -17,11 +17,11 @@ import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { execSync } from 'node:child_process';
-import WebSocket from 'ws';
 import { loadSidecarConfig } from '../sidecar/config.ts';
 import { createLogger } from '../sidecar/log.ts';
 import { startSidecar } from '../sidecar/server.ts';
 import { freePort } from './free-port.ts';
+import { connectInspector, topFunctions, type CpuProfile } from './inspector.ts';
 import { repoRoot, startLocalEdge } from './local-edge.ts';
 
 const scenarios: Record<string, { transport: 'tcp' | 'ws'; args: string[] }> = {
@@ -32,18 +32,6 @@ const scenarios: Record<string, { transport: 'tcp' | 'ws'; args: string[] }> = {
   lat: { transport: 'tcp', args: ['--rate', '1000'] },
   'ws-p2p': { transport: 'ws', args: ['--pubs', '1', '--subs', '1', '--qos', '0', '--payload', '64'] },
 };
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples?: number[];
-  startTime: number;
-  endTime: number;
-}
 
 const scenarioName = process.argv[2] ?? 'p2p';
 const seconds = Number(process.argv[3] ?? '10');
@@ -71,23 +59,8 @@ const sidecar = await startSidecar(
 );
 
 // workerd's inspector: the Worker's isolate is one of its targets.
-const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as Array<{ id: string; title?: string; webSocketDebuggerUrl?: string }>;
-const target = targets.find((t) => t.webSocketDebuggerUrl !== undefined && (t.id.includes('edge') || t.title?.includes('edge') === true)) ?? targets[0];
-if (target?.webSocketDebuggerUrl === undefined) throw new Error(`no inspector target: ${JSON.stringify(targets)}`);
-const devtools = new WebSocket(target.webSocketDebuggerUrl);
-await new Promise((resolve, reject) => devtools.once('open', resolve).once('error', reject));
-let nextId = 1;
-const pending = new Map<number, (result: unknown) => void>();
-devtools.on('message', (data: Buffer) => {
-  const message = JSON.parse(data.toString()) as { id?: number; result?: unknown };
-  if (message.id !== undefined) pending.get(message.id)?.(message.result);
-});
-const call = (method: string, params: Record<string, unknown> = {}): Promise<unknown> =>
-  new Promise((resolve) => {
-    const id = nextId++;
-    pending.set(id, resolve);
-    devtools.send(JSON.stringify({ id, method, params }));
-  });
+const devtools = await connectInspector(inspectorPort);
+const call = devtools.call;
 
 const session = new Session();
 session.connect();
@@ -113,7 +86,7 @@ writeFileSync(join(out, 'sidecar.cpuprofile'), JSON.stringify(sidecarProfile));
 writeFileSync(join(out, 'edge.cpuprofile'), JSON.stringify(edgeProfile));
 writeFileSync(join(out, 'result.json'), `${result}\n`);
 
-const summary = [`# ${scenarioName}, ${seconds} s`, '', '```', result, '```', '', top('edge (workerd)', edgeProfile), '', top('sidecar (node)', sidecarProfile)].join('\n');
+const summary = [`# ${scenarioName}, ${seconds} s`, '', '```', result, '```', '', topFunctions('edge (workerd)', edgeProfile), '', topFunctions('sidecar (node)', sidecarProfile)].join('\n');
 writeFileSync(join(out, 'summary.md'), `${summary}\n`);
 console.log(summary);
 console.error(`profile: written to ${out}`);
@@ -122,20 +95,3 @@ devtools.close();
 session.disconnect();
 await sidecar.close();
 await edge.dispose();
-
-/** The functions with the most self time, and the share of idle, as a Markdown table. */
-function top(title: string, profile: CpuProfile, count = 25): string {
-  const hits = new Map<number, number>();
-  for (const sample of profile.samples ?? []) hits.set(sample, (hits.get(sample) ?? 0) + 1);
-  const total = (profile.samples ?? []).length || 1;
-  const byFunction = new Map<string, number>();
-  for (const node of profile.nodes) {
-    const n = hits.get(node.id) ?? node.hitCount ?? 0;
-    if (n === 0) continue;
-    const file = node.callFrame.url.split('/').slice(-2).join('/');
-    const key = `${node.callFrame.functionName || '(anonymous)'} ${file}:${node.callFrame.lineNumber + 1}`;
-    byFunction.set(key, (byFunction.get(key) ?? 0) + n);
-  }
-  const rows = [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, count);
-  return [`## ${title}: ${total} samples`, '', '| self % | function |', '|---:|---|', ...rows.map(([key, n]) => `| ${((100 * n) / total).toFixed(1)} | \`${key}\` |`)].join('\n');
-}
