@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { connectClient, connectExpectingRefusal, eventually, publish, sleep, subscribe } from '../helpers/mqtt-clients.ts';
 import { openRawPeer } from '../helpers/raw-ws.ts';
+import { uniqueNames } from '../helpers/names.ts';
 
 const jwtSecret = 'a-test-secret-that-is-at-least-32-bytes-long';
 const apiToken = 'api-token-for-tests';
@@ -80,8 +81,7 @@ function rpcCaller() {
   };
 }
 
-let counter = 0;
-const unique = (prefix: string): string => `${prefix}-${process.pid}-${++counter}`;
+const unique = uniqueNames();
 
 describe('mosquitto password file', () => {
   it('accepts passwords hashed by mosquitto_passwd ($7$ and $6$)', async () => {

@@ -12,6 +12,7 @@ import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { connectClient, connectExpectingRefusal, eventually } from '../helpers/mqtt-clients.ts';
 import { connectPacket, openPeer } from '../helpers/raw-peer.ts';
 import { startTestSidecar, type TestSidecar } from '../sidecar/harness.ts';
+import { uniqueNames } from '../helpers/names.ts';
 
 const Namespace = 'logs';
 const Secret = 'connection-logs-secret';
@@ -54,8 +55,7 @@ function expectedKeys(event: ConnectionEvent | keyof typeof LinkEvents): string[
   return [...new Set(['ts', 'level', 'event', 'component', ...own])].sort();
 }
 
-let counter = 0;
-const unique = (prefix: string): string => `${prefix}-${process.pid}-${++counter}`;
+const unique = uniqueNames();
 const wsUrl = (): string => `${edge.mqttUrl}/${Namespace}`;
 const tcpUrl = (): string => `mqtt://127.0.0.1:${sidecar.sidecar.tcpPort}`;
 

@@ -7,6 +7,7 @@ import type { IClientOptions } from 'mqtt';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { connectClient, eventually, publish, sleep, subscribe } from '../helpers/mqtt-clients.ts';
 import { openRawPeer } from '../helpers/raw-ws.ts';
+import { uniqueNames } from '../helpers/names.ts';
 
 let edge: TestEdge;
 beforeAll(async () => {
@@ -22,8 +23,7 @@ const levels: Array<{ name: string; options: IClientOptions; version: 3 | 4 | 5 
   { name: 'MQTT 5.0', version: 5, options: { protocolVersion: 5 } },
 ];
 
-let counter = 0;
-const unique = (prefix: string): string => `${prefix}-${process.pid}-${++counter}`;
+const unique = uniqueNames();
 
 describe.each(levels)('$name', ({ options, version }) => {
   it('connects, subscribes with a wildcard and receives QoS 0, 1 and 2 at the granted QoS', async () => {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { connectClient, connectExpectingRefusal, eventually, publish, sleep, subscribe } from '../helpers/mqtt-clients.ts';
 import { connectPacket, openPeer } from '../helpers/raw-peer.ts';
+import { uniqueNames } from '../helpers/names.ts';
 
 let edge: TestEdge;
 beforeAll(async () => {
@@ -30,8 +31,7 @@ afterAll(async () => {
   await edge?.dispose();
 });
 
-let counter = 0;
-const unique = (prefix: string): string => `${prefix}-${process.pid}-${++counter}`;
+const unique = uniqueNames();
 const target = (): { kind: 'ws'; url: string } => ({ kind: 'ws', url: edge.mqttUrl });
 
 describe('bounded resources', () => {

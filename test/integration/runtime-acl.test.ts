@@ -19,6 +19,7 @@ import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { connectClient, eventually, publish, subscribe, type TestClient } from '../helpers/mqtt-clients.ts';
 import { openRawPeer } from '../helpers/raw-ws.ts';
 import { startTestSidecar, type TestSidecar } from '../sidecar/harness.ts';
+import { uniqueNames } from '../helpers/names.ts';
 
 const Token = 'admin-token-for-runtime-acl';
 const Secret = 'runtime-acl-bridge-secret';
@@ -53,8 +54,7 @@ afterAll(async () => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-let counter = 0;
-const unique = (prefix: string): string => `${prefix}-${process.pid}-${++counter}`;
+const unique = uniqueNames();
 const wsUrl = (namespace: string): string => `${edge.mqttUrl}/${namespace}`;
 const shopUrl = (): string => wsUrl('shop');
 

@@ -13,6 +13,7 @@ import { adminClient } from '../helpers/admin-api.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { connectClient, connectExpectingRefusal, publish, subscribe } from '../helpers/mqtt-clients.ts';
 import { startTestSidecar, type TestSidecar } from '../sidecar/harness.ts';
+import { uniqueNames } from '../helpers/names.ts';
 
 const Token = 'admin-token-for-runtime-users';
 const TenantAToken = 'tenant-a-only-token';
@@ -46,8 +47,7 @@ afterAll(async () => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-let counter = 0;
-const unique = (prefix: string): string => `${prefix}-${process.pid}-${++counter}`;
+const unique = uniqueNames();
 const wsUrl = (namespace: string): string => `${edge.mqttUrl}/${namespace}`;
 
 /** Connects with MQTT.js at 3.1.1 and at 5.0; the CONNACK codes of refusals, 0 when accepted. */

@@ -11,6 +11,7 @@ import { openRawPeer } from '../helpers/raw-ws.ts';
 import { connectPacket, openPeer } from '../helpers/raw-peer.ts';
 import { loadSidecarConfig } from '../../sidecar/config.ts';
 import { startSidecar } from '../../sidecar/server.ts';
+import { uniqueNames } from '../helpers/names.ts';
 
 let edge: TestEdge;
 beforeAll(async () => {
@@ -33,8 +34,7 @@ function hookCalls(clientId?: string): HookCall[] {
     .filter((call) => clientId === undefined || call.clientId === clientId);
 }
 
-let counter = 0;
-const unique = (prefix: string): string => `${prefix}-${process.pid}-${++counter}`;
+const unique = uniqueNames();
 const admin: IClientOptions = { username: 'admin', password: 'secret' };
 
 describe('authenticate', () => {

@@ -11,6 +11,7 @@ import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { connectClient, connectExpectingRefusal, publish, sleep, subscribe, type TestClient } from '../helpers/mqtt-clients.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { closedPort, connectDevice, connectPacket, startTestSidecar, waitUntil, type TestSidecar } from './harness.ts';
+import { uniqueNames } from '../helpers/names.ts';
 
 const SECRET = 'e2e-bridge-secret';
 const MOSQUITTO_PUB = '/usr/bin/mosquitto_pub';
@@ -36,8 +37,7 @@ afterAll(async () => {
   await edge?.dispose();
 });
 
-let counter = 0;
-const unique = (prefix: string): string => `${prefix}-${process.pid}-${++counter}`;
+const unique = uniqueNames();
 
 interface Finished {
   code: number | null;
