@@ -125,7 +125,8 @@ describe('dashboard', () => {
     await expect.poll(() => page.locator('#retained-body').textContent(), { timeout: 10_000 }).toContain('sensors/kitchen/temperature');
     // The rules and users/ACL routes answer (no rules configured, no runtime users): their panels show.
     await expect.poll(() => page.locator('#rules-body').textContent(), { timeout: 10_000 }).toContain('No rules configured.');
-    expect(await page.locator('#users-panel').isVisible()).toBe(true);
+    // The users panel loads on its own request: wait for it, as for the rules.
+    await page.locator('#users-panel').waitFor({ state: 'visible', timeout: 10_000 });
 
     // The history: the namespace wrote its first minute with the first counter flush.
     await expect.poll(async () => (await adminGet<{ samples: unknown[] }>('/admin/default/history?minutes=60')).samples.length, { timeout: 15_000 }).toBeGreaterThan(0);
