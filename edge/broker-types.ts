@@ -30,6 +30,8 @@ export interface ResolvedBroker {
   logLevel: LogLevel;
   /** $SYS publishing interval, ms; 0 = no $SYS tree. */
   sysIntervalMs: number;
+  /** Gateway objects per namespace and region (MQTT_GATEWAYS); 1: the namespace's object holds its clients. */
+  gateways: number;
   /** The namespaces that exist (MQTT_NAMESPACES). */
   namespaces: NamespaceSet;
   /** Whether CF-Connecting-IP names the client (MQTT_TRUST_CF_CONNECTING_IP). */
@@ -86,6 +88,15 @@ export interface BrokerNamespaceRpc {
   listAcl(): Promise<AclEntryView[]>;
   addAcl(entry: AclEntryInput): Promise<AddAclOutcome>;
   deleteAcl(id: number): Promise<boolean>;
+  // Between a namespace's objects (docs/scale.md); never reachable from outside the Worker.
+  /** To the core: one link message of a gateway's clients; `live` (first call after the gateway started) names the channels it still has. */
+  gatewayFrames(gateway: string, message: Uint8Array, live?: number[]): Promise<void>;
+  /** To a gateway: one link message from the core; answers the channels it named that have no client there. */
+  gatewayDeliver(gateway: string, message: Uint8Array): Promise<number[]>;
+  /** To a gateway: the channels that have a client now (the core asks after a wake). */
+  gatewayProbe(gateway: string): Promise<number[]>;
+  /** To a gateway: close every client (the core lost its link). */
+  gatewayReset(gateway: string, reason: string): Promise<void>;
 }
 
 export type { RetainedSummary };

@@ -56,6 +56,12 @@ export interface EdgeVars extends RulesEnv {
   MQTT_NAMESPACE_ACCESS?: string;
   /** `any` (default): any identity may take over a client id's session; `same-identity`: only its own. */
   MQTT_TAKEOVER?: string;
+  /**
+   * Gateway objects per namespace (and per region on Cloudflare) that hold
+   * the WebSocket clients; 1 (default): the namespace's one object holds
+   * them itself. See docs/scale.md.
+   */
+  MQTT_GATEWAYS?: string;
 }
 
 export interface EdgeConfig {
@@ -66,7 +72,12 @@ export interface EdgeConfig {
   takeover: 'any' | 'same-identity';
   /** $SYS publishing interval, ms; 0 = no $SYS tree. */
   sysIntervalMs: number;
+  /** MQTT_GATEWAYS: 1 = clients attach to the namespace's object itself. */
+  gateways: number;
 }
+
+/** Most gateways per namespace and region: each is an object the core keeps a link to. */
+export const MaxGateways = 64;
 
 /** mosquitto's `sys_interval` default, seconds. */
 export const DefaultSysIntervalSeconds = 10;
@@ -122,6 +133,7 @@ export function loadEdgeConfig(env: EdgeVars, base: Partial<BrokerLimits> = {}, 
     trustConnectingIp: parseBoolean('MQTT_TRUST_CF_CONNECTING_IP', env.MQTT_TRUST_CF_CONNECTING_IP, true),
     takeover: parseTakeover(env.MQTT_TAKEOVER),
     sysIntervalMs: Math.round(parseSysInterval(env.MQTT_SYS_INTERVAL, fromCode.sysInterval ?? DefaultSysIntervalSeconds) * 1000),
+    gateways: parseGateways(env.MQTT_GATEWAYS),
   };
 }
 
@@ -135,6 +147,15 @@ function parseSysInterval(text: string | undefined, fallback: number): number {
   const value = Number(text);
   if (!/^\d+(\.\d+)?$/.test(text) || !ok(value)) {
     throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `MQTT_SYS_INTERVAL="${text}" must be 0 (off) or a number of seconds in 0.1..${MaxSysIntervalSeconds}`);
+  }
+  return value;
+}
+
+function parseGateways(text: string | undefined): number {
+  if (text === undefined || text === '') return 1;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1 || value > MaxGateways) {
+    throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `MQTT_GATEWAYS="${text}" must be an integer in 1..${MaxGateways}`);
   }
   return value;
 }

@@ -89,6 +89,7 @@ export function defineBroker<Env extends EdgeEnv = EdgeEnv>(options: BrokerOptio
       hookTimeoutMs: hookTimeoutMs ?? 5000,
       logLevel: (env.MQTT_LOG_LEVEL as LogLevel | undefined) ?? logLevel ?? 'info',
       sysIntervalMs: fromEnv.sysIntervalMs,
+      gateways: fromEnv.gateways,
       namespaces: fromEnv.namespaces,
       trustConnectingIp: fromEnv.trustConnectingIp,
       takeover: fromEnv.takeover,

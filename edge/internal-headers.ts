@@ -10,6 +10,8 @@ export const InternalHeader = {
   Subprotocol: 'x-broker-subprotocol',
   /** The upgrade is a sidecar's link (many devices), from a sidecar with the secret. */
   Link: 'x-broker-link',
+  /** The upgrade goes to this gateway object of the namespace (docs/scale.md), which holds the client. */
+  Gateway: 'x-broker-gateway',
 } as const;
 
 /** Headers the sidecar sends on its upgrade request. */

@@ -21,6 +21,10 @@ import { RuntimeAccess, type AddAclOutcome, type DeleteUserOutcome, type PutUser
 import { LinkDeviceStore } from './link/link-device-store.ts';
 import { LinkHost, type LinkAttachment } from './link/link-host.ts';
 import { namespaceStats, type NamespaceStats } from './observability/stats.ts';
+import { Gateway, type GatewayClientAttachment } from './gateway/gateway.ts';
+import { GatewayLinks } from './gateway/gateway-links.ts';
+import { gatewayNamespace } from './gateway/gateway-names.ts';
+import { ObjectRates } from './gateway/object-stats.ts';
 import { SysTopicsPublisher } from './observability/sys-topics.ts';
 
 /** Storage key (synchronous KV) of the namespace's name, for wakes that do not tell it. */
@@ -60,6 +64,11 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     /** The sidecars' links (each one WebSocket for many devices), by socket. */
     private readonly links = new WeakMap<WebSocket, LinkHost>();
     private linkDevices: LinkDeviceStore | undefined;
+    /** Core role: the links to this namespace's gateway objects. */
+    private gateways: GatewayLinks | undefined;
+    /** Gateway role: the clients this object holds for its namespace's core. */
+    private gateway: Gateway<WebSocket> | undefined;
+    private readonly objectRates = new ObjectRates();
     private log: Logger;
     /** The alarm time this instance last set; unknown (undefined) after a wake. */
     private alarmAt: number | undefined;
@@ -99,7 +108,99 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     // Durable Object RPC for the admin API, /metrics and the dashboard: reads and admin actions on the core.
 
     async stats(): Promise<NamespaceStats> {
-      return namespaceStats(this.getCore(), this.namespace, Date.now());
+      const core = this.getCore();
+      const now = Date.now();
+      const stats = namespaceStats(core, this.namespace, now);
+      const gateways = this.gatewayLinks().views();
+      // Clients behind gateways are this namespace's connections too; the core's own are the rest.
+      const behindGateways = gateways.reduce((sum, gateway) => sum + gateway.connections, 0);
+      stats.objects = this.objectRates.sample(now, [
+        { role: 'core', name: this.namespace, connections: stats.connected - behindGateways, messagesIn: stats.counters.messagesReceived, messagesOut: stats.counters.messagesSent, callsIn: 0, callsOut: 0 },
+        ...gateways.map((gateway) => ({ role: 'gateway' as const, name: gateway.name, connections: gateway.connections, messagesIn: gateway.framesIn, messagesOut: gateway.framesOut, callsIn: gateway.callsIn, callsOut: gateway.callsOut })),
+      ]);
+      return stats;
+    }
+
+    // Durable Object RPC between the namespace's objects (docs/scale.md).
+
+    async gatewayFrames(gateway: string, message: Uint8Array, live?: number[]): Promise<void> {
+      this.getCore();
+      await this.gatewayLinks().receive(gateway, message, live);
+    }
+
+    async gatewayDeliver(gateway: string, message: Uint8Array): Promise<number[]> {
+      return this.gatewayRole(gateway).deliver(message);
+    }
+
+    async gatewayProbe(gateway: string): Promise<number[]> {
+      return this.gatewayRole(gateway).liveChannels();
+    }
+
+    async gatewayReset(gateway: string, reason: string): Promise<void> {
+      this.gatewayRole(gateway).closeAll(1013, reason.slice(0, 100));
+    }
+
+    /** The gateway's part, built after construction from the sockets that survived hibernation. */
+    private gatewayRole(name: string): Gateway<WebSocket> {
+      if (this.gateway !== undefined) return this.gateway;
+      const namespace = gatewayNamespace(name);
+      if (namespace === undefined) throw new Error(`"${name}" is not a gateway's name`);
+      const resolved = resolve(this.env);
+      this.log = consoleLogger({ component: 'edge', namespace, gateway: name }, resolved.logLevel);
+      this.maxMessageBytes = resolved.limits.maxPacketSize + WebSocketMessageSlack;
+      const existing: Array<{ socket: WebSocket; channel: number }> = [];
+      for (const ws of this.ctx.getWebSockets()) {
+        const attachment = readGatewayAttachment(ws);
+        if (attachment !== undefined) existing.push({ socket: ws, channel: attachment.channel });
+      }
+      const core = this.env.BROKER.get(this.env.BROKER.idFromName(namespace)) as unknown as BrokerNamespaceRpc;
+      this.gateway = new Gateway<WebSocket>(name, existing, { frames: (message, live) => core.gatewayFrames(name, message, live) }, (error, clients) =>
+        this.log.log('warn', 'core_unreachable', { gateway: name, clients, error: describeError(error) }),
+      );
+      return this.gateway;
+    }
+
+    private gatewayLinks(): GatewayLinks {
+      return (this.gateways ??= new GatewayLinks(this.linkDeviceStore(), this.getCore().connectionLog, () => this.getCore(), {
+        deliver: (gateway, message) => this.gatewayStub(gateway).gatewayDeliver(gateway, message),
+        reset: (gateway, reason) => this.gatewayStub(gateway).gatewayReset(gateway, reason),
+        probe: (gateway) => this.gatewayStub(gateway).gatewayProbe(gateway),
+      }));
+    }
+
+    private gatewayStub(gateway: string): BrokerNamespaceRpc {
+      return this.env.BROKER.get(this.env.BROKER.idFromName(gateway)) as unknown as BrokerNamespaceRpc;
+    }
+
+    /** A client's WebSocket, accepted by this gateway object and carried to the core as a channel. */
+    private acceptAtGateway(request: Request, name: string): Response {
+      const gateway = this.gatewayRole(name);
+      const pair = new WebSocketPair();
+      const client = pair[0];
+      const server = pair[1];
+      this.ctx.acceptWebSocket(server);
+      const channel = gateway.open(server, request.headers.get(InternalHeader.RemoteAddress) ?? undefined);
+      const attachment: GatewayClientAttachment = { v: 1, kind: 'gateway-client', gateway: name, channel };
+      server.serializeAttachment(attachment);
+      const protocol = request.headers.get(InternalHeader.Subprotocol);
+      // The 101 must echo the chosen subprotocol, or browsers drop the connection.
+      return new Response(null, { status: 101, webSocket: client, headers: protocol === null ? {} : { 'Sec-WebSocket-Protocol': protocol } });
+    }
+
+    private async gatewayClientMessage(attachment: GatewayClientAttachment, ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
+      const gateway = this.gatewayRole(attachment.gateway);
+      if (typeof message === 'string') {
+        // MQTT over WebSocket is binary only [MQTT-6.0.0-1].
+        this.log.log('warn', 'text_frame', { gateway: attachment.gateway, channel: attachment.channel });
+        await gateway.refuse(attachment.channel, 1003, 'MQTT needs binary frames');
+        return;
+      }
+      if (message.byteLength > this.maxMessageBytes) {
+        this.log.log('warn', 'message_too_large', { gateway: attachment.gateway, channel: attachment.channel, bytes: message.byteLength, limit: this.maxMessageBytes });
+        await gateway.refuse(attachment.channel, 1009, 'message larger than the maximum packet size');
+        return;
+      }
+      await gateway.received(attachment.channel, new Uint8Array(message));
     }
 
     async listClients(limit: number): Promise<ClientSummary[]> {
@@ -209,6 +310,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const liveLinks = new Set<string>();
       for (const ws of this.ctx.getWebSockets()) {
         const link = readLinkAttachment(ws);
+        if (readGatewayAttachment(ws) !== undefined) continue;
         if (link !== undefined) {
           const host = this.hostLink(ws, link);
           liveLinks.add(link.id);
@@ -223,9 +325,15 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         this.connectionIds.set(ws, state.id);
         connections.push({ state, transport: transportFor(ws) });
       }
+      // Gateways' links have no socket: they are their devices' rows, and come back with them.
+      const behindGateways = this.gatewayLinks().restore();
+      for (const id of behindGateways.linkIds) liveLinks.add(id);
+      connections.push(...behindGateways.connections);
       // Devices of links that did not survive (the object restarted) are gone with them.
       this.linkDeviceStore().forgetLinksExcept(liveLinks);
       core.restore(connections);
+      // Not awaited: the wake goes on while the gateways answer.
+      if (behindGateways.linkIds.length > 0) this.ctx.waitUntil(this.gatewayLinks().probeRestored(behindGateways.linkIds));
       // Logged on every cold start and every wake from hibernation.
       this.log.log('info', 'namespace_started', { connections: connections.length, subscriptions: core.subscriptionCount });
       return core;
@@ -237,6 +345,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         // A runtime that does not tell the name: the Worker's header does.
         this.namespace = named;
       }
+      const gatewayName = request.headers.get(InternalHeader.Gateway);
+      if (gatewayName !== null) return this.acceptAtGateway(request, gatewayName);
       const core = this.getCore();
       const pair = new WebSocketPair();
       const client = pair[0];
@@ -302,6 +412,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     }
 
     override async webSocketMessage(ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
+      const atGateway = readGatewayAttachment(ws);
+      if (atGateway !== undefined) return this.gatewayClientMessage(atGateway, ws, message);
       const core = this.getCore();
       const link = this.linkOf(ws);
       if (link !== undefined) return this.linkMessage(link, ws, message);
@@ -330,6 +442,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
 
     override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
       safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+      const atGateway = readGatewayAttachment(ws);
+      if (atGateway !== undefined) return this.gatewayRole(atGateway.gateway).closed(atGateway.channel);
       const link = this.linkOf(ws);
       if (link !== undefined) {
         this.links.delete(ws);
@@ -345,6 +459,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     }
 
     override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+      const atGateway = readGatewayAttachment(ws);
+      if (atGateway !== undefined) return this.gatewayRole(atGateway.gateway).closed(atGateway.channel);
       const link = this.linkOf(ws);
       if (link !== undefined) {
         this.links.delete(ws);
@@ -397,6 +513,12 @@ function readAttachment(ws: WebSocket): ConnectionState | undefined {
   const value = ws.deserializeAttachment() as (Partial<ConnectionState> & { kind?: unknown }) | null;
   if (value === null || typeof value !== 'object' || value.v !== 1 || typeof value.id !== 'string' || value.kind !== undefined) return undefined;
   return value as ConnectionState;
+}
+
+function readGatewayAttachment(ws: WebSocket): GatewayClientAttachment | undefined {
+  const value = ws.deserializeAttachment() as Partial<GatewayClientAttachment> | null;
+  if (value === null || typeof value !== 'object' || value.v !== 1 || value.kind !== 'gateway-client' || typeof value.gateway !== 'string' || typeof value.channel !== 'number') return undefined;
+  return value as GatewayClientAttachment;
 }
 
 function readLinkAttachment(ws: WebSocket): LinkAttachment | undefined {

@@ -18,6 +18,7 @@ import { unauthorized } from './observability/http.ts';
 import { handleMetricsRequest } from './observability/metrics-endpoint.ts';
 import { handleNamespaceList } from './observability/namespace-list.ts';
 import { NamespaceNamePattern, namespaceFromPathSegment } from './namespaces.ts';
+import { gatewayName, locationHintFor, pickGatewayIndex, type RequestPlace } from './gateway/gateway-names.ts';
 
 /** Subprotocols MQTT clients offer: `mqtt` (3.1.1/5.0) and `mqttv3.1` (3.1) [MQTT-6.0.0-3]. */
 const MqttSubprotocols = ['mqtt', 'mqttv3.1'];
@@ -152,6 +153,15 @@ async function handleMqttUpgrade(request: Request, env: EdgeEnv, url: URL, resol
   headers.delete(BridgeHeader.Secret);
   headers.delete(BridgeHeader.ClientAddress);
 
+  if (resolved.gateways > 1 && !isLink && !bridged) {
+    // A WebSocket client attaches to one of its region's gateways, created in that region (docs/scale.md).
+    const hint = locationHintFor(request.cf as RequestPlace | undefined);
+    const name = gatewayName(namespace, hint ?? 'any', pickGatewayIndex(resolved.gateways));
+    headers.set(InternalHeader.Gateway, name);
+    const id = env.BROKER.idFromName(name);
+    const gateway = hint === undefined ? env.BROKER.get(id) : env.BROKER.get(id, { locationHint: hint });
+    return gateway.fetch(new Request(request.url, { method: 'GET', headers }));
+  }
   const stub = env.BROKER.get(env.BROKER.idFromName(namespace));
   return stub.fetch(new Request(request.url, { method: 'GET', headers }));
 }

@@ -54,6 +54,16 @@ export class LinkDeviceStore {
     });
   }
 
+  /** The links that have devices stored, with a given id prefix. */
+  linkIds(prefix: string): string[] {
+    if (!this.ready) return [];
+    return this.sql
+      .exec('SELECT DISTINCT link_id FROM link_devices')
+      .toArray()
+      .map((row) => row['link_id'] as string)
+      .filter((id) => id.startsWith(prefix));
+  }
+
   /** Forgets every device of links that no longer exist (closed, or lost with a restart of the object). */
   forgetLinksExcept(live: ReadonlySet<string>): void {
     if (!this.ready) return;

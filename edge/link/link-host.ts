@@ -52,6 +52,17 @@ const CausesFromSidecar: ReadonlyMap<number, CloseCause> = new Map([
   [BridgeCloseCode.DeviceProtocolError, 'protocol-error'],
 ]);
 
+/**
+ * Who is at the other end. A sidecar speaks the protocol as documented. A
+ * gateway object of the same namespace (edge/gateway/) is one of ours and
+ * carries WebSocket clients: it starts named (no HELLO), its devices keep
+ * alive by the namespace's own clock (they are not bridged), and after a
+ * restart it may reopen a channel the namespace still holds or send for one
+ * the namespace has closed: the old device is ended as lost, and a device
+ * the namespace does not know is told to close, so nothing stays half open.
+ */
+export type LinkPeer = 'sidecar' | 'gateway';
+
 /** A link message stays below this many bytes (one device's largest packet may still exceed it, alone). */
 const MaxMessageBytes = 256 * 1024;
 
@@ -69,7 +80,29 @@ export class LinkHost {
     private readonly log: ConnectionLog,
     /** Persists the attachment (the sidecar's name, once known). */
     private readonly persist: (attachment: LinkAttachment) => void,
+    private readonly peer: LinkPeer = 'sidecar',
   ) {}
+
+  /** Frames and calls that crossed this link, for the per-object numbers (memory only). */
+  readonly traffic = { messagesIn: 0, messagesOut: 0, framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
+
+  /** Channels open on this link now. */
+  openChannels(): number[] {
+    return [...this.connections.keys()];
+  }
+
+  /**
+   * A gateway that started afresh (or answered a probe) says which of its
+   * channels still have a client: the others of `among` (default: all open
+   * here) are gone, their sockets died with it, and end as lost. `among`
+   * keeps a channel the gateway opened after it answered from being taken
+   * for a dead one.
+   */
+  async keepOnly(core: LinkCore, live: ReadonlySet<number>, among?: ReadonlySet<number>): Promise<void> {
+    const gone = [...this.connections].filter(([channel]) => !live.has(channel) && (among === undefined || among.has(channel)));
+    for (const [channel, connectionId] of gone) this.forget(channel, connectionId);
+    await Promise.allSettled(gone.map(([, connectionId]) => core.closed(connectionId, 'network-error')));
+  }
 
   /** Devices open on this link now. */
   get deviceCount(): number {
@@ -100,6 +133,9 @@ export class LinkHost {
       await this.fail(core, error.message);
       return;
     }
+    this.traffic.messagesIn++;
+    this.traffic.framesIn += frames.length;
+    this.traffic.bytesIn += message.byteLength;
     // Each device's packets are handled in order by the core; different devices go on side by side.
     const work: Array<Promise<void>> = [];
     for (const frame of frames) {
@@ -127,8 +163,16 @@ export class LinkHost {
         return undefined;
       case 'open': {
         if (!isValidChannel(frame.channel)) return `channel ${frame.channel} out of range`;
-        if (this.connections.has(frame.channel)) return `OPEN of channel ${frame.channel}, which is open`;
-        const state = core.accept(this.transportFor(frame.channel), { bridged: true, transport: 'link', ...(frame.address === '' ? {} : { remoteAddress: frame.address }) });
+        const stale = this.connections.get(frame.channel);
+        if (stale !== undefined) {
+          if (this.peer === 'sidecar') return `OPEN of channel ${frame.channel}, which is open`;
+          // A gateway restarted and numbers its channels anew: the device that had this one is gone.
+          this.forget(frame.channel, stale);
+          work.push(core.closed(stale, 'network-error'));
+        }
+        const address = frame.address === '' ? {} : { remoteAddress: frame.address };
+        const meta: AcceptMeta = this.peer === 'gateway' ? { bridged: false, transport: 'ws', ...address } : { bridged: true, transport: 'link', ...address };
+        const state = core.accept(this.transportFor(frame.channel), meta);
         this.connections.set(frame.channel, state.id);
         this.channels.set(state.id, frame.channel);
         return undefined;
@@ -137,12 +181,20 @@ export class LinkHost {
         const connectionId = this.connections.get(frame.channel);
         // A device the edge already closed may still have packets on their way: dropped.
         if (connectionId !== undefined) work.push(core.receive(connectionId, frame.bytes));
+        // A gateway's client the namespace does not know (lost in a restart of either): told to go.
+        else if (this.peer === 'gateway') this.answerClose(frame.channel, DeviceCloseCode['server-error'], 'not connected');
         return undefined;
       }
       case 'close': {
         const connectionId = this.connections.get(frame.channel);
         // The edge closed this channel first and its CLOSE crossed this one: done on both ends.
         if (connectionId === undefined) return undefined;
+        if (this.peer === 'gateway') {
+          // A gateway's client went away (its WebSocket closed): nothing to answer, the socket is gone.
+          this.forget(frame.channel, connectionId);
+          work.push(core.closed(connectionId, CausesFromSidecar.get(frame.code) ?? 'network-error'));
+          return undefined;
+        }
         this.forget(frame.channel, connectionId);
         // Answered like a WebSocket close handshake: the sidecar frees the channel on the answer.
         this.pending.push({ close: frame.channel, code: frame.code, reason: 'closed' });
@@ -175,6 +227,11 @@ export class LinkHost {
     await this.closeAll(core, 'network-error');
   }
 
+  private answerClose(channel: number, code: number, reason: string): void {
+    this.pending.push({ close: channel, code, reason });
+    this.scheduleFlush();
+  }
+
   private forget(channel: number, connectionId: string): void {
     this.connections.delete(channel);
     this.channels.delete(connectionId);
@@ -204,7 +261,14 @@ export class LinkHost {
   }
 
   private enqueueFrame(frame: LinkFrame): void {
-    this.socket.send(encodeLinkFrames([frame]));
+    this.send(encodeLinkFrames([frame]), 1);
+  }
+
+  private send(message: Uint8Array, frames: number): void {
+    this.traffic.messagesOut++;
+    this.traffic.framesOut += frames;
+    this.traffic.bytesOut += message.byteLength;
+    this.socket.send(message);
   }
 
   private scheduleFlush(): void {
@@ -269,7 +333,7 @@ export class LinkHost {
     for (const frame of frames) {
       const bytes = frameSize(frame);
       if (batch.length > 0 && size + bytes > MaxMessageBytes) {
-        this.socket.send(encodeLinkFrames(batch));
+        this.send(encodeLinkFrames(batch), batch.length);
         batch = [];
         size = 0;
       }
@@ -278,7 +342,7 @@ export class LinkHost {
     }
     if (batch.length > 0) {
       try {
-        this.socket.send(encodeLinkFrames(batch));
+        this.send(encodeLinkFrames(batch), batch.length);
       } catch {
         // The link is gone; its close event ends the devices.
       }

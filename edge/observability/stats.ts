@@ -6,6 +6,7 @@ import { version } from '../../package.json';
 import type { CoreStats } from '../core/readouts.ts';
 import type { MetricCounters } from '../core/metrics.ts';
 import type { RuleReport } from '../rules/rules.ts';
+import type { ObjectStats } from '../gateway/object-stats.ts';
 
 /** The broker's version, as `$SYS/broker/version` and `mqtt_info` report it. */
 export const BrokerVersion: string = version;
@@ -35,6 +36,8 @@ export interface NamespaceStats {
   counters: MetricCounters;
   /** MQTT_RULES, rule by rule (empty without rules): what `GET /admin/<ns>/rules` and the `mqtt_rule_*` metrics show. */
   rules: RuleReport[];
+  /** The namespace's Durable Objects: its core, and the gateways that hold its clients (MQTT_GATEWAYS > 1). */
+  objects?: ObjectStats[];
 }
 
 export function namespaceStats(core: { stats(): CoreStats }, namespace: string, now: number): NamespaceStats {

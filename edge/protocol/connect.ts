@@ -62,6 +62,7 @@ const connectSteps: ReadonlyArray<readonly [name: string, step: ConnectStep]> = 
   ['will', readWill],
   ['authenticate', authenticate],
   ['access', checkAccess],
+  ['capacity', checkCapacity],
   ['takeover', takeOver],
   ['session', openSession],
   ['bind', bindConnection],
@@ -93,7 +94,9 @@ export async function handleConnect(ctx: ProtocolContext, link: ClientLink, pack
     expiryInterval: 0,
   };
   for (const [, step] of connectSteps) {
-    if (!(await step(flow))) return;
+    // Synchronous steps run without a pause: from the capacity check to the binding nothing else interleaves.
+    const result = step(flow);
+    if (!(typeof result === 'boolean' ? result : await result)) return;
   }
 }
 
@@ -132,6 +135,16 @@ function isOverConnectionLimit(flow: ConnectFlow): boolean {
   const max = ctx.limits.maxConnections;
   // A client id already connected takes its own place over.
   return max > 0 && ctx.linkOf(flow.clientId) === undefined && ctx.connectedCount >= max;
+}
+
+/**
+ * The connection limit once more, after authentication: CONNECTs that
+ * arrive together (a batch from a gateway or a sidecar's link) all passed
+ * the first check while their hooks ran, and only one place may be left.
+ */
+function checkCapacity(flow: ConnectFlow): boolean {
+  if (isOverConnectionLimit(flow)) return refuse(flow, flow.isV5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, 'maximum connections reached');
+  return true;
 }
 
 /** [MQTT-3.1.2-9] the will, kept with the session until the connection ends. */

@@ -13,7 +13,7 @@ import { encodePacket } from '../../shared/codec/encoder.ts';
 import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import type { MqttPacket } from '../../shared/codec/types.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
-import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
+import { startTestEdge, withGateways, type TestEdge } from '../helpers/edge.ts';
 import { startVictim, type VictimReport } from './victim.ts';
 
 const ConnectTimeoutMs = 1500;
@@ -135,7 +135,8 @@ describe('namespaces are declared, and an undeclared one costs nothing', () => {
     const created = newStorage(before);
     expect(closes.every((close) => close.code === 1008)).toBe(true);
     // The runtime makes an empty database file (one page, no tables) for each object it starts; nothing more is written.
-    expect(created.objects).toBeLessThanOrEqual(300);
+    // With gateways, each connection starts two: its gateway and its namespace's core.
+    expect(created.objects).toBeLessThanOrEqual(withGateways ? 600 : 300);
     expect(created.bytes).toBeLessThanOrEqual(created.objects * 4096);
     expectUnharmed(report, '300 connections without CONNECT');
   }, 60_000);
@@ -162,7 +163,10 @@ describe('work before CONNECT is bounded', () => {
     }
     const close = await socket.closed;
     expect(close.at - started).toBeLessThan(ConnectTimeoutMs);
-    expect(newStorage(before).bytes).toBeLessThanOrEqual(4096);
+    // One empty page per object started: the namespace's, and with gateways the gateway's too.
+    const created = newStorage(before);
+    expect(created.objects).toBeLessThanOrEqual(withGateways ? 2 : 1);
+    expect(created.bytes).toBeLessThanOrEqual(created.objects * 4096);
     expectUnharmed(await victim.stop(), 'a 256 KiB CONNECT trickle');
   }, 30_000);
 

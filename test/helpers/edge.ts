@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalEdge, type LocalEdge, type LocalEdgeOptions } from '../../scripts/local-edge.ts';
@@ -11,6 +11,15 @@ export interface TestEdge extends LocalEdge {
   restart(): Promise<void>;
 }
 
+/** MQTT_GATEWAYS of the test run: the `gateways` project runs the behaviour suites with 4. */
+export function testShape(): Record<string, string> {
+  const gateways = process.env['TEST_MQTT_GATEWAYS'];
+  return gateways === undefined || gateways === '' ? {} : { MQTT_GATEWAYS: gateways };
+}
+
+/** Whether this run puts gateways in front of the core. */
+export const withGateways = (process.env['TEST_MQTT_GATEWAYS'] ?? '1') !== '1';
+
 /**
  * Starts the real Worker on workerd, on a free port, with its own storage
  * directory (removed by dispose).
@@ -21,8 +30,9 @@ export async function startTestEdge(vars: Record<string, string> = {}, extra: Pi
   const logs: string[] = [];
   const base = {
     persistDir,
-    // Tests use a namespace each; the ones about MQTT_NAMESPACES itself set it.
-    vars: { MQTT_NAMESPACES: '*', ...vars },
+    // Tests use a namespace each; the ones about MQTT_NAMESPACES itself set it. The shape (one object, or
+    // gateways in front of the core) comes from the test project (vitest.config.ts), unless a test sets it.
+    vars: { MQTT_NAMESPACES: '*', ...testShape(), ...vars },
     onLogLine: (line: string) => logs.push(line),
     ...(scriptPath === undefined ? {} : { scriptPath }),
     ...(extra.extraWorkers === undefined ? {} : { extraWorkers: extra.extraWorkers }),
@@ -41,6 +51,8 @@ export async function startTestEdge(vars: Record<string, string> = {}, extra: Pi
     },
     async dispose() {
       await current.dispose();
+      const dump = process.env['TEST_DUMP_LOGS'];
+      if (dump !== undefined && dump !== '') writeFileSync(`${dump}.${process.pid}.log`, logs.join('\n'));
       rmSync(persistDir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,86 @@
+/**
+ * Calls from one object to another, one at a time and batched: while a call
+ * is on its way, what is sent meanwhile waits and leaves as the next call.
+ * So the calls keep their order (a destination applies them in the order
+ * they were made), their number follows the destination's pace rather than
+ * the message rate, and a slow destination slows its senders instead of
+ * piling calls up. Every cross-object call is billed, so this is the cost
+ * control as much as the ordering.
+ *
+ * What is sent are link messages (shared/link-protocol.ts): whole frames,
+ * so several of them joined are one message again.
+ */
+import { concatBytes } from '../../shared/codec/framer.ts';
+
+/** A call carries at most about this many bytes (one larger message still goes, alone). */
+const MaxCallBytes = 4 * 1024 * 1024;
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+export class BatchedCalls {
+  private queue: Uint8Array[] = [];
+  private waiters: Waiter[] = [];
+  private inFlight = false;
+  /** Calls made and bytes carried, for the per-object numbers. */
+  readonly counts = { calls: 0, bytes: 0 };
+
+  constructor(
+    /** Delivers one batch; rejects when the destination could not take it. */
+    private readonly call: (message: Uint8Array) => Promise<void>,
+    /** A call failed: its messages and those queued behind it are dropped, and the owner decides what that ends. */
+    private readonly failed: (error: unknown) => void,
+  ) {}
+
+  get idle(): boolean {
+    return !this.inFlight && this.queue.length === 0;
+  }
+
+  /** Queues a message; the promise settles when the call that carries it has. */
+  send(message: Uint8Array): Promise<void> {
+    this.queue.push(message);
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (!this.inFlight) void this.pump();
+    return done;
+  }
+
+  private async pump(): Promise<void> {
+    this.inFlight = true;
+    try {
+      while (this.queue.length > 0) {
+        const { message, waiters } = this.take();
+        try {
+          this.counts.calls++;
+          this.counts.bytes += message.byteLength;
+          await this.call(message);
+          for (const waiter of waiters) waiter.resolve();
+        } catch (error) {
+          // What was queued behind the failed call is dropped with it: its order cannot be kept.
+          const dropped = this.waiters.splice(0);
+          this.queue = [];
+          for (const waiter of [...waiters, ...dropped]) waiter.reject(error);
+          this.failed(error);
+        }
+      }
+    } finally {
+      this.inFlight = false;
+    }
+  }
+
+  /** The next batch (up to the size cap) and the senders whose messages it carries. */
+  private take(): { message: Uint8Array; waiters: Waiter[] } {
+    let size = 0;
+    let count = 0;
+    while (count < this.queue.length) {
+      const next = (this.queue[count] as Uint8Array).byteLength;
+      if (count > 0 && size + next > MaxCallBytes) break;
+      size += next;
+      count++;
+    }
+    const parts = this.queue.splice(0, count);
+    const waiters = this.waiters.splice(0, count);
+    return { message: parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts, size), waiters };
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The core's side of its gateways (docs/scale.md): one link per gateway
+ * object, hosted like a sidecar's (edge/link/link-host.ts) so every client
+ * behind a gateway is a connection of this namespace like any other, but
+ * carried by Durable Object RPC instead of a WebSocket, so that both ends
+ * hibernate. What the namespace writes in one turn for one gateway leaves
+ * as one call (a fan-out to many of its clients crosses once, as FANOUT),
+ * and calls to one gateway go one at a time, in order.
+ *
+ * A gateway link has no socket to survive hibernation with: its devices'
+ * rows (`link_devices`, link id `gw:<gateway>`) are its state, and the link
+ * is rebuilt from them on a wake.
+ */
+import { BridgeCloseCode } from '../../shared/bridge-close-codes.ts';
+import { encodeLinkFrames } from '../../shared/link-protocol.ts';
+import type { ConnectionLog } from '../core/connection-log.ts';
+import type { ConnectionState, Transport } from '../core/link.ts';
+import { describeError } from '../core/log.ts';
+import type { LinkDeviceStore } from '../link/link-device-store.ts';
+import { LinkHost, type LinkCore } from '../link/link-host.ts';
+import { BatchedCalls } from './batched-calls.ts';
+
+const LinkIdPrefix = 'gw:';
+
+/** The gateways, as the core calls them. */
+export interface GatewayCalls {
+  /** Delivers one link message; answers the channels it named that have no client there any more. */
+  deliver(gateway: string, message: Uint8Array): Promise<number[]>;
+  /** Closes every client of the gateway (its link was lost here). */
+  reset(gateway: string, reason: string): Promise<void>;
+  /** The channels that have a client at the gateway now. */
+  probe(gateway: string): Promise<number[]>;
+}
+
+/** One gateway as the core sees it, for the admin API and /metrics. */
+export interface GatewayView {
+  name: string;
+  connections: number;
+  /** Calls the gateway made to the core, and link messages the core sent it (each one call). */
+  callsIn: number;
+  callsOut: number;
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+interface GatewayLink {
+  host: LinkHost;
+  calls: BatchedCalls;
+}
+
+export class GatewayLinks {
+  private readonly links = new Map<string, GatewayLink>();
+  /** Totals of links that ended, so the counts of a gateway do not restart with its link. */
+  private readonly ended = new Map<string, Omit<GatewayView, 'name' | 'connections'>>();
+
+  constructor(
+    private readonly devices: LinkDeviceStore,
+    private readonly connectionLog: ConnectionLog,
+    private readonly core: () => LinkCore,
+    private readonly calls: GatewayCalls,
+  ) {}
+
+  static isGatewayLinkId(id: string): boolean {
+    return id.startsWith(LinkIdPrefix);
+  }
+
+  /** After a wake: the links of gateways that had clients, rebuilt from their rows, with their connections. */
+  restore(): { linkIds: string[]; connections: Array<{ state: ConnectionState; transport: Transport }> } {
+    const linkIds = this.devices.linkIds(LinkIdPrefix);
+    const connections = linkIds.flatMap((id) => this.linkFor(id.slice(LinkIdPrefix.length), false).host.restoreDevices());
+    return { linkIds, connections };
+  }
+
+  /**
+   * After a wake the rows say which clients each gateway held, not whether
+   * they are still there: the runtime may have restarted, and a gateway's
+   * sockets with it. Each gateway with clients is asked once; those it no
+   * longer has end as lost (their wills are published) rather than wait for
+   * their keep-alive. A gateway that cannot be reached loses its link.
+   */
+  async probeRestored(linkIds: readonly string[]): Promise<void> {
+    await Promise.allSettled(
+      linkIds.map(async (id) => {
+        const gateway = id.slice(LinkIdPrefix.length);
+        const link = this.links.get(gateway);
+        if (link === undefined) return;
+        const asked = new Set(link.host.openChannels());
+        try {
+          const live = await this.calls.probe(gateway);
+          if (this.links.get(gateway) === link) await link.host.keepOnly(this.core(), new Set(live), asked);
+        } catch (error) {
+          await this.lost(gateway, describeError(error));
+        }
+      }),
+    );
+  }
+
+  /** A call from a gateway: first the channels that survived its start (if it says), then its frames. */
+  async receive(gateway: string, message: Uint8Array, live: readonly number[] | undefined): Promise<void> {
+    const link = this.linkFor(gateway, true);
+    const core = this.core();
+    if (live !== undefined) await link.host.keepOnly(core, new Set(live));
+    await link.host.receive(core, message);
+  }
+
+  views(): GatewayView[] {
+    const names = new Set([...this.links.keys(), ...this.ended.keys()]);
+    return [...names].sort().map((name) => {
+      const link = this.links.get(name);
+      const before = this.ended.get(name) ?? { callsIn: 0, callsOut: 0, framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
+      const traffic = link?.host.traffic;
+      return {
+        name,
+        connections: link?.host.deviceCount ?? 0,
+        callsIn: before.callsIn + (traffic?.messagesIn ?? 0),
+        callsOut: before.callsOut + (link?.calls.counts.calls ?? 0),
+        framesIn: before.framesIn + (traffic?.framesIn ?? 0),
+        framesOut: before.framesOut + (traffic?.framesOut ?? 0),
+        bytesIn: before.bytesIn + (traffic?.bytesIn ?? 0),
+        bytesOut: before.bytesOut + (traffic?.bytesOut ?? 0),
+      };
+    });
+  }
+
+  private linkFor(gateway: string, logOpen: boolean): GatewayLink {
+    const known = this.links.get(gateway);
+    if (known !== undefined) return known;
+    const id = `${LinkIdPrefix}${gateway}`;
+    let host: LinkHost | undefined;
+    const calls = new BatchedCalls(
+      async (message) => {
+        const gone = await this.calls.deliver(gateway, message);
+        // Clients the gateway no longer has: ended here as lost, as if their CLOSE had come.
+        if (gone.length > 0 && host !== undefined) {
+          await host.receive(this.core(), encodeLinkFrames(gone.map((channel) => ({ type: 'close' as const, channel, code: BridgeCloseCode.DeviceLost }))));
+        }
+      },
+      (error) => void this.lost(gateway, describeError(error)),
+    );
+    host = new LinkHost(
+      { v: 1, kind: 'link', id, name: gateway },
+      {
+        send: (bytes) => void calls.send(bytes).catch(() => undefined),
+        close: (_code, reason) => void this.calls.reset(gateway, reason).catch(() => undefined),
+      },
+      this.devices,
+      this.connectionLog,
+      () => undefined,
+      'gateway',
+    );
+    const link = { host, calls };
+    this.links.set(gateway, link);
+    if (logOpen) this.connectionLog.link('info', 'link.opened', { sidecar: gateway });
+    return link;
+  }
+
+  /** A call to a gateway failed: its clients here end as lost, and the gateway is told to drop them. */
+  private async lost(gateway: string, error: string): Promise<void> {
+    const link = this.links.get(gateway);
+    if (link === undefined) return;
+    this.links.delete(gateway);
+    const view = this.views().find((each) => each.name === gateway);
+    if (view !== undefined) this.ended.set(gateway, { callsIn: view.callsIn, callsOut: view.callsOut, framesIn: view.framesIn, framesOut: view.framesOut, bytesIn: view.bytesIn, bytesOut: view.bytesOut });
+    this.connectionLog.link('warn', 'link.closed', { sidecar: gateway, reason: error, devices: link.host.deviceCount });
+    await link.host.closeAll(this.core(), 'network-error');
+    await this.calls.reset(gateway, 'namespace lost this gateway').catch(() => undefined);
+  }
+}

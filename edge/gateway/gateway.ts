@@ -1,0 +1,205 @@
+/**
+ * A gateway object's work (docs/scale.md): it holds a namespace's client
+ * WebSockets near the clients and carries their packets to the namespace's
+ * core as the channels of one link (the frames of docs/link-protocol.md),
+ * in batched calls; it writes what the core sends back to the sockets. It
+ * knows nothing of MQTT beyond the frames: sessions, routing, access, wills
+ * and keep-alive stay in the core, so the broker behaves as one object.
+ *
+ * Its only state is each socket's channel number, in the socket's
+ * attachment: a gateway hibernates and wakes with its clients, and writes
+ * no storage.
+ */
+import { BridgeCloseCode } from '../../shared/bridge-close-codes.ts';
+import { LinkProtocolError, decodeLinkFrames, encodeLinkFrames, fanoutBytesFor, type LinkFrame } from '../../shared/link-protocol.ts';
+import { BatchedCalls } from './batched-calls.ts';
+
+export interface GatewaySocket {
+  send(bytes: Uint8Array): void;
+  close(code: number, reason: string): void;
+}
+
+/** What a gateway client's WebSocket attachment holds. */
+export interface GatewayClientAttachment {
+  v: 1;
+  kind: 'gateway-client';
+  /** The gateway's object name: events after a wake do not tell it otherwise. */
+  gateway: string;
+  channel: number;
+}
+
+/** The core, as a gateway calls it. */
+export interface GatewayCoreCalls {
+  /** One link message of this gateway's channels; `live` (first call after a start) names every channel that still has a socket. */
+  frames(message: Uint8Array, live: number[] | undefined): Promise<void>;
+}
+
+export interface GatewayCounts {
+  connections: number;
+  callsToCore: number;
+  bytesToCore: number;
+  callsFromCore: number;
+  bytesFromCore: number;
+}
+
+/** WebSocket close code when the core cannot be reached: the client should come back later. */
+const TryAgainLater = 1013;
+
+export class Gateway<S extends GatewaySocket> {
+  private readonly sockets = new Map<number, S>();
+  private nextChannel: number;
+  /** Whether the core has heard which channels survived this instance's start. */
+  private synced = false;
+  private readonly calls: BatchedCalls;
+  private callsFromCore = 0;
+  private bytesFromCore = 0;
+
+  constructor(
+    readonly name: string,
+    existing: Iterable<{ socket: S; channel: number }>,
+    private readonly core: GatewayCoreCalls,
+    private readonly onCoreLost: (error: unknown, clients: number) => void,
+    random: () => number = Math.random,
+  ) {
+    for (const { socket, channel } of existing) this.sockets.set(channel, socket);
+    // Channels are never reused on purpose, and a restarted gateway does not remember the last one: start at random.
+    this.nextChannel = 1 + Math.floor(random() * 0x7fffffff);
+    this.calls = new BatchedCalls(
+      (message) => {
+        const live = this.synced ? undefined : [...this.sockets.keys()];
+        this.synced = true;
+        return this.core.frames(message, live);
+      },
+      (error) => this.coreLost(error),
+    );
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  counts(): GatewayCounts {
+    return { connections: this.sockets.size, callsToCore: this.calls.counts.calls, bytesToCore: this.calls.counts.bytes, callsFromCore: this.callsFromCore, bytesFromCore: this.bytesFromCore };
+  }
+
+  /** A new client socket: its channel (for its attachment); the core hears of it before any of its data. */
+  open(socket: S, address: string | undefined): number {
+    let channel = this.nextChannel;
+    while (channel === 0 || this.sockets.has(channel)) channel = channel >= 0xffffffff ? 1 : channel + 1;
+    this.nextChannel = channel >= 0xffffffff ? 1 : channel + 1;
+    this.sockets.set(channel, socket);
+    void this.forward({ type: 'open', channel, address: address ?? '' });
+    return channel;
+  }
+
+  /** Bytes from a client; settles when the core has them (so the event lasts until then). */
+  received(channel: number, bytes: Uint8Array): Promise<void> {
+    // An empty WebSocket message (MQTT.js sends one for an empty payload) carries nothing; a DATA frame may not be empty.
+    if (bytes.byteLength === 0 || !this.sockets.has(channel)) return Promise.resolve();
+    return this.forward({ type: 'data', channel, bytes });
+  }
+
+  /** The client's socket closed (or broke). */
+  closed(channel: number): Promise<void> {
+    if (!this.sockets.delete(channel)) return Promise.resolve();
+    return this.forward({ type: 'close', channel, code: BridgeCloseCode.DeviceLost });
+  }
+
+  /** The gateway closes a client itself (text frame, message too large): a protocol error, like the core's own. */
+  refuse(channel: number, code: number, reason: string): Promise<void> {
+    const socket = this.sockets.get(channel);
+    if (socket === undefined) return Promise.resolve();
+    this.sockets.delete(channel);
+    safeClose(socket, code, reason);
+    return this.forward({ type: 'close', channel, code: BridgeCloseCode.DeviceProtocolError });
+  }
+
+  /**
+   * A link message from the core: packets to write and channels to close.
+   * Returns the channels it named that have no socket here (their clients
+   * are gone), so the core ends them rather than wait for them.
+   */
+  deliver(message: Uint8Array): number[] {
+    this.callsFromCore++;
+    this.bytesFromCore += message.byteLength;
+    let frames: LinkFrame[];
+    try {
+      frames = decodeLinkFrames(message);
+    } catch (error) {
+      // Our own core wrote it: a bug, not an attack. The clients are not left waiting for what was lost.
+      if (!(error instanceof LinkProtocolError)) throw error;
+      this.closeAll(1011, 'internal error');
+      return [];
+    }
+    const unknown = new Set<number>();
+    const write = (channel: number, bytes: Uint8Array): void => {
+      const socket = this.sockets.get(channel);
+      if (socket === undefined) {
+        unknown.add(channel);
+        return;
+      }
+      try {
+        socket.send(bytes);
+      } catch {
+        // The socket is closing; its close event tells the core.
+      }
+    };
+    for (const frame of frames) {
+      switch (frame.type) {
+        case 'data':
+          write(frame.channel, frame.bytes);
+          break;
+        case 'fanout':
+          for (const device of frame.devices) write(device.channel, fanoutBytesFor(frame.chunks, device.packetIds));
+          break;
+        case 'close': {
+          const socket = this.sockets.get(frame.channel);
+          this.sockets.delete(frame.channel);
+          if (socket !== undefined) safeClose(socket, frame.code, frame.reason ?? '');
+          break;
+        }
+        case 'hello':
+        case 'open':
+          break;
+      }
+    }
+    return [...unknown];
+  }
+
+  /** The channels with a socket now (the core asks after its own restart). */
+  liveChannels(): number[] {
+    return [...this.sockets.keys()];
+  }
+
+  /** Closes every client: the core is gone or told the gateway to drop them. */
+  closeAll(code: number, reason: string): void {
+    const sockets = [...this.sockets.values()];
+    this.sockets.clear();
+    for (const socket of sockets) safeClose(socket, code, reason);
+  }
+
+  private forward(frame: LinkFrame): Promise<void> {
+    // A failed call is handled once, in coreLost; each event's own promise need not fail too.
+    return this.calls.send(encodeLinkFrames([frame])).catch(() => undefined);
+  }
+
+  /**
+   * The core could not take a call: what it carried is lost, so its clients
+   * are closed (they reconnect and resume their sessions) rather than left
+   * with packets that went nowhere.
+   */
+  private coreLost(error: unknown): void {
+    const clients = this.sockets.size;
+    this.synced = false;
+    this.closeAll(TryAgainLater, 'namespace unreachable, try again');
+    this.onCoreLost(error, clients);
+  }
+}
+
+function safeClose(socket: GatewaySocket, code: number, reason: string): void {
+  try {
+    socket.close(code, reason);
+  } catch {
+    // Already closed.
+  }
+}
