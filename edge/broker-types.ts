@@ -88,6 +88,8 @@ export interface BrokerNamespaceRpc {
   listAcl(): Promise<AclEntryView[]>;
   addAcl(entry: AclEntryInput): Promise<AddAclOutcome>;
   deleteAcl(id: number): Promise<boolean>;
+  /** Resets this object (memory lost, its WebSockets closed), as a restart by the platform would; `name` is its own. */
+  restartObject(name: string): Promise<void>;
   // Between a namespace's objects (docs/scale.md); never reachable from outside the Worker.
   /** To the core: one link message of a gateway's clients; `live` (first call after the gateway started) names the channels it still has. */
   gatewayFrames(gateway: string, message: Uint8Array, live?: number[]): Promise<void>;

@@ -121,6 +121,19 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       return stats;
     }
 
+    async restartObject(name: string): Promise<void> {
+      this.log.log('warn', 'object_restart', { object: name });
+      // Answered first, then reset: the caller learns it happened, and nothing of this instance runs on.
+      this.ctx.waitUntil(
+        new Promise<void>((resolve) =>
+          setTimeout(() => {
+            resolve();
+            this.ctx.abort('restarted by the admin API');
+          }, 0),
+        ),
+      );
+    }
+
     // Durable Object RPC between the namespace's objects (docs/scale.md).
 
     async gatewayFrames(gateway: string, message: Uint8Array, live?: number[]): Promise<void> {

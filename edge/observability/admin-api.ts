@@ -13,6 +13,7 @@
  * | `GET /admin/<ns>/topics?limit=` | `{ namespace, topics: [{ topic, rate, messages, retained }], untracked }` (busiest first) |
  * | `GET /admin/<ns>/subscriptions?limit=` | `{ namespace, subscriptions: [{ clientId, filter, qos, shareGroup?, online }], truncated }` |
  * | `/admin/<ns>/users…`, `/admin/<ns>/acl…` | users and ACL entries at runtime: admin-users.ts |
+ * | `POST /admin/<ns>/objects/<name>/restart` | `{ namespace, object, restarted: true }`: resets one of the namespace's objects (its core, or a gateway listed in `stats.objects`); its memory is lost and its clients are disconnected, as when Cloudflare restarts it. For operations and fault tests. |
  *
  * Errors are `{ "error": "..." }` with 400 (bad input), 401 (token), 404,
  * 405 (method, with `Allow`), 409 (users and ACL: a configured user), 413
@@ -23,6 +24,7 @@ import { validateTopicName } from '../../shared/topic.ts';
 import type { EdgeEnv } from '../env.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseCount, parseLimit } from './http.ts';
+import { gatewayNamespace } from '../gateway/gateway-names.ts';
 import { handleUsersAction, parseUsersAction, usersAllowedMethods, type UsersAction } from './admin-users.ts';
 
 /** Default and largest `?limit=` of the list endpoints. */
@@ -38,6 +40,7 @@ type AdminAction =
   | { kind: 'history' }
   | { kind: 'topics' }
   | { kind: 'subscriptions' }
+  | { kind: 'restart'; object: string }
   | UsersAction;
 
 /** What follows `/admin/<ns>/`: one of the routes above; undefined for none, null for a client id that is not valid percent-encoding. */
@@ -52,6 +55,13 @@ function parseAction(rest: string): AdminAction | undefined | null {
   if (parts.length === 1 && parts[0] === 'history') return { kind: 'history' };
   if (parts.length === 1 && parts[0] === 'topics') return { kind: 'topics' };
   if (parts.length === 1 && parts[0] === 'subscriptions') return { kind: 'subscriptions' };
+  if (parts.length === 3 && parts[0] === 'objects' && parts[2] === 'restart' && parts[1] !== undefined && parts[1] !== '') {
+    try {
+      return { kind: 'restart', object: decodeURIComponent(parts[1]) };
+    } catch {
+      return null;
+    }
+  }
   if (parts.length === 3 && parts[0] === 'clients' && parts[2] === 'disconnect' && parts[1] !== undefined && parts[1] !== '') {
     try {
       return { kind: 'disconnect', clientId: decodeURIComponent(parts[1]) };
@@ -71,6 +81,7 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
   history: ['GET'],
   topics: ['GET'],
   subscriptions: ['GET'],
+  restart: ['POST'],
   ...usersAllowedMethods,
 };
 
@@ -112,6 +123,15 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
         // One more than asked tells whether the list was cut.
         const clients = await stub.listClients(limit + 1);
         return jsonResponse(200, { namespace, clients: clients.slice(0, limit), truncated: clients.length > limit });
+      }
+      case 'restart': {
+        // Only the namespace's own objects: its core (its name) or one of its gateways.
+        if (action.object !== namespace && gatewayNamespace(action.object) !== namespace) {
+          return jsonError(404, `"${action.object}" is not an object of namespace "${namespace}": see "objects" in /admin/${namespace}/stats`);
+        }
+        log.log('warn', 'admin_restart', { namespace, object: action.object });
+        await namespaceStub(env, action.object).restartObject(action.object);
+        return jsonResponse(200, { namespace, object: action.object, restarted: true });
       }
       case 'disconnect': {
         const disconnected = await stub.disconnectClient(action.clientId);

@@ -4,6 +4,7 @@
  */
 import type { NamespaceStats } from './stats.ts';
 import type { RuleReport } from '../rules/rules.ts';
+import type { ObjectStats } from '../gateway/object-stats.ts';
 import { type MetricFamily } from '../../shared/prometheus.ts';
 
 export { formatPrometheus, PrometheusContentType, type MetricFamily } from '../../shared/prometheus.ts';
@@ -39,6 +40,18 @@ const ruleMetrics: Array<{ name: string; type: MetricFamily['type']; help: strin
   { name: 'mqtt_rule_outbox_pending', type: 'gauge', help: 'Messages in the outbox waiting for the rule target.', value: (r) => r.pending },
 ];
 
+/** Per Durable Object of the namespace (its core and each gateway), labelled `namespace`, `role` and `object`. */
+const objectMetrics: Array<{ name: string; type: MetricFamily['type']; help: string; value: (object: ObjectStats) => number }> = [
+  { name: 'mqtt_object_connections', type: 'gauge', help: 'Clients the object holds.', value: (o) => o.connections },
+  { name: 'mqtt_object_messages_received_total', type: 'counter', help: 'Core: MQTT packets the namespace received; gateway: link frames it carried to the core.', value: (o) => o.messagesIn },
+  { name: 'mqtt_object_messages_sent_total', type: 'counter', help: 'Core: MQTT packets the namespace sent; gateway: link frames the core sent it.', value: (o) => o.messagesOut },
+  { name: 'mqtt_object_calls_received_total', type: 'counter', help: 'Cross-object calls the core got from this gateway (each billed as a request).', value: (o) => o.callsIn },
+  { name: 'mqtt_object_calls_sent_total', type: 'counter', help: 'Cross-object calls the core made to this gateway (each billed as a request).', value: (o) => o.callsOut },
+];
+
+/** The metric names added when a namespace has gateways (MQTT_GATEWAYS > 1). */
+export const objectMetricNames: readonly string[] = objectMetrics.map((metric) => metric.name);
+
 /** Every metric name `/metrics` exposes for a namespace (README, tests). */
 export const namespaceMetricNames: readonly string[] = ['mqtt_info', ...namespaceMetrics.map((metric) => metric.name)];
 /** The metric names added when a namespace has rules. */
@@ -66,6 +79,13 @@ export function namespaceMetricFamilies(all: readonly NamespaceStats[]): MetricF
       type: metric.type,
       help: metric.help,
       samples: all.flatMap((stats) => stats.rules.map((rule) => ({ labels: { namespace: stats.namespace, rule: rule.name }, value: metric.value(rule) }))),
+    })),
+    // A namespace of one object (no gateways) shows no per-object families: the namespace's own are that object's.
+    ...(all.every((stats) => (stats.objects ?? []).length <= 1) ? [] : objectMetrics).map((metric) => ({
+      name: metric.name,
+      type: metric.type,
+      help: metric.help,
+      samples: all.flatMap((stats) => (stats.objects ?? []).map((object) => ({ labels: { namespace: stats.namespace, role: object.role, object: object.name }, value: metric.value(object) }))),
     })),
   ];
 }

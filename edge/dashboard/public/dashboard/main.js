@@ -8,6 +8,7 @@ import { clearMessages, disconnectMqtt, setupMqttClient, updateMqttUrl } from '.
 import { loadNamespaces, rememberNamespace } from './namespaces.js';
 import { loadRetained, setupRetained } from './retained.js';
 import { loadRules } from './rules.js';
+import { renderObjects } from './objects.js';
 import { loadSubscriptions, setupSubscriptions } from './subscriptions.js';
 import { loadTopics, setupTopics } from './topics.js';
 import { addLiveSample, loadHistory, resetTraffic, setupTraffic } from './traffic.js';
@@ -104,6 +105,7 @@ async function pollStats() {
     showBanner('');
     setLive('ok', 'live');
     addLiveSample(stats);
+    renderObjects(stats);
   } catch (error) {
     if (isUnauthorized(error)) return;
     setLive('bad', 'offline');
