@@ -25,6 +25,7 @@ import { Gateway, type GatewayClientAttachment } from './gateway/gateway.ts';
 import { GatewayLinks } from './gateway/gateway-links.ts';
 import { gatewayNamespace } from './gateway/gateway-names.ts';
 import { ObjectRates } from './gateway/object-stats.ts';
+import { MeteredSql } from './core/metered-sql.ts';
 import { SysTopicsPublisher } from './observability/sys-topics.ts';
 
 /** Storage key (synchronous KV) of the namespace's name, for wakes that do not tell it. */
@@ -69,6 +70,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     /** Gateway role: the clients this object holds for its namespace's core. */
     private gateway: Gateway<WebSocket> | undefined;
     private readonly objectRates = new ObjectRates();
+    /** Every part of this object reads and writes SQLite through this, so its rows are counted (they are billed). */
+    private readonly sql: MeteredSql;
     private log: Logger;
     /** The alarm time this instance last set; unknown (undefined) after a wake. */
     private alarmAt: number | undefined;
@@ -83,6 +86,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
 
     constructor(ctx: DurableObjectState, env: EdgeEnv) {
       super(ctx, env);
+      this.sql = new MeteredSql(ctx.storage.sql);
       this.rememberedNamespace = ctx.storage.kv.get<string>(NamespaceKey);
       this.namespace = ctx.id.name ?? this.rememberedNamespace ?? 'default';
       // Named by namespace (one object per namespace), as the sidecar names its lines.
@@ -115,8 +119,9 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       // Clients behind gateways are this namespace's connections too; the core's own are the rest.
       const behindGateways = gateways.reduce((sum, gateway) => sum + gateway.connections, 0);
       stats.objects = this.objectRates.sample(now, [
-        { role: 'core', name: this.namespace, connections: stats.connected - behindGateways, messagesIn: stats.counters.messagesReceived, messagesOut: stats.counters.messagesSent, callsIn: 0, callsOut: 0 },
-        ...gateways.map((gateway) => ({ role: 'gateway' as const, name: gateway.name, connections: gateway.connections, messagesIn: gateway.framesIn, messagesOut: gateway.framesOut, callsIn: gateway.callsIn, callsOut: gateway.callsOut })),
+        { role: 'core', name: this.namespace, connections: stats.connected - behindGateways, messagesIn: stats.counters.messagesReceived, messagesOut: stats.counters.messagesSent, callsIn: 0, callsOut: 0, rowsRead: this.sql.rowsRead, rowsWritten: this.sql.rowsWritten },
+        // A gateway keeps nothing in SQLite: its clients' channels are in their WebSocket attachments.
+        ...gateways.map((gateway) => ({ role: 'gateway' as const, name: gateway.name, connections: gateway.connections, messagesIn: gateway.framesIn, messagesOut: gateway.framesOut, callsIn: gateway.callsIn, callsOut: gateway.callsOut, rowsRead: 0, rowsWritten: 0 })),
       ]);
       return stats;
     }
@@ -286,11 +291,11 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       this.log = consoleLogger({ component: 'edge', namespace: this.namespace }, resolved.logLevel);
       this.maxMessageBytes = resolved.limits.maxPacketSize + WebSocketMessageSlack;
       // Authentication and the ACL decide by configuration plus this namespace's runtime users and entries.
-      const runtime = new RuntimeAccess(this.ctx.storage.sql, resolved.accessFor(this.namespace).settings, () => Date.now(), () => this.core?.accessChanged());
+      const runtime = new RuntimeAccess(this.sql, resolved.accessFor(this.namespace).settings, () => Date.now(), () => this.core?.accessChanged());
       this.runtime = runtime;
       const core = new Namespace({
         namespace: this.namespace,
-        sql: this.ctx.storage.sql,
+        sql: this.sql,
         onStorageCreated: () => this.rememberNamespace(),
         limits: resolved.limits,
         log: this.log,
@@ -384,7 +389,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     }
 
     private linkDeviceStore(): LinkDeviceStore {
-      return (this.linkDevices ??= new LinkDeviceStore(this.ctx.storage.sql));
+      return (this.linkDevices ??= new LinkDeviceStore(this.sql));
     }
 
     private hostLink(ws: WebSocket, attachment: LinkAttachment): LinkHost {

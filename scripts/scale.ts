@@ -6,7 +6,7 @@
  * MQTT.js clients over WebSocket spread over the gateways by the Worker, and
  * three scenarios at QoS 1:
  *
- * - p2p: --clients/20 pairs, each publisher to its own subscriber;
+ * - p2p: --clients/10 pairs, each publisher to its own subscriber (10 × --messages each);
  * - fanout: one publisher, --clients subscribers of one topic (1 → 1000);
  * - fanin: --clients publishers, one subscriber of all their topics (1000 → 1).
  *
@@ -63,6 +63,11 @@ interface Result {
   busiestGatewayShare: number;
   /** MQTT packets the core handled (in + out) per published message. */
   corePacketsPerPublish: number;
+  /** SQLite rows the core wrote and read per published message (billed per row). */
+  rowsWrittenPerPublish: number;
+  rowsReadPerPublish: number;
+  /** Per object during the scenario: clients held, messages (core: MQTT packets; gateway: link frames) and calls, in and out. */
+  perObject: Array<{ role: string; name: string; connections: number; messagesIn: number; messagesOut: number; callsIn: number; callsOut: number }>;
 }
 
 function workerdCpuMs(): number {
@@ -117,7 +122,7 @@ async function run(edge: LocalEdge, gateways: number, scenario: Scenario): Promi
   let subscribers: MqttClient[];
   let topics: (i: number) => string;
   if (scenario === 'p2p') {
-    const pairs = Math.max(1, Math.floor(clientCount / 20));
+    const pairs = Math.max(1, Math.floor(clientCount / 10));
     subscribers = await connectAll(url, pairs, 'sub');
     publishers = await connectAll(url, pairs, 'pub');
     await Promise.all(subscribers.map((client, i) => subscribe(client, `pair/${i}`)));
@@ -133,7 +138,9 @@ async function run(edge: LocalEdge, gateways: number, scenario: Scenario): Promi
     await Promise.all(subscribers.map((client) => subscribe(client, 'in/+')));
     topics = (i) => `in/${i}`;
   }
-  const published = publishers.length * messagesPerPublisher;
+  // Each p2p publisher sends ten times as many: a total like the other two scenarios'.
+  const perPublisher = scenario === 'p2p' ? messagesPerPublisher * 10 : messagesPerPublisher;
+  const published = publishers.length * perPublisher;
   const expected = scenario === 'fanout' ? published * subscribers.length : published;
   let delivered = 0;
   const done = new Promise<void>((resolve) => {
@@ -145,7 +152,7 @@ async function run(edge: LocalEdge, gateways: number, scenario: Scenario): Promi
   const before = await objects(edge, namespace);
   const cpuBefore = workerdCpuMs();
   const started = performance.now();
-  await Promise.all(publishers.map((client, i) => publishAll(client, topics(i), messagesPerPublisher)));
+  await Promise.all(publishers.map((client, i) => publishAll(client, topics(i), perPublisher)));
   // Every publish is acknowledged; wait for the deliveries, and give up only on a stall.
   let last = -1;
   while (delivered < expected) {
@@ -155,8 +162,17 @@ async function run(edge: LocalEdge, gateways: number, scenario: Scenario): Promi
     last = delivered;
   }
   const seconds = (performance.now() - started) / 1000;
+  // The subscribers' acknowledgements are still on their way when the last message arrives: count them too.
+  let after = await objects(edge, namespace);
+  for (let i = 0; i < 25; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const next = await objects(edge, namespace);
+    const same = JSON.stringify(next.map(({ messagesIn, messagesOut, callsIn, callsOut }) => [messagesIn, messagesOut, callsIn, callsOut])) === JSON.stringify(after.map(({ messagesIn, messagesOut, callsIn, callsOut }) => [messagesIn, messagesOut, callsIn, callsOut]));
+    after = next;
+    if (same) break;
+  }
   const cpuMs = workerdCpuMs() - cpuBefore;
-  const after = await objects(edge, namespace);
+  const held = new Map(after.map((row) => [row.name, row.connections]));
   const delta = (name: string, key: keyof ObjectRow): number => {
     const now = after.find((row) => row.name === name)?.[key] as number | undefined;
     const was = before.find((row) => row.name === name)?.[key] as number | undefined;
@@ -181,17 +197,39 @@ async function run(edge: LocalEdge, gateways: number, scenario: Scenario): Promi
     gatewaysUsed: gatewayRows.filter((row) => row.connections > 0 || delta(row.name, 'messagesIn') > 0).length,
     busiestGatewayShare: totalFrames === 0 ? 0 : Math.max(...frames) / totalFrames,
     corePacketsPerPublish: corePackets / published,
+    rowsWrittenPerPublish: core === undefined ? 0 : delta(core.name, 'rowsWritten') / published,
+    rowsReadPerPublish: core === undefined ? 0 : delta(core.name, 'rowsRead') / published,
+    perObject: after.map((row) => ({
+      role: row.role,
+      name: row.name,
+      connections: held.get(row.name) ?? 0,
+      messagesIn: delta(row.name, 'messagesIn'),
+      messagesOut: delta(row.name, 'messagesOut'),
+      callsIn: delta(row.name, 'callsIn'),
+      callsOut: delta(row.name, 'callsOut'),
+    })),
   };
+}
+
+function objectTable(results: Result[]): string {
+  const lines = ['| scenario | gateways | object | clients | messages in | messages out | calls in | calls out |', '|---|---:|---|---:|---:|---:|---:|---:|'];
+  for (const r of results) {
+    for (const o of r.perObject) {
+      const calls = o.role === 'gateway' ? [o.callsIn, o.callsOut].map((n) => n.toLocaleString('en')) : ['–', '–'];
+      lines.push(`| ${r.scenario} | ${r.gateways} | ${o.role} ${o.name.replace(/^[^/]*\//, '')} | ${o.connections.toLocaleString('en')} | ${o.messagesIn.toLocaleString('en')} | ${o.messagesOut.toLocaleString('en')} | ${calls.join(' | ')} |`);
+    }
+  }
+  return lines.join('\n');
 }
 
 function table(results: Result[]): string {
   const lines = [
-    '| scenario | gateways | published | deliveries | loss | deliveries/s | workerd CPU ms per 1,000 deliveries | cross-object calls per publish | gateways used | busiest gateway share | core packets per publish |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| scenario | gateways | published | deliveries | loss | deliveries/s | workerd CPU ms per 1,000 deliveries | cross-object calls per publish | gateways used | busiest gateway share | core packets per publish | SQLite rows written / read per publish |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
     lines.push(
-      `| ${r.scenario} | ${r.gateways} | ${r.published.toLocaleString('en')} | ${r.delivered.toLocaleString('en')} | ${r.expected - r.delivered} | ${Math.round(r.delivered / r.seconds).toLocaleString('en')} | ${((r.cpuMs / r.delivered) * 1000).toFixed(0)} | ${r.gateways === 1 ? '0' : r.callsPerPublish.toFixed(3)} | ${r.gateways === 1 ? '–' : r.gatewaysUsed} | ${r.gateways === 1 ? '–' : `${Math.round(r.busiestGatewayShare * 100)} %`} | ${r.corePacketsPerPublish.toFixed(2)} |`,
+      `| ${r.scenario} | ${r.gateways} | ${r.published.toLocaleString('en')} | ${r.delivered.toLocaleString('en')} | ${r.expected - r.delivered} | ${Math.round(r.delivered / r.seconds).toLocaleString('en')} | ${((r.cpuMs / r.delivered) * 1000).toFixed(0)} | ${r.gateways === 1 ? '0' : r.callsPerPublish.toFixed(3)} | ${r.gateways === 1 ? '–' : r.gatewaysUsed} | ${r.gateways === 1 ? '–' : `${Math.round(r.busiestGatewayShare * 100)} %`} | ${r.corePacketsPerPublish.toFixed(2)} | ${r.rowsWrittenPerPublish.toFixed(2)} / ${r.rowsReadPerPublish.toFixed(2)} |`,
     );
   }
   return lines.join('\n');
@@ -215,7 +253,7 @@ async function main(): Promise<void> {
     }
   }
   const date = new Date().toISOString().slice(0, 10);
-  const summary = `# npm run scale, ${date}\n\n${clientCount} clients, ${messagesPerPublisher} QoS 1 messages per publisher, MQTT.js over WebSocket, one local workerd.\n\n${table(results)}\n`;
+  const summary = `# npm run scale, ${date}\n\n${clientCount} clients (p2p: ${Math.floor(clientCount / 10)} pairs), ${messagesPerPublisher} QoS 1 messages per publisher (p2p: ${messagesPerPublisher * 10}), MQTT.js over WebSocket, one local workerd.\n\n${table(results)}\n\nPer object (core: MQTT packets; gateway: link frames to and from the core, and the calls that carried them):\n\n${objectTable(results)}\n`;
   const dir = join(repoRoot, 'bench-results', `scale-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'summary.md'), summary);

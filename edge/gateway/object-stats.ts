@@ -20,6 +20,9 @@ export interface ObjectTotals {
   /** Gateway: cross-object calls to the core and from it (every one billed as a request). */
   callsIn: number;
   callsOut: number;
+  /** SQLite rows the object read and wrote since it last started (billed per row; memory only, so they restart with the object). */
+  rowsRead: number;
+  rowsWritten: number;
 }
 
 export interface ObjectStats extends ObjectTotals {

@@ -47,6 +47,8 @@ const objectMetrics: Array<{ name: string; type: MetricFamily['type']; help: str
   { name: 'mqtt_object_messages_sent_total', type: 'counter', help: 'Core: MQTT packets the namespace sent; gateway: link frames the core sent it.', value: (o) => o.messagesOut },
   { name: 'mqtt_object_calls_received_total', type: 'counter', help: 'Cross-object calls the core got from this gateway (each billed as a request).', value: (o) => o.callsIn },
   { name: 'mqtt_object_calls_sent_total', type: 'counter', help: 'Cross-object calls the core made to this gateway (each billed as a request).', value: (o) => o.callsOut },
+  { name: 'mqtt_object_sqlite_rows_read_total', type: 'counter', help: 'SQLite rows the object read since it last started (billed per row).', value: (o) => o.rowsRead },
+  { name: 'mqtt_object_sqlite_rows_written_total', type: 'counter', help: 'SQLite rows the object wrote since it last started (billed per row).', value: (o) => o.rowsWritten },
 ];
 
 /** The metric names added when a namespace has gateways (MQTT_GATEWAYS > 1). */

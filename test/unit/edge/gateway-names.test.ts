@@ -44,7 +44,7 @@ describe('gateway names and placement', () => {
 
   it('reports rates per second between two readings', () => {
     const rates = new ObjectRates();
-    const object = { role: 'gateway' as const, name: 'g', connections: 2, messagesIn: 10, messagesOut: 0, callsIn: 1, callsOut: 0 };
+    const object = { role: 'gateway' as const, name: 'g', connections: 2, messagesIn: 10, messagesOut: 0, callsIn: 1, callsOut: 0, rowsRead: 0, rowsWritten: 0 };
     expect(rates.sample(1000, [object])[0]?.rates.messagesIn).toBe(0);
     const second = rates.sample(3000, [{ ...object, messagesIn: 30, callsIn: 5 }])[0];
     expect(second?.rates).toEqual({ messagesIn: 10, messagesOut: 0, callsIn: 2, callsOut: 0 });
