@@ -70,6 +70,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     /** Gateway role: the clients this object holds for its namespace's core. */
     private gateway: Gateway<WebSocket> | undefined;
     private readonly objectRates = new ObjectRates();
+    /** Gateway role: each client socket's attachment, read once (not on every message). */
+    private readonly gatewayClients = new WeakMap<WebSocket, GatewayClientAttachment>();
     /** Every part of this object reads and writes SQLite through this, so its rows are counted (they are billed). */
     private readonly sql: MeteredSql;
     private log: Logger;
@@ -200,9 +202,19 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const channel = gateway.open(server, request.headers.get(InternalHeader.RemoteAddress) ?? undefined);
       const attachment: GatewayClientAttachment = { v: 1, kind: 'gateway-client', gateway: name, channel };
       server.serializeAttachment(attachment);
+      this.gatewayClients.set(server, attachment);
       const protocol = request.headers.get(InternalHeader.Subprotocol);
       // The 101 must echo the chosen subprotocol, or browsers drop the connection.
       return new Response(null, { status: 101, webSocket: client, headers: protocol === null ? {} : { 'Sec-WebSocket-Protocol': protocol } });
+    }
+
+    /** The gateway attachment of a socket, if it is a gateway's client; a socket known as the core's own is not read. */
+    private gatewayClientOf(ws: WebSocket): GatewayClientAttachment | undefined {
+      const known = this.gatewayClients.get(ws);
+      if (known !== undefined || this.connectionIds.has(ws) || this.links.has(ws)) return known;
+      const attachment = readGatewayAttachment(ws);
+      if (attachment !== undefined) this.gatewayClients.set(ws, attachment);
+      return attachment;
     }
 
     private async gatewayClientMessage(attachment: GatewayClientAttachment, ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
@@ -430,7 +442,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     }
 
     override async webSocketMessage(ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
-      const atGateway = readGatewayAttachment(ws);
+      const atGateway = this.gatewayClientOf(ws);
       if (atGateway !== undefined) return this.gatewayClientMessage(atGateway, ws, message);
       const core = this.getCore();
       const link = this.linkOf(ws);
@@ -460,7 +472,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
 
     override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
       safeClose(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
-      const atGateway = readGatewayAttachment(ws);
+      const atGateway = this.gatewayClientOf(ws);
       if (atGateway !== undefined) return this.gatewayRole(atGateway.gateway).closed(atGateway.channel);
       const link = this.linkOf(ws);
       if (link !== undefined) {
@@ -477,7 +489,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     }
 
     override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
-      const atGateway = readGatewayAttachment(ws);
+      const atGateway = this.gatewayClientOf(ws);
       if (atGateway !== undefined) return this.gatewayRole(atGateway.gateway).closed(atGateway.channel);
       const link = this.linkOf(ws);
       if (link !== undefined) {
