@@ -293,6 +293,28 @@ describe('dashboard', () => {
     await page.close();
   });
 
+  it("lists the namespace's objects when it is spread over gateways, names as text", async () => {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    const errors = watchErrors(page);
+    // This edge is one object; the stats answer gets the objects a namespace with gateways reports (test/gateways/ checks the real ones).
+    await page.route('**/admin/default/stats', async (route) => {
+      const stats = (await (await route.fetch()).json()) as Record<string, unknown>;
+      const object = (role: string, name: string, connections: number) => ({ role, name, connections, messagesIn: 10, messagesOut: 12, callsIn: 3, callsOut: 2, rowsRead: 0, rowsWritten: 0, rates: { messagesIn: 4.5, messagesOut: 120, callsIn: 1.5, callsOut: 0.5 } });
+      stats['objects'] = [object('core', 'default', 0), object('gateway', 'default/gw/weur/0', 40), object('gateway', 'default/gw/<img src=x onerror=alert(1)>/1', 2)];
+      await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(stats) });
+    });
+    await signIn(page);
+    await page.locator('#objects-panel').waitFor({ state: 'visible', timeout: 10_000 });
+    await waitFor(() => page.locator('#objects-body tr').count()).toBe(3);
+    const text = (await page.locator('#objects-body').textContent()) ?? '';
+    expect(text).toContain('default/gw/weur/0');
+    expect(text).toContain('<img src=x onerror=alert(1)>');
+    expect(await page.evaluate(() => document.querySelectorAll('#objects-panel img').length)).toBe(0);
+    expect(await page.locator('#sections a[href="#objects-panel"]').getAttribute('hidden')).toBeNull();
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('fits a phone screen, with the MQTT client one tap from the top', async () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     const page = await context.newPage();
