@@ -56,10 +56,6 @@ export function gatewayNamespace(name: string): string | undefined {
   return at <= 0 ? undefined : name.slice(0, at);
 }
 
-export function isGatewayName(name: string): boolean {
-  return gatewayNamespace(name) !== undefined;
-}
-
 /**
  * Which gateway a new WebSocket gets. The Worker does not know the client id
  * yet (CONNECT follows the upgrade), and no client id needs a fixed gateway

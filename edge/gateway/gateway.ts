@@ -34,14 +34,6 @@ export interface GatewayCoreCalls {
   frames(message: Uint8Array, live: number[] | undefined): Promise<void>;
 }
 
-export interface GatewayCounts {
-  connections: number;
-  callsToCore: number;
-  bytesToCore: number;
-  callsFromCore: number;
-  bytesFromCore: number;
-}
-
 /** WebSocket close code when the core cannot be reached: the client should come back later. */
 const TryAgainLater = 1013;
 
@@ -51,8 +43,6 @@ export class Gateway<S extends GatewaySocket> {
   /** Whether the core has heard which channels survived this instance's start. */
   private synced = false;
   private readonly calls: BatchedCalls;
-  private callsFromCore = 0;
-  private bytesFromCore = 0;
 
   constructor(
     readonly name: string,
@@ -76,10 +66,6 @@ export class Gateway<S extends GatewaySocket> {
 
   get connections(): number {
     return this.sockets.size;
-  }
-
-  counts(): GatewayCounts {
-    return { connections: this.sockets.size, callsToCore: this.calls.counts.calls, bytesToCore: this.calls.counts.bytes, callsFromCore: this.callsFromCore, bytesFromCore: this.bytesFromCore };
   }
 
   /** A new client socket: its channel (for its attachment); the core hears of it before any of its data. */
@@ -120,8 +106,6 @@ export class Gateway<S extends GatewaySocket> {
    * are gone), so the core ends them rather than wait for them.
    */
   deliver(message: Uint8Array): number[] {
-    this.callsFromCore++;
-    this.bytesFromCore += message.byteLength;
     let frames: LinkFrame[];
     try {
       frames = decodeLinkFrames(message);

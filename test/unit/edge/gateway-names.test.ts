@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadEdgeConfig } from '../../../edge/config.ts';
-import { gatewayName, gatewayNamespace, isGatewayName, locationHintFor, pickGatewayIndex } from '../../../edge/gateway/gateway-names.ts';
+import { gatewayName, gatewayNamespace, locationHintFor, pickGatewayIndex } from '../../../edge/gateway/gateway-names.ts';
 import { ObjectRates } from '../../../edge/gateway/object-stats.ts';
 
 describe('gateway names and placement', () => {
@@ -9,8 +9,8 @@ describe('gateway names and placement', () => {
     expect(name).toBe('tenant-1/gw/weur/3');
     expect(gatewayNamespace(name)).toBe('tenant-1');
     // A namespace name cannot hold "/", so no namespace is taken for a gateway.
-    expect(isGatewayName('tenant-1')).toBe(false);
-    expect(isGatewayName('/gw/x/1')).toBe(false);
+    expect(gatewayNamespace('tenant-1')).toBeUndefined();
+    expect(gatewayNamespace('/gw/x/1')).toBeUndefined();
   });
 
   it('maps the request region to a location hint, and none without one', () => {
