@@ -144,7 +144,6 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     // Durable Object RPC between the namespace's objects (docs/scale.md).
 
     async gatewayFrames(gateway: string, message: Uint8Array, live?: number[]): Promise<void> {
-      this.getCore();
       await this.gatewayLinks().receive(gateway, message, live);
     }
 
@@ -171,7 +170,9 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const existing: Array<{ socket: WebSocket; channel: number }> = [];
       for (const ws of this.ctx.getWebSockets()) {
         const attachment = readGatewayAttachment(ws);
-        if (attachment !== undefined) existing.push({ socket: ws, channel: attachment.channel });
+        if (attachment === undefined) continue;
+        existing.push({ socket: ws, channel: attachment.channel });
+        this.gatewayClients.set(ws, attachment);
       }
       const core = this.env.BROKER.get(this.env.BROKER.idFromName(namespace)) as unknown as BrokerNamespaceRpc;
       this.gateway = new Gateway<WebSocket>(name, existing, { frames: (message, live) => core.gatewayFrames(name, message, live) }, (error, clients) =>
@@ -180,12 +181,10 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       return this.gateway;
     }
 
+    /** The core's links to its gateways, built with the core (their devices are connections it restores). */
     private gatewayLinks(): GatewayLinks {
-      return (this.gateways ??= new GatewayLinks(this.linkDeviceStore(), this.getCore().connectionLog, () => this.getCore(), {
-        deliver: (gateway, message) => this.gatewayStub(gateway).gatewayDeliver(gateway, message),
-        reset: (gateway, reason) => this.gatewayStub(gateway).gatewayReset(gateway, reason),
-        probe: (gateway) => this.gatewayStub(gateway).gatewayProbe(gateway),
-      }));
+      this.getCore();
+      return this.gateways as GatewayLinks;
     }
 
     private gatewayStub(gateway: string): BrokerNamespaceRpc {
@@ -219,18 +218,13 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
 
     private async gatewayClientMessage(attachment: GatewayClientAttachment, ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
       const gateway = this.gatewayRole(attachment.gateway);
-      if (typeof message === 'string') {
-        // MQTT over WebSocket is binary only [MQTT-6.0.0-1].
-        this.log.log('warn', 'text_frame', { gateway: attachment.gateway, channel: attachment.channel });
-        await gateway.refuse(attachment.channel, 1003, 'MQTT needs binary frames');
+      const refusal = refusalOf(message, this.maxMessageBytes);
+      if (refusal !== undefined) {
+        this.log.log('warn', refusal.event, { gateway: attachment.gateway, channel: attachment.channel, ...refusal.fields });
+        await gateway.refuse(attachment.channel, refusal.code, refusal.reason);
         return;
       }
-      if (message.byteLength > this.maxMessageBytes) {
-        this.log.log('warn', 'message_too_large', { gateway: attachment.gateway, channel: attachment.channel, bytes: message.byteLength, limit: this.maxMessageBytes });
-        await gateway.refuse(attachment.channel, 1009, 'message larger than the maximum packet size');
-        return;
-      }
-      await gateway.received(attachment.channel, new Uint8Array(message));
+      await gateway.received(attachment.channel, new Uint8Array(message as ArrayBuffer));
     }
 
     async listClients(limit: number): Promise<ClientSummary[]> {
@@ -339,8 +333,9 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const connections: Array<{ state: ConnectionState; transport: Transport }> = [];
       const liveLinks = new Set<string>();
       for (const ws of this.ctx.getWebSockets()) {
-        const link = readLinkAttachment(ws);
+        // A gateway's clients are not this core's connections (an object is one or the other).
         if (readGatewayAttachment(ws) !== undefined) continue;
+        const link = readLinkAttachment(ws);
         if (link !== undefined) {
           const host = this.hostLink(ws, link);
           liveLinks.add(link.id);
@@ -356,14 +351,20 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         connections.push({ state, transport: transportFor(ws) });
       }
       // Gateways' links have no socket: they are their devices' rows, and come back with them.
-      const behindGateways = this.gatewayLinks().restore();
+      const gateways = new GatewayLinks(this.linkDeviceStore(), core.connectionLog, () => this.getCore(), {
+        deliver: (gateway, message) => this.gatewayStub(gateway).gatewayDeliver(gateway, message),
+        reset: (gateway, reason) => this.gatewayStub(gateway).gatewayReset(gateway, reason),
+        probe: (gateway) => this.gatewayStub(gateway).gatewayProbe(gateway),
+      });
+      this.gateways = gateways;
+      const behindGateways = gateways.restore();
       for (const id of behindGateways.linkIds) liveLinks.add(id);
       connections.push(...behindGateways.connections);
       // Devices of links that did not survive (the object restarted) are gone with them.
       this.linkDeviceStore().forgetLinksExcept(liveLinks);
       core.restore(connections);
       // Not awaited: the wake goes on while the gateways answer.
-      if (behindGateways.linkIds.length > 0) this.ctx.waitUntil(this.gatewayLinks().probeRestored(behindGateways.linkIds));
+      if (behindGateways.linkIds.length > 0) this.ctx.waitUntil(gateways.probeRestored(behindGateways.linkIds));
       // Logged on every cold start and every wake from hibernation.
       this.log.log('info', 'namespace_started', { connections: connections.length, subscriptions: core.subscriptionCount });
       return core;
@@ -449,22 +450,16 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       if (link !== undefined) return this.linkMessage(link, ws, message);
       const id = this.connectionIdOf(ws);
       if (id === undefined) return;
-      if (typeof message === 'string') {
-        // MQTT over WebSocket is binary only [MQTT-6.0.0-1].
-        this.log.log('warn', 'text_frame', { connection: id });
-        safeClose(ws, 1003, 'MQTT needs binary frames');
-        await core.closed(id, 'protocol-error');
-        return;
-      }
-      if (message.byteLength > this.maxMessageBytes) {
-        // Refused unread: larger than any packet this namespace accepts (plus framing).
-        this.log.log('warn', 'message_too_large', { connection: id, bytes: message.byteLength, limit: this.maxMessageBytes });
-        safeClose(ws, 1009, 'message larger than the maximum packet size');
+      const refusal = refusalOf(message, this.maxMessageBytes);
+      if (refusal !== undefined) {
+        this.log.log('warn', refusal.event, { connection: id, ...refusal.fields });
+        safeClose(ws, refusal.code, refusal.reason);
         await core.closed(id, 'protocol-error');
         return;
       }
       try {
-        await core.receive(id, new Uint8Array(message));
+        // Not refused, so binary (refusalOf turns every text frame away).
+        await core.receive(id, new Uint8Array(message as ArrayBuffer));
       } catch (error) {
         this.log.log('error', 'message_failed', { connection: id, error: describeError(error) });
       }
@@ -543,6 +538,18 @@ function readAttachment(ws: WebSocket): ConnectionState | undefined {
   const value = ws.deserializeAttachment() as (Partial<ConnectionState> & { kind?: unknown }) | null;
   if (value === null || typeof value !== 'object' || value.v !== 1 || typeof value.id !== 'string' || value.kind !== undefined) return undefined;
   return value as ConnectionState;
+}
+
+/**
+ * Why a client's WebSocket message is refused unread, if it is: MQTT over
+ * WebSocket is binary only [MQTT-6.0.0-1], and a message larger than any
+ * packet the namespace accepts (plus framing) is not decoded at all. Shared
+ * by the core's own clients and a gateway's.
+ */
+function refusalOf(message: ArrayBuffer | string, maxBytes: number): { code: number; reason: string; event: string; fields: Record<string, number> } | undefined {
+  if (typeof message === 'string') return { code: 1003, reason: 'MQTT needs binary frames', event: 'text_frame', fields: {} };
+  if (message.byteLength > maxBytes) return { code: 1009, reason: 'message larger than the maximum packet size', event: 'message_too_large', fields: { bytes: message.byteLength, limit: maxBytes } };
+  return undefined;
 }
 
 function readGatewayAttachment(ws: WebSocket): GatewayClientAttachment | undefined {

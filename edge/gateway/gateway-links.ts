@@ -41,9 +41,10 @@ export interface GatewayView {
   callsOut: number;
   framesIn: number;
   framesOut: number;
-  bytesIn: number;
-  bytesOut: number;
 }
+
+type GatewayTotals = Omit<GatewayView, 'name' | 'connections'>;
+const NoTraffic: GatewayTotals = { callsIn: 0, callsOut: 0, framesIn: 0, framesOut: 0 };
 
 interface GatewayLink {
   host: LinkHost;
@@ -53,7 +54,7 @@ interface GatewayLink {
 export class GatewayLinks {
   private readonly links = new Map<string, GatewayLink>();
   /** Totals of links that ended, so the counts of a gateway do not restart with its link. */
-  private readonly ended = new Map<string, Omit<GatewayView, 'name' | 'connections'>>();
+  private readonly ended = new Map<string, GatewayTotals>();
 
   constructor(
     private readonly devices: LinkDeviceStore,
@@ -61,10 +62,6 @@ export class GatewayLinks {
     private readonly core: () => LinkCore,
     private readonly calls: GatewayCalls,
   ) {}
-
-  static isGatewayLinkId(id: string): boolean {
-    return id.startsWith(LinkIdPrefix);
-  }
 
   /** After a wake: the links of gateways that had clients, rebuilt from their rows, with their connections. */
   restore(): { linkIds: string[]; connections: Array<{ state: ConnectionState; transport: Transport }> } {
@@ -107,21 +104,16 @@ export class GatewayLinks {
 
   views(): GatewayView[] {
     const names = new Set([...this.links.keys(), ...this.ended.keys()]);
-    return [...names].sort().map((name) => {
-      const link = this.links.get(name);
-      const before = this.ended.get(name) ?? { callsIn: 0, callsOut: 0, framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
-      const traffic = link?.host.traffic;
-      return {
-        name,
-        connections: link?.host.deviceCount ?? 0,
-        callsIn: before.callsIn + (traffic?.messagesIn ?? 0),
-        callsOut: before.callsOut + (link?.calls.counts.calls ?? 0),
-        framesIn: before.framesIn + (traffic?.framesIn ?? 0),
-        framesOut: before.framesOut + (traffic?.framesOut ?? 0),
-        bytesIn: before.bytesIn + (traffic?.bytesIn ?? 0),
-        bytesOut: before.bytesOut + (traffic?.bytesOut ?? 0),
-      };
-    });
+    return [...names].sort().map((name) => ({ name, connections: this.links.get(name)?.host.deviceCount ?? 0, ...this.totalsOf(name) }));
+  }
+
+  /** A gateway's counts since this object started: its ended links' and its current one's. */
+  private totalsOf(name: string): GatewayTotals {
+    const before = this.ended.get(name) ?? NoTraffic;
+    const link = this.links.get(name);
+    if (link === undefined) return before;
+    const { messagesIn, framesIn, framesOut } = link.host.traffic;
+    return { callsIn: before.callsIn + messagesIn, callsOut: before.callsOut + link.calls.counts.calls, framesIn: before.framesIn + framesIn, framesOut: before.framesOut + framesOut };
   }
 
   private linkFor(gateway: string, logOpen: boolean): GatewayLink {
@@ -160,9 +152,9 @@ export class GatewayLinks {
   private async lost(gateway: string, error: string): Promise<void> {
     const link = this.links.get(gateway);
     if (link === undefined) return;
+    // Its counts are kept before the link goes (read after, they would lose the link's own).
+    this.ended.set(gateway, this.totalsOf(gateway));
     this.links.delete(gateway);
-    const view = this.views().find((each) => each.name === gateway);
-    if (view !== undefined) this.ended.set(gateway, { callsIn: view.callsIn, callsOut: view.callsOut, framesIn: view.framesIn, framesOut: view.framesOut, bytesIn: view.bytesIn, bytesOut: view.bytesOut });
     this.connectionLog.link('warn', 'link.closed', { sidecar: gateway, reason: error, devices: link.host.deviceCount });
     await link.host.closeAll(this.core(), 'network-error');
     await this.calls.reset(gateway, 'namespace lost this gateway').catch(() => undefined);

@@ -83,8 +83,8 @@ export class LinkHost {
     private readonly peer: LinkPeer = 'sidecar',
   ) {}
 
-  /** Frames and calls that crossed this link, for the per-object numbers (memory only). */
-  readonly traffic = { messagesIn: 0, messagesOut: 0, framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
+  /** Messages (for a gateway: calls) and frames that crossed this link, for the per-object numbers (memory only). */
+  readonly traffic = { messagesIn: 0, framesIn: 0, framesOut: 0 };
 
   /** Channels open on this link now. */
   openChannels(): number[] {
@@ -135,7 +135,6 @@ export class LinkHost {
     }
     this.traffic.messagesIn++;
     this.traffic.framesIn += frames.length;
-    this.traffic.bytesIn += message.byteLength;
     // Each device's packets are handled in order by the core; different devices go on side by side.
     const work: Array<Promise<void>> = [];
     for (const frame of frames) {
@@ -265,9 +264,7 @@ export class LinkHost {
   }
 
   private send(message: Uint8Array, frames: number): void {
-    this.traffic.messagesOut++;
     this.traffic.framesOut += frames;
-    this.traffic.bytesOut += message.byteLength;
     this.socket.send(message);
   }
 
