@@ -41,7 +41,12 @@ export type AccessEnv = Pick<
 
 /** Access settings of one scope: every namespace (from MQTT_*), or some (an MQTT_NAMESPACE_ACCESS entry). */
 export interface AccessSettings {
-  allowAnonymous: boolean;
+  /**
+   * Clients without credentials (or with credentials nothing here can
+   * check). Unset: refused, unless an `authenticate` hook of the broker's
+   * own is there to decide; a deployment is closed until someone opens it.
+   */
+  allowAnonymous?: boolean;
   passwords?: PasswordFile;
   acl?: Acl;
   jwt?: JwtVerifier;
@@ -79,7 +84,7 @@ export function loadAccessConfig(env: AccessEnv): AccessConfig {
   if (anonymous !== undefined && anonymous !== '' && anonymous !== 'true' && anonymous !== 'false') {
     throw new BrokerConfigError(`MQTT_ALLOW_ANONYMOUS="${anonymous}" must be true or false`);
   }
-  const global: AccessSettings = { allowAnonymous: anonymous !== 'false' };
+  const global: AccessSettings = anonymous === 'true' || anonymous === 'false' ? { allowAnonymous: anonymous === 'true' } : {};
   if (nonEmpty(env.MQTT_PASSWORDS)) global.passwords = withVariable('MQTT_PASSWORDS', () => parsePasswordFile(env.MQTT_PASSWORDS as string));
   if (nonEmpty(env.MQTT_ACL)) global.acl = withVariable('MQTT_ACL', () => parseAclFile(env.MQTT_ACL as string));
   const jwt = jwtFrom('MQTT_JWT', { secret: env.MQTT_JWT_SECRET, jwks: env.MQTT_JWT_JWKS, issuer: env.MQTT_JWT_ISSUER, audience: env.MQTT_JWT_AUDIENCE });
@@ -171,10 +176,12 @@ export function accessPolicyFor(config: AccessConfig, namespace: string): Access
  *   valid in this namespace (`mqtt.namespaces`, when present), its `sub` must
  *   equal the username when both are given, and `sub` is who the ACL sees;
  *   its claims may limit topics;
- * - a client without credentials is let in only when anonymous access is on;
+ * - a client without credentials is let in only when anonymous access is on
+ *   (MQTT_ALLOW_ANONYMOUS=true), or, when it is not set, if the broker has
+ *   an `authenticate` hook of its own (`hookDecides`) to decide instead;
  * - a username that nothing above knows is refused when passwords or JWT are configured.
  */
-export async function authenticateByConfig(settings: AccessSettings, ctx: AuthenticateContext): Promise<AllowDecision | DenyDecision> {
+export async function authenticateByConfig(settings: AccessSettings, ctx: AuthenticateContext, hookDecides = false): Promise<AllowDecision | DenyDecision> {
   const { username, password } = ctx;
   if (settings.passwords !== undefined && username !== undefined && settings.passwords.users.has(username)) {
     const ok = password !== undefined && (await verifyPassword(settings.passwords, username, password));
@@ -195,9 +202,7 @@ export async function authenticateByConfig(settings: AccessSettings, ctx: Authen
       ...(result.subject !== undefined ? { identity: result.subject } : {}),
     };
   }
-  if (username === undefined && password === undefined) {
-    return settings.allowAnonymous ? { allow: true } : { allow: false, reason: 'not-authorized' };
-  }
+  if (username === undefined && password === undefined) return anonymousDecision(settings, hookDecides);
   if (settings.passwords !== undefined || settings.jwt !== undefined) {
     // Credentials nobody can check: refuse rather than treat them as anonymous.
     if (settings.passwords !== undefined && username !== undefined) {
@@ -206,7 +211,18 @@ export async function authenticateByConfig(settings: AccessSettings, ctx: Authen
     }
     return { allow: false, reason: 'bad-credentials' };
   }
-  return settings.allowAnonymous ? { allow: true } : { allow: false, reason: 'not-authorized' };
+  return anonymousDecision(settings, hookDecides);
+}
+
+/** Said to a client refused for want of anything that could let it in, so that whoever runs the broker sees what to set. */
+export const NoCredentialsConfigured =
+  'anonymous clients are not allowed and no credentials are configured: set MQTT_PASSWORDS or MQTT_JWT_SECRET, add users through the admin API, or set MQTT_ALLOW_ANONYMOUS=true';
+
+/** A client with nothing configured to check its credentials by: anonymous, for MQTT_ALLOW_ANONYMOUS. */
+function anonymousDecision(settings: AccessSettings, hookDecides: boolean): AllowDecision | DenyDecision {
+  if (settings.allowAnonymous === true || (settings.allowAnonymous === undefined && hookDecides)) return { allow: true };
+  const nothingConfigured = settings.passwords === undefined && settings.jwt === undefined && settings.allowAnonymous === undefined;
+  return { allow: false, reason: 'not-authorized', ...(nothingConfigured ? { message: NoCredentialsConfigured } : {}) };
 }
 
 /** Whether any scope configures authentication (then the configuration's authenticate hook always runs). */
@@ -230,7 +246,7 @@ export function composeHooks<Env>(config: AccessConfig, user: UserHooks<Env>, se
     hooks.authenticate = async (ctx): Promise<AuthDecision> => {
       // Enhanced authentication is the user's hook's to run; configuration alone has no method.
       if (ctx.authenticationMethod !== undefined && userAuthenticate === undefined) return { allow: false, reason: 'bad-authentication-method' };
-      const decision = await authenticateByConfig(settings(ctx.namespace), ctx);
+      const decision = await authenticateByConfig(settings(ctx.namespace), ctx, userAuthenticate !== undefined);
       if (!decision.allow || userAuthenticate === undefined) return decision;
       const userDecision = await userAuthenticate(ctx);
       if ('challenge' in userDecision || !userDecision.allow) return userDecision;

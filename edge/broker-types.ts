@@ -69,6 +69,8 @@ export interface BrokerNamespaceRpc {
   listClients(limit: number): Promise<ClientSummary[]>;
   /** Disconnects a connected client (5.0: DISCONNECT 0x98); false if it is not connected. */
   disconnectClient(clientId: string): Promise<boolean>;
+  /** Disconnects every client as a clean broker stop does: wills first, then 5.0 clients DISCONNECT 0x8B; sessions kept. */
+  drain(): Promise<{ disconnected: number; wills: number }>;
   listRetained(limit: number): Promise<RetainedSummary[]>;
   /** Deletes the retained message of one topic; false if there was none. */
   deleteRetained(topic: string): Promise<boolean>;

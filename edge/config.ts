@@ -66,7 +66,6 @@ export interface EdgeVars extends RulesEnv {
 
 export interface EdgeConfig {
   limits: BrokerLimits;
-  allowAnonymous: boolean;
   namespaces: NamespaceSet;
   trustConnectingIp: boolean;
   takeover: 'any' | 'same-identity';
@@ -128,7 +127,6 @@ export function loadEdgeConfig(env: EdgeVars, base: Partial<BrokerLimits> = {}, 
   }
   return {
     limits,
-    allowAnonymous: parseBoolean('MQTT_ALLOW_ANONYMOUS', env.MQTT_ALLOW_ANONYMOUS, true),
     namespaces,
     trustConnectingIp: parseBoolean('MQTT_TRUST_CF_CONNECTING_IP', env.MQTT_TRUST_CF_CONNECTING_IP, true),
     takeover: parseTakeover(env.MQTT_TAKEOVER),

@@ -13,9 +13,3 @@ export const InternalHeader = {
   /** The upgrade goes to this gateway object of the namespace (docs/scale.md), which holds the client. */
   Gateway: 'x-broker-gateway',
 } as const;
-
-/** Headers the sidecar sends on its upgrade request. */
-export const BridgeHeader = {
-  Secret: 'x-mqtt-bridge-secret',
-  ClientAddress: 'x-mqtt-client-address',
-} as const;

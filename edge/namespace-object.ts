@@ -7,7 +7,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { BridgeCloseCode } from '../shared/bridge-close-codes.ts';
 import type { BrokerNamespaceClass, BrokerNamespaceRpc, BrokerResolver } from './broker-types.ts';
-import type { CloseCause, CloseKind } from './core/close-cause.ts';
+import { WebSocketCloseCode, type CloseCause } from './core/close-cause.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
 import { consoleLogger, describeError, type Logger } from './core/log.ts';
 import { Namespace } from './core/namespace.ts';
@@ -28,6 +28,11 @@ import { ObjectRates } from './gateway/object-stats.ts';
 import { MeteredSql } from './core/metered-sql.ts';
 import { SysTopicsPublisher } from './observability/sys-topics.ts';
 
+/** How long a drain waits for its clients to finish closing: a client that does not answer the close is not waited for longer. */
+const DrainCloseWaitMs = 2_000;
+/** `WebSocket.readyState` once the close handshake is done. */
+const WebSocketClosed = 3;
+
 /** Storage key (synchronous KV) of the namespace's name, for wakes that do not tell it. */
 const NamespaceKey = 'broker.namespace';
 
@@ -44,9 +49,6 @@ const WebSocketMessageSlack = 64 * 1024;
  * to the maximum packet size, and a device over it is closed alone.
  */
 const LinkMessageLimit = 32 * 1024 * 1024;
-
-/** WebSocket close codes for the core's close kinds (RFC 6455 §7.4.1). */
-const WebSocketCloseCode: Record<CloseKind, number> = { normal: 1000, 'protocol-error': 1002, policy: 1008, 'server-error': 1011 };
 
 /** What the sidecar's close codes say about why its device went away, for onDisconnect and the logs. */
 const BridgeCloseCauses: ReadonlyMap<number, CloseCause> = new Map([
@@ -233,6 +235,21 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
 
     async disconnectClient(clientId: string): Promise<boolean> {
       return this.getCore().disconnectClient(clientId);
+    }
+
+    async drain(): Promise<{ disconnected: number; wills: number }> {
+      const drained = await this.getCore().shutdown();
+      // Returned once the DISCONNECTs are out, so that a runtime stopped next (npm start's exit) cannot cut them off.
+      await this.gateways?.settled();
+      await this.clientSocketsClosed(DrainCloseWaitMs);
+      return drained;
+    }
+
+    /** Waits, at most `ms`, for the close handshake of every client socket of this object to finish. */
+    private async clientSocketsClosed(ms: number): Promise<void> {
+      const deadline = Date.now() + ms;
+      const closing = (): boolean => this.ctx.getWebSockets().some((ws) => readAttachment(ws) !== undefined && ws.readyState !== WebSocketClosed);
+      while (closing() && Date.now() < deadline) await new Promise<void>((resolve) => setTimeout(resolve, 10));
     }
 
     async listRetained(limit: number): Promise<RetainedSummary[]> {

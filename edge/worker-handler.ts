@@ -5,7 +5,8 @@
  * GET of `/` the dashboard; everything else is answered here.
  */
 import { LinkSubprotocol } from '../shared/link-protocol.ts';
-import { InternalHeader, BridgeHeader } from './internal-headers.ts';
+import { InternalHeader } from './internal-headers.ts';
+import { BridgeHeader, LinkRefusalFix, type LinkRefusal } from '../shared/bridge-secret.ts';
 import type { EdgeEnv } from './env.ts';
 import type { BrokerNamespaceRpc, BrokerResolver, ResolvedBroker } from './broker-types.ts';
 import { isAuthorized, parsePublishRequest } from './http-api.ts';
@@ -17,6 +18,7 @@ import { handleAdminRequest } from './observability/admin-api.ts';
 import { unauthorized } from './observability/http.ts';
 import { handleMetricsRequest } from './observability/metrics-endpoint.ts';
 import { handleNamespaceList } from './observability/namespace-list.ts';
+import { SeenNamespaces } from './observability/seen-namespaces.ts';
 import { NamespaceNamePattern, namespaceFromPathSegment } from './namespaces.ts';
 import { gatewayName, locationHintFor, pickGatewayIndex, type RequestPlace } from './gateway/gateway-names.ts';
 
@@ -26,6 +28,7 @@ const InvalidNamespace = 'invalid namespace: use 1-64 letters, digits, ".", "_" 
 
 export function createWorkerHandler(resolve: BrokerResolver): ExportedHandler<EdgeEnv> {
   const log = consoleLogger({ component: 'worker' });
+  const seen = new SeenNamespaces();
   // Routing; fetch() below keeps the client's connection usable after an answer that left the body unread.
   const route = async (request: Request, env: EdgeEnv): Promise<Response> => {
     const url = new URL(request.url);
@@ -48,7 +51,7 @@ export function createWorkerHandler(resolve: BrokerResolver): ExportedHandler<Ed
     if (url.pathname === '/admin/namespaces' || url.pathname === '/admin/namespaces/') {
       // Lists every namespace: the global token only, not one namespace's own.
       if (!isAdmin(request, env, resolved, [])) return unauthorized(env.MQTT_ADMIN_TOKEN, 'json');
-      return handleNamespaceList(request, env, resolved.namespaces, log);
+      return handleNamespaceList(request, env, resolved.namespaces, seen, log);
     }
     const admin = adminRoute(url.pathname);
     if (admin !== undefined) {
@@ -58,7 +61,7 @@ export function createWorkerHandler(resolve: BrokerResolver): ExportedHandler<Ed
     }
     const metrics = metricsNamespaces(url);
     if (metrics !== undefined) return handleMetrics(request, env, metrics, resolved, log);
-    return handleMqttUpgrade(request, env, url, resolved);
+    return handleMqttUpgrade(request, env, url, resolved, seen, log);
   };
   return {
     async fetch(request, env) {
@@ -116,7 +119,7 @@ function isWebSocketUpgrade(request: Request): boolean {
   return request.headers.get('Upgrade')?.toLowerCase() === 'websocket';
 }
 
-async function handleMqttUpgrade(request: Request, env: EdgeEnv, url: URL, resolved: ResolvedBroker): Promise<Response> {
+async function handleMqttUpgrade(request: Request, env: EdgeEnv, url: URL, resolved: ResolvedBroker, seen: SeenNamespaces, log: Logger): Promise<Response> {
   const namespace = namespaceFromPath(url.pathname);
   const isUpgrade = isWebSocketUpgrade(request);
   if (namespace === undefined) return text(404, 'not found\n');
@@ -131,7 +134,7 @@ async function handleMqttUpgrade(request: Request, env: EdgeEnv, url: URL, resol
   const bridged = isTrustedBridge(request, env);
   // A sidecar's link carries many devices (docs/link-protocol.md); only a sidecar with the secret may open one.
   const isLink = offered.includes(LinkSubprotocol);
-  if (isLink && !bridged) return text(403, `a sidecar link (${LinkSubprotocol}) needs the bridge secret (MQTT_BRIDGE_SECRET)\n`);
+  if (isLink && !bridged) return refuseLink(request, env, log);
   const subprotocol = isLink ? LinkSubprotocol : offered.find((p) => MqttSubprotocols.includes(p));
   if (offered.length > 0 && subprotocol === undefined) {
     const link = offered.find((p) => p.startsWith('mqtt-link.'));
@@ -139,6 +142,7 @@ async function handleMqttUpgrade(request: Request, env: EdgeEnv, url: URL, resol
     return text(400, `unsupported WebSocket subprotocol "${offered.join(', ')}": offer "mqtt"\n`);
   }
 
+  seen.add(namespace);
   const headers = new Headers(request.headers);
   for (const name of Object.values(InternalHeader)) headers.delete(name);
   headers.set(InternalHeader.Namespace, namespace);
@@ -214,6 +218,23 @@ function metricsNamespaces(url: URL): string[] | null | undefined {
 
 function validNamespace(encoded: string): string | null {
   return namespaceFromPathSegment(encoded);
+}
+
+/**
+ * A sidecar's link is for a sidecar with the secret only. A sidecar and an
+ * edge that disagree about it both say so, with what to set: the edge here,
+ * the sidecar from the header (shared/bridge-secret.ts).
+ */
+function refuseLink(request: Request, env: EdgeEnv, log: Logger): Response {
+  const configured = env.MQTT_BRIDGE_SECRET !== undefined && env.MQTT_BRIDGE_SECRET !== '';
+  const reason: LinkRefusal = !configured ? 'no-secret-configured' : request.headers.get(BridgeHeader.Secret) === null ? 'secret-missing' : 'secret-mismatch';
+  // A sidecar without a secret asks an edge without one at start: they agree, and it runs a WebSocket per device.
+  log.log(reason === 'no-secret-configured' && request.headers.get(BridgeHeader.Secret) === null ? 'info' : 'warn', 'link_refused', {
+    reason,
+    remote: request.headers.get('CF-Connecting-IP'),
+    fix: LinkRefusalFix[reason],
+  });
+  return text(403, `sidecar link refused: ${LinkRefusalFix[reason]}\n`, { [BridgeHeader.LinkRefused]: reason });
 }
 
 /** The sidecar's claim of a client address is believed only with the shared secret. */

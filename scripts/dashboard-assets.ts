@@ -2,8 +2,9 @@
  * The dashboard's one build step: MQTT.js copied from node_modules into the
  * Worker's static assets (wrangler.toml `[assets]`), so the page loads the
  * exact client the project depends on, from the broker's own origin, offline.
- * The copy is git-ignored; buildEdge() and startLocalEdge() run this, and
- * so do `npm run build:edge` and `npm run deploy` (their pre-scripts).
+ * The copy is git-ignored. wrangler.toml's `[build]` runs this before every
+ * `wrangler deploy` (dry runs and buildEdge() included) and `wrangler dev`;
+ * startLocalEdge() runs it too, for a bundle built earlier.
  */
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

@@ -4,8 +4,9 @@
  * bundled by wrangler itself (`wrangler deploy --dry-run`), so what runs
  * here is byte for byte what `wrangler deploy` would upload.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -24,8 +25,7 @@ export async function buildEdge(entry?: string, outdir: string = bundleDir): Pro
   const wrangler = join(repoRoot, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
   const args = [wrangler, 'deploy', '--dry-run', '--outdir', outdir, '--config', join(repoRoot, 'wrangler.toml')];
   if (entry !== undefined) args.push(entry);
-  // wrangler checks the [assets] directory; the page needs MQTT.js in it.
-  copyDashboardAssets();
+  // wrangler.toml's [build] step copies MQTT.js into the dashboard's assets first.
   try {
     await run(process.execPath, args, {
       cwd: repoRoot,
@@ -89,6 +89,14 @@ export interface LocalEdgeOptions {
   onLogLine?: (line: string) => void;
   /** Opens workerd's V8 inspector here (Chrome DevTools protocol), for profiling (scripts/profile.ts). */
   inspectorPort?: number;
+  /**
+   * Runs workerd in a session of its own, out of reach of a terminal's
+   * Ctrl-C (scripts/workerd-own-session.sh): `npm start` stops it itself,
+   * after its clients have been told. Only where `setsid` exists.
+   */
+  ownSession?: boolean;
+  /** Logs Miniflare's line per HTTP request only for answers of 400 and above (the dashboard polls every few seconds). */
+  quietRequests?: boolean;
 }
 
 export interface LocalEdge {
@@ -114,7 +122,30 @@ function pipeLines(onLine: (line: string) => void) {
   };
 }
 
+/** Miniflare's log, without its lines for requests that succeeded. */
+class ErrorRequestsLog extends Log {
+  override logWithLevel(level: LogLevel, message: string): void {
+    const plain = message.replace(/\u001b\[[0-9;]*m/g, '');
+    const status = /^[A-Z]+ \S+ (\d{3}) /.exec(plain)?.[1];
+    if (level === LogLevel.INFO && status !== undefined && Number(status) < 400) return;
+    super.logWithLevel(level, message);
+  }
+}
+
+/** Points Miniflare at workerd through scripts/workerd-own-session.sh, where `setsid` exists. */
+function runWorkerdInOwnSession(): void {
+  try {
+    execFileSync('setsid', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return;
+  }
+  const fromMiniflare = createRequire(createRequire(import.meta.url).resolve('miniflare'));
+  process.env['EDGE_WORKERD_BINARY'] = (fromMiniflare('workerd') as { default: string }).default;
+  process.env['MINIFLARE_WORKERD_PATH'] = join(repoRoot, 'scripts', 'workerd-own-session.sh');
+}
+
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
+  if (options.ownSession === true) runWorkerdInOwnSession();
   const scriptPath = options.scriptPath ?? (await buildEdge());
   // A prebuilt bundle skips buildEdge, but the page still needs MQTT.js among the assets.
   copyDashboardAssets();
@@ -128,8 +159,9 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     compatibilityDate: settings.compatibilityDate,
     compatibilityFlags: settings.compatibilityFlags,
     durableObjects: { BROKER: { className: 'BrokerNamespace', useSQLite: true } },
-    // Locally, CF-Connecting-IP is whatever the client sent; on Cloudflare the edge sets it.
-    bindings: { MQTT_TRUST_CF_CONNECTING_IP: 'false', ...settings.vars, ...options.vars },
+    // Locally, CF-Connecting-IP is whatever the client sent; on Cloudflare the edge sets it. A local
+    // edge is for development: open to anonymous clients unless told (a deployed one is closed).
+    bindings: { MQTT_TRUST_CF_CONNECTING_IP: 'false', MQTT_ALLOW_ANONYMOUS: 'true', ...settings.vars, ...options.vars },
     // As wrangler.toml's run_worker_first = true: the Worker sees every request and asks ASSETS for the dashboard's files.
     ...(settings.assets === undefined
       ? {}
@@ -142,7 +174,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     cf: { country: 'XX', colo: 'LOCAL', asn: 0 },
     host: options.host ?? '127.0.0.1',
     port: options.port,
-    log: new Log(options.verbose === true ? LogLevel.INFO : LogLevel.WARN),
+    log: new (options.quietRequests === true ? ErrorRequestsLog : Log)(options.verbose === true ? LogLevel.INFO : LogLevel.WARN),
     ...(options.onLogLine === undefined ? {} : { handleRuntimeStdio: pipeLines(options.onLogLine) }),
     ...(options.inspectorPort === undefined ? {} : { inspectorPort: options.inspectorPort }),
   });

@@ -1,7 +1,10 @@
 /**
  * `npm start`: the whole local stack. The edge Worker on Miniflare (workerd)
  * with Durable Object storage persisted on disk, and the TCP sidecar bridged
- * into it. Offline; stops both cleanly on SIGINT/SIGTERM.
+ * into it. Offline. Stops on SIGTERM, SIGINT or SIGHUP, or when its parent
+ * goes away (sidecar/lifecycle.ts), as a broker stops: every namespace's
+ * clients are drained (wills out, 5.0 clients DISCONNECT 0x8B), then the
+ * sidecar and workerd end; a second signal forces it.
  *
  *   MQTT_WS_PORT   (8787)   edge:    ws://127.0.0.1:$MQTT_WS_PORT/mqtt
  *   MQTT_TCP_PORT  (1883)   sidecar: mqtt://127.0.0.1:$MQTT_TCP_PORT
@@ -14,17 +17,24 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { repoRoot, startLocalEdge } from './local-edge.ts';
+import { childPids } from './processes.ts';
+import { portsInUse, type PortClaim } from './port-check.ts';
 import { loadAccessConfig } from '../edge/access.ts';
 import { loadEdgeConfig } from '../edge/config.ts';
 import { loadRulesConfig } from '../edge/rules/config.ts';
-import { loadSidecarConfig } from '../sidecar/config.ts';
+import { loadSidecarConfig, type SidecarConfig } from '../sidecar/config.ts';
+import { stopOnSignals } from '../sidecar/lifecycle.ts';
 import { startSidecar } from '../sidecar/server.ts';
-import { renderPretty } from '../sidecar/log.ts';
+import { createLogger, renderPretty } from '../sidecar/log.ts';
 
 const host = process.env['MQTT_HOST'] ?? '127.0.0.1';
 const wsPort = Number(process.env['MQTT_WS_PORT'] ?? 8787);
 const dataDir = resolve(repoRoot, process.env['MQTT_DATA_DIR'] ?? '.data');
 mkdirSync(dataDir, { recursive: true });
+
+// Local development is open to anonymous clients unless told otherwise; a deployed Worker is not (edge/config.ts).
+const anonymousByDefault = process.env['MQTT_ALLOW_ANONYMOUS'] === undefined;
+if (anonymousByDefault) process.env['MQTT_ALLOW_ANONYMOUS'] = 'true';
 
 // The sidecar proves itself to the local edge with a per-run secret unless one is configured.
 const bridgeSecret = process.env['MQTT_BRIDGE_SECRET'] ?? randomBytes(24).toString('base64url');
@@ -68,16 +78,28 @@ const sidecarEnv = (edgeUrl: string): Record<string, string | undefined> => ({
 
 // Bad configuration fails here, with the line at fault, before anything listens
 // (the sidecar's too: a bridge block with a bad line must not wait for the edge to start).
+let sidecarConfig: SidecarConfig;
 try {
   loadAccessConfig(edgeVars);
   loadEdgeConfig(edgeVars);
   // The local edge has no Queue, D1 or R2 bindings: rules naming one fail here, as they would in it.
   loadRulesConfig(edgeVars);
-  loadSidecarConfig(sidecarEnv(`ws://${host}:${wsPort}/mqtt`));
+  sidecarConfig = loadSidecarConfig(sidecarEnv(`ws://${host}:${wsPort}/mqtt`));
 } catch (error) {
   console.error(`configuration error: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 }
+
+// A port that is taken: one line naming the setting to change, before anything starts.
+const claims: PortClaim[] = [
+  { variable: 'MQTT_WS_PORT', host, port: wsPort },
+  { variable: 'MQTT_TCP_PORT', host: sidecarConfig.tcp.host, port: sidecarConfig.tcp.port },
+  ...(sidecarConfig.tls === undefined ? [] : [{ variable: 'MQTT_TLS_PORT', host: sidecarConfig.tls.host, port: sidecarConfig.tls.port }]),
+  ...(sidecarConfig.metrics === undefined ? [] : [{ variable: 'MQTT_METRICS_PORT', host: sidecarConfig.metrics.host, port: sidecarConfig.metrics.port }]),
+];
+const taken = await portsInUse(claims);
+for (const claim of taken) console.error(`port ${claim.port} on ${claim.host} is in use: set ${claim.variable} to a free port, or stop what listens there`);
+if (taken.length > 0) process.exit(1);
 
 // The admin API, /metrics and the dashboard need a token: one per run unless configured.
 const adminToken = process.env['MQTT_ADMIN_TOKEN'] ?? randomBytes(18).toString('base64url');
@@ -93,9 +115,18 @@ const edge = await startLocalEdge({
   onLogLine: (line) => process.stdout.write(`${logFormat === 'json' ? line : readableEdgeLine(line)}\n`),
   // A prebuilt bundle (npm run bench starts the stack many times); otherwise wrangler builds it.
   ...(bundle === undefined ? {} : { scriptPath: bundle }),
+  // A terminal's Ctrl-C must not kill workerd before its clients are told (stop() below ends it).
+  ownSession: true,
+  // The dashboard polls every few seconds: its requests would be most of the log.
+  quietRequests: true,
 });
 const sidecar = await startSidecar(loadSidecarConfig(sidecarEnv(edge.mqttUrl)));
 console.log(`MQTT broker ready: ws://${host}:${edge.port}/mqtt (WebSocket) and mqtt://${host}:${sidecar.tcpPort} (TCP), data in ${dataDir}`);
+console.log(
+  anonymousByDefault
+    ? 'Anonymous clients are allowed: local development only (a deployed Worker refuses them unless MQTT_ALLOW_ANONYMOUS=true; set MQTT_ALLOW_ANONYMOUS=false here to try that)'
+    : `Anonymous clients: ${process.env['MQTT_ALLOW_ANONYMOUS'] === 'true' ? 'allowed' : 'refused'} (MQTT_ALLOW_ANONYMOUS)`,
+);
 console.log(`Dashboard: http://${host}:${edge.port}/ (admin token: ${process.env['MQTT_ADMIN_TOKEN'] === undefined ? adminToken : 'MQTT_ADMIN_TOKEN'})`);
 
 /** The edge logs JSON lines; shown as `time LEVEL event key=value` unless MQTT_LOG_FORMAT=json. */
@@ -110,29 +141,43 @@ function readableEdgeLine(line: string): string {
   }
 }
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  console.log(`${signal}: stopping the sidecar and the edge`);
-  const timer = setTimeout(() => {
-    console.error('shutdown took too long; exiting');
-    process.exit(1);
-  }, 15_000);
-  try {
+stopOnSignals({
+  log: createLogger({ format: logFormat === 'json' ? 'json' : 'pretty', level: quiet ? 'warn' : 'info', write: (line) => process.stdout.write(`${line}\n`) }),
+  graceMs: 15_000,
+  async stop() {
+    // As a broker stops: every namespace's clients drained while the sidecar's link still carries its devices' share.
+    await drainEdge();
     await sidecar.close();
     await edge.dispose();
-  } finally {
-    clearTimeout(timer);
+  },
+  force() {
+    // workerd runs in a session of its own: nobody else will end it.
+    for (const pid of childPids(process.pid, 'workerd')) process.kill(pid, 'SIGKILL');
+  },
+});
+
+/**
+ * Drains every namespace this edge has had a client in (the Worker knows
+ * them: /admin/namespaces marks them `seen`): wills out, 5.0 clients
+ * DISCONNECT 0x8B, sessions kept. A namespace that does not answer in time
+ * is left to the runtime's end.
+ */
+async function drainEdge(): Promise<void> {
+  const headers = { Authorization: `Bearer ${adminToken}` };
+  const signal = AbortSignal.timeout(8_000);
+  try {
+    const listing = (await (await fetch(new URL('/admin/namespaces', edge.url), { headers, signal })).json()) as { namespaces?: Array<{ name: string; seen?: boolean }> };
+    const names = (listing.namespaces ?? []).filter((entry) => entry.seen === true).map((entry) => entry.name);
+    await Promise.all(
+      names.map(async (name) => {
+        const answer = await fetch(new URL(`/admin/${encodeURIComponent(name)}/drain`, edge.url), { method: 'POST', headers, signal });
+        await answer.body?.cancel();
+      }),
+    );
+  } catch (error) {
+    console.error(`draining the edge's clients failed: ${error instanceof Error ? error.message : String(error)}`);
   }
-  process.exit(0);
 }
-// Miniflare's own handlers exit at once on a signal; ours drain the sidecar first
-// (Miniflare still stops workerd on exit).
-process.removeAllListeners('SIGINT');
-process.removeAllListeners('SIGTERM');
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('SIGTERM', () => void stop('SIGTERM'));
 
 /** MQTT_NAMESPACE_ACCESS's text from a JSON file: `passwordFile` / `aclFile` become `passwords` / `acl`. */
 function readNamespaceAccessFile(path: string): string {

@@ -21,6 +21,7 @@
 import os from 'node:os';
 import WebSocket from 'ws';
 import { BridgeCloseCode } from '../shared/bridge-close-codes.ts';
+import { BridgeHeader, LinkRefusalFix, isLinkRefusal, type LinkRefusal } from '../shared/bridge-secret.ts';
 import { LinkProtocolError, LinkProtocolVersion, LinkSubprotocol, decodeLinkFrames, encodeLinkFrames, fanoutBytesFor, frameSize, type LinkFrame } from '../shared/link-protocol.ts';
 import { webSocketDialer, type EdgeChannel, type EdgeChannelEvents, type EdgeDialer } from './edge-channel.ts';
 import { openEdgeSocket, type EdgeTarget } from './edge-socket.ts';
@@ -68,6 +69,9 @@ const MinRedialGapMs = 250;
 /** What the edge's maximum WebSocket message allows, less the frame headers of the batch. */
 const MaxLinkMessageBytes = 32 * 1024 * 1024;
 
+/** A link refused for its secret is logged at most this often while the refusals go on. */
+const RefusalLogEveryMs = 60_000;
+
 export class EdgeLink {
   readonly #options: Required<Omit<EdgeLinkOptions, 'target' | 'log'>> & Pick<EdgeLinkOptions, 'target' | 'log'>;
   readonly #channels = new Map<number, LinkChannel>();
@@ -77,6 +81,8 @@ export class EdgeLink {
   #ws: WebSocket | undefined;
   #nextChannel = 1;
   #failure: string | undefined;
+  /** When a refusal of the link for its secret was last logged (performance.now()). */
+  #refusalLoggedAt = Number.NEGATIVE_INFINITY;
   #redialTimer: NodeJS.Timeout | undefined;
   #redialAt = 0;
   #lastAttemptAt = Number.NEGATIVE_INFINITY;
@@ -168,7 +174,19 @@ export class EdgeLink {
         this.#perDevice = webSocketDialer(this.#options.target);
         this.stats.perDevice = true;
       }
-      this.#failure = `the edge answered the link upgrade with HTTP ${response.statusCode ?? '?'}`;
+      const refusal = response.headers[BridgeHeader.LinkRefused];
+      if (response.statusCode === 403 && isLinkRefusal(typeof refusal === 'string' ? refusal : undefined)) {
+        // The secrets disagree: said at once, and again every minute while they do, with what to set.
+        const reason = refusal as LinkRefusal;
+        this.#failure = LinkRefusalFix[reason];
+        const now = performance.now();
+        if (now - this.#refusalLoggedAt >= RefusalLogEveryMs) {
+          this.#refusalLoggedAt = now;
+          this.#options.log.error('edge.link-refused', { url: this.#options.target.url, reason, fix: LinkRefusalFix[reason], devices: 'refused until it is fixed' });
+        }
+      } else {
+        this.#failure = `the edge answered the link upgrade with HTTP ${response.statusCode ?? '?'}`;
+      }
       response.resume();
       ws.terminate();
     });
@@ -184,6 +202,7 @@ export class EdgeLink {
     this.stats.up = 1;
     this.stats.connects++;
     this.#backoffMs = this.#options.backoff.initialMs;
+    this.#refusalLoggedAt = Number.NEGATIVE_INFINITY;
     this.#options.log.info('link.opened', connectionFields('link.opened', { namespace: this.#options.namespace, sidecar: this.#options.name, remote: this.#options.target.url }));
     this.#send([{ type: 'hello', version: LinkProtocolVersion, name: this.#options.name }]);
     for (const channel of [...this.#waiting]) this.#openChannel(channel);

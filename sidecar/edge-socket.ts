@@ -4,6 +4,7 @@
  * the device's real address, which the edge believes only with that secret.
  */
 import WebSocket from 'ws';
+import { BridgeHeader } from '../shared/bridge-secret.ts';
 
 export interface EdgeTarget {
   /** ws:// or wss:// URL; its path selects the broker namespace. */
@@ -13,11 +14,6 @@ export interface EdgeTarget {
   /** Bound on the whole upgrade (connect, TLS, HTTP 101). */
   handshakeTimeoutMs: number;
 }
-
-export const BridgeHeader = {
-  Secret: 'x-mqtt-bridge-secret',
-  ClientAddress: 'x-mqtt-client-address',
-} as const;
 
 /** MQTT over WebSocket uses the `mqtt` subprotocol [MQTT-6.0.0-3]. */
 export const MQTT_SUBPROTOCOL = 'mqtt';

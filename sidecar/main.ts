@@ -1,11 +1,12 @@
 /**
  * CLI entry: `tsx sidecar/main.ts`. Reads MQTT_* from the environment,
- * starts the sidecar, and shuts it down gracefully on SIGTERM/SIGINT,
- * exiting 0 within MQTT_SHUTDOWN_GRACE_MS (plus a small margin). A second
- * signal exits at once.
+ * starts the sidecar, and shuts it down gracefully on SIGTERM, SIGINT or
+ * SIGHUP (or when its parent exits), exiting 0 within
+ * MQTT_SHUTDOWN_GRACE_MS (plus a small margin). A second signal exits at once.
  */
 import { loadSidecarConfig, SidecarConfigError, type SidecarConfig } from './config.ts';
 import { createLogger, describeError } from './log.ts';
+import { stopOnSignals } from './lifecycle.ts';
 import { startSidecar } from './server.ts';
 
 /** Time beyond the grace period for the last log lines and socket teardown. */
@@ -36,27 +37,11 @@ const running = await startSidecar(config, { logger: log }).catch((error: unknow
   return process.exit(1);
 });
 
-let stopping = false;
-function stop(signal: NodeJS.Signals): void {
-  if (stopping) {
-    log.warn('sidecar.forced-exit', { signal });
-    process.exit(1);
-  }
-  stopping = true;
-  log.info('sidecar.signal', { signal });
-  // The grace period is enforced inside close(); this only guards against a bug there.
-  setTimeout(() => {
-    log.error('sidecar.shutdown-overran', { graceMs: config.shutdownGraceMs });
-    process.exit(0);
-  }, config.shutdownGraceMs + EXIT_MARGIN_MS).unref();
-  running.close().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      log.error('sidecar.shutdown-failed', { error: describeError(error) });
-      process.exit(1);
-    },
-  );
-}
-
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+// SIGTERM, SIGINT and SIGHUP stop it gracefully, as does its parent going away; a second signal exits at once.
+stopOnSignals({
+  log,
+  graceMs: config.shutdownGraceMs + EXIT_MARGIN_MS,
+  // The grace period is enforced inside close(); the bound above only guards against a bug there.
+  stop: () => running.close(),
+  force: () => undefined,
+});

@@ -12,6 +12,7 @@ import { ClientBridge, type BridgeSettings } from './bridge.ts';
 import { createBrokerBridges, type BrokerBridges } from './broker-bridges/start-bridges.ts';
 import type { ListenerConfig, SidecarConfig, TlsListenerConfig } from './config.ts';
 import { webSocketDialer } from './edge-channel.ts';
+import { checkSecretAgreement } from './secret-probe.ts';
 import { EdgeLink } from './edge-link.ts';
 import { formatAddress, type EdgeTarget } from './edge-socket.ts';
 import { createLogger, describeError, type Logger } from './log.ts';
@@ -74,7 +75,8 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
     config.edgeLink && config.bridgeSecret !== undefined
       ? new EdgeLink({ target: { ...edge, secret: config.bridgeSecret }, log, namespace: config.namespace, deviceQueueBytes: config.linkDeviceQueueBytes })
       : undefined;
-  if (config.edgeLink && link === undefined) log.info('edge.link-off', { reason: 'no MQTT_BRIDGE_SECRET: one WebSocket per device' });
+  // Without a secret: does the edge agree (it has none either), or do the two disagree? Said in the log, not awaited.
+  if (config.edgeLink && link === undefined) void checkSecretAgreement(edge, log);
   const settings: BridgeSettings = {
     dial: link?.dial ?? webSocketDialer(edge),
     edgeUrl: config.edgeUrl,

@@ -12,7 +12,7 @@ import { decodeBase64 } from '../../shared/base64.ts';
 import { MqttError, isMqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { connackRefusal, refusalForFailedConnect, serverDisconnect } from '../../shared/refusals.ts';
-import type { CloseCause } from './close-cause.ts';
+import { closeKindOf, type CloseCause } from './close-cause.ts';
 import type { DeadlineSource } from './deadlines.ts';
 import type { BrokerLimits } from './limits.ts';
 import { connackReasonName } from '../../shared/connection-log.ts';
@@ -299,7 +299,7 @@ export class Connections implements DeadlineSource {
   disconnect(link: ClientLink, reasonCode: number, message: string, cause: CloseCause): void {
     const disconnect = serverDisconnect(link.level, link.state.phase === 'connected', reasonCode, this.reasonString(link, message));
     if (disconnect !== undefined) link.write(disconnect);
-    link.close(cause === 'protocol-error' ? 'protocol-error' : 'normal', message);
+    link.close(closeKindOf(cause), message);
     this.end(link, cause);
   }
 

@@ -64,6 +64,8 @@ export interface DenyDecision {
    * bad-authentication-method (5.0 only) → 0x8C.
    */
   reason?: 'bad-credentials' | 'not-authorized' | 'banned' | 'bad-authentication-method';
+  /** Why, in words: the 5.0 CONNACK's Reason String (when the client allows one) and the log line; default: the reason's name. */
+  message?: string;
 }
 
 /** Enhanced authentication (5.0): send this challenge in AUTH 0x18 and call again with the client's answer. */

@@ -347,6 +347,31 @@ export class Namespace implements ProtocolContext {
     return true;
   }
 
+  /**
+   * A clean stop of the broker, as mosquitto stops: first every will goes
+   * out, of connected clients and of offline sessions still waiting out a
+   * Will Delay Interval alike (nothing would be left to time them), while
+   * every subscriber is still connected to receive them; then every
+   * connection is closed, 5.0 clients with DISCONNECT 0x8B (Server shutting
+   * down), 3.x clients with a plain close. Sessions are kept as on any
+   * disconnect: persistent ones with their subscriptions and queues, clean
+   * ones end.
+   */
+  async shutdown(): Promise<{ disconnected: number; wills: number }> {
+    const connected = [...this.connections.all()].filter((link) => link.state.phase === 'connected' && link.state.clientId !== undefined);
+    const wills = this.sessions.takeWills(connected.map((link) => link.state.clientId as string));
+    await Promise.all(wills.map((will) => this.publishWill(will)));
+    this.connections.flushAll();
+    let disconnected = 0;
+    for (const link of [...this.connections.all()]) {
+      this.connections.disconnect(link, ReasonCode.ServerShuttingDown, 'server shutting down', 'server-shutdown');
+      disconnected++;
+    }
+    this.connections.flushAll();
+    this.deps.log.log('info', 'namespace_shutdown', { disconnected, wills: wills.length });
+    return { disconnected, wills: wills.length };
+  }
+
   listRetained(limit = 1000): RetainedSummary[] {
     return this.retained.list(limit).map((message) => ({
       topic: message.topic,
@@ -363,7 +388,7 @@ export class Namespace implements ProtocolContext {
   /** Publishes a broker-made message (the $SYS tree): retained, no publisher. */
   publishSystem(topic: string, payload: string): void {
     // Not counted as a busy topic: the $SYS tree would crowd out the clients' own.
-    this.publishAsBroker({ topic, payload: new TextEncoder().encode(payload), qos: 0, retain: true }, 'sys_publish_failed', false);
+    void this.publishAsBroker({ topic, payload: new TextEncoder().encode(payload), qos: 0, retain: true }, 'sys_publish_failed', false);
   }
 
   // ---- ProtocolContext ---------------------------------------------------------------
@@ -587,12 +612,9 @@ export class Namespace implements ProtocolContext {
    * A will goes out: a publish of the client that left, so the onPublish
    * hook decides on it as on any other (its topic was checked at CONNECT).
    */
-  private publishWill(will: BrokerMessage): void {
+  private publishWill(will: BrokerMessage): Promise<void> {
     const onPublish = this.hooks.onPublish;
-    if (onPublish === undefined) {
-      this.publishAsBroker(will, 'will_failed');
-      return;
-    }
+    if (onPublish === undefined) return this.publishAsBroker(will, 'will_failed');
     const clientId = will.senderClientId ?? '';
     const username = this.identityOf(clientId)?.username;
     const context = {
@@ -606,21 +628,26 @@ export class Namespace implements ProtocolContext {
       retain: will.retain,
       ...(will.properties === undefined ? {} : { properties: will.properties }),
     };
-    void this.runHook('onPublish', clientId, () => onPublish(context)).then((outcome) => {
+    return this.runHook('onPublish', clientId, () => onPublish(context)).then(async (outcome) => {
       if (!outcome.ok || !normalizePublishDecision(outcome.value).allow) {
         this.metrics.add('publishDropped');
         this.deps.log.log('info', 'will_refused', { client: clientId, topic: will.topic });
         return;
       }
-      this.publishAsBroker(will, 'will_failed');
+      await this.publishAsBroker(will, 'will_failed');
       this.connections.flushAll();
     });
   }
 
-  /** Routes a message the broker makes itself (wills, $SYS), logging a failure instead of throwing it. */
-  private publishAsBroker(message: BrokerMessage, failure: string, counted = true): void {
+  /**
+   * Routes a message the broker makes itself (wills, $SYS), logging a
+   * failure instead of throwing it. The promise settles once it is routed
+   * (nobody has to wait for it but a shutdown) and never rejects.
+   */
+  private publishAsBroker(message: BrokerMessage, failure: string, counted = true): Promise<void> {
     const routed = counted ? this.publish(message) : this.route(message);
-    if (routed !== undefined) routed.catch((error: unknown) => this.deps.log.log('error', failure, { topic: message.topic, error: describeError(error) }));
+    if (routed === undefined) return Promise.resolve();
+    return routed.catch((error: unknown) => this.deps.log.log('error', failure, { topic: message.topic, error: describeError(error) }));
   }
 
   private createRules(config: RulesConfig): Rules {

@@ -20,8 +20,8 @@ export interface SessionsDeps {
   now(): number;
   requestAlarm(at: number): void;
   isConnected(clientId: string): boolean;
-  /** Publishes a will. */
-  publish(message: BrokerMessage): void;
+  /** Publishes a will; settles once it is routed. */
+  publish(message: BrokerMessage): Promise<void>;
   /** A session is gone: forget what is kept of it in memory elsewhere. */
   deleted(clientId: string): void;
 }
@@ -109,7 +109,24 @@ export class Sessions implements DeadlineSource {
   }
 
   publishWill(will: BrokerMessage): void {
-    this.deps.publish({ ...will });
+    void this.deps.publish({ ...will });
+  }
+
+  /**
+   * The wills a broker stop sends at once: those of the connected clients
+   * `clientIds` and those of offline sessions still waiting for their delay.
+   * Each is taken off its session, so nothing publishes it a second time.
+   */
+  takeWills(clientIds: readonly string[]): BrokerMessage[] {
+    const { store } = this.deps;
+    const wills: BrokerMessage[] = [];
+    for (const clientId of [...clientIds, ...store.dueWills(Number.MAX_SAFE_INTEGER)]) {
+      const will = store.getSession(clientId)?.will;
+      if (will === undefined) continue;
+      store.clearWill(clientId);
+      wills.push({ ...will });
+    }
+    return wills;
   }
 
   nextDeadline(): number | undefined {

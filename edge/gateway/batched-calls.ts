@@ -24,6 +24,8 @@ export class BatchedCalls {
   private queue: Uint8Array[] = [];
   private waiters: Waiter[] = [];
   private inFlight = false;
+  /** Settles after the call that carries the last message sent so far, whatever its outcome. */
+  private last: Promise<void> = Promise.resolve();
   /** Calls made and bytes carried, for the per-object numbers. */
   readonly counts = { calls: 0, bytes: 0 };
 
@@ -43,7 +45,13 @@ export class BatchedCalls {
     this.queue.push(message);
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.inFlight) void this.pump();
+    this.last = done.catch(() => undefined);
     return done;
+  }
+
+  /** Settles once everything sent so far has been carried (or dropped with a failed call): calls keep their order. */
+  settled(): Promise<void> {
+    return this.last;
   }
 
   private async pump(): Promise<void> {

@@ -102,6 +102,12 @@ export class GatewayLinks {
     await link.host.receive(core, message);
   }
 
+  /** Settles once what was written to the gateways so far has reached them (a flush of the links is a microtask away). */
+  async settled(): Promise<void> {
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
+    await Promise.all([...this.links.values()].map((link) => link.calls.settled()));
+  }
+
   views(): GatewayView[] {
     const names = new Set([...this.links.keys(), ...this.ended.keys()]);
     return [...names].sort().map((name) => ({ name, connections: this.links.get(name)?.host.deviceCount ?? 0, ...this.totalsOf(name) }));

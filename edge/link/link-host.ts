@@ -13,7 +13,7 @@ import { BridgeCloseCode } from '../../shared/bridge-close-codes.ts';
 import { concatBytes } from '../../shared/codec/framer.ts';
 import { withPacketId } from '../../shared/codec/packet-id.ts';
 import { LinkProtocolError, LinkProtocolVersion, decodeLinkFrames, encodeLinkFrames, frameSize, isValidChannel, type FanoutChunk, type LinkFrame } from '../../shared/link-protocol.ts';
-import type { CloseCause, CloseKind } from '../core/close-cause.ts';
+import { WebSocketCloseCode, type CloseCause } from '../core/close-cause.ts';
 import type { AcceptMeta, ConnectionState, OutgoingChunk, Transport } from '../core/link.ts';
 import type { ConnectionLog } from '../core/connection-log.ts';
 import { isSharedEncoding } from '../core/publish-encoding.ts';
@@ -41,9 +41,6 @@ export interface LinkAttachment {
   name?: string;
   remoteAddress?: string;
 }
-
-/** Close codes of a device's end, sent in CLOSE frames to the sidecar. */
-const DeviceCloseCode: Record<CloseKind, number> = { normal: 1000, 'protocol-error': 1002, policy: 1008, 'server-error': 1011 };
 
 /** What the sidecar's close codes say about why its device went away. */
 const CausesFromSidecar: ReadonlyMap<number, CloseCause> = new Map([
@@ -181,7 +178,7 @@ export class LinkHost {
         // A device the edge already closed may still have packets on their way: dropped.
         if (connectionId !== undefined) work.push(core.receive(connectionId, frame.bytes));
         // A gateway's client the namespace does not know (lost in a restart of either): told to go.
-        else if (this.peer === 'gateway') this.answerClose(frame.channel, DeviceCloseCode['server-error'], 'not connected');
+        else if (this.peer === 'gateway') this.answerClose(frame.channel, WebSocketCloseCode['server-error'], 'not connected');
         return undefined;
       }
       case 'close': {
@@ -244,7 +241,7 @@ export class LinkHost {
       close: (kind, reason) => {
         const connectionId = this.connections.get(channel);
         if (connectionId !== undefined) this.forget(channel, connectionId);
-        this.pending.push({ close: channel, code: DeviceCloseCode[kind], reason });
+        this.pending.push({ close: channel, code: WebSocketCloseCode[kind], reason });
         this.scheduleFlush();
       },
       persist: (state) => {

@@ -13,6 +13,7 @@
  * | `GET /admin/<ns>/topics?limit=` | `{ namespace, topics: [{ topic, rate, messages, retained }], untracked }` (busiest first) |
  * | `GET /admin/<ns>/subscriptions?limit=` | `{ namespace, subscriptions: [{ clientId, filter, qos, shareGroup?, online }], truncated }` |
  * | `/admin/<ns>/users…`, `/admin/<ns>/acl…` | users and ACL entries at runtime: admin-users.ts |
+ * | `POST /admin/<ns>/drain` | `{ namespace, disconnected, wills }`: disconnects every client as a clean broker stop does (every will published first, 5.0 clients DISCONNECT 0x8B, sessions kept); `npm start` does it on exit |
  * | `POST /admin/<ns>/objects/<name>/restart` | `{ namespace, object, restarted: true }`: resets one of the namespace's objects (its core, or a gateway listed in `stats.objects`); its memory is lost and its clients are disconnected, as when Cloudflare restarts it. For operations and fault tests. |
  *
  * Errors are `{ "error": "..." }` with 400 (bad input), 401 (token), 404,
@@ -41,6 +42,7 @@ type AdminAction =
   | { kind: 'topics' }
   | { kind: 'subscriptions' }
   | { kind: 'restart'; object: string }
+  | { kind: 'drain' }
   | UsersAction;
 
 /** What follows `/admin/<ns>/`: one of the routes above; undefined for none, null for a client id that is not valid percent-encoding. */
@@ -55,6 +57,7 @@ function parseAction(rest: string): AdminAction | undefined | null {
   if (parts.length === 1 && parts[0] === 'history') return { kind: 'history' };
   if (parts.length === 1 && parts[0] === 'topics') return { kind: 'topics' };
   if (parts.length === 1 && parts[0] === 'subscriptions') return { kind: 'subscriptions' };
+  if (parts.length === 1 && parts[0] === 'drain') return { kind: 'drain' };
   if (parts.length === 3 && parts[0] === 'objects' && parts[2] === 'restart' && parts[1] !== undefined && parts[1] !== '') {
     try {
       return { kind: 'restart', object: decodeURIComponent(parts[1]) };
@@ -82,6 +85,7 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
   topics: ['GET'],
   subscriptions: ['GET'],
   restart: ['POST'],
+  drain: ['POST'],
   ...usersAllowedMethods,
 };
 
@@ -102,7 +106,7 @@ const TakesBody = (kind: AdminAction['kind'], method: string): boolean => (kind 
 export async function handleAdminRequest(request: Request, env: EdgeEnv, namespace: string | null, rest: string, log: Logger): Promise<Response> {
   const action = parseAction(rest);
   if (action === undefined) {
-    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /history, /topics, /subscriptions, /users, /users/<name>, /acl or /acl/<id>`);
+    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /history, /topics, /subscriptions, /drain, /users, /users/<name>, /acl or /acl/<id>`);
   }
   if (action === null) return jsonError(400, 'the client id or username in the path is not valid percent-encoding');
   if (namespace === null) return jsonError(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"');
@@ -132,6 +136,11 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
         log.log('warn', 'admin_restart', { namespace, object: action.object });
         await namespaceStub(env, action.object).restartObject(action.object);
         return jsonResponse(200, { namespace, object: action.object, restarted: true });
+      }
+      case 'drain': {
+        const drained = await stub.drain();
+        log.log('warn', 'admin_drain', { namespace, ...drained });
+        return jsonResponse(200, { namespace, ...drained });
       }
       case 'disconnect': {
         const disconnected = await stub.disconnectClient(action.clientId);

@@ -208,7 +208,7 @@ async function authenticate(flow: ConnectFlow): Promise<boolean> {
     }
     if (!decision.allow) {
       const { code, text } = refusalOf(decision.reason ?? 'not-authorized');
-      return refuse(flow, code, text);
+      return refuse(flow, code, decision.message ?? text);
     }
     if (decision.identity !== undefined) flow.identity = { username: decision.identity };
     if (decision.grants !== undefined) flow.identity.grants = decision.grants;

@@ -99,7 +99,8 @@ describe('graceful shutdown', () => {
     running = await startTestSidecar(`ws://127.0.0.1:${(silent.address() as net.AddressInfo).port}/mqtt`);
     const device = await connectDevice(running.sidecar.tcpPort);
     device.send(connectPacket(4), 4);
-    await waitUntil(() => sockets.length === 1, 'upgrade request at the edge');
+    // The first is the sidecar's check, at start, of whether the edge has a bridge secret (it has none itself).
+    await waitUntil(() => sockets.length === 2, "the device's upgrade request at the edge");
     await running.sidecar.close();
     await device.closed;
     expect(device.packets(4)).toEqual([expect.objectContaining({ cmd: 'connack', returnCode: 3 })]);
