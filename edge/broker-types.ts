@@ -3,6 +3,7 @@
  * share: what a broker definition resolves to for one environment, and the
  * Durable Object's RPC surface.
  */
+import type { LogEventName } from '../shared/log-events.ts';
 import type { DurableObject } from 'cloudflare:workers';
 import type { EdgeEnv } from './env.ts';
 import type { AccessSettings } from './access.ts';
@@ -28,6 +29,8 @@ export interface ResolvedBroker {
   hooksFor(settingsOf: (namespace: string) => AccessSettings): UserHooks<EdgeEnv>;
   hookTimeoutMs: number;
   logLevel: LogLevel;
+  /** MQTT_LOG_EVENTS: the client events logged. */
+  logEvents: ReadonlySet<LogEventName>;
   /** $SYS publishing interval, ms; 0 = no $SYS tree. */
   sysIntervalMs: number;
   /** Gateway objects per namespace and region (MQTT_GATEWAYS); 1: the namespace's object holds its clients. */

@@ -3,6 +3,7 @@
  * wrangler.toml; the same names as environment variables for `npm start`).
  * A bad value fails loudly: a typo must never silently change a limit.
  */
+import { parseLogEvents, type LogEventName } from '../shared/log-events.ts';
 import { MqttError } from '../shared/errors.ts';
 import { ReasonCode } from '../shared/reason-codes.ts';
 import { defaultLimits, type BrokerLimits } from './core/limits.ts';
@@ -30,6 +31,8 @@ export interface EdgeVars extends RulesEnv {
   MQTT_MAX_SUBSCRIPTIONS?: string;
   MQTT_MAX_RETAINED?: string;
   MQTT_LOG_LEVEL?: string;
+  /** Client events to log: connect, disconnect, subscribe, unsubscribe, publish, deliver, all, none (shared/log-events.ts). */
+  MQTT_LOG_EVENTS?: string;
   MQTT_PASSWORDS?: string;
   MQTT_ACL?: string;
   MQTT_JWT_SECRET?: string;
@@ -66,6 +69,8 @@ export interface EdgeVars extends RulesEnv {
 
 export interface EdgeConfig {
   limits: BrokerLimits;
+  /** MQTT_LOG_EVENTS: the client events logged. */
+  logEvents: ReadonlySet<LogEventName>;
   namespaces: NamespaceSet;
   trustConnectingIp: boolean;
   takeover: 'any' | 'same-identity';
@@ -125,8 +130,11 @@ export function loadEdgeConfig(env: EdgeVars, base: Partial<BrokerLimits> = {}, 
   } catch (error) {
     throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `MQTT_NAMESPACES: ${error instanceof Error ? error.message : String(error)}`);
   }
+  const logEvents = parseLogEvents(env.MQTT_LOG_EVENTS);
+  if (typeof logEvents === 'string') throw new MqttError('Config', ReasonCode.ImplementationSpecificError, logEvents);
   return {
     limits,
+    logEvents,
     namespaces,
     trustConnectingIp: parseBoolean('MQTT_TRUST_CF_CONNECTING_IP', env.MQTT_TRUST_CF_CONNECTING_IP, true),
     takeover: parseTakeover(env.MQTT_TAKEOVER),

@@ -88,6 +88,7 @@ export function defineBroker<Env extends EdgeEnv = EdgeEnv>(options: BrokerOptio
       hooksFor: (settingsOf) => composeHooks(access, userHooks as UserHooks<EdgeEnv>, settingsOf),
       hookTimeoutMs: hookTimeoutMs ?? 5000,
       logLevel: (env.MQTT_LOG_LEVEL as LogLevel | undefined) ?? logLevel ?? 'info',
+      logEvents: fromEnv.logEvents,
       sysIntervalMs: fromEnv.sysIntervalMs,
       gateways: fromEnv.gateways,
       namespaces: fromEnv.namespaces,

@@ -339,6 +339,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         yieldToOthers: () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
         takeover: resolved.takeover,
         rules: resolved.rules,
+        logEvents: resolved.logEvents,
         // Rule targets are this object's bindings (MQTT_RULES named them; config checked they exist).
         ruleServices: { env: this.env as unknown as Record<string, unknown>, fetch: (request) => fetch(request) },
         access: runtime.policy,

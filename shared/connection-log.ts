@@ -34,6 +34,19 @@ export const ConnectionEvents = {
   'connection.taken-over': [],
 } as const satisfies Record<string, readonly string[]>;
 
+/**
+ * What clients do, logged when MQTT_LOG_EVENTS asks (shared/log-events.ts),
+ * with the common fields of a connection event. Never a payload: `bytes`
+ * is its size. `code` is what the client was answered (a SUBACK or UNSUBACK
+ * code; for a PUBLISH 0, or the reason it was refused).
+ */
+export const ClientEvents = {
+  'client.subscribed': ['filter', 'qos', 'code'],
+  'client.unsubscribed': ['filter', 'code'],
+  'message.published': ['topic', 'qos', 'retain', 'bytes', 'code'],
+  'message.delivered': ['topic', 'qos', 'retain', 'bytes'],
+} as const satisfies Record<string, readonly string[]>;
+
 /** A sidecar's link to its namespace (one WebSocket for many devices); `remote` is the other end. */
 export const LinkEvents = {
   'link.opened': ['sidecar', 'remote'],
@@ -41,6 +54,7 @@ export const LinkEvents = {
 } as const satisfies Record<string, readonly string[]>;
 
 export type ConnectionEvent = keyof typeof ConnectionEvents;
+export type ClientEvent = keyof typeof ClientEvents;
 export type LinkEvent = keyof typeof LinkEvents;
 
 export const CommonConnectionFields = ['namespace', 'connection', 'client', 'username', 'protocol', 'transport', 'remote'] as const;
@@ -65,6 +79,11 @@ export interface ConnectionFacts {
   error?: string | undefined;
   sidecar?: string | undefined;
   devices?: number | undefined;
+  filter?: string | undefined;
+  topic?: string | undefined;
+  qos?: number | undefined;
+  retain?: boolean | undefined;
+  bytes?: number | undefined;
 }
 
 export type ConnectionLogValue = string | number | boolean | null;
@@ -76,8 +95,13 @@ export type ConnectionLogValue = string | number | boolean | null;
  * @example
  * log.info('connection.closed', connectionFields('connection.closed', { namespace: 'default', client: 'c1', reason: 'client-disconnect', duration_ms: 1200 }));
  */
-export function connectionFields(event: ConnectionEvent | LinkEvent, facts: ConnectionFacts): Record<string, ConnectionLogValue> {
-  const own: readonly string[] = event in ConnectionEvents ? [...CommonConnectionFields, ...ConnectionEvents[event as ConnectionEvent]] : ['namespace', ...LinkEvents[event as LinkEvent]];
+export function connectionFields(event: ConnectionEvent | ClientEvent | LinkEvent, facts: ConnectionFacts): Record<string, ConnectionLogValue> {
+  const own: readonly string[] =
+    event in ConnectionEvents
+      ? [...CommonConnectionFields, ...ConnectionEvents[event as ConnectionEvent]]
+      : event in ClientEvents
+        ? [...CommonConnectionFields, ...ClientEvents[event as ClientEvent]]
+        : ['namespace', ...LinkEvents[event as LinkEvent]];
   const fields: Record<string, ConnectionLogValue> = {};
   for (const key of own) fields[key] = (facts as Record<string, ConnectionLogValue | undefined>)[key] ?? null;
   return fields;

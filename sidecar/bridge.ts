@@ -27,7 +27,9 @@ import type { EdgeChannel, EdgeDialer } from './edge-channel.ts';
 import { formatAddress, toEdgeMessage } from './edge-socket.ts';
 import { KeepAliveMonitor } from './keep-alive.ts';
 import { describeError, type Logger } from './log.ts';
-import { connackCodeAt, connackReasonName, connectionFields, type ConnectionEvent, type ConnectionFacts } from '../shared/connection-log.ts';
+import { connackCodeAt, connackReasonName, connectionFields, type ClientEvent, type ConnectionEvent, type ConnectionFacts } from '../shared/connection-log.ts';
+import { DefaultLogEvents, type LogEventName } from '../shared/log-events.ts';
+import { ClientEventLog } from './client-events.ts';
 import { PINGRESP, connackRefusal, disconnectFor, refusalForInvalidConnect } from './replies.ts';
 
 export interface BridgeSettings {
@@ -49,6 +51,8 @@ export interface BridgeSettings {
   highWaterBytes: number;
   /** Longest a closing connection may spend flushing its last bytes to the device. */
   closeLingerMs: number;
+  /** MQTT_LOG_EVENTS: what of the device's doings is logged (default: its connection). */
+  logEvents?: ReadonlySet<LogEventName>;
 }
 
 type Phase = 'reading-connect' | 'connecting-edge' | 'open' | 'draining' | 'closing';
@@ -109,6 +113,9 @@ export class ClientBridge {
   /** After a forwarded DISCONNECT: how long to wait for the edge to close. */
   #disconnectTimer: NodeJS.Timeout | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
+  readonly #logEvents: ReadonlySet<LogEventName>;
+  /** Decodes what MQTT_LOG_EVENTS asks about; undefined when it asks about nothing but connections. */
+  readonly #clientEvents: ClientEventLog | undefined;
 
   constructor(socket: Socket, settings: BridgeSettings, log: Logger, options: { refuse: boolean }) {
     this.#socket = socket;
@@ -119,6 +126,9 @@ export class ClientBridge {
     this.#log = log.child({ connection: this.#connection, remote: this.#address, transport: 'tcp' });
     this.#framer = new PacketFramer({ maxPacketSize: settings.maxPacketSize, allowAuth: true });
     this.#keepAlive = new KeepAliveMonitor({ onExpired: () => this.#onKeepAliveExpired() });
+    this.#logEvents = settings.logEvents ?? DefaultLogEvents;
+    const clientEvents = new ClientEventLog(this.#logEvents, (event, facts) => this.#event('info', event, facts));
+    this.#clientEvents = clientEvents.active ? clientEvents : undefined;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -353,6 +363,7 @@ export class ClientBridge {
         break;
       }
       outgoing.push(frame.bytes);
+      this.#clientEvents?.fromDevice(frame, this.#level);
       if (frame.type === PacketType.DISCONNECT) {
         // [MQTT-3.14.4-1] the client sends nothing after DISCONNECT.
         this.#disconnectForwarded = true;
@@ -418,6 +429,7 @@ export class ClientBridge {
     // After the bridge decided to close, the edge has nothing left to say to the device.
     if (this.#phase === 'closing' || this.#deviceClosed) return;
     if (this.#edgeFramer !== undefined && !this.#watchForConnack(bytes)) return;
+    if (this.#connackAccepted) this.#clientEvents?.fromEdge(bytes, this.#level);
     this.#writeToDevice(bytes);
     if (this.#pingOwed && this.#connackForwarded) {
       this.#pingOwed = false;
@@ -466,7 +478,7 @@ export class ClientBridge {
       this.#keepAliveSeconds = serverKeepAlive;
       this.#keepAlive.start(serverKeepAlive);
     }
-    this.#event('info', 'connection.accepted', { client: this.#clientId, keepalive: this.#keepAliveSeconds, clean: this.#clean, session_present: connack.sessionPresent });
+    if (this.#logEvents.has('connect')) this.#event('info', 'connection.accepted', { client: this.#clientId, keepalive: this.#keepAliveSeconds, clean: this.#clean, session_present: connack.sessionPresent });
   }
 
   #writeToDevice(bytes: Uint8Array): void {
@@ -538,12 +550,12 @@ export class ClientBridge {
     clearTimeout(this.#lingerTimer);
     const cause = this.#cause ?? 'device-closed';
     // Accepted connections get an info line (as at the edge); refusals already logged theirs.
-    this.#event(this.#connackAccepted ? 'info' : 'debug', 'connection.closed', { reason: cause, duration_ms: Math.round(performance.now() - this.#startedAt) });
+    this.#event(this.#connackAccepted && this.#logEvents.has('disconnect') ? 'info' : 'debug', 'connection.closed', { reason: cause, duration_ms: Math.round(performance.now() - this.#startedAt) });
     this.#resolveClosed();
   }
 
   /** A connection event with every field of its kind (null where unknown), as the edge logs it. */
-  #event(level: 'debug' | 'info' | 'warn', event: ConnectionEvent, facts: ConnectionFacts): void {
+  #event(level: 'debug' | 'info' | 'warn', event: ConnectionEvent | ClientEvent, facts: ConnectionFacts): void {
     const known: ConnectionFacts = {
       namespace: this.#settings.namespace,
       connection: this.#connection,

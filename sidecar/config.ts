@@ -4,6 +4,7 @@
  * change a limit or a port.
  */
 import { readFileSync } from 'node:fs';
+import { DefaultLogEvents, parseLogEvents, type LogEventName } from '../shared/log-events.ts';
 import { hostname } from 'node:os';
 import { parseBridgeConfig, type BridgeConfig } from './broker-bridges/config.ts';
 import { describeError, type LogFormat, type LogLevel } from './log.ts';
@@ -58,6 +59,8 @@ export interface SidecarConfig {
   metrics?: ListenerConfig & { token?: string };
   /** Broker-to-broker bridges (MQTT_BRIDGES / MQTT_BRIDGES_FILE, mosquitto syntax); none by default. */
   bridges: readonly BridgeConfig[];
+  /** MQTT_LOG_EVENTS: what of each device's doings is logged (shared/log-events.ts). */
+  logEvents: ReadonlySet<LogEventName>;
 }
 
 export type SidecarEnv = Readonly<Record<string, string | undefined>>;
@@ -102,7 +105,11 @@ export function loadSidecarConfig(env: SidecarEnv): SidecarConfig {
       level: reader.choice('MQTT_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     },
     bridges: readBridges(reader),
+    logEvents: DefaultLogEvents,
   };
+  const logEvents = parseLogEvents(reader.optionalText('MQTT_LOG_EVENTS'));
+  if (typeof logEvents === 'string') reader.problem(logEvents);
+  else config.logEvents = logEvents;
 
   const edge = parseEdgeUrl(reader.text('MQTT_EDGE_URL', DEFAULT_EDGE_URL));
   if (typeof edge === 'string') reader.problem(edge);

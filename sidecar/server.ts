@@ -88,6 +88,7 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
     highWaterBytes: config.highWaterBytes,
     // At least a second, so a refusal or DISCONNECT gets out even with no shutdown grace.
     closeLingerMs: Math.max(1_000, config.shutdownGraceMs),
+    logEvents: config.logEvents,
   };
 
   const metrics = new SidecarMetrics();

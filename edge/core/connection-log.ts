@@ -3,7 +3,8 @@
  * (shared/connection-log.ts): one line per event, every field of the event
  * present, null where this side does not know it.
  */
-import { connackCodeAt, connackReasonName, connectionFields, type ConnectionEvent, type ConnectionFacts, type ConnectionTransport, type LinkEvent } from '../../shared/connection-log.ts';
+import { connackCodeAt, connackReasonName, connectionFields, type ClientEvent, type ConnectionEvent, type ConnectionFacts, type ConnectionTransport, type LinkEvent } from '../../shared/connection-log.ts';
+import { DefaultLogEvents, type LogEventName } from '../../shared/log-events.ts';
 import type { ProtocolLevel } from '../../shared/codec/types.ts';
 import type { ConnectionState } from './link.ts';
 import type { Logger, LogLevel } from './log.ts';
@@ -19,10 +20,18 @@ export class ConnectionLog {
     readonly log: Logger,
     private readonly namespace: string,
     private readonly now: () => number,
+    /** MQTT_LOG_EVENTS: which of the client's doings are logged (problems always are). */
+    private readonly events: ReadonlySet<LogEventName> = DefaultLogEvents,
   ) {}
 
+  /** Whether MQTT_LOG_EVENTS asks for `name`: ask before building an event's fields on a hot path. */
+  wants(name: LogEventName): boolean {
+    return this.events.has(name);
+  }
+
   /** One connection event; `state` gives the common fields, `facts` the rest (and may override them). */
-  event(level: LogLevel, event: ConnectionEvent, state: ConnectionState | undefined, facts: ConnectionFacts = {}): void {
+  event(level: LogLevel, event: ConnectionEvent | ClientEvent, state: ConnectionState | undefined, facts: ConnectionFacts = {}): void {
+    if (event === 'connection.accepted' && !this.events.has('connect')) return;
     const known: ConnectionFacts = state === undefined
       ? {}
       : { connection: state.id, client: state.clientId, username: state.username, protocol: state.level, transport: transportOf(state), remote: state.remoteAddress };
@@ -31,6 +40,7 @@ export class ConnectionLog {
 
   /** The end of an accepted connection: `reason` is the close cause. */
   closed(state: ConnectionState, reason: string): void {
+    if (!this.events.has('disconnect')) return;
     this.event('info', 'connection.closed', state, { reason, duration_ms: Math.max(0, this.now() - state.acceptedAt) });
   }
 

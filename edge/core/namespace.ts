@@ -13,6 +13,7 @@
  * `Transport`, writes bytes back, keeps state in SQLite, and asks for an alarm.
  */
 import { ReasonCode } from '../../shared/reason-codes.ts';
+import type { LogEventName } from '../../shared/log-events.ts';
 import type { ProtocolContext } from '../protocol/context.ts';
 import { dispatchPacket } from '../protocol/dispatch.ts';
 import type { CloseCause } from './close-cause.ts';
@@ -79,6 +80,8 @@ export interface NamespaceDeps {
   takeover?: 'any' | 'same-identity';
   /** MQTT_RULES: accepted messages to webhooks, Queues, D1, R2 or other topics, through a durable outbox. */
   rules?: RulesConfig;
+  /** MQTT_LOG_EVENTS: the client events logged (default: connections). */
+  logEvents?: ReadonlySet<LogEventName>;
   /** What rule targets reach: the Worker's bindings and fetch (default: none, and the global fetch). */
   ruleServices?: { env: Record<string, unknown>; fetch?: (request: Request) => Promise<Response> };
 }
@@ -109,7 +112,7 @@ export class Namespace implements ProtocolContext {
 
   constructor(private readonly deps: NamespaceDeps) {
     this.namespace = deps.namespace;
-    this.connectionLog = new ConnectionLog(deps.log, deps.namespace, () => deps.now());
+    this.connectionLog = new ConnectionLog(deps.log, deps.namespace, () => deps.now(), deps.logEvents);
     this.boundHooks = bindHookEnvironment(deps.hooks, deps.log, deps.hookEnvironment);
     // Nothing is written before a CONNECT is accepted: see GatedSql.
     const sql = new GatedSql(deps.sql, 'sessions', deps.onStorageCreated);
@@ -160,6 +163,9 @@ export class Namespace implements ProtocolContext {
       linkOf: (clientId) => this.directory.linkOf(clientId),
       markDirty: (link) => this.connections.markDirty(link),
       suspectStall: (clientId) => this.watchdog.suspect(clientId),
+      delivered: this.connectionLog.wants('deliver')
+        ? (link, message) => this.connectionLog.event('info', 'message.delivered', link.state, { topic: message.topic, qos: message.qos, retain: message.retain, bytes: message.payload.byteLength })
+        : undefined,
     });
     this.sessions = new Sessions({
       store: this.store,

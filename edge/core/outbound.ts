@@ -62,6 +62,8 @@ export interface OutboundDeps {
   markDirty(link: ClientLink): void;
   /** Tells the stall watchdog to look at a client. */
   suspectStall(clientId: string): void;
+  /** A PUBLISH left for a client (MQTT_LOG_EVENTS=deliver); absent when nobody asked. */
+  delivered?: ((link: ClientLink, message: BrokerMessage) => void) | undefined;
 }
 
 /** What the admin API shows of a session's outbound state. */
@@ -163,6 +165,7 @@ export class Outbound {
     this.deps.metrics.add('publishSent');
     link.writeBytes(bytes, patch);
     this.deps.markDirty(link);
+    this.deps.delivered?.(link, message);
     return true;
   }
 

@@ -53,6 +53,9 @@ export async function handlePublish(ctx: ProtocolContext, link: ClientLink, pack
   const refusal = await askPublishHook(ctx, link, message, properties.messageExpiryInterval);
   if (refusal === undefined) await ctx.publish(message);
   else ctx.metrics.add('publishDropped');
+  if (ctx.connectionLog.wants('publish')) {
+    ctx.connectionLog.event('info', 'message.published', link.state, { topic, qos: packet.qos, retain: packet.retain, bytes: payload.byteLength, code: refusal ?? ReasonCode.Success });
+  }
   if (packet.qos === 0) return;
   const ack = { cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId as number } as const;
   // 3.x cannot tell the publisher; the message is dropped and acknowledged as usual.

@@ -87,5 +87,8 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
   }
   link.write({ cmd: 'suback', messageId: packet.messageId as number, granted });
   ctx.markDirty(link);
+  if (ctx.connectionLog.wants('subscribe')) {
+    packet.subscriptions.forEach((request, index) => ctx.connectionLog.event('info', 'client.subscribed', link.state, { filter: request.topic, qos: request.qos, code: granted[index] }));
+  }
   for (const entry of retainedToSend) ctx.sendRetained(entry);
 }

@@ -26,4 +26,7 @@ export async function handleUnsubscribe(ctx: ProtocolContext, link: ClientLink, 
   // 3.1.1 UNSUBACK carries no codes [MQTT-3.11.3].
   link.write({ cmd: 'unsuback', messageId: packet.messageId as number, granted: link.isV5 ? codes : [] });
   ctx.markDirty(link);
+  if (ctx.connectionLog.wants('unsubscribe')) {
+    packet.unsubscriptions.forEach((filter, index) => ctx.connectionLog.event('info', 'client.unsubscribed', link.state, { filter, code: codes[index] }));
+  }
 }

@@ -26,7 +26,7 @@ function context(credentials: { username?: string; password?: string } = {}): Au
 async function decide(env: AccessEnv, credentials: { username?: string; password?: string } = {}, hook?: () => AuthDecision): Promise<AuthDecision> {
   const hooks = composeHooks(loadAccessConfig(env), hook === undefined ? {} : { authenticate: hook });
   if (hooks.authenticate === undefined) throw new Error('no authenticate step');
-  return hooks.authenticate(context(credentials));
+  return hooks.authenticate({ ...context(credentials), env: {}, waitUntil: () => undefined });
 }
 
 describe('MQTT_ALLOW_ANONYMOUS', () => {
