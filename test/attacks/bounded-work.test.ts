@@ -14,7 +14,7 @@ import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import type { MqttPacket } from '../../shared/codec/types.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { startTestEdge, withGateways, type TestEdge } from '../helpers/edge.ts';
-import { startVictim, type VictimReport } from './victim.ts';
+import { expectUnharmed, startVictim } from './victim.ts';
 
 const ConnectTimeoutMs = 1500;
 let edge: TestEdge;
@@ -29,13 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await edge?.dispose();
 });
-
-function expectUnharmed(report: VictimReport, attack: string): void {
-  console.log(`victim during ${attack}: ${report.received}/${report.sent} back, p50 ${report.p50.toFixed(1)} ms, p99 ${report.p99.toFixed(1)} ms, max ${report.max.toFixed(1)} ms`);
-  expect(report.sent).toBeGreaterThan(10);
-  expect(report.lost).toBe(0);
-  expect(report.p99).toBeLessThan(250);
-}
 
 /** The namespaces' own SQLite files (the runtime's shared-memory index files aside), with their sizes. */
 function storageFiles(): Map<string, number> {

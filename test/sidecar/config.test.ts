@@ -18,6 +18,7 @@ describe('loadSidecarConfig', () => {
       linkDeviceQueueBytes: 1024 * 1024,
       log: { format: 'json', level: 'info' },
       bridges: [],
+      logEvents: new Set(['connect', 'disconnect']),
     });
   });
 
@@ -40,6 +41,7 @@ describe('loadSidecarConfig', () => {
       MQTT_LINK_DEVICE_QUEUE_BYTES: '4096',
       MQTT_LOG_FORMAT: 'pretty',
       MQTT_LOG_LEVEL: 'DEBUG',
+      MQTT_LOG_EVENTS: 'subscribe publish',
     });
     expect(config).toEqual({
       tcp: { host: '127.0.0.1', port: 0 },
@@ -57,6 +59,7 @@ describe('loadSidecarConfig', () => {
       linkDeviceQueueBytes: 4096,
       log: { format: 'pretty', level: 'debug' },
       bridges: [],
+      logEvents: new Set(['subscribe', 'publish']),
     });
   });
 
