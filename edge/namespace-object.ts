@@ -27,6 +27,8 @@ import { gatewayNamespace } from './gateway/gateway-names.ts';
 import { ObjectRates } from './gateway/object-stats.ts';
 import { MeteredSql } from './core/metered-sql.ts';
 import { SysTopicsPublisher } from './observability/sys-topics.ts';
+import type { DeadLetterView } from './rules/dead-letters.ts';
+import type { DeadLetterOutcome, DeadLetterSelection } from './rules/rules.ts';
 
 /** Storage key (synchronous KV) of the namespace's name, for wakes that do not tell it. */
 const NamespaceKey = 'broker.namespace';
@@ -241,6 +243,18 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
 
     async deleteRetained(topic: string): Promise<boolean> {
       return this.getCore().deleteRetained(topic);
+    }
+
+    async listDeadLetters(rule: string | undefined, limit: number): Promise<{ deadLetters: DeadLetterView[]; truncated: boolean } | undefined> {
+      return this.getCore().listDeadLetters(rule, limit);
+    }
+
+    async retryDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome | undefined> {
+      return this.getCore().retryDeadLetters(selection);
+    }
+
+    async deleteDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome | undefined> {
+      return this.getCore().deleteDeadLetters(selection);
     }
 
     async history(minutes: number): Promise<HistorySample[]> {
