@@ -63,12 +63,13 @@ export const DefaultOutboxLimits: OutboxLimits = { maxMessages: 10_000, maxBytes
 /** Fewer rows than the outbox: dead letters wait for a person, who reads a screenful, not ten thousand. */
 export const DefaultDeadLetterLimits: DeadLetterLimits = { maxMessages: 1_000, maxBytes: 16 * 1024 * 1024 };
 /**
- * With the backoff (100 ms doubling), 10 attempts are about 50 s of a
- * failing head message before it stops holding up its rule; a receiver
- * that is down for longer than that loses its head message to the dead
- * letters every 10 × 30 s (docs/rules.md, "Dead letters").
+ * With the backoff (100 ms doubling to 30 s), the 12th attempt comes about
+ * 110 s after the first failure: a receiver that restarts or redeploys
+ * within that loses nothing to the dead letters, and a message it always
+ * answers 500 holds up its rule for about two minutes. A receiver down for
+ * longer loses its head message every 12 attempts (docs/rules.md).
  */
-export const DefaultMaxAttempts = 10;
+export const DefaultMaxAttempts = 12;
 
 /** No rules: what a broker without MQTT_RULES runs with. */
 export const NoRules: RulesConfig = { rules: [], outbox: DefaultOutboxLimits, deadLetters: DefaultDeadLetterLimits, maxAttempts: DefaultMaxAttempts };
