@@ -21,7 +21,7 @@ export interface RuleReport {
   name: string;
   filter: string;
   to: string;
-  /** Messages that matched (delivered + dropped + pending). */
+  /** Messages that matched: delivered + dropped + pending + dead letters kept, dropped and deleted. */
   matched: number;
   delivered: number;
   /** Failed attempts (a message is retried until delivered or a dead letter). */
