@@ -19,6 +19,8 @@ import type { AddAclOutcome, DeleteUserOutcome, PutUserOutcome, UserView } from 
 import type { NamespaceSet } from './namespaces.ts';
 import type { NamespaceStats } from './observability/stats.ts';
 import type { RulesConfig } from './rules/config.ts';
+import type { DeadLetterView } from './rules/dead-letters.ts';
+import type { DeadLetterOutcome, DeadLetterSelection } from './rules/rules.ts';
 
 /** Everything a namespace needs, resolved from the options and the environment. */
 export interface ResolvedBroker {
@@ -83,6 +85,12 @@ export interface BrokerNamespaceRpc {
   topics(limit: number): Promise<{ topics: TopicSummary[]; untracked: number }>;
   /** Subscriptions across clients, at most `limit`. */
   listSubscriptions(limit: number): Promise<SubscriptionSummary[]>;
+  /** The rules' dead letters, oldest message first, of one rule or all, at most `limit`; undefined: no such rule. */
+  listDeadLetters(rule: string | undefined, limit: number): Promise<{ deadLetters: DeadLetterView[]; truncated: boolean } | undefined>;
+  /** Moves dead letters back into the outbox (as many as it has room for); undefined: no such rule. */
+  retryDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome | undefined>;
+  /** Deletes dead letters; undefined: no such rule. */
+  deleteDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome | undefined>;
   /** Whether the namespace has storage (a client connected to it at some point). Writes nothing. */
   hasStorage(): Promise<boolean>;
   // Users and ACL entries at runtime (runtime-access.ts); the admin API has validated the input.

@@ -27,6 +27,8 @@ import { gatewayNamespace } from './gateway/gateway-names.ts';
 import { ObjectRates } from './gateway/object-stats.ts';
 import { MeteredSql } from './core/metered-sql.ts';
 import { SysTopicsPublisher } from './observability/sys-topics.ts';
+import type { DeadLetterView } from './rules/dead-letters.ts';
+import type { DeadLetterOutcome, DeadLetterSelection } from './rules/rules.ts';
 
 /** How long a drain waits for its clients to finish closing: a client that does not answer the close is not waited for longer. */
 const DrainCloseWaitMs = 2_000;
@@ -258,6 +260,18 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
 
     async deleteRetained(topic: string): Promise<boolean> {
       return this.getCore().deleteRetained(topic);
+    }
+
+    async listDeadLetters(rule: string | undefined, limit: number): Promise<{ deadLetters: DeadLetterView[]; truncated: boolean } | undefined> {
+      return this.getCore().listDeadLetters(rule, limit);
+    }
+
+    async retryDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome | undefined> {
+      return this.getCore().retryDeadLetters(selection);
+    }
+
+    async deleteDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome | undefined> {
+      return this.getCore().deleteDeadLetters(selection);
     }
 
     async history(minutes: number): Promise<HistorySample[]> {

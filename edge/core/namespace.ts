@@ -41,7 +41,8 @@ import { SystemTopicsSchedule, type SystemTopicsPublisher } from './system-topic
 import type { SubscriptionEntry } from './topic-tree.ts';
 import type { RulesConfig } from '../rules/config.ts';
 import type { RuleOrigin } from '../rules/match.ts';
-import { Rules } from '../rules/rules.ts';
+import { Rules, type DeadLetterOutcome, type DeadLetterSelection } from '../rules/rules.ts';
+import type { DeadLetterView } from '../rules/dead-letters.ts';
 import { TopicRates } from './topic-rates.ts';
 import { HistoryMinutes, TrafficHistory, type HistorySample } from './traffic-history.ts';
 
@@ -389,6 +390,23 @@ export class Namespace implements ProtocolContext {
 
   deleteRetained(topic: string): boolean {
     return this.retained.delete(topic);
+  }
+
+  // Admin: the rules' dead letters. Without rules there are none, and every rule name is unknown (undefined).
+
+  listDeadLetters(rule: string | undefined, limit: number): { deadLetters: DeadLetterView[]; truncated: boolean } | undefined {
+    if (this.rules !== undefined) return this.rules.listDeadLetters(rule, limit);
+    return rule === undefined ? { deadLetters: [], truncated: false } : undefined;
+  }
+
+  retryDeadLetters(selection: DeadLetterSelection): DeadLetterOutcome | undefined {
+    if (this.rules !== undefined) return this.rules.retryDeadLetters(selection);
+    return 'rule' in selection ? undefined : { selected: 0, done: 0 };
+  }
+
+  deleteDeadLetters(selection: DeadLetterSelection): DeadLetterOutcome | undefined {
+    if (this.rules !== undefined) return this.rules.deleteDeadLetters(selection);
+    return 'rule' in selection ? undefined : { selected: 0, done: 0 };
   }
 
   /** Publishes a broker-made message (the $SYS tree): retained, no publisher. */

@@ -9,6 +9,7 @@
  * | `GET /admin/<ns>/retained?limit=` | `{ namespace, retained: [{ topic, qos, payloadBytes, payloadPreview }], truncated }` |
  * | `DELETE /admin/<ns>/retained?topic=` | `{ namespace, topic, deleted: true }`; 404 if there was none |
  * | `GET /admin/<ns>/rules` | `{ namespace, rules: RuleReport[] }` (MQTT_RULES, with counts and the last error) |
+ * | `/admin/<ns>/rules/dead-letters…` | list, retry and delete the rules' dead letters: admin-dead-letters.ts |
  * | `GET /admin/<ns>/history?minutes=` | `{ namespace, samples: HistorySample[] }` (per minute, oldest first; default 60, at most 1440) |
  * | `GET /admin/<ns>/topics?limit=` | `{ namespace, topics: [{ topic, rate, messages, retained }], untracked }` (busiest first) |
  * | `GET /admin/<ns>/subscriptions?limit=` | `{ namespace, subscriptions: [{ clientId, filter, qos, shareGroup?, online }], truncated }` |
@@ -17,7 +18,8 @@
  * | `POST /admin/<ns>/objects/<name>/restart` | `{ namespace, object, restarted: true }`: resets one of the namespace's objects (its core, or a gateway listed in `stats.objects`); its memory is lost and its clients are disconnected, as when Cloudflare restarts it. For operations and fault tests. |
  *
  * Errors are `{ "error": "..." }` with 400 (bad input), 401 (token), 404,
- * 405 (method, with `Allow`), 409 (users and ACL: a configured user), 413
+ * 405 (method, with `Allow`), 409 (users and ACL: a configured user; a
+ * dead letter's retry: the outbox is full), 413
  * (a body over 4 KiB; only PUT users/<name> and POST acl take one) or 503
  * (the namespace could not be reached).
  */
@@ -27,6 +29,7 @@ import { describeError, type Logger } from '../core/log.ts';
 import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseCount, parseLimit } from './http.ts';
 import { gatewayNamespace } from '../gateway/gateway-names.ts';
 import { handleUsersAction, parseUsersAction, usersAllowedMethods, type UsersAction } from './admin-users.ts';
+import { deadLettersAllowedMethods, handleDeadLettersAction, isDeadLettersAction, parseDeadLettersAction, type DeadLettersAction } from './admin-dead-letters.ts';
 
 /** Default and largest `?limit=` of the list endpoints. */
 const DefaultListLimit = 1000;
@@ -43,13 +46,16 @@ type AdminAction =
   | { kind: 'subscriptions' }
   | { kind: 'restart'; object: string }
   | { kind: 'drain' }
-  | UsersAction;
+  | UsersAction
+  | DeadLettersAction;
 
 /** What follows `/admin/<ns>/`: one of the routes above; undefined for none, null for a client id that is not valid percent-encoding. */
 function parseAction(rest: string): AdminAction | undefined | null {
   const parts = rest.replace(/\/$/, '').split('/');
   const users = parseUsersAction(parts);
   if (users !== undefined) return users;
+  const deadLetters = parseDeadLettersAction(parts);
+  if (deadLetters !== undefined) return deadLetters;
   if (parts.length === 1 && parts[0] === 'stats') return { kind: 'stats' };
   if (parts.length === 1 && parts[0] === 'clients') return { kind: 'clients' };
   if (parts.length === 1 && parts[0] === 'retained') return { kind: 'retained' };
@@ -87,6 +93,7 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
   restart: ['POST'],
   drain: ['POST'],
   ...usersAllowedMethods,
+  ...deadLettersAllowedMethods,
 };
 
 /** `?minutes=` of the history: the last hour unless asked, at most a day. */
@@ -106,7 +113,7 @@ const TakesBody = (kind: AdminAction['kind'], method: string): boolean => (kind 
 export async function handleAdminRequest(request: Request, env: EdgeEnv, namespace: string | null, rest: string, log: Logger): Promise<Response> {
   const action = parseAction(rest);
   if (action === undefined) {
-    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /history, /topics, /subscriptions, /drain, /users, /users/<name>, /acl or /acl/<id>`);
+    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /rules/dead-letters, /history, /topics, /subscriptions, /drain, /users, /users/<name>, /acl or /acl/<id>`);
   }
   if (action === null) return jsonError(400, 'the client id or username in the path is not valid percent-encoding');
   if (namespace === null) return jsonError(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"');
@@ -170,6 +177,7 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
         return jsonResponse(200, { namespace, subscriptions: subscriptions.slice(0, limit), truncated: subscriptions.length > limit });
       }
       default:
+        if (isDeadLettersAction(action)) return await handleDeadLettersAction(url, method, action, stub, namespace, log);
         return await handleUsersAction(request, method, action, stub, namespace, log);
     }
   } catch (error) {

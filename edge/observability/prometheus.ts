@@ -33,11 +33,14 @@ const namespaceMetrics: Array<{ name: string; type: MetricFamily['type']; help: 
 
 /** Per rule of MQTT_RULES, labelled `namespace` and `rule`. */
 const ruleMetrics: Array<{ name: string; type: MetricFamily['type']; help: string; value: (rule: RuleReport) => number }> = [
-  { name: 'mqtt_rule_matched_total', type: 'counter', help: 'Messages that matched the rule (delivered + dropped + pending).', value: (r) => r.matched },
+  { name: 'mqtt_rule_matched_total', type: 'counter', help: 'Messages that matched the rule (delivered + dropped + pending + dead letters kept, dropped and deleted).', value: (r) => r.matched },
   { name: 'mqtt_rule_delivered_total', type: 'counter', help: "Messages the rule's target accepted.", value: (r) => r.delivered },
-  { name: 'mqtt_rule_failed_total', type: 'counter', help: 'Failed delivery attempts (each is retried with backoff).', value: (r) => r.failed },
+  { name: 'mqtt_rule_failed_total', type: 'counter', help: 'Failed delivery attempts (retried with backoff, or ending as a dead letter).', value: (r) => r.failed },
   { name: 'mqtt_rule_dropped_total', type: 'counter', help: 'Messages not kept because the rules outbox was full.', value: (r) => r.dropped },
   { name: 'mqtt_rule_outbox_pending', type: 'gauge', help: 'Messages in the outbox waiting for the rule target.', value: (r) => r.pending },
+  { name: 'mqtt_rule_dead_lettered_total', type: 'counter', help: 'Messages moved to the dead letters: refused by the target for good, or out of attempts (MQTT_RULES_MAX_ATTEMPTS).', value: (r) => r.deadLettered },
+  { name: 'mqtt_rule_dead_letters', type: 'gauge', help: 'Dead letters kept now, waiting to be retried or deleted.', value: (r) => r.deadLetters },
+  { name: 'mqtt_rule_dead_letters_dropped_total', type: 'counter', help: 'Dead letters dropped to make room for newer ones (MQTT_RULES_DEAD_LETTERS_MAX_MESSAGES / _MAX_BYTES).', value: (r) => r.deadLettersDropped },
 ];
 
 /** Per Durable Object of the namespace (its core and each gateway), labelled `namespace`, `role` and `object`. */

@@ -16,3 +16,22 @@ export function retryDelayMs(failures: number): number {
   // 2^n overflows nothing here: the cap is reached at n = 9.
   return Math.min(MaxRetryMs, FirstRetryMs * 2 ** Math.min(failures - 1, 20));
 }
+
+/** A rule's retry state: consecutive failures (what the wait grows with, and why only one message is tried) and no attempt before `retryAt`. */
+export interface RetryState {
+  failures: number;
+  retryAt: number;
+}
+
+/**
+ * The rule's retry state after a window with failures. A transient failure
+ * (kept for a retry, or out of attempts and now a dead letter: either way
+ * the target may be down) makes the wait grow, so a target that is down is
+ * asked once per step whichever message is at the head. Refusals alone say
+ * the target is up and answering: the rule goes on at once, window open.
+ */
+export function retryAfterFailures(previous: RetryState, transientFailures: number, now: number): RetryState {
+  if (transientFailures === 0) return { failures: 0, retryAt: 0 };
+  const failures = previous.failures + 1;
+  return { failures, retryAt: now + retryDelayMs(failures) };
+}

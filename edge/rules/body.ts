@@ -43,19 +43,22 @@ export interface RuleMessageBody {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-export function messageBody(namespace: string, message: RuleMessage): RuleMessageBody {
-  let text: string | undefined;
+/** A payload as JSON shows it: `payload` when it is valid UTF-8, else `payload_base64` (the body, the dead letters' list). */
+export function payloadFields(payload: Uint8Array): { payload: string } | { payload_base64: string } {
   try {
-    text = strictUtf8.decode(message.payload);
+    return { payload: strictUtf8.decode(payload) };
   } catch {
-    text = undefined;
+    return { payload_base64: encodeBase64(payload) };
   }
+}
+
+export function messageBody(namespace: string, message: RuleMessage): RuleMessageBody {
   return {
     namespace,
     rule: message.rule,
     id: message.id,
     topic: message.topic,
-    ...(text === undefined ? { payload_base64: encodeBase64(message.payload) } : { payload: text }),
+    ...payloadFields(message.payload),
     qos: message.qos,
     retain: message.retain,
     clientId: message.clientId ?? null,

@@ -38,9 +38,15 @@ export interface OutboxLimits {
   maxBytes: number;
 }
 
+/** The same two bounds for the dead letters (messages a target refused for good). */
+export type DeadLetterLimits = OutboxLimits;
+
 export interface RulesConfig {
   rules: Rule[];
   outbox: OutboxLimits;
+  deadLetters: DeadLetterLimits;
+  /** Attempts of one message before a transient failure counts as permanent and it becomes a dead letter. */
+  maxAttempts: number;
 }
 
 export interface RulesEnv {
@@ -48,12 +54,25 @@ export interface RulesEnv {
   MQTT_RULES_SECRET?: string;
   MQTT_RULES_OUTBOX_MAX_MESSAGES?: string;
   MQTT_RULES_OUTBOX_MAX_BYTES?: string;
+  MQTT_RULES_MAX_ATTEMPTS?: string;
+  MQTT_RULES_DEAD_LETTERS_MAX_MESSAGES?: string;
+  MQTT_RULES_DEAD_LETTERS_MAX_BYTES?: string;
 }
 
 export const DefaultOutboxLimits: OutboxLimits = { maxMessages: 10_000, maxBytes: 16 * 1024 * 1024 };
+/** Fewer rows than the outbox: dead letters wait for a person, who reads a screenful, not ten thousand. */
+export const DefaultDeadLetterLimits: DeadLetterLimits = { maxMessages: 1_000, maxBytes: 16 * 1024 * 1024 };
+/**
+ * With the backoff (100 ms doubling to 30 s), the 12th attempt comes about
+ * 110 s after the first failure: a receiver that restarts or redeploys
+ * within that loses nothing to the dead letters, and a message it always
+ * answers 500 holds up its rule for about two minutes. A receiver down for
+ * longer loses its head message every 12 attempts (docs/rules.md).
+ */
+export const DefaultMaxAttempts = 12;
 
 /** No rules: what a broker without MQTT_RULES runs with. */
-export const NoRules: RulesConfig = { rules: [], outbox: DefaultOutboxLimits };
+export const NoRules: RulesConfig = { rules: [], outbox: DefaultOutboxLimits, deadLetters: DefaultDeadLetterLimits, maxAttempts: DefaultMaxAttempts };
 
 /** A Worker binding name (wrangler's rule for them, close enough). */
 const BindingName = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -78,8 +97,14 @@ export function loadRulesConfig(env: RulesEnv): RulesConfig {
     maxMessages: parseBound('MQTT_RULES_OUTBOX_MAX_MESSAGES', env.MQTT_RULES_OUTBOX_MAX_MESSAGES, DefaultOutboxLimits.maxMessages),
     maxBytes: parseBound('MQTT_RULES_OUTBOX_MAX_BYTES', env.MQTT_RULES_OUTBOX_MAX_BYTES, DefaultOutboxLimits.maxBytes),
   };
+  const deadLetters = {
+    maxMessages: parseBound('MQTT_RULES_DEAD_LETTERS_MAX_MESSAGES', env.MQTT_RULES_DEAD_LETTERS_MAX_MESSAGES, DefaultDeadLetterLimits.maxMessages),
+    maxBytes: parseBound('MQTT_RULES_DEAD_LETTERS_MAX_BYTES', env.MQTT_RULES_DEAD_LETTERS_MAX_BYTES, DefaultDeadLetterLimits.maxBytes),
+  };
+  const maxAttempts = parseBound('MQTT_RULES_MAX_ATTEMPTS', env.MQTT_RULES_MAX_ATTEMPTS, DefaultMaxAttempts);
+  const bounds = { outbox, deadLetters, maxAttempts };
   const text = env.MQTT_RULES;
-  if (text === undefined || text.trim() === '') return { rules: [], outbox };
+  if (text === undefined || text.trim() === '') return { rules: [], ...bounds };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -94,7 +119,7 @@ export function loadRulesConfig(env: RulesEnv): RulesConfig {
     if (names.has(rule.name)) throw configError(`MQTT_RULES: two rules are named "${rule.name}"`);
     names.add(rule.name);
   }
-  return { rules, outbox };
+  return { rules, ...bounds };
 }
 
 function parseRule(entry: unknown, index: number, env: Record<string, unknown>, defaultSecret: string | undefined): Rule {

@@ -6,12 +6,20 @@
  * hibernation nor a restart loses a message or resets a count.
  *
  * `matched` is not stored: every match becomes a row or a drop, and a row
- * leaves only as a delivery, so matched = delivered + dropped + pending.
- * The publish path thus costs one INSERT (an UPSERT when it drops).
+ * leaves as a delivery or a dead letter (dead-letters.ts), which stays, is
+ * dropped for room, is deleted, or comes back as a row with its own id; so
+ * matched = delivered + dropped + pending + dead letters kept, dropped and
+ * deleted. The publish path thus costs one INSERT (an UPSERT when it drops).
  */
 import type { SqlExecutor } from '../core/session-store.ts';
 import type { RuleMessage } from './body.ts';
 import type { OutboxLimits } from './config.ts';
+import type { RetryState } from './backoff.ts';
+
+/** A row as the drain reads it: the message, and how often it was tried already. */
+export interface OutboxRow extends RuleMessage {
+  attempts: number;
+}
 
 export interface OutboxUsage {
   messages: number;
@@ -46,7 +54,25 @@ export interface RuleCounters {
 const emptyCounters = (): RuleCounters => ({ delivered: 0, failed: 0, dropped: 0, failures: 0, retryAt: 0 });
 
 /** Errors are kept short: they end up in the admin API and the dashboard. */
-const MaxErrorLength = 500;
+export const MaxErrorLength = 500;
+
+const RowColumns = 'id, rule, topic, payload, qos, retain, client_id, ts, depth, attempts';
+
+/** A row of `RowColumns` (rule_outbox, or rule_dead_letters with the same columns) as a message. */
+export function readRow(row: Record<string, unknown>): OutboxRow {
+  return {
+    id: row['id'] as number,
+    rule: row['rule'] as string,
+    topic: row['topic'] as string,
+    payload: new Uint8Array(row['payload'] as ArrayBuffer),
+    qos: row['qos'] as 0 | 1 | 2,
+    retain: row['retain'] === 1,
+    ...(typeof row['client_id'] === 'string' ? { clientId: row['client_id'] } : {}),
+    ts: row['ts'] as number,
+    depth: row['depth'] as number,
+    attempts: row['attempts'] as number,
+  };
+}
 
 export class RuleOutbox {
   private readonly usage: OutboxUsage = { messages: 0, bytes: 0 };
@@ -100,13 +126,18 @@ export class RuleOutbox {
 
   /** Appends a matched message; false (and counted as dropped) when the outbox is full. */
   append(message: Omit<RuleMessage, 'id'>): boolean {
+    if (this.insert(null, message)) return true;
+    this.update(message.rule, (c) => void c.dropped++);
+    return false;
+  }
+
+  /** One INSERT if the row fits: a new id (null: SQLite picks the next, never one used before), or a message's own. */
+  private insert(id: number | null, message: Omit<RuleMessage, 'id'>): boolean {
     const bytes = rowBytes(message.topic, message.payload);
-    if (!admits(this.usage, bytes, this.limits)) {
-      this.update(message.rule, (c) => void c.dropped++);
-      return false;
-    }
+    if (!admits(this.usage, bytes, this.limits)) return false;
     this.sql.exec(
-      'INSERT INTO rule_outbox (rule, topic, payload, qos, retain, client_id, ts, depth, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO rule_outbox (id, rule, topic, payload, qos, retain, client_id, ts, depth, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      id,
       message.rule,
       message.topic,
       message.payload,
@@ -123,32 +154,15 @@ export class RuleOutbox {
     return true;
   }
 
-  /** The rule's oldest rows, in the order they were accepted. */
-  next(rule: string, limit: number): RuleMessage[] {
-    return this.sql
-      .exec('SELECT id, rule, topic, payload, qos, retain, client_id, ts, depth FROM rule_outbox WHERE rule = ? ORDER BY id LIMIT ?', rule, limit)
-      .toArray()
-      .map((row) => ({
-        id: row['id'] as number,
-        rule: row['rule'] as string,
-        topic: row['topic'] as string,
-        payload: new Uint8Array(row['payload'] as ArrayBuffer),
-        qos: row['qos'] as 0 | 1 | 2,
-        retain: row['retain'] === 1,
-        ...(typeof row['client_id'] === 'string' ? { clientId: row['client_id'] } : {}),
-        ts: row['ts'] as number,
-        depth: row['depth'] as number,
-      }));
+  /** The rule's oldest rows, in the order they were accepted (by id: a retried dead letter keeps its place). */
+  next(rule: string, limit: number): OutboxRow[] {
+    return this.sql.exec(`SELECT ${RowColumns} FROM rule_outbox WHERE rule = ? ORDER BY id LIMIT ?`, rule, limit).toArray().map(readRow);
   }
 
   /** The target has it: the row goes, the rule's backoff resets. */
   delivered(rule: string, id: number): void {
-    const row = this.sql.exec('DELETE FROM rule_outbox WHERE id = ? RETURNING bytes', id).toArray()[0];
-    if (row !== undefined) {
-      this.usage.messages--;
-      this.usage.bytes -= row['bytes'] as number;
-      this.pendingByRule.set(rule, Math.max(0, this.pending(rule) - 1));
-    }
+    // Only its size is read back: a delivered payload is not needed again.
+    this.remove(rule, id, 'bytes');
     this.update(rule, (c) => {
       c.delivered++;
       c.failures = 0;
@@ -156,23 +170,46 @@ export class RuleOutbox {
     });
   }
 
+  /** Removes a row and returns it (to become a dead letter); undefined if it is not there. */
+  take(rule: string, id: number): OutboxRow | undefined {
+    const row = this.remove(rule, id, `${RowColumns}, bytes`);
+    return row === undefined ? undefined : readRow(row);
+  }
+
+  private remove(rule: string, id: number, returning: string): Record<string, unknown> | undefined {
+    const row = this.sql.exec(`DELETE FROM rule_outbox WHERE id = ? RETURNING ${returning}`, id).toArray()[0];
+    if (row === undefined) return undefined;
+    this.usage.messages--;
+    this.usage.bytes -= row['bytes'] as number;
+    this.pendingByRule.set(rule, Math.max(0, this.pending(rule) - 1));
+    return row;
+  }
+
   /**
-   * Attempts failed (one per id, made together): the rows stay, and the rule
-   * waits `delayFor(failures)`, its failures counted once per step. Returns when to try again.
+   * Puts a message back under its own id (a retried dead letter): it keeps
+   * its place, ahead of the rule's later rows, and receivers that drop
+   * repeated (namespace, id) pairs still can. Its attempts start again.
+   * False when the outbox has no room for it.
    */
-  failed(rule: string, ids: readonly number[], error: string, now: number, delayFor: (failures: number) => number): number {
+  restore(message: RuleMessage): boolean {
+    return this.insert(message.id, message);
+  }
+
+  /** One more failed attempt of each row (they stay, to be tried again). */
+  attempted(ids: readonly number[]): void {
     for (const id of ids) this.sql.exec('UPDATE rule_outbox SET attempts = attempts + 1 WHERE id = ?', id);
+  }
+
+  /** A window's failed attempts: counted, the first error kept, and the rule's retry state as backoff.ts decided it. */
+  failed(rule: string, attempts: number, error: string, now: number, retry: RetryState): void {
     const text = error.slice(0, MaxErrorLength);
-    const failures = this.countersOf(rule).failures + 1;
-    const retryAt = now + delayFor(failures);
     this.update(rule, (c) => {
-      c.failed += ids.length;
-      c.failures = failures;
-      c.retryAt = retryAt;
+      c.failed += attempts;
+      c.failures = retry.failures;
+      c.retryAt = retry.retryAt;
       c.lastError = text;
       c.lastErrorAt = now;
     });
-    return retryAt;
   }
 
   /** Rows and counters of rules no longer configured go: nothing would ever deliver them, and they would hold the outbox's room. */

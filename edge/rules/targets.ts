@@ -1,7 +1,8 @@
 /**
  * Thin adapters from a rule's target to the service it names: an HTTP POST,
  * a Queue send, a D1 insert, an R2 put. Each resolves once the service has
- * the message and rejects otherwise (the drain retries). Republish is the
+ * the message and rejects otherwise (the drain retries, or keeps a refused
+ * message as a dead letter: failure.ts). Republish is the
  * namespace's own business and is passed in.
  *
  * The bindings are typed by the one method used, so this file (and its
@@ -10,6 +11,7 @@
 import { AttemptTimeoutMs } from './backoff.ts';
 import { messageBody, SignatureHeader, signBody, type RuleMessage } from './body.ts';
 import type { Rule } from './config.ts';
+import { WebhookStatusError } from './failure.ts';
 
 export interface QueueLike {
   send(body: unknown): Promise<unknown>;
@@ -71,7 +73,8 @@ async function postWebhook(services: TargetServices, rule: Rule, url: string, me
   const response = await services.fetch(new Request(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(AttemptTimeoutMs) }));
   // The body is not needed; reading it frees the connection for the next POST.
   await response.arrayBuffer().catch(() => undefined);
-  if (response.status < 200 || response.status > 299) throw new Error(`webhook answered HTTP ${response.status}`);
+  // The status goes with the error: failure.ts tells a refusal (4xx) from a "later" (5xx).
+  if (response.status < 200 || response.status > 299) throw new WebhookStatusError(response.status);
 }
 
 async function insertRow(services: TargetServices, db: D1Like, table: string, message: RuleMessage): Promise<void> {

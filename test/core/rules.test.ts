@@ -110,4 +110,24 @@ describe('rules in the core', () => {
     expect(reportOf('a')).toMatchObject({ matched: 2, delivered: 2 });
     expect(reportOf('b')).toMatchObject({ matched: 1, delivered: 1 });
   });
+
+  it('keeps a dead letter through an eviction; retried after it, the message goes out under the id it had', async () => {
+    const fake = await start([{ name: 'hook', filter: 'a/#', to: 'webhook:http://receiver.test/in' }], fakeFetch(400));
+    const publisher = await client('p');
+    await publish(publisher, 'a/b', 'refused');
+    await harness.advance(0);
+    fake.status = 200;
+    await publish(publisher, 'a/b', 'after');
+    await harness.advance(0);
+    expect(fake.requests.map((body) => body['payload'])).toEqual(['refused', 'after']);
+    expect(harness.logs.filter((record) => record.event === 'rule_dead_lettered').map((record) => record.level)).toEqual(['warn']);
+    harness.restart();
+    expect(reportOf('hook')).toMatchObject({ matched: 2, delivered: 1, deadLettered: 1, deadLetters: 1 });
+    const [letter] = harness.core.listDeadLetters('hook', 10)?.deadLetters ?? [];
+    expect(letter).toMatchObject({ payload: 'refused', attempts: 1, lastError: 'webhook answered HTTP 400' });
+    expect(harness.core.retryDeadLetters({ id: letter?.id as number })).toEqual({ selected: 1, done: 1, rule: 'hook' });
+    await harness.advance(0);
+    expect(fake.requests.slice(2)).toMatchObject([{ payload: 'refused', id: letter?.id }]);
+    expect(reportOf('hook')).toMatchObject({ matched: 2, delivered: 2, pending: 0, deadLetters: 0 });
+  });
 });

@@ -5,8 +5,8 @@
  * numbers and the per-minute history, publish from the page's own MQTT
  * client (MQTT.js copied from node_modules) and see the message come back,
  * the topic tree and the subscriptions across clients, act on clients and
- * retained messages; the rules and users panels against their routes'
- * shapes; a phone's screen; client-made text shown as text.
+ * retained messages; the rules panel (with its dead letters) and the users
+ * panel against their routes' shapes; a phone's screen; client-made text shown as text.
  * Screenshots go to test-results/ (the README's come from scripts/screenshots.ts).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -289,6 +289,49 @@ describe('dashboard', () => {
     expect(calls).toContain('POST /admin/default/acl {"access":"deny","topic":"secret/#"}');
     expect(calls).toContain('DELETE /admin/default/acl/8');
     expect(await page.evaluate(() => document.querySelectorAll('#users-panel b').length)).toBe(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("lists a rule's dead letters as text, and retries and drops them one by one or per rule", async () => {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    const errors = watchErrors(page);
+    const calls: string[] = [];
+    const now = Date.now();
+    let letters = [
+      { id: 5, rule: 'hook', topic: 'alerts/<b>door</b>', payload: '<img src=x onerror=alert(1)>', payloadBytes: 28, qos: 1, retain: false, clientId: 'door-1', ts: now - 60_000, attempts: 1, lastError: 'webhook answered HTTP 400', deadAt: now - 30_000 },
+      { id: 6, rule: 'hook', topic: 'alerts/bin', payload_base64: '//4A', payloadBytes: 3, qos: 0, retain: false, clientId: null, ts: now - 50_000, attempts: 10, lastError: 'webhook answered HTTP 500', deadAt: now - 20_000 },
+    ];
+    const json = (body: unknown) => ({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+    const rule = () => ({ name: 'hook', filter: 'alerts/#', to: 'webhook:https://example.com/in', matched: 9, delivered: 7, failed: 11, dropped: 0, pending: 0, deadLettered: 2, deadLetters: letters.length, deadLettersDropped: 0, deadLettersDeleted: 0, lastError: 'webhook answered HTTP 500', lastErrorAt: now });
+    await page.route('**/admin/default/rules', (route) => route.fulfill(json({ namespace: 'default', rules: [rule()] })));
+    await page.route('**/admin/default/rules/dead-letters**', async (route) => {
+      const request = route.request();
+      const url = new URL(request.url());
+      calls.push(`${request.method()} ${url.pathname}${url.search}`);
+      const id = Number(url.pathname.split('/')[5]);
+      if (request.method() !== 'GET') letters = letters.filter((letter) => letter.id !== id);
+      await route.fulfill(json(request.method() === 'GET' ? { namespace: 'default', deadLetters: letters, truncated: false } : { namespace: 'default', id, rule: 'hook' }));
+    });
+    await signIn(page);
+    await page.locator('#dead-letters-part').waitFor({ state: 'visible', timeout: 10_000 });
+    await waitFor(() => page.locator('#dead-letters-body tr').count()).toBe(2);
+    const text = (await page.locator('#dead-letters-body').textContent()) ?? '';
+    expect(text).toContain('<img src=x onerror=alert(1)>');
+    expect(text).toContain('alerts/<b>door</b>');
+    expect(text).toContain('(binary, 3 bytes)');
+    expect(text).toContain('webhook answered HTTP 500');
+    expect(await page.evaluate(() => document.querySelectorAll('#rules-panel img, #rules-panel b').length)).toBe(0);
+
+    await page.locator('button[data-retry-rule="hook"]').click();
+    await waitFor(() => calls).toContain('POST /admin/default/rules/dead-letters/retry?rule=hook');
+    await page.locator('button[data-retry="5"]').click();
+    await waitFor(() => page.locator('#dead-letters-body tr').count()).toBe(1);
+    await page.locator('button[data-drop="6"]').click();
+    await page.locator('#dead-letters-part').waitFor({ state: 'hidden', timeout: 10_000 });
+    expect(calls).toContain('POST /admin/default/rules/dead-letters/5/retry');
+    expect(calls).toContain('DELETE /admin/default/rules/dead-letters/6');
+    expect(await page.locator('button[data-drop-rule="hook"]').count()).toBe(0);
     expect(errors).toEqual([]);
     await page.close();
   });

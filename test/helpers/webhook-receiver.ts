@@ -1,7 +1,8 @@
 /**
  * A local HTTP receiver for rule targets: records every request, and can
  * answer 200, answer 503, never answer, or be closed (connection refused)
- * and opened again on the same port.
+ * and opened again on the same port; `statusFor` answers chosen requests
+ * (by their body) with a status of their own.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
@@ -20,6 +21,8 @@ export type ReceiverMode = 'ok' | 'fail' | 'hang';
 export class WebhookReceiver {
   readonly requests: ReceivedRequest[] = [];
   mode: ReceiverMode = 'ok';
+  /** A status for this request instead of the mode's (undefined: the mode decides). */
+  statusFor: (body: string) => number | undefined = () => undefined;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly hung: ServerResponse[] = [];
@@ -64,8 +67,9 @@ export class WebhookReceiver {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
-        const status = this.mode === 'ok' ? 200 : this.mode === 'fail' ? 503 : 'hung';
-        this.requests.push({ path: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), status });
+        const body = Buffer.concat(chunks).toString('utf8');
+        const status = this.statusFor(body) ?? (this.mode === 'ok' ? 200 : this.mode === 'fail' ? 503 : 'hung');
+        this.requests.push({ path: request.url ?? '', headers: request.headers, body, status });
         if (status === 'hung') this.hung.push(response);
         else response.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'unavailable');
         for (const waiter of this.waiters.splice(0)) waiter();

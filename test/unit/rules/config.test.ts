@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DefaultOutboxLimits, loadRulesConfig } from '../../../edge/rules/config.ts';
+import { DefaultDeadLetterLimits, DefaultMaxAttempts, DefaultOutboxLimits, loadRulesConfig, NoRules } from '../../../edge/rules/config.ts';
 
 const bindings = {
   EVENTS: { send: async () => undefined },
@@ -11,7 +11,8 @@ const load = (rules: unknown, extra: Record<string, unknown> = {}) => loadRulesC
 
 describe('MQTT_RULES', () => {
   it('is empty when unset, with the default outbox bounds', () => {
-    expect(loadRulesConfig({})).toEqual({ rules: [], outbox: DefaultOutboxLimits });
+    expect(loadRulesConfig({})).toEqual(NoRules);
+    expect(NoRules).toEqual({ rules: [], outbox: DefaultOutboxLimits, deadLetters: DefaultDeadLetterLimits, maxAttempts: DefaultMaxAttempts });
     expect(loadRulesConfig({ MQTT_RULES: '  ' }).rules).toEqual([]);
   });
 
@@ -51,6 +52,14 @@ describe('MQTT_RULES', () => {
     expect(loadRulesConfig({ MQTT_RULES_OUTBOX_MAX_MESSAGES: '5', MQTT_RULES_OUTBOX_MAX_BYTES: '1000' }).outbox).toEqual({ maxMessages: 5, maxBytes: 1000 });
     expect(() => loadRulesConfig({ MQTT_RULES_OUTBOX_MAX_MESSAGES: 'many' })).toThrow(/MQTT_RULES_OUTBOX_MAX_MESSAGES="many"/);
     expect(() => loadRulesConfig({ MQTT_RULES_OUTBOX_MAX_BYTES: '0' })).toThrow(/MQTT_RULES_OUTBOX_MAX_BYTES/);
+  });
+
+  it('reads the attempt bound and the dead letters\' bounds', () => {
+    const config = loadRulesConfig({ MQTT_RULES_MAX_ATTEMPTS: '3', MQTT_RULES_DEAD_LETTERS_MAX_MESSAGES: '7', MQTT_RULES_DEAD_LETTERS_MAX_BYTES: '2048' });
+    expect(config).toMatchObject({ maxAttempts: 3, deadLetters: { maxMessages: 7, maxBytes: 2048 } });
+    expect(() => loadRulesConfig({ MQTT_RULES_MAX_ATTEMPTS: '0' })).toThrow(/MQTT_RULES_MAX_ATTEMPTS="0" must be a positive integer/);
+    expect(() => loadRulesConfig({ MQTT_RULES_DEAD_LETTERS_MAX_MESSAGES: '1.5' })).toThrow(/MQTT_RULES_DEAD_LETTERS_MAX_MESSAGES/);
+    expect(() => loadRulesConfig({ MQTT_RULES_DEAD_LETTERS_MAX_BYTES: '-1' })).toThrow(/MQTT_RULES_DEAD_LETTERS_MAX_BYTES/);
   });
 
   // Each bad rule fails loudly, naming the rule (index and name) and the problem.

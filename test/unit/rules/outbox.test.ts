@@ -46,14 +46,14 @@ describe('the outbox in SQLite', () => {
     const [a] = first.next('r', 1);
     first.delivered('r', a?.id as number);
     const [b] = first.next('r', 1);
-    const retryAt = first.failed('r', [b?.id as number], 'HTTP 503', 1_000, (failures) => failures * 100);
-    expect(retryAt).toBe(1_100);
+    first.attempted([b?.id as number]);
+    first.failed('r', 1, 'HTTP 503', 1_000, { failures: 1, retryAt: 1_100 });
 
     const second = new RuleOutbox(db, limits);
     expect(second.pending('r')).toBe(1);
     expect(second.totals).toEqual({ messages: 1, bytes: 2 });
     expect(second.countersOf('r')).toEqual({ delivered: 1, failed: 1, dropped: 0, failures: 1, retryAt: 1_100, lastError: 'HTTP 503', lastErrorAt: 1_000 });
-    expect(second.next('r', 10).map((m) => new TextDecoder().decode(m.payload))).toEqual(['b']);
+    expect(second.next('r', 10).map((m) => [new TextDecoder().decode(m.payload), m.attempts])).toEqual([['b', 1]]);
     // A delivery resets the backoff but keeps the last error for the admin API.
     second.delivered('r', b?.id as number);
     expect(second.countersOf('r')).toMatchObject({ delivered: 2, failures: 0, retryAt: 0, lastError: 'HTTP 503' });
