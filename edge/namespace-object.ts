@@ -23,6 +23,7 @@ import { LinkHost, type LinkAttachment } from './link/link-host.ts';
 import { namespaceStats, type NamespaceStats } from './observability/stats.ts';
 import { Gateway, type GatewayClientAttachment } from './gateway/gateway.ts';
 import { GatewayLinks } from './gateway/gateway-links.ts';
+import { OutputMarker } from './gateway/output-marker.ts';
 import { gatewayNamespace } from './gateway/gateway-names.ts';
 import { ObjectRates } from './gateway/object-stats.ts';
 import { MeteredSql } from './core/metered-sql.ts';
@@ -178,8 +179,20 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         existing.push({ socket: ws, channel: attachment.channel });
         this.gatewayClients.set(ws, attachment);
       }
-      const core = this.env.BROKER.get(this.env.BROKER.idFromName(namespace)) as unknown as BrokerNamespaceRpc;
-      this.gateway = new Gateway<WebSocket>(name, existing, { frames: (message, live) => core.gatewayFrames(name, message, live) }, (error, clients) =>
+      // A stub that threw is broken for good: every later call on it fails too, so a core that restarted
+      // once would keep this gateway's clients reconnecting for ever. A failed call drops it, and the next
+      // call gets a new one (calls go one at a time, so their order does not rest on one stub).
+      let core: BrokerNamespaceRpc | undefined;
+      const coreStub = (): BrokerNamespaceRpc => (core ??= this.env.BROKER.get(this.env.BROKER.idFromName(namespace)) as unknown as BrokerNamespaceRpc);
+      const frames = async (message: Uint8Array, live?: number[]): Promise<void> => {
+        try {
+          await coreStub().gatewayFrames(name, message, live);
+        } catch (error) {
+          core = undefined;
+          throw error;
+        }
+      };
+      this.gateway = new Gateway<WebSocket>(name, existing, { frames }, (error, clients) =>
         this.log.log('warn', 'core_unreachable', { gateway: name, clients, error: describeError(error) }),
       );
       return this.gateway;
@@ -383,13 +396,23 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         connections.push({ state, transport: transportFor(ws) });
       }
       // Gateways' links have no socket: they are their devices' rows, and come back with them.
-      const gateways = new GatewayLinks(this.linkDeviceStore(), core.connectionLog, () => this.getCore(), {
-        deliver: (gateway, message) => this.gatewayStub(gateway).gatewayDeliver(gateway, message),
-        reset: (gateway, reason) => this.gatewayStub(gateway).gatewayReset(gateway, reason),
-        probe: (gateway) => this.gatewayStub(gateway).gatewayProbe(gateway),
-      });
+      const marker = new OutputMarker(this.sql, () => core.hasStorage, (ms, callback) => void setTimeout(callback, ms), () => Date.now());
+      const gateways = new GatewayLinks(
+        this.linkDeviceStore(),
+        core.connectionLog,
+        () => this.getCore(),
+        {
+          deliver: (gateway, message) => this.gatewayStub(gateway).gatewayDeliver(gateway, message),
+          reset: (gateway, reason) => this.gatewayStub(gateway).gatewayReset(gateway, reason),
+          probe: (gateway) => this.gatewayStub(gateway).gatewayProbe(gateway),
+        },
+        marker,
+      );
       this.gateways = gateways;
       const behindGateways = gateways.restore();
+      if (behindGateways.closed > 0) {
+        this.log.log('warn', 'gateway_clients_reconnect', { clients: behindGateways.closed, reason: 'the namespace restarted and may have lost what it was sending them' });
+      }
       for (const id of behindGateways.linkIds) liveLinks.add(id);
       connections.push(...behindGateways.connections);
       // Devices of links that did not survive (the object restarted) are gone with them.

@@ -14,6 +14,12 @@ import { concatBytes } from '../../shared/codec/framer.ts';
 
 /** A call carries at most about this many bytes (one larger message still goes, alone). */
 const MaxCallBytes = 4 * 1024 * 1024;
+/**
+ * A call not answered in this long has failed: everything behind it waits
+ * for it, so one that never settles (its callee gone in a way the runtime
+ * did not report) must not hold the clients of a gateway for ever.
+ */
+export const CallTimeoutMs = 30_000;
 
 interface Waiter {
   resolve(): void;
@@ -34,6 +40,7 @@ export class BatchedCalls {
     private readonly call: (message: Uint8Array) => Promise<void>,
     /** A call failed: its messages and those queued behind it are dropped, and the owner decides what that ends. */
     private readonly failed: (error: unknown) => void,
+    private readonly timeoutMs: number = CallTimeoutMs,
   ) {}
 
   get idle(): boolean {
@@ -62,7 +69,7 @@ export class BatchedCalls {
         try {
           this.counts.calls++;
           this.counts.bytes += message.byteLength;
-          await this.call(message);
+          await this.callWithin(message);
           for (const waiter of waiters) waiter.resolve();
         } catch (error) {
           // What was queued behind the failed call is dropped with it: its order cannot be kept.
@@ -74,6 +81,18 @@ export class BatchedCalls {
       }
     } finally {
       this.inFlight = false;
+    }
+  }
+
+  private async callWithin(message: Uint8Array): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      await Promise.race([this.call(message), timedOut]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -19,8 +19,11 @@ import { describeError } from '../core/log.ts';
 import type { LinkDeviceStore } from '../link/link-device-store.ts';
 import { LinkHost, type LinkCore } from '../link/link-host.ts';
 import { BatchedCalls } from './batched-calls.ts';
+import type { OutputMarker } from './output-marker.ts';
 
 const LinkIdPrefix = 'gw:';
+/** WebSocket close code for a client told to reconnect: come back, the namespace is there. */
+const TryAgainLater = 1013;
 
 /** The gateways, as the core calls them. */
 export interface GatewayCalls {
@@ -61,13 +64,28 @@ export class GatewayLinks {
     private readonly connectionLog: ConnectionLog,
     private readonly core: () => LinkCore,
     private readonly calls: GatewayCalls,
+    /** Whether output to the gateways may have been lost when the core last stopped (output-marker.ts); none: never. */
+    private readonly marker?: OutputMarker,
   ) {}
 
-  /** After a wake: the links of gateways that had clients, rebuilt from their rows, with their connections. */
-  restore(): { linkIds: string[]; connections: Array<{ state: ConnectionState; transport: Transport }> } {
+  /**
+   * After a wake: the links of gateways that had clients, rebuilt from their
+   * rows, with their connections. After a stop that may have lost output to
+   * them (output-marker.ts), their clients are not restored but told to
+   * reconnect: each gateway gets a CLOSE for every channel the namespace
+   * knew (channels are never reused, so a client that came since is not
+   * hit), and their sessions end with the lost connections, as the core's
+   * own clients' do when it restarts.
+   */
+  restore(): { linkIds: string[]; connections: Array<{ state: ConnectionState; transport: Transport }>; closed: number } {
     const linkIds = this.devices.linkIds(LinkIdPrefix);
+    if (this.marker?.lostOutput === true) {
+      const closed = linkIds.reduce((sum, id) => sum + this.linkFor(id.slice(LinkIdPrefix.length), false).host.closeRestored(TryAgainLater, 'namespace restarted, reconnect'), 0);
+      this.marker.forget();
+      return { linkIds: [], connections: [], closed };
+    }
     const connections = linkIds.flatMap((id) => this.linkFor(id.slice(LinkIdPrefix.length), false).host.restoreDevices());
-    return { linkIds, connections };
+    return { linkIds, connections, closed: 0 };
   }
 
   /**
@@ -140,7 +158,13 @@ export class GatewayLinks {
     host = new LinkHost(
       { v: 1, kind: 'link', id, name: gateway },
       {
-        send: (bytes) => void calls.send(bytes).catch(() => undefined),
+        send: (bytes) => {
+          this.marker?.sending();
+          void calls
+            .send(bytes)
+            .catch(() => undefined)
+            .finally(() => this.marker?.settled());
+        },
         close: (_code, reason) => void this.calls.reset(gateway, reason).catch(() => undefined),
       },
       this.devices,

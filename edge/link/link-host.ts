@@ -119,6 +119,19 @@ export class LinkHost {
     });
   }
 
+  /**
+   * The devices of this link that the namespace knew before it restarted,
+   * closed instead of restored: what it was sending them may be lost, and
+   * only a reconnect makes MQTT resend (gateway/output-marker.ts). Their
+   * rows go; their sessions end with the lost connections. Returns how many.
+   */
+  closeRestored(code: number, reason: string): number {
+    const restored = this.devices.load(this.id);
+    this.devices.forgetLink(this.id);
+    for (const { channel } of restored) this.answerClose(channel, code, reason);
+    return restored.length;
+  }
+
   /** One message from the sidecar: its frames, in order. */
   async receive(core: LinkCore, message: Uint8Array): Promise<void> {
     if (this.ended) return;

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionLog } from '../../edge/core/connection-log.ts';
 import { Gateway, type GatewaySocket } from '../../edge/gateway/gateway.ts';
 import { GatewayLinks } from '../../edge/gateway/gateway-links.ts';
+import { OutputMarker, QuietMs } from '../../edge/gateway/output-marker.ts';
 import { LinkDeviceStore } from '../../edge/link/link-device-store.ts';
 import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
@@ -68,6 +69,8 @@ class World {
   readonly clients = new Map<string, FakeClient[]>();
   readonly calls: Array<{ to: string; kind: 'frames' | 'deliver' | 'probe' | 'reset' }> = [];
   links: GatewayLinks;
+  /** The core's calls to gateways go nowhere and never answer (it is about to die with them on their way). */
+  deliveriesLost = false;
 
   constructor(readonly harness: CoreHarness) {
     this.links = this.makeLinks();
@@ -75,8 +78,10 @@ class World {
 
   private makeLinks(): GatewayLinks {
     const logger = { log: (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, string | number | boolean | undefined | null> = {}) => void this.harness.logs.push({ level, event, fields }) };
+    const marker = new OutputMarker(this.harness.sql, () => this.harness.core.hasStorage, (ms, callback) => this.harness.setTimer(ms, callback), () => this.harness.now);
     return new GatewayLinks(new LinkDeviceStore(this.harness.sql), new ConnectionLog(logger, 'default', () => this.harness.now), () => this.harness.core, {
       deliver: async (gateway, message) => {
+        if (this.deliveriesLost) return new Promise<number[]>(() => undefined);
         await crossing();
         this.calls.push({ to: gateway, kind: 'deliver' });
         return this.gateway(gateway).deliver(message);
@@ -91,7 +96,7 @@ class World {
         this.calls.push({ to: gateway, kind: 'probe' });
         return this.gateway(gateway).liveChannels();
       },
-    });
+    }, marker);
   }
 
   gateway(name: string): Gateway<FakeClient> {
@@ -128,8 +133,9 @@ class World {
     return client;
   }
 
-  /** The core is evicted and wakes: memory gone, its gateway links rebuilt from their rows and probed. */
+  /** The core is evicted and wakes: memory gone, its gateway links rebuilt from their rows and probed (or its gateways reset, as the object does). */
   async restartCore(): Promise<void> {
+    this.deliveriesLost = false;
     this.links = this.makeLinks();
     const restored = this.links.restore();
     this.harness.restart(restored.connections);
@@ -237,7 +243,9 @@ describe('a namespace over gateways', () => {
     const watcher = await world.connect('gw/b', connect('watcher'));
     await watcher.write({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'wills/#', qos: 1 }] });
     const dying = await world.connect('gw/a', connect('dying', 5, { will: { topic: 'wills/dying', payload: Buffer.from('gone'), qos: 1, retain: false } }));
-    // The whole runtime restarts: gw/a's socket is gone with it, gw/b's watcher reconnected (same socket here).
+    // Quiet for a while (nothing on its way to a gateway), then the whole runtime restarts: gw/a's socket is
+    // gone with it, gw/b's watcher reconnected (same socket here).
+    await world.harness.advance(QuietMs);
     world.startGateway('gw/a', []);
     world.startGateway('gw/b', [watcher]);
     await world.restartCore();
@@ -266,5 +274,52 @@ describe('a namespace over gateways', () => {
     expect(lost).toBe(1);
     expect(client.closedWith?.code).toBe(1013);
     expect(broken.connections).toBe(0);
+  });
+
+  it('after a restart that may have lost what it was sending, hands the gateways\' clients back to reconnect: nobody waits for ever', async () => {
+    const world = await setUp();
+    const session = { clean: false, properties: { sessionExpiryInterval: 300 } };
+    const subscriber = await world.connect('gw/b', connect('sub', 5, session));
+    await subscriber.write({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'data', qos: 1 }] });
+    const publisher = await world.connect('gw/a', connect('pub', 5, session));
+    // The core handles the PUBLISH, and dies before its PUBACK (and the delivery) reach the gateways.
+    world.deliveriesLost = true;
+    await publisher.write({ cmd: 'publish', topic: 'data', payload: Buffer.from('m1'), qos: 1, retain: false, dup: false, messageId: 1 });
+    expect(publisher.received('puback')).toHaveLength(0);
+    await world.restartCore();
+    // Both were closed to reconnect (a wake that lost nothing would have kept them: see below), each by its channel.
+    expect(publisher.closedWith?.code).toBe(1013);
+    expect(subscriber.closedWith?.code).toBe(1013);
+    expect(world.harness.logs.some((record) => record.event === 'connection.closed')).toBe(true);
+    // A client that comes to the same gateway now is not touched: the CLOSEs named the old channels only.
+    const newcomer = await world.connect('gw/a', connect('newcomer'));
+    await world.settle();
+    expect(newcomer.closedWith).toBeUndefined();
+    expect(newcomer.received('connack')).toHaveLength(1);
+    // They come back as MQTT.js does: the publisher resends with DUP; the subscriber's session has the message.
+    const subscriberAgain = await world.connect('gw/b', connect('sub', 5, session));
+    expect(subscriberAgain.received('connack')[0]?.sessionPresent).toBe(true);
+    const publisherAgain = await world.connect('gw/a', connect('pub', 5, session));
+    await publisherAgain.write({ cmd: 'publish', topic: 'data', payload: Buffer.from('m1'), qos: 1, retain: false, dup: true, messageId: 1 });
+    expect(publisherAgain.received('puback')).toHaveLength(1);
+    expect(subscriberAgain.received('publish').map((p) => p.payload.toString())).toContain('m1');
+  });
+
+  it('keeps the gateways\' clients through a wake that lost nothing, and writes no mark for a steady trickle', async () => {
+    const world = await setUp();
+    const client = await world.connect('gw/a', connect('quiet'));
+    for (let i = 0; i < 3; i++) {
+      await client.write({ cmd: 'pingreq' });
+      await world.harness.advance(QuietMs / 4);
+    }
+    expect(client.received('pingresp')).toHaveLength(3);
+    // Output stopped, and stayed quiet: the mark is gone, as when the object may hibernate.
+    await world.harness.advance(QuietMs);
+    await world.restartCore();
+    expect(client.closedWith).toBeUndefined();
+    expect(world.calls.filter((c) => c.kind === 'reset')).toHaveLength(0);
+    expect(world.harness.logs.filter((record) => record.event === 'connection.closed')).toHaveLength(0);
+    await client.write({ cmd: 'pingreq' });
+    expect(client.received('pingresp')).toHaveLength(4);
   });
 });

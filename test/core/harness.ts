@@ -79,7 +79,7 @@ export class CoreHarness {
       hookTimeoutMs: 5000,
       now: () => this.now,
       requestAlarm: (at) => this.requestAlarm(at),
-      setTimer: (ms, callback) => void this.timers.push({ at: this.now + ms, callback }),
+      setTimer: (ms, callback) => this.setTimer(ms, callback),
       newId: () => `id-${++this.idCounter}`,
       ...(this.options.rules === undefined ? {} : { rules: this.options.rules }),
       ...(this.options.ruleServices === undefined ? {} : { ruleServices: this.options.ruleServices }),
@@ -105,6 +105,11 @@ export class CoreHarness {
     connection.bind(state.id);
     this.connections.set(state.id, connection);
     return connection;
+  }
+
+  /** An in-memory timer of the object (setTimeout), for parts the host owns beside the core; it dies with the object. */
+  setTimer(ms: number, callback: () => void): void {
+    this.timers.push({ at: this.now + ms, callback });
   }
 
   /** Whether an in-memory timer is pending (the object cannot hibernate). */

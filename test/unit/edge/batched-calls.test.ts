@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BatchedCalls } from '../../../edge/gateway/batched-calls.ts';
 
 /** A destination whose calls the test answers one by one. */
@@ -50,6 +50,26 @@ describe('one batched call at a time', () => {
     calls[1]?.answer();
     await expect(third).resolves.toBeUndefined();
     expect(calls[1]?.message).toEqual([3]);
+  });
+
+  it('fails a call that is never answered after its time, so nothing queued behind it waits for ever', async () => {
+    vi.useFakeTimers();
+    try {
+      const { calls, call } = destination();
+      const failures: unknown[] = [];
+      const batched = new BatchedCalls(call, (error) => failures.push(error), 1_000);
+      const first = batched.send(Uint8Array.of(1));
+      const outcome = first.then(() => 'answered', (error: Error) => error.message);
+      await vi.advanceTimersByTimeAsync(999);
+      expect(failures).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await outcome).toBe('no answer in 1000 ms');
+      expect(failures).toHaveLength(1);
+      expect(calls).toHaveLength(1);
+      expect(batched.idle).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('splits a batch at about 4 MiB, a larger message alone', async () => {
