@@ -1,0 +1,170 @@
+/**
+ * The sidecar as someone running it next to devices gets it: the packed
+ * package installed with `npm install --omit=dev` into an empty folder (no
+ * checkout, no tsx, no TypeScript), then its `edge-mqtt-sidecar` command
+ * bridging Debian's mosquitto_pub and mosquitto_sub over real TCP into an
+ * edge on workerd, with the bridge secret on both, and stopping on SIGTERM
+ * with exit code 0.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../scripts/local-edge.ts';
+import { helpText } from '../../sidecar/cli.ts';
+import { SidecarSettings, flagOf } from '../../sidecar/settings.ts';
+import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
+import { waitUntil } from '../sidecar/harness.ts';
+import { packedPackage, type PackedPackage } from './packed.ts';
+
+const run = promisify(execFile);
+const MosquittoPub = '/usr/bin/mosquitto_pub';
+const MosquittoSub = '/usr/bin/mosquitto_sub';
+const hasMosquittoClients = existsSync(MosquittoPub) && existsSync(MosquittoSub);
+/** Line-buffers mosquitto_sub's stdout into the pipe, so that SUBACK is seen when it comes. */
+const Stdbuf = existsSync('/usr/bin/stdbuf') ? '/usr/bin/stdbuf' : undefined;
+
+/**
+ * The environment of a user's shell: none of npm's per-script variables, no
+ * NODE_OPTIONS (which could load tsx), and no PATH entry into this
+ * repository's node_modules/.bin.
+ */
+function userEnvironment(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value === undefined || name.startsWith('npm_') || name === 'NODE_OPTIONS' || name === 'INIT_CWD') continue;
+    env[name] = value;
+  }
+  env['PATH'] = (process.env['PATH'] ?? '')
+    .split(delimiter)
+    .filter((entry) => !entry.startsWith(repoRoot))
+    .join(delimiter);
+  return { ...env, ...extra };
+}
+
+let installDir: string;
+let packed: PackedPackage;
+const children = new Set<ChildProcess>();
+
+beforeAll(async () => {
+  installDir = mkdtempSync(join(tmpdir(), 'sidecar-install-'));
+  packed = await packedPackage();
+  // An empty folder of its own: npm must not find this repository's package.json above it.
+  writeFileSync(join(installDir, 'package.json'), '{ "private": true }\n');
+  try {
+    await run('npm', ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', packed.tarball], { cwd: installDir, env: userEnvironment(), maxBuffer: 16 * 1024 * 1024 });
+  } catch (error) {
+    const failure = error as { stdout?: string; stderr?: string };
+    throw new Error(`npm install of the packed package failed:\n${failure.stdout ?? ''}${failure.stderr ?? ''}`);
+  }
+}, 240_000);
+
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+  if (installDir !== undefined) rmSync(installDir, { recursive: true, force: true });
+});
+
+describe('the installed package', () => {
+  it('ships the compiled sidecar as the bin edge-mqtt-sidecar, with its run-time dependencies pinned', () => {
+    const manifest = JSON.parse(readFileSync(join(installDir, 'node_modules', 'edge-mqtt-broker', 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+      dependencies: Record<string, string>;
+    };
+    expect(manifest.bin).toEqual({ 'edge-mqtt-sidecar': 'dist/package/sidecar/main.js' });
+    expect(packed.files).toEqual(expect.arrayContaining(['dist/package/sidecar/main.js', 'dist/package/sidecar/broker-bridges/start-bridges.js', 'dist/package/shared/codec/framer.js']));
+    // Run, never imported: no declarations of Node-only modules beside the Workers library's.
+    expect(packed.files.filter((path) => path.startsWith('dist/package/sidecar/') && path.endsWith('.d.ts'))).toEqual([]);
+    const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
+    for (const name of ['ws', 'mqtt', 'mqtt-packet', 'jose']) expect(manifest.dependencies[name], name).toBe(lock.packages[`node_modules/${name}`]?.version);
+  });
+
+  it('installs with production dependencies only: no tsx, TypeScript or vitest', () => {
+    const modules = join(installDir, 'node_modules');
+    for (const dev of ['tsx', 'typescript', 'vitest', 'wrangler', 'miniflare']) expect(existsSync(join(modules, dev)), dev).toBe(false);
+    for (const dependency of ['ws', 'mqtt', 'mqtt-packet']) expect(existsSync(join(modules, dependency)), dependency).toBe(true);
+    expect(existsSync(join(modules, '.bin', 'edge-mqtt-sidecar'))).toBe(true);
+  });
+
+  it('npx edge-mqtt-sidecar --help exits 0 and lists every setting with its option', async () => {
+    const { stdout, stderr } = await run('npx', ['--no-install', 'edge-mqtt-sidecar', '--help'], { cwd: installDir, env: userEnvironment() });
+    expect(stderr).toBe('');
+    expect(stdout).toBe(helpText());
+    for (const setting of SidecarSettings) expect(stdout).toContain(`--${flagOf(setting.name)} ${setting.value}   ${setting.name}`);
+  });
+});
+
+interface Output {
+  lines: string[];
+  text(): string;
+}
+
+function collect(stream: NodeJS.ReadableStream | null): Output {
+  const output = { lines: [] as string[], rest: '' };
+  stream?.on('data', (chunk: Buffer) => {
+    const parts = (output.rest + chunk.toString()).split('\n');
+    output.rest = parts.pop() ?? '';
+    output.lines.push(...parts);
+  });
+  return { lines: output.lines, text: () => [...output.lines, output.rest].join('\n') };
+}
+
+function start(command: string, args: string[], env: Record<string, string>): { child: ChildProcess; stdout: Output; stderr: Output; exited: Promise<number | null> } {
+  const child = spawn(command, args, { cwd: installDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
+  return { child, stdout: collect(child.stdout), stderr: collect(child.stderr), exited };
+}
+
+describe.skipIf(!hasMosquittoClients)('the installed edge-mqtt-sidecar next to a running edge', () => {
+  let edge: TestEdge | undefined;
+  afterAll(async () => {
+    await edge?.dispose();
+  });
+
+  it('bridges mosquitto_sub and mosquitto_pub into the edge with the bridge secret, and exits 0 on SIGTERM', async () => {
+    const secret = 'package-test-bridge-secret';
+    edge = await startTestEdge({ MQTT_BRIDGE_SECRET: secret });
+    // Each source once: the secret's file and a port (overridden below) from --config, the edge from the
+    // environment, the rest as options.
+    const secretFile = join(installDir, 'bridge-secret');
+    writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
+    const configFile = join(installDir, 'sidecar.env');
+    writeFileSync(configFile, ['# as systemd EnvironmentFile= reads it', `MQTT_BRIDGE_SECRET_FILE=${secretFile}`, 'MQTT_TCP_PORT=1', ''].join('\n'));
+    const bin = join(installDir, 'node_modules', '.bin', 'edge-mqtt-sidecar');
+    const sidecar = start(
+      bin,
+      ['--config', configFile, '--tcp-host', '127.0.0.1', '--tcp-port', '0', '--metrics-port', '0', '--shutdown-grace-ms', '2000'],
+      userEnvironment({ MQTT_EDGE_URL: edge.mqttUrl }),
+    );
+    const events = (): Array<Record<string, unknown>> => sidecar.stderr.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const logged = (event: string): Record<string, unknown> | undefined => events().find((line) => line['event'] === event);
+    // The link opens only when the edge accepted the secret.
+    await waitUntil(() => logged('link.opened') !== undefined || sidecar.child.exitCode !== null, 'the link to the edge', 30_000);
+    expect(logged('link.opened'), sidecar.stderr.text()).toBeDefined();
+    const listening = logged('sidecar.listening') as { tcp: string; metrics: string; bridgeSecret: boolean };
+    expect(listening.bridgeSecret).toBe(true);
+    const tcpPort = listening.tcp.split(':').pop() ?? '';
+    const health = await fetch(`http://${listening.metrics}/healthz`);
+    expect([health.status, await health.text()]).toEqual([200, 'ok\n']);
+
+    const subArgs = ['-h', '127.0.0.1', '-p', tcpPort, '-V', 'mqttv311', '-i', 'package-sub', '-t', 'package/test', '-q', '1', '-C', '1', '-d'];
+    const sub = start(Stdbuf ?? MosquittoSub, Stdbuf === undefined ? subArgs : ['-oL', MosquittoSub, ...subArgs], userEnvironment());
+    await waitUntil(() => sub.stdout.text().includes('SUBACK'), `SUBACK for mosquitto_sub (${sub.stdout.text()} ${sub.stderr.text()})`, 15_000);
+    const pub = start(MosquittoPub, ['-h', '127.0.0.1', '-p', tcpPort, '-V', 'mqttv5', '-i', 'package-pub', '-t', 'package/test', '-q', '1', '-m', 'through the installed sidecar'], userEnvironment());
+    expect(await pub.exited, pub.stderr.text()).toBe(0);
+    expect(await sub.exited, sub.stderr.text()).toBe(0);
+    expect(sub.stdout.lines).toContain('through the installed sidecar');
+
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited, sidecar.stderr.text()).toBe(0);
+    expect(events().map((line) => line['event'])).toEqual(expect.arrayContaining(['process.stopping', 'sidecar.stopping', 'sidecar.stopped']));
+    expect(events().filter((line) => line['level'] === 'error')).toEqual([]);
+  }, 90_000);
+});
