@@ -52,6 +52,18 @@ describe('the settings table', () => {
     for (const setting of withDefault) expect([setting.name, loadSidecarConfig({ [setting.name]: setting.default ?? '' })]).toEqual([setting.name, defaults]);
   });
 
+  it('is the table of docs/sidecar.md: a row per setting with its option and default', () => {
+    const rows = readFileSync(join(repoRoot, 'docs', 'sidecar.md'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('| `MQTT_'));
+    expect(rows.map((row) => /^\| `(MQTT_[A-Z_]+)`/.exec(row)?.[1])).toEqual(SidecarSettings.map((setting) => setting.name));
+    for (const [index, setting] of SidecarSettings.entries()) {
+      const [, option, fallback] = (rows[index] ?? '').split(/\s+\|\s+/);
+      expect(option?.replaceAll('\\|', '|'), setting.name).toBe(`\`--${flagOf(setting.name)} ${setting.value}\``);
+      if (setting.default !== undefined) expect(fallback, setting.name).toBe(`\`${setting.default}\``);
+    }
+  });
+
   it('pairs each alternative both ways', () => {
     for (const setting of SidecarSettings.filter((candidate) => candidate.alternative !== undefined)) {
       expect(SidecarSettings.find((other) => other.name === setting.alternative)?.alternative).toBe(setting.name);
