@@ -1,7 +1,12 @@
 /**
  * `npm run build:package` (and `npm pack`, through prepack): compiles the
  * package's entry, edge/index.ts, and what it imports to dist/package/ as
- * JavaScript and declarations, with tsc and tsconfig.build.json.
+ * JavaScript and declarations, with tsc and tsconfig.build.json; then the
+ * sidecar's command, sidecar/main.ts (the package's `edge-mqtt-sidecar`
+ * bin), and what it imports, as JavaScript only, with
+ * tsconfig.build-sidecar.json (Node's types, never the Workers'). The two
+ * share shared/ modules: the second writes the same JavaScript again, so
+ * they run one after the other.
  *
  * tsc rewrites `./x.ts` to `./x.js` in the JavaScript it emits
  * (rewriteRelativeImportExtensions) but leaves the declarations' specifiers
@@ -38,22 +43,28 @@ function declarationFiles(dir: string): string[] {
  * edge/observability/stats.ts imports the version from package.json, so tsc
  * copies the whole manifest to dist/package/package.json, where it would
  * ship the dev scripts and a second `exports` map inside the package. The
- * compiled code reads only `version`: keep that (and ESM for the .js files).
+ * compiled code reads only `version` (the sidecar reads it at run time,
+ * sidecar/version.ts): keep that (and ESM for the .js files).
  */
 function writeVersionManifest(): void {
   const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
   writeFileSync(join(packageOutDir, 'package.json'), `${JSON.stringify({ type: 'module', version: manifest.version }, null, 2)}\n`);
 }
 
+/** The package's two tsc projects, in the order they run. */
+const BuildProjects = ['tsconfig.build.json', 'tsconfig.build-sidecar.json'];
+
 /** Builds dist/package/ from scratch (a stale file of a deleted module must not ship). */
 export async function buildPackage(): Promise<string> {
   rmSync(packageOutDir, { recursive: true, force: true });
   const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
-  try {
-    await run(process.execPath, [tsc, '-p', join(repoRoot, 'tsconfig.build.json')], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 });
-  } catch (error) {
-    const failure = error as { stdout?: string; stderr?: string };
-    throw new Error(`tsc could not build the package:\n${failure.stdout ?? ''}${failure.stderr ?? ''}`);
+  for (const project of BuildProjects) {
+    try {
+      await run(process.execPath, [tsc, '-p', join(repoRoot, project)], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 });
+    } catch (error) {
+      const failure = error as { stdout?: string; stderr?: string };
+      throw new Error(`tsc could not build the package (${project}):\n${failure.stdout ?? ''}${failure.stderr ?? ''}`);
+    }
   }
   writeVersionManifest();
   for (const file of declarationFiles(packageOutDir)) {

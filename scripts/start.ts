@@ -36,11 +36,15 @@ mkdirSync(dataDir, { recursive: true });
 const anonymousByDefault = process.env['MQTT_ALLOW_ANONYMOUS'] === undefined;
 if (anonymousByDefault) process.env['MQTT_ALLOW_ANONYMOUS'] = 'true';
 
-// The sidecar proves itself to the local edge with a per-run secret unless one is configured.
-const bridgeSecret = process.env['MQTT_BRIDGE_SECRET'] ?? randomBytes(24).toString('base64url');
+// The sidecar proves itself to the local edge with a per-run secret unless one is configured (as the
+// sidecar takes it: the value, or a file of it); both sides get the value.
+const bridgeSecretFile = process.env['MQTT_BRIDGE_SECRET_FILE'];
+const bridgeSecret =
+  process.env['MQTT_BRIDGE_SECRET'] ??
+  (bridgeSecretFile === undefined || bridgeSecretFile === '' ? randomBytes(24).toString('base64url') : readFileSync(resolve(bridgeSecretFile), 'utf8').trim());
 const edgeVars: Record<string, string> = { MQTT_BRIDGE_SECRET: bridgeSecret };
 // Settings of the sidecar alone: the bridges' remote credentials have no business in the edge's bindings.
-const sidecarOnly = ['MQTT_WS_PORT', 'MQTT_TCP_PORT', 'MQTT_DATA_DIR', 'MQTT_HOST', 'MQTT_EDGE_URL', 'MQTT_BRIDGES', 'MQTT_BRIDGES_FILE'];
+const sidecarOnly = ['MQTT_WS_PORT', 'MQTT_TCP_PORT', 'MQTT_DATA_DIR', 'MQTT_HOST', 'MQTT_EDGE_URL', 'MQTT_BRIDGES', 'MQTT_BRIDGES_FILE', 'MQTT_BRIDGE_SECRET_FILE'];
 for (const [name, value] of Object.entries(process.env)) {
   if (name.startsWith('MQTT_') && value !== undefined && !sidecarOnly.includes(name)) {
     edgeVars[name] = value;
@@ -73,6 +77,7 @@ const sidecarEnv = (edgeUrl: string): Record<string, string | undefined> => ({
   MQTT_TCP_HOST: process.env['MQTT_TCP_HOST'] ?? host,
   MQTT_EDGE_URL: process.env['MQTT_EDGE_URL'] ?? edgeUrl,
   MQTT_BRIDGE_SECRET: bridgeSecret,
+  MQTT_BRIDGE_SECRET_FILE: undefined,
   MQTT_LOG_FORMAT: logFormat,
 });
 

@@ -67,14 +67,24 @@ export type SidecarEnv = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_EDGE_URL = 'ws://127.0.0.1:8787/mqtt';
 
+/** One invalid setting: the variable at fault, so that a caller can say where its value came from (a flag, a file). */
+export interface SidecarConfigIssue {
+  variable: string;
+  problem: string;
+}
+
 /** Thrown by loadSidecarConfig with one line per invalid variable. */
 export class SidecarConfigError extends Error {
-  readonly problems: readonly string[];
+  readonly issues: readonly SidecarConfigIssue[];
 
-  constructor(problems: readonly string[]) {
-    super(`invalid sidecar configuration:\n  ${problems.join('\n  ')}`);
+  constructor(issues: readonly SidecarConfigIssue[]) {
+    super(`invalid sidecar configuration:\n  ${issues.map((issue) => issue.problem).join('\n  ')}`);
     this.name = 'SidecarConfigError';
-    this.problems = problems;
+    this.issues = issues;
+  }
+
+  get problems(): readonly string[] {
+    return this.issues.map((issue) => issue.problem);
   }
 }
 
@@ -108,14 +118,14 @@ export function loadSidecarConfig(env: SidecarEnv): SidecarConfig {
     logEvents: DefaultLogEvents,
   };
   const logEvents = parseLogEvents(reader.optionalText('MQTT_LOG_EVENTS'));
-  if (typeof logEvents === 'string') reader.problem(logEvents);
+  if (typeof logEvents === 'string') reader.problem('MQTT_LOG_EVENTS', logEvents);
   else config.logEvents = logEvents;
 
   const edge = parseEdgeUrl(reader.text('MQTT_EDGE_URL', DEFAULT_EDGE_URL));
-  if (typeof edge === 'string') reader.problem(edge);
+  if (typeof edge === 'string') reader.problem('MQTT_EDGE_URL', edge);
   else Object.assign(config, edge);
 
-  const secret = reader.optionalText('MQTT_BRIDGE_SECRET');
+  const secret = reader.secret('MQTT_BRIDGE_SECRET');
   if (secret !== undefined) config.bridgeSecret = secret;
 
   const tls = readTlsListener(reader, tcpHost);
@@ -123,7 +133,7 @@ export function loadSidecarConfig(env: SidecarEnv): SidecarConfig {
 
   const metricsPort = reader.optionalText('MQTT_METRICS_PORT');
   if (metricsPort !== undefined) {
-    const token = reader.optionalText('MQTT_ADMIN_TOKEN');
+    const token = reader.secret('MQTT_ADMIN_TOKEN');
     config.metrics = {
       // Loopback by default: metrics describe the fleet and need not face it.
       host: reader.text('MQTT_METRICS_HOST', '127.0.0.1'),
@@ -142,8 +152,8 @@ function readTlsListener(reader: EnvReader, defaultHost: string): TlsListenerCon
   const certFile = reader.optionalText('MQTT_TLS_CERT');
   const keyFile = reader.optionalText('MQTT_TLS_KEY');
   if (port === undefined && certFile === undefined && keyFile === undefined) return undefined;
-  if (certFile === undefined) reader.problem('MQTT_TLS_CERT (a PEM certificate file) is required when TLS is configured');
-  if (keyFile === undefined) reader.problem('MQTT_TLS_KEY (a PEM private key file) is required when TLS is configured');
+  if (certFile === undefined) reader.problem('MQTT_TLS_CERT', 'MQTT_TLS_CERT (a PEM certificate file) is required when TLS is configured');
+  if (keyFile === undefined) reader.problem('MQTT_TLS_KEY', 'MQTT_TLS_KEY (a PEM private key file) is required when TLS is configured');
   return {
     host: reader.text('MQTT_TLS_HOST', defaultHost),
     port: reader.integer('MQTT_TLS_PORT', 8883, 0, 65_535),
@@ -161,7 +171,7 @@ function readBridges(reader: EnvReader): BridgeConfig[] {
   const inline = reader.untrimmedText('MQTT_BRIDGES');
   const path = reader.optionalText('MQTT_BRIDGES_FILE');
   if (inline !== undefined && path !== undefined) {
-    reader.problem('MQTT_BRIDGES and MQTT_BRIDGES_FILE are both set: use one');
+    reader.problem('MQTT_BRIDGES', 'MQTT_BRIDGES and MQTT_BRIDGES_FILE are both set: use one');
     return [];
   }
   let text = inline;
@@ -169,13 +179,13 @@ function readBridges(reader: EnvReader): BridgeConfig[] {
     try {
       text = readFileSync(path, 'utf8');
     } catch (error) {
-      reader.problem(`MQTT_BRIDGES_FILE="${path}" cannot be read: ${describeError(error)}`);
+      reader.problem('MQTT_BRIDGES_FILE', `MQTT_BRIDGES_FILE="${path}" cannot be read: ${describeError(error)}`);
       return [];
     }
   }
   if (text === undefined) return [];
   const { bridges, problems } = parseBridgeConfig(text, { source: path ?? 'MQTT_BRIDGES', hostname: hostname() });
-  for (const problem of problems) reader.problem(problem);
+  for (const problem of problems) reader.problem(path === undefined ? 'MQTT_BRIDGES' : 'MQTT_BRIDGES_FILE', problem);
   return bridges;
 }
 
@@ -203,14 +213,14 @@ export function parseEdgeUrl(text: string): { edgeUrl: string; namespace: string
 /** Reads variables and collects every problem instead of stopping at the first. */
 class EnvReader {
   readonly #env: SidecarEnv;
-  readonly #problems: string[] = [];
+  readonly #issues: SidecarConfigIssue[] = [];
 
   constructor(env: SidecarEnv) {
     this.#env = env;
   }
 
-  problem(text: string): void {
-    this.#problems.push(text);
+  problem(variable: string, problem: string): void {
+    this.#issues.push({ variable, problem });
   }
 
   optionalText(name: string): string | undefined {
@@ -231,7 +241,7 @@ class EnvReader {
     if (text === undefined) return fallback;
     const value = Number(text);
     if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
-      this.problem(`${name}="${text}" must be an integer in ${min}..${max}`);
+      this.problem(name, `${name}="${text}" must be an integer in ${min}..${max}`);
       return fallback;
     }
     return value;
@@ -241,11 +251,37 @@ class EnvReader {
     const text = this.optionalText(name);
     if (text === undefined) return fallback;
     const found = choices.find((choice) => choice === text.toLowerCase());
-    if (found === undefined) this.problem(`${name}="${text}" must be one of ${choices.join(', ')}`);
+    if (found === undefined) this.problem(name, `${name}="${text}" must be one of ${choices.join(', ')}`);
     return found ?? fallback;
   }
 
+  /**
+   * A secret from `name`, or from the file `name`_FILE names (one of the
+   * two): a file keeps it out of `ps` and out of the unit or compose file
+   * that starts the process. Surrounding whitespace, such as the file's
+   * last newline, is not part of it.
+   */
+  secret(name: string): string | undefined {
+    const fileVariable = `${name}_FILE`;
+    const inline = this.optionalText(name);
+    const path = this.optionalText(fileVariable);
+    if (path === undefined) return inline;
+    if (inline !== undefined) {
+      this.problem(name, `${name} and ${fileVariable} are both set: use one`);
+      return inline;
+    }
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8').trim();
+    } catch (error) {
+      this.problem(fileVariable, `${fileVariable}="${path}" cannot be read: ${describeError(error)}`);
+      return undefined;
+    }
+    if (text === '') this.problem(fileVariable, `${fileVariable}="${path}" is empty`);
+    return text === '' ? undefined : text;
+  }
+
   throwIfInvalid(): void {
-    if (this.#problems.length > 0) throw new SidecarConfigError(this.#problems);
+    if (this.#issues.length > 0) throw new SidecarConfigError(this.#issues);
   }
 }

@@ -6,6 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { PrometheusContentType } from '../shared/prometheus.ts';
+import { listen } from './listen.ts';
 
 export interface MetricsServerOptions {
   host: string;
@@ -41,13 +42,9 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   server.maxHeadersCount = 50;
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const address = server.address();
+  const port = await listen(server, { host: options.host, port: options.port, hostSetting: 'MQTT_METRICS_HOST', portSetting: 'MQTT_METRICS_PORT' });
   return {
-    port: typeof address === 'object' && address !== null ? address.port : options.port,
+    port,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -10,17 +10,16 @@ import tls from 'node:tls';
 import { ConnectionLimiter } from './admission.ts';
 import { ClientBridge, type BridgeSettings } from './bridge.ts';
 import { createBrokerBridges, type BrokerBridges } from './broker-bridges/start-bridges.ts';
-import type { ListenerConfig, SidecarConfig, TlsListenerConfig } from './config.ts';
+import type { SidecarConfig, TlsListenerConfig } from './config.ts';
 import { webSocketDialer } from './edge-channel.ts';
 import { checkSecretAgreement } from './secret-probe.ts';
 import { EdgeLink } from './edge-link.ts';
 import { formatAddress, type EdgeTarget } from './edge-socket.ts';
+import { listen } from './listen.ts';
 import { createLogger, describeError, type Logger } from './log.ts';
 import { SidecarMetrics, type SidecarStats } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
-import packageJson from '../package.json' with { type: 'json' };
-
-const sidecarVersion: string = packageJson.version;
+import { sidecarVersion } from './version.ts';
 
 export interface Sidecar {
   /** Port of the plain TCP listener (the real one when configured as 0). */
@@ -118,14 +117,14 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
 
   const keepAlive = { noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 };
   const tcpServer = net.createServer(keepAlive, onDevice);
-  const tcpPort = await listen(tcpServer, config.tcp);
+  const tcpPort = await listen(tcpServer, { ...config.tcp, hostSetting: 'MQTT_TCP_HOST', portSetting: 'MQTT_TCP_PORT' });
 
   let tlsServer: tls.Server | undefined;
   let tlsPort: number | undefined;
   if (config.tls !== undefined) {
     try {
       tlsServer = await createTlsServer(config.tls, config.connectTimeoutMs, keepAlive, onDevice, log);
-      tlsPort = await listen(tlsServer, config.tls);
+      tlsPort = await listen(tlsServer, { host: config.tls.host, port: config.tls.port, hostSetting: 'MQTT_TLS_HOST', portSetting: 'MQTT_TLS_PORT' });
     } catch (error) {
       await closeServer(tcpServer);
       throw error;
@@ -141,16 +140,22 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
     }
     return { connections: limiter.bridged, refusing: limiter.refusing, bufferedToEdge, bufferedToDevice, ...(link === undefined ? {} : { link: link.stats }) };
   };
-  const metricsServer =
-    config.metrics === undefined
-      ? undefined
-      : await startMetricsServer({
-          host: config.metrics.host,
-          port: config.metrics.port,
-          ...(config.metrics.token === undefined ? {} : { token: config.metrics.token }),
-          render: () => metrics.render(stats(), sidecarVersion),
-          isStopping: () => closing !== undefined,
-        });
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  try {
+    metricsServer =
+      config.metrics === undefined
+        ? undefined
+        : await startMetricsServer({
+            host: config.metrics.host,
+            port: config.metrics.port,
+            ...(config.metrics.token === undefined ? {} : { token: config.metrics.token }),
+            render: () => metrics.render(stats(), sidecarVersion),
+            isStopping: () => closing !== undefined,
+          });
+  } catch (error) {
+    await Promise.all(servers.map(closeServer));
+    throw error;
+  }
   for (const server of servers) server.on('error', (error) => log.error('listener.error', { error: describeError(error) }));
 
   // Broker bridges are clients of the edge like the devices; a file they need and cannot read stops the start here.
@@ -245,17 +250,6 @@ async function readPem(path: string, variable: string): Promise<Buffer> {
   } catch (error) {
     throw new Error(`cannot read ${variable} file "${path}": ${describeError(error)}`, { cause: error });
   }
-}
-
-function listen(server: net.Server, config: ListenerConfig): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => reject(new Error(`cannot listen on ${config.host}:${config.port}: ${describeError(error)}`, { cause: error }));
-    server.once('error', onError);
-    server.listen(config.port, config.host, () => {
-      server.off('error', onError);
-      resolve((server.address() as net.AddressInfo).port);
-    });
-  });
 }
 
 function closeServer(server: net.Server): Promise<void> {

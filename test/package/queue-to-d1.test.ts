@@ -14,9 +14,9 @@ import { promisify } from 'node:util';
 import { Log, LogLevel, Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler';
-import { buildPackage } from '../../scripts/build-package.ts';
 import { repoRoot } from '../../scripts/local-edge.ts';
 import { connectClient, publish, sleep } from '../helpers/mqtt-clients.ts';
+import { packedPackage } from './packed.ts';
 
 const run = promisify(execFile);
 const exampleDir = join(repoRoot, 'examples', 'queue-to-d1');
@@ -39,25 +39,17 @@ async function runTool(file: string, args: string[], cwd: string): Promise<strin
   }
 }
 
-interface PackedFile {
-  path: string;
-}
-
 let workDir: string;
 let packedFiles: string[];
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'mqtt-package-'));
-  await buildPackage();
-  // Built just above: prepack would only build it again.
-  const packed = JSON.parse(await runTool('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', workDir], repoRoot)) as Array<{ filename: string; files: PackedFile[] }>;
-  const tarball = packed[0];
-  if (tarball === undefined) throw new Error('npm pack reported no tarball');
-  packedFiles = tarball.files.map((file) => file.path);
+  const packed = await packedPackage();
+  packedFiles = packed.files;
   rmSync(installedPackage, { recursive: true, force: true });
   mkdirSync(installedPackage, { recursive: true });
-  await runTool('tar', ['-xzf', join(workDir, tarball.filename), '-C', installedPackage, '--strip-components=1'], repoRoot);
-}, 120_000);
+  await runTool('tar', ['-xzf', packed.tarball, '-C', installedPackage, '--strip-components=1'], repoRoot);
+}, 180_000);
 
 afterAll(() => {
   rmSync(installedPackage, { recursive: true, force: true });

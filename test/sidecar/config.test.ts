@@ -1,6 +1,22 @@
-/** loadSidecarConfig: defaults, overrides, and every problem reported at once. */
-import { describe, expect, it } from 'vitest';
-import { loadSidecarConfig, parseEdgeUrl, SidecarConfigError } from '../../sidecar/config.ts';
+/** loadSidecarConfig: defaults, overrides, secrets from files, and every problem reported at once. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadSidecarConfig, parseEdgeUrl, SidecarConfigError, type SidecarConfigIssue } from '../../sidecar/config.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sidecar-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function issuesOf(env: Record<string, string>): SidecarConfigIssue[] {
+  try {
+    loadSidecarConfig(env);
+  } catch (error) {
+    if (error instanceof SidecarConfigError) return [...error.issues];
+    throw error;
+  }
+  return [];
+}
 
 describe('loadSidecarConfig', () => {
   it('has defaults for a local stack', () => {
@@ -94,6 +110,42 @@ describe('loadSidecarConfig', () => {
       'MQTT_TLS_KEY (a PEM private key file) is required when TLS is configured',
     ]);
     expect((error as Error).message).toContain('MQTT_TCP_PORT="70000"');
+  });
+});
+
+describe('secrets from files (MQTT_BRIDGE_SECRET_FILE, MQTT_ADMIN_TOKEN_FILE)', () => {
+  it('reads each from its file, without the last newline', () => {
+    const secretFile = join(dir, 'bridge-secret');
+    const tokenFile = join(dir, 'admin-token');
+    writeFileSync(secretFile, 's3cret\n');
+    writeFileSync(tokenFile, 't0ken\n');
+    const config = loadSidecarConfig({ MQTT_BRIDGE_SECRET_FILE: secretFile, MQTT_METRICS_PORT: '0', MQTT_ADMIN_TOKEN_FILE: tokenFile });
+    expect(config.bridgeSecret).toBe('s3cret');
+    expect(config.metrics).toEqual({ host: '127.0.0.1', port: 0, token: 't0ken' });
+  });
+
+  it('refuses both forms at once, a file it cannot read and an empty one, naming the variable at fault', () => {
+    const empty = join(dir, 'empty');
+    writeFileSync(empty, '\n');
+    expect(issuesOf({ MQTT_BRIDGE_SECRET: 'a', MQTT_BRIDGE_SECRET_FILE: empty })).toEqual([
+      { variable: 'MQTT_BRIDGE_SECRET', problem: 'MQTT_BRIDGE_SECRET and MQTT_BRIDGE_SECRET_FILE are both set: use one' },
+    ]);
+    expect(issuesOf({ MQTT_BRIDGE_SECRET_FILE: empty })).toEqual([{ variable: 'MQTT_BRIDGE_SECRET_FILE', problem: `MQTT_BRIDGE_SECRET_FILE="${empty}" is empty` }]);
+    expect(issuesOf({ MQTT_METRICS_PORT: '0', MQTT_ADMIN_TOKEN_FILE: join(dir, 'missing') })).toEqual([
+      { variable: 'MQTT_ADMIN_TOKEN_FILE', problem: expect.stringMatching(/^MQTT_ADMIN_TOKEN_FILE=".*missing" cannot be read: ENOENT/) },
+    ]);
+  });
+});
+
+describe('SidecarConfigError', () => {
+  it('names the variable of every problem, for a caller that knows where each value came from', () => {
+    expect(issuesOf({ MQTT_TCP_PORT: 'x', MQTT_EDGE_URL: 'http://h/mqtt', MQTT_TLS_PORT: '8883', MQTT_BRIDGES: 'connection b' }).map((issue) => issue.variable)).toEqual([
+      'MQTT_TCP_PORT',
+      'MQTT_BRIDGES',
+      'MQTT_EDGE_URL',
+      'MQTT_TLS_CERT',
+      'MQTT_TLS_KEY',
+    ]);
   });
 });
 

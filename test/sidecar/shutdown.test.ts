@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient } from '../helpers/mqtt-clients.ts';
+import { runScript } from '../helpers/run-script.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { EdgeCloseCode } from '../../sidecar/close-codes.ts';
@@ -145,14 +146,7 @@ describe('sidecar/main.ts', () => {
   });
 
   it('exits 1 with one clear line per invalid setting', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'sidecar/main.ts'], {
-      cwd: repoRoot,
-      env: { ...process.env, MQTT_TCP_PORT: 'eighty', MQTT_EDGE_URL: 'http://example/mqtt' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const [code] = (await once(child, 'exit')) as [number | null];
+    const { code, stderr } = await runScript('sidecar/main.ts', [], { MQTT_TCP_PORT: 'eighty', MQTT_EDGE_URL: 'http://example/mqtt' });
     expect(code).toBe(1);
     const events = stderr.trim().split('\n').map((line) => JSON.parse(line) as { event: string; error: string });
     expect(events.map((e) => e.event)).toEqual(['config.invalid', 'config.invalid']);
