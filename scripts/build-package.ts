@@ -8,6 +8,11 @@
  * share shared/ modules: the second writes the same JavaScript again, so
  * they run one after the other.
  *
+ * Then the dashboard's static files, MQTT.js included, to
+ * dist/package/dashboard/: a Worker of the package's user serves them with
+ * one line of its wrangler.toml (`assets = { directory = ... }`, see
+ * docs/define-broker.md).
+ *
  * tsc rewrites `./x.ts` to `./x.js` in the JavaScript it emits
  * (rewriteRelativeImportExtensions) but leaves the declarations' specifiers
  * as written (microsoft/TypeScript#61037). TypeScript reads those either
@@ -15,10 +20,11 @@
  * that is not shipped, so they are rewritten here the same way.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { copyDashboardAssets, dashboardAssetsDir } from './dashboard-assets.ts';
 import { repoRoot } from './local-edge.ts';
 
 const run = promisify(execFile);
@@ -67,6 +73,8 @@ export async function buildPackage(): Promise<string> {
     }
   }
   writeVersionManifest();
+  copyDashboardAssets();
+  cpSync(dashboardAssetsDir, join(packageOutDir, 'dashboard'), { recursive: true });
   for (const file of declarationFiles(packageOutDir)) {
     const text = readFileSync(file, 'utf8');
     const rewritten = rewriteDeclarationSpecifiers(text);

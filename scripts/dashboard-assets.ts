@@ -14,21 +14,29 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** wrangler.toml's `[assets] directory`. */
 export const dashboardAssetsDir = join(repoRoot, 'edge', 'dashboard', 'public');
 /** MQTT.js's ES module build: the page imports it (`import mqtt from './vendor/mqtt.esm.js'`). */
-const source = join(repoRoot, 'node_modules', 'mqtt', 'dist', 'mqtt.esm.js');
+const mqttPackage = join(repoRoot, 'node_modules', 'mqtt');
 export const mqttAssetPath = join(dashboardAssetsDir, 'dashboard', 'vendor', 'mqtt.esm.js');
+
+/** What is copied: the build, and its licence beside it (MIT: the copy carries the notice). */
+const copies: ReadonlyArray<[string, string]> = [
+  [join(mqttPackage, 'dist', 'mqtt.esm.js'), mqttAssetPath],
+  [join(mqttPackage, 'LICENSE.md'), join(dirname(mqttAssetPath), 'mqtt.LICENSE.md')],
+];
 
 /** Copies MQTT.js into the assets unless the copy there is already the same bytes. */
 export function copyDashboardAssets(): void {
-  const wanted = readFileSync(source);
-  let present: Buffer | undefined;
-  try {
-    present = readFileSync(mqttAssetPath);
-  } catch {
-    present = undefined;
+  for (const [source, target] of copies) {
+    const wanted = readFileSync(source);
+    let present: Buffer | undefined;
+    try {
+      present = readFileSync(target);
+    } catch {
+      present = undefined;
+    }
+    if (present?.equals(wanted) === true) continue;
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(source, target);
   }
-  if (present?.equals(wanted) === true) return;
-  mkdirSync(dirname(mqttAssetPath), { recursive: true });
-  copyFileSync(source, mqttAssetPath);
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) copyDashboardAssets();

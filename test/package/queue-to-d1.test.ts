@@ -59,6 +59,8 @@ afterAll(() => {
 describe('the published package', () => {
   it('holds the compiled entry, its declarations and the licence, and no TypeScript sources', () => {
     expect(packedFiles).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/package/edge/index.js', 'dist/package/edge/index.d.ts']));
+    // The dashboard, with the MQTT.js it loads and its licence: a user's wrangler.toml points [assets] here.
+    expect(packedFiles).toEqual(expect.arrayContaining(['dist/package/dashboard/index.html', 'dist/package/dashboard/dashboard/main.js', 'dist/package/dashboard/dashboard/vendor/mqtt.esm.js', 'dist/package/dashboard/dashboard/vendor/mqtt.LICENSE.md']));
     expect(packedFiles.filter((path) => path.endsWith('.ts') && !path.endsWith('.d.ts'))).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(installedPackage, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(manifest['private']).toBeUndefined();
@@ -114,6 +116,12 @@ describe('examples/queue-to-d1, a default Workers project', () => {
       const db = await mf.getD1Database('DB');
       await applyMigrations(db);
       const url = await mf.ready;
+      // The dashboard, served from the package by the one line of the example's wrangler.toml.
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(await page.text()).toContain('dashboard/main.js');
+      expect((await fetch(new URL('/dashboard/vendor/mqtt.esm.js', url))).status).toBe(200);
       const publisher = await connectClient(`ws://${url.host}/mqtt`, { clientId: 'sensor-1', protocolVersion: 5 });
       const sent = ['21.5', '21.7', '21.6', '22.0', '\u00ff binary'].map((text, index) => ({ topic: `sensors/kitchen/${index}`, payload: text }));
       for (const [index, message] of sent.entries()) await publish(publisher.client, message.topic, message.payload, { qos: (index % 2) as 0 | 1 });
