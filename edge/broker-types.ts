@@ -11,7 +11,7 @@ import type { AccessPolicy } from './core/access.ts';
 import type { UserHooks } from './core/hooks.ts';
 import type { BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';
-import type { ClientSummary, RetainedSummary, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
+import type { ClientPage, ClientQuery, ClientSummary, RetainedSummary, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
 import type { HistorySample } from './core/traffic-history.ts';
 import type { ApiMessage } from './http-api.ts';
 import type { AddAclOutcome, DeleteUserOutcome, PutUserOutcome, UserView } from './runtime-access.ts';
@@ -67,6 +67,8 @@ export interface BrokerNamespaceRpc {
   stats(): Promise<NamespaceStats>;
   /** Sessions (online first) with their subscriptions, at most `limit`. */
   listClients(limit: number): Promise<ClientSummary[]>;
+  /** A page of the sessions (online first), all or those whose client id, username or address contains `query.search`, and their total. */
+  findClients(query: ClientQuery): Promise<ClientPage>;
   /** Disconnects a connected client (5.0: DISCONNECT 0x98); false if it is not connected. */
   disconnectClient(clientId: string): Promise<boolean>;
   listRetained(limit: number): Promise<RetainedSummary[]>;

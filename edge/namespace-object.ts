@@ -11,7 +11,7 @@ import type { CloseCause, CloseKind } from './core/close-cause.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
 import { consoleLogger, describeError, type Logger } from './core/log.ts';
 import { Namespace } from './core/namespace.ts';
-import type { ClientSummary, RetainedSummary, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
+import type { ClientPage, ClientQuery, ClientSummary, RetainedSummary, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
 import type { HistorySample } from './core/traffic-history.ts';
 import type { EdgeEnv } from './env.ts';
 import type { ApiMessage } from './http-api.ts';
@@ -229,6 +229,10 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
 
     async listClients(limit: number): Promise<ClientSummary[]> {
       return this.getCore().listClients(limit);
+    }
+
+    async findClients(query: ClientQuery): Promise<ClientPage> {
+      return this.getCore().findClients(query);
     }
 
     async disconnectClient(clientId: string): Promise<boolean> {

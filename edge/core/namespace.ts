@@ -29,11 +29,11 @@ import type { BrokerMessage } from './message.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { Outbound } from './outbound.ts';
 import type { EncodeCache } from './publish-encoding.ts';
-import type { ClientSummary, CoreStats, RetainedSummary, SubscriptionSummary, TopicSummary } from './readouts.ts';
+import type { ClientPage, ClientQuery, ClientSummary, CoreStats, RetainedSummary, SubscriptionSummary, TopicSummary } from './readouts.ts';
 import { RetainedMessages, SqlRetainedStore } from './retained.ts';
 import { matchFilterOf, Router, type Delivery } from './router.ts';
 import { GatedSql } from './gated-sql.ts';
-import { SessionStore, type SqlExecutor } from './session-store.ts';
+import { SessionStore, type SessionListing, type SqlExecutor } from './session-store.ts';
 import { Sessions } from './sessions.ts';
 import { StallWatchdog } from './stall-watchdog.ts';
 import { SystemTopicsSchedule, type SystemTopicsPublisher } from './system-topics.ts';
@@ -309,7 +309,34 @@ export class Namespace implements ProtocolContext {
   }
 
   listClients(limit = 1000): ClientSummary[] {
-    return this.store.listSessions(limit).map((session) => {
+    return this.summarizeSessions(this.store.listSessions(limit));
+  }
+
+  /**
+   * A page of the clients (online first, then by client id) and how many
+   * there are in all, or of those whose client id, username or address
+   * contains `search`. Bounded by the page: the sessions are selected and
+   * counted in SQLite; only connected clients' addresses, which are in
+   * memory anyway, are matched here.
+   */
+  findClients(query: ClientQuery): ClientPage {
+    const match = query.search === undefined || query.search === '' ? undefined : { text: query.search, clientIds: this.clientsAt(query.search) };
+    return { clients: this.summarizeSessions(this.store.listSessions(query.limit, query.offset, match)), total: this.store.countSessions(match) };
+  }
+
+  /** Connected clients whose address contains `text` (ignoring case, as the SQL match does). */
+  private clientsAt(text: string): string[] {
+    const needle = text.toLowerCase();
+    const found: string[] = [];
+    for (const link of this.directory.links()) {
+      const { clientId, remoteAddress } = link.state;
+      if (clientId !== undefined && remoteAddress?.toLowerCase().includes(needle) === true) found.push(clientId);
+    }
+    return found;
+  }
+
+  private summarizeSessions(sessions: SessionListing[]): ClientSummary[] {
+    return sessions.map((session) => {
       const link = this.directory.linkOf(session.clientId);
       const summary: ClientSummary = {
         clientId: session.clientId,

@@ -51,6 +51,20 @@ export interface ClientSummary {
   stalledSince?: number;
 }
 
+/** A search of the clients (GET /admin/<ns>/clients?q=&offset=&limit=). */
+export interface ClientQuery {
+  /** A substring of the client id, the username or (connected clients) the address; none: every client. */
+  search?: string;
+  offset: number;
+  limit: number;
+}
+
+/** One page of clients, and how many the search (or the namespace) has in all. */
+export interface ClientPage {
+  clients: ClientSummary[];
+  total: number;
+}
+
 /** One retained message as the admin API lists it. */
 export interface RetainedSummary {
   topic: string;

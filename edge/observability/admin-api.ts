@@ -4,7 +4,7 @@
  * | route | answer |
  * |---|---|
  * | `GET /admin/<ns>/stats` | `NamespaceStats` |
- * | `GET /admin/<ns>/clients?limit=` | `{ namespace, clients: ClientSummary[], truncated }` (sessions, online first) |
+ * | `GET /admin/<ns>/clients?q=&offset=&limit=` | `{ namespace, clients: ClientSummary[], truncated, total, offset }` (sessions, online first; `q`: client id, username or address contains it) |
  * | `POST /admin/<ns>/clients/<id>/disconnect` | `{ namespace, clientId, disconnected: true }`; 404 if not connected |
  * | `GET /admin/<ns>/retained?limit=` | `{ namespace, retained: [{ topic, qos, payloadBytes, payloadPreview }], truncated }` |
  * | `DELETE /admin/<ns>/retained?topic=` | `{ namespace, topic, deleted: true }`; 404 if there was none |
@@ -23,7 +23,7 @@
 import { validateTopicName } from '../../shared/topic.ts';
 import type { EdgeEnv } from '../env.ts';
 import { describeError, type Logger } from '../core/log.ts';
-import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseCount, parseLimit } from './http.ts';
+import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseCount, parseLimit, parseOffset } from './http.ts';
 import { gatewayNamespace } from '../gateway/gateway-names.ts';
 import { handleUsersAction, parseUsersAction, usersAllowedMethods, type UsersAction } from './admin-users.ts';
 
@@ -117,13 +117,8 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
     switch (action.kind) {
       case 'stats':
         return jsonResponse(200, { ...(await stub.stats()), namespace });
-      case 'clients': {
-        const limit = parseLimit(url, DefaultListLimit, MaxListLimit);
-        if (limit === undefined) return jsonError(400, `"limit" must be an integer in 1..${MaxListLimit}`);
-        // One more than asked tells whether the list was cut.
-        const clients = await stub.listClients(limit + 1);
-        return jsonResponse(200, { namespace, clients: clients.slice(0, limit), truncated: clients.length > limit });
-      }
+      case 'clients':
+        return await listClients(stub, namespace, url);
       case 'restart': {
         // Only the namespace's own objects: its core (its name) or one of its gateways.
         if (action.object !== namespace && gatewayNamespace(action.object) !== namespace) {
@@ -167,6 +162,26 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
     log.log('error', 'admin_failed', { namespace, action: action.kind, error: describeError(error) });
     return jsonError(503, `namespace "${namespace}" could not answer: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** Longest `?q=` of the clients list: a client id is at most 65,535 bytes, but nobody types that. */
+const MaxClientSearch = 256;
+
+/**
+ * `?q=` keeps the clients whose client id, username or address contains it;
+ * `?offset=` skips that many. Without either, the first `limit` clients as
+ * before. `total` counts them all (or all that match); `truncated` says
+ * more follow this page.
+ */
+async function listClients(stub: ReturnType<typeof namespaceStub>, namespace: string, url: URL): Promise<Response> {
+  const limit = parseLimit(url, DefaultListLimit, MaxListLimit);
+  if (limit === undefined) return jsonError(400, `"limit" must be an integer in 1..${MaxListLimit}`);
+  const offset = parseOffset(url);
+  if (offset === undefined) return jsonError(400, '"offset" must be an integer from 0');
+  const search = url.searchParams.get('q') ?? '';
+  if (search.length > MaxClientSearch) return jsonError(400, `"q" must be at most ${MaxClientSearch} characters`);
+  const page = await stub.findClients({ ...(search === '' ? {} : { search }), offset, limit });
+  return jsonResponse(200, { namespace, clients: page.clients, truncated: offset + page.clients.length < page.total, total: page.total, offset });
 }
 
 async function listRetained(stub: ReturnType<typeof namespaceStub>, namespace: string, url: URL): Promise<Response> {
