@@ -8,6 +8,7 @@ import type { EdgeEnv } from './env.ts';
 import type { AccessSettings } from './access.ts';
 import type { AclEntryInput, AclEntryView } from './auth/runtime-users.ts';
 import type { AccessPolicy } from './core/access.ts';
+import type { ConnectionEventEntry, EventQuery } from './core/connection-events.ts';
 import type { UserHooks } from './core/hooks.ts';
 import type { BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';
@@ -78,6 +79,8 @@ export interface BrokerNamespaceRpc {
   history(minutes: number): Promise<HistorySample[]>;
   /** The busiest recent topics, at most `limit`; `untracked`: messages on topics the bounded list had no room for. */
   topics(limit: number): Promise<{ topics: TopicSummary[]; untracked: number }>;
+  /** The last refusals and disconnect causes, newest first; `unsaved`: how many are not in storage yet. */
+  connectionEvents(query: EventQuery): Promise<{ events: ConnectionEventEntry[]; unsaved: number }>;
   /** Subscriptions across clients, at most `limit`. */
   listSubscriptions(limit: number): Promise<SubscriptionSummary[]>;
   /** Whether the namespace has storage (a client connected to it at some point). Writes nothing. */

@@ -8,6 +8,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { BridgeCloseCode } from '../shared/bridge-close-codes.ts';
 import type { BrokerNamespaceClass, BrokerNamespaceRpc, BrokerResolver } from './broker-types.ts';
 import type { CloseCause, CloseKind } from './core/close-cause.ts';
+import type { ConnectionEventEntry, EventQuery } from './core/connection-events.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
 import { consoleLogger, describeError, type Logger } from './core/log.ts';
 import { Namespace } from './core/namespace.ts';
@@ -253,6 +254,10 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
 
     async topics(limit: number): Promise<{ topics: TopicSummary[]; untracked: number }> {
       return this.getCore().topics(limit);
+    }
+
+    async connectionEvents(query: EventQuery): Promise<{ events: ConnectionEventEntry[]; unsaved: number }> {
+      return this.getCore().connectionEvents(query);
     }
 
     async listSubscriptions(limit: number): Promise<SubscriptionSummary[]> {

@@ -5,6 +5,7 @@
  */
 import { connackCodeAt, connackReasonName, connectionFields, type ConnectionEvent, type ConnectionFacts, type ConnectionTransport, type LinkEvent } from '../../shared/connection-log.ts';
 import type { ProtocolLevel } from '../../shared/codec/types.ts';
+import type { ConnectionEventLog } from './connection-events.ts';
 import type { ConnectionState } from './link.ts';
 import type { Logger, LogLevel } from './log.ts';
 
@@ -19,6 +20,8 @@ export class ConnectionLog {
     readonly log: Logger,
     private readonly namespace: string,
     private readonly now: () => number,
+    /** Keeps the refusals and disconnect causes for the admin API (connection-events.ts). */
+    private readonly recent?: ConnectionEventLog,
   ) {}
 
   /** One connection event; `state` gives the common fields, `facts` the rest (and may override them). */
@@ -26,7 +29,9 @@ export class ConnectionLog {
     const known: ConnectionFacts = state === undefined
       ? {}
       : { connection: state.id, client: state.clientId, username: state.username, protocol: state.level, transport: transportOf(state), remote: state.remoteAddress };
-    this.log.log(level, event, connectionFields(event, { namespace: this.namespace, ...known, ...facts }));
+    const all = { namespace: this.namespace, ...known, ...facts };
+    this.log.log(level, event, connectionFields(event, all));
+    this.recent?.note(event, all);
   }
 
   /** The end of an accepted connection: `reason` is the close cause. */

@@ -23,6 +23,7 @@ import { resolveAccess, sameIdentity, type AccessPolicy, type ClientAccess, type
 import { bindHookEnvironment, normalizePublishDecision, runHook, type AnyUserHooks, type BrokerHooks, type ClientInfo, type HookEnvironment, type HookName, type HookOutcome } from './hooks.ts';
 import type { BrokerLimits } from './limits.ts';
 import type { AcceptMeta, ClientLink, ConnectionState, Transport } from './link.ts';
+import { ConnectionEventLog, type ConnectionEventEntry, type EventQuery } from './connection-events.ts';
 import { ConnectionLog } from './connection-log.ts';
 import { describeError, type Logger } from './log.ts';
 import type { BrokerMessage } from './message.ts';
@@ -104,12 +105,13 @@ export class Namespace implements ProtocolContext {
   private readonly rules: Rules | undefined;
   private readonly traffic: TrafficHistory;
   private readonly topicRates: TopicRates;
+  /** The last refusals and disconnect causes, saved with the counters. */
+  private readonly recentEvents: ConnectionEventLog;
   /** The user's hooks with the host's environment bound: what everything here calls. */
   private readonly boundHooks: BrokerHooks;
 
   constructor(private readonly deps: NamespaceDeps) {
     this.namespace = deps.namespace;
-    this.connectionLog = new ConnectionLog(deps.log, deps.namespace, () => deps.now());
     this.boundHooks = bindHookEnvironment(deps.hooks, deps.log, deps.hookEnvironment);
     // Nothing is written before a CONNECT is accepted: see GatedSql.
     const sql = new GatedSql(deps.sql, 'sessions', deps.onStorageCreated);
@@ -122,7 +124,10 @@ export class Namespace implements ProtocolContext {
       const now = deps.now();
       this.traffic.record(now, before, this.directory.size);
       this.topicRates.fold(now);
+      this.recentEvents.save();
     });
+    this.recentEvents = new ConnectionEventLog(sql, () => deps.now(), () => this.metrics.markDirty());
+    this.connectionLog = new ConnectionLog(deps.log, deps.namespace, () => deps.now(), this.recentEvents);
     const now = (): number => deps.now();
     const requestAlarm = (at: number): void => deps.requestAlarm(at);
     const isConnected = (clientId: string): boolean => this.directory.isConnected(clientId);
@@ -363,6 +368,11 @@ export class Namespace implements ProtocolContext {
       }
       return summary;
     });
+  }
+
+  /** The newest refusals and disconnect causes first; `unsaved`: how many are not in storage yet (they are with the next counter flush). */
+  connectionEvents(query: EventQuery): { events: ConnectionEventEntry[]; unsaved: number } {
+    return { events: this.recentEvents.list(query), unsaved: this.recentEvents.unsavedCount };
   }
 
   /** Admin: disconnects a client (5.0: DISCONNECT 0x98); false if it is not connected. */

@@ -12,6 +12,7 @@
  * | `GET /admin/<ns>/history?minutes=` | `{ namespace, samples: HistorySample[] }` (per minute, oldest first; default 60, at most 1440) |
  * | `GET /admin/<ns>/topics?limit=` | `{ namespace, topics: [{ topic, rate, messages, retained }], untracked }` (busiest first) |
  * | `GET /admin/<ns>/subscriptions?limit=` | `{ namespace, subscriptions: [{ clientId, filter, qos, shareGroup?, online }], truncated }` |
+ * | `GET /admin/<ns>/events?limit=&type=&reason=` | `{ namespace, events: ConnectionEventEntry[], unsaved, capacity }` (the last refusals and disconnect causes, newest first) |
  * | `/admin/<ns>/users…`, `/admin/<ns>/acl…` | users and ACL entries at runtime: admin-users.ts |
  * | `POST /admin/<ns>/objects/<name>/restart` | `{ namespace, object, restarted: true }`: resets one of the namespace's objects (its core, or a gateway listed in `stats.objects`); its memory is lost and its clients are disconnected, as when Cloudflare restarts it. For operations and fault tests. |
  *
@@ -25,6 +26,7 @@ import type { EdgeEnv } from '../env.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseCount, parseLimit, parseOffset } from './http.ts';
 import { gatewayNamespace } from '../gateway/gateway-names.ts';
+import { EventLogCapacity, isRecordedEvent, RecordedEvents, type EventQuery } from '../core/connection-events.ts';
 import { handleUsersAction, parseUsersAction, usersAllowedMethods, type UsersAction } from './admin-users.ts';
 
 /** Default and largest `?limit=` of the list endpoints. */
@@ -40,6 +42,7 @@ type AdminAction =
   | { kind: 'history' }
   | { kind: 'topics' }
   | { kind: 'subscriptions' }
+  | { kind: 'events' }
   | { kind: 'restart'; object: string }
   | UsersAction;
 
@@ -55,6 +58,7 @@ function parseAction(rest: string): AdminAction | undefined | null {
   if (parts.length === 1 && parts[0] === 'history') return { kind: 'history' };
   if (parts.length === 1 && parts[0] === 'topics') return { kind: 'topics' };
   if (parts.length === 1 && parts[0] === 'subscriptions') return { kind: 'subscriptions' };
+  if (parts.length === 1 && parts[0] === 'events') return { kind: 'events' };
   if (parts.length === 3 && parts[0] === 'objects' && parts[2] === 'restart' && parts[1] !== undefined && parts[1] !== '') {
     try {
       return { kind: 'restart', object: decodeURIComponent(parts[1]) };
@@ -81,6 +85,7 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
   history: ['GET'],
   topics: ['GET'],
   subscriptions: ['GET'],
+  events: ['GET'],
   restart: ['POST'],
   ...usersAllowedMethods,
 };
@@ -102,7 +107,7 @@ const TakesBody = (kind: AdminAction['kind'], method: string): boolean => (kind 
 export async function handleAdminRequest(request: Request, env: EdgeEnv, namespace: string | null, rest: string, log: Logger): Promise<Response> {
   const action = parseAction(rest);
   if (action === undefined) {
-    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /history, /topics, /subscriptions, /users, /users/<name>, /acl or /acl/<id>`);
+    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /history, /topics, /subscriptions, /events, /users, /users/<name>, /acl or /acl/<id>`);
   }
   if (action === null) return jsonError(400, 'the client id or username in the path is not valid percent-encoding');
   if (namespace === null) return jsonError(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"');
@@ -155,6 +160,8 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
         const subscriptions = await stub.listSubscriptions(limit + 1);
         return jsonResponse(200, { namespace, subscriptions: subscriptions.slice(0, limit), truncated: subscriptions.length > limit });
       }
+      case 'events':
+        return await listEvents(stub, namespace, url);
       default:
         return await handleUsersAction(request, method, action, stub, namespace, log);
     }
@@ -162,6 +169,26 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
     log.log('error', 'admin_failed', { namespace, action: action.kind, error: describeError(error) });
     return jsonError(503, `namespace "${namespace}" could not answer: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** Default `?limit=` of the event log; the largest is what it keeps. */
+const DefaultEventLimit = 100;
+
+/**
+ * The namespace's last refusals and disconnect causes, newest first:
+ * `?type=` (repeated, or comma-separated) keeps those event types,
+ * `?reason=` one reason. `unsaved`: events not in storage yet (they are
+ * written with the next counter flush, within seconds).
+ */
+async function listEvents(stub: ReturnType<typeof namespaceStub>, namespace: string, url: URL): Promise<Response> {
+  const limit = parseLimit(url, DefaultEventLimit, EventLogCapacity);
+  if (limit === undefined) return jsonError(400, `"limit" must be an integer in 1..${EventLogCapacity}`);
+  const types = url.searchParams.getAll('type').flatMap((value) => value.split(',')).map((value) => value.trim()).filter((value) => value !== '');
+  const unknown = types.find((type) => !isRecordedEvent(type));
+  if (unknown !== undefined) return jsonError(400, `"type" must be one of ${RecordedEvents.join(', ')}; got "${unknown.slice(0, 64)}"`);
+  const reason = url.searchParams.get('reason') ?? '';
+  const query: EventQuery = { limit, ...(types.length === 0 ? {} : { types: types.filter(isRecordedEvent) }), ...(reason === '' ? {} : { reason }) };
+  return jsonResponse(200, { namespace, ...(await stub.connectionEvents(query)), capacity: EventLogCapacity });
 }
 
 /** Longest `?q=` of the clients list: a client id is at most 65,535 bytes, but nobody types that. */
