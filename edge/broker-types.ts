@@ -15,6 +15,7 @@ import type { LogLevel } from './core/log.ts';
 import type { ClientPage, ClientQuery, ClientSummary, RetainedSummary, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
 import type { HistorySample } from './core/traffic-history.ts';
 import type { ApiMessage } from './http-api.ts';
+import type { SidecarView } from './link/link-host.ts';
 import type { AddAclOutcome, DeleteUserOutcome, PutUserOutcome, UserView } from './runtime-access.ts';
 import type { NamespaceSet } from './namespaces.ts';
 import type { NamespaceStats } from './observability/stats.ts';
@@ -83,6 +84,8 @@ export interface BrokerNamespaceRpc {
   connectionEvents(query: EventQuery): Promise<{ events: ConnectionEventEntry[]; unsaved: number }>;
   /** Subscriptions across clients, at most `limit`. */
   listSubscriptions(limit: number): Promise<SubscriptionSummary[]>;
+  /** The sidecars' links open now, with what each last reported of its broker bridges. */
+  sidecars(): Promise<SidecarView[]>;
   /** Whether the namespace has storage (a client connected to it at some point). Writes nothing. */
   hasStorage(): Promise<boolean>;
   // Users and ACL entries at runtime (runtime-access.ts); the admin API has validated the input.

@@ -20,7 +20,9 @@ import { InternalHeader } from './internal-headers.ts';
 import type { AclEntryInput, AclEntryView } from './auth/runtime-users.ts';
 import { RuntimeAccess, type AddAclOutcome, type DeleteUserOutcome, type PutUserOutcome, type UserView } from './runtime-access.ts';
 import { LinkDeviceStore } from './link/link-device-store.ts';
-import { LinkHost, type LinkAttachment } from './link/link-host.ts';
+import { LinkHost, type LinkAttachment, type SidecarView } from './link/link-host.ts';
+import { LinkStatusStore } from './link/link-status-store.ts';
+import { linkVersionOf } from '../shared/link-protocol.ts';
 import { namespaceStats, type NamespaceStats } from './observability/stats.ts';
 import { Gateway, type GatewayClientAttachment } from './gateway/gateway.ts';
 import { GatewayLinks } from './gateway/gateway-links.ts';
@@ -66,6 +68,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     /** The sidecars' links (each one WebSocket for many devices), by socket. */
     private readonly links = new WeakMap<WebSocket, LinkHost>();
     private linkDevices: LinkDeviceStore | undefined;
+    /** What each sidecar last reported of its broker bridges. */
+    private linkStatus: LinkStatusStore | undefined;
     /** Core role: the links to this namespace's gateway objects. */
     private gateways: GatewayLinks | undefined;
     /** Gateway role: the clients this object holds for its namespace's core. */
@@ -264,6 +268,15 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       return this.getCore().listSubscriptions(limit);
     }
 
+    /** The sidecars' links open now, with what each last reported of its broker bridges. */
+    async sidecars(): Promise<SidecarView[]> {
+      this.getCore();
+      return this.ctx.getWebSockets().flatMap((ws) => {
+        const link = this.links.get(ws);
+        return link === undefined ? [] : [link.view()];
+      });
+    }
+
     async hasStorage(): Promise<boolean> {
       return this.getCore().hasStorage;
     }
@@ -371,6 +384,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       connections.push(...behindGateways.connections);
       // Devices of links that did not survive (the object restarted) are gone with them.
       this.linkDeviceStore().forgetLinksExcept(liveLinks);
+      (this.linkStatus ??= new LinkStatusStore(this.sql)).forgetLinksExcept(liveLinks);
       core.restore(connections);
       // Not awaited: the wake goes on while the gateways answer.
       if (behindGateways.linkIds.length > 0) this.ctx.waitUntil(gateways.probeRestored(behindGateways.linkIds));
@@ -396,7 +410,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const protocol = request.headers.get(InternalHeader.Subprotocol);
       const headers = protocol === null ? {} : { 'Sec-WebSocket-Protocol': protocol };
       if (request.headers.get(InternalHeader.Link) === '1') {
-        const attachment: LinkAttachment = { v: 1, kind: 'link', id: core.newId(), ...(remoteAddress === undefined ? {} : { remoteAddress }) };
+        const version = linkVersionOf(protocol ?? '') ?? 1;
+        const attachment: LinkAttachment = { v: 1, kind: 'link', id: core.newId(), version, openedAt: Date.now(), ...(remoteAddress === undefined ? {} : { remoteAddress }) };
         server.serializeAttachment(attachment);
         this.hostLink(server, attachment);
         return new Response(null, { status: 101, webSocket: client, headers });
@@ -421,6 +436,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         this.linkDeviceStore(),
         this.getCore().connectionLog,
         (changed) => ws.serializeAttachment(changed),
+        'sidecar',
+        { store: (this.linkStatus ??= new LinkStatusStore(this.sql)), now: () => Date.now() },
       );
       this.links.set(ws, host);
       return host;

@@ -12,6 +12,7 @@
  * | `GET /admin/<ns>/history?minutes=` | `{ namespace, samples: HistorySample[] }` (per minute, oldest first; default 60, at most 1440) |
  * | `GET /admin/<ns>/topics?limit=` | `{ namespace, topics: [{ topic, rate, messages, retained }], untracked }` (busiest first) |
  * | `GET /admin/<ns>/subscriptions?limit=` | `{ namespace, subscriptions: [{ clientId, filter, qos, shareGroup?, online }], truncated }` |
+ * | `GET /admin/<ns>/sidecars` | `{ namespace, sidecars: SidecarView[] }` (the sidecars' links open now, with their broker bridges as last reported) |
  * | `GET /admin/<ns>/events?limit=&type=&reason=` | `{ namespace, events: ConnectionEventEntry[], unsaved, capacity }` (the last refusals and disconnect causes, newest first) |
  * | `/admin/<ns>/users…`, `/admin/<ns>/acl…` | users and ACL entries at runtime: admin-users.ts |
  * | `POST /admin/<ns>/objects/<name>/restart` | `{ namespace, object, restarted: true }`: resets one of the namespace's objects (its core, or a gateway listed in `stats.objects`); its memory is lost and its clients are disconnected, as when Cloudflare restarts it. For operations and fault tests. |
@@ -43,6 +44,7 @@ type AdminAction =
   | { kind: 'topics' }
   | { kind: 'subscriptions' }
   | { kind: 'events' }
+  | { kind: 'sidecars' }
   | { kind: 'restart'; object: string }
   | UsersAction;
 
@@ -59,6 +61,7 @@ function parseAction(rest: string): AdminAction | undefined | null {
   if (parts.length === 1 && parts[0] === 'topics') return { kind: 'topics' };
   if (parts.length === 1 && parts[0] === 'subscriptions') return { kind: 'subscriptions' };
   if (parts.length === 1 && parts[0] === 'events') return { kind: 'events' };
+  if (parts.length === 1 && parts[0] === 'sidecars') return { kind: 'sidecars' };
   if (parts.length === 3 && parts[0] === 'objects' && parts[2] === 'restart' && parts[1] !== undefined && parts[1] !== '') {
     try {
       return { kind: 'restart', object: decodeURIComponent(parts[1]) };
@@ -86,6 +89,7 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
   topics: ['GET'],
   subscriptions: ['GET'],
   events: ['GET'],
+  sidecars: ['GET'],
   restart: ['POST'],
   ...usersAllowedMethods,
 };
@@ -107,7 +111,7 @@ const TakesBody = (kind: AdminAction['kind'], method: string): boolean => (kind 
 export async function handleAdminRequest(request: Request, env: EdgeEnv, namespace: string | null, rest: string, log: Logger): Promise<Response> {
   const action = parseAction(rest);
   if (action === undefined) {
-    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /history, /topics, /subscriptions, /events, /users, /users/<name>, /acl or /acl/<id>`);
+    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /history, /topics, /subscriptions, /events, /sidecars, /users, /users/<name>, /acl or /acl/<id>`);
   }
   if (action === null) return jsonError(400, 'the client id or username in the path is not valid percent-encoding');
   if (namespace === null) return jsonError(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"');
@@ -162,6 +166,8 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
       }
       case 'events':
         return await listEvents(stub, namespace, url);
+      case 'sidecars':
+        return jsonResponse(200, { namespace, sidecars: await stub.sidecars() });
       default:
         return await handleUsersAction(request, method, action, stub, namespace, log);
     }
