@@ -19,43 +19,17 @@
  * gated-sql.ts) keeps its events in memory only: a refusal must not be a
  * way to create storage.
  */
-import type { ProtocolLevel } from '../../shared/codec/types.ts';
-import type { ConnectionEvent, ConnectionFacts, ConnectionTransport } from '../../shared/connection-log.ts';
+import type { ConnectionEvent, ConnectionFacts } from '../../shared/connection-log.ts';
+import type { ConnectionEventEntry, EventQuery, RecordedEvent } from './readouts.ts';
 import type { SqlExecutor } from './session-store.ts';
 
 /** The events kept: every way a connection is refused or ends, and the warnings that come before an end. */
-export const RecordedEvents = ['connection.refused', 'connection.closed', 'connection.protocol-error', 'connection.keepalive-timeout', 'connection.taken-over'] as const satisfies readonly ConnectionEvent[];
-export type RecordedEvent = (typeof RecordedEvents)[number];
+export const RecordedEvents = ['connection.refused', 'connection.closed', 'connection.protocol-error', 'connection.keepalive-timeout', 'connection.taken-over'] as const satisfies readonly (ConnectionEvent & RecordedEvent)[];
 
 /** Events kept per namespace. */
 export const EventLogCapacity = 500;
 /** Client-supplied text (a client id may be 64 KiB) is cut to this many characters. */
 const MaxTextLength = 256;
-
-/** One event as the admin API lists it. */
-export interface ConnectionEventEntry {
-  /** When it happened (ms since the epoch). */
-  at: number;
-  event: RecordedEvent;
-  clientId?: string;
-  username?: string;
-  remoteAddress?: string;
-  transport?: ConnectionTransport;
-  protocolLevel?: ProtocolLevel;
-  /** The refusal's reason name, the close cause, or the protocol error's kind (shared/connection-log.ts). */
-  reason?: string;
-  /** The code on the wire: a CONNACK's at the client's level, a protocol error's 5.0 reason code. */
-  code?: number;
-  /** What went wrong, in words. */
-  error?: string;
-}
-
-/** Which events a reader wants: of these types (none: all), with this reason (none: any). */
-export interface EventQuery {
-  limit: number;
-  types?: readonly RecordedEvent[];
-  reason?: string;
-}
 
 const Schema = `CREATE TABLE IF NOT EXISTS connection_events (
   seq INTEGER PRIMARY KEY,

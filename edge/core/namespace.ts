@@ -23,14 +23,14 @@ import { resolveAccess, sameIdentity, type AccessPolicy, type ClientAccess, type
 import { bindHookEnvironment, normalizePublishDecision, runHook, type AnyUserHooks, type BrokerHooks, type ClientInfo, type HookEnvironment, type HookName, type HookOutcome } from './hooks.ts';
 import type { BrokerLimits } from './limits.ts';
 import type { AcceptMeta, ClientLink, ConnectionState, Transport } from './link.ts';
-import { ConnectionEventLog, type ConnectionEventEntry, type EventQuery } from './connection-events.ts';
+import { ConnectionEventLog } from './connection-events.ts';
 import { ConnectionLog } from './connection-log.ts';
 import { describeError, type Logger } from './log.ts';
 import type { BrokerMessage } from './message.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { Outbound } from './outbound.ts';
 import type { EncodeCache } from './publish-encoding.ts';
-import type { ClientPage, ClientQuery, ClientSummary, CoreStats, RetainedSummary, SubscriptionSummary, TopicSummary } from './readouts.ts';
+import type { ClientPage, ClientQuery, ClientSummary, ConnectionEventEntry, CoreStats, EventQuery, RetainedSummary, SubscriptionSummary, TopicSummary } from './readouts.ts';
 import { RetainedMessages, SqlRetainedStore } from './retained.ts';
 import { matchFilterOf, Router, type Delivery } from './router.ts';
 import { GatedSql } from './gated-sql.ts';

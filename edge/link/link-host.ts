@@ -16,10 +16,10 @@ import { LinkProtocolError, decodeLinkFrames, encodeLinkFrames, frameSize, isVal
 import type { CloseCause, CloseKind } from '../core/close-cause.ts';
 import type { AcceptMeta, ConnectionState, OutgoingChunk, Transport } from '../core/link.ts';
 import type { ConnectionLog } from '../core/connection-log.ts';
+import type { SidecarView } from '../core/readouts.ts';
 import { isSharedEncoding } from '../core/publish-encoding.ts';
 import type { LinkDeviceStore } from './link-device-store.ts';
 import type { LinkStatusStore, ReceivedStatus } from './link-status-store.ts';
-import type { BridgeStatus } from '../../shared/link-status.ts';
 
 /** What a link needs of the namespace. */
 export interface LinkCore {
@@ -46,26 +46,6 @@ export interface LinkAttachment {
   version?: number;
   /** When the edge accepted the link (ms since the epoch). */
   openedAt?: number;
-}
-
-/** A sidecar's link as the admin API shows it (GET /admin/<ns>/sidecars). */
-export interface SidecarView {
-  /** The link's id at the edge. */
-  id: string;
-  /** The sidecar's name (its host and process id, unless configured). */
-  name?: string;
-  /** The sidecar's address, as the edge sees it. */
-  remote?: string;
-  /** Devices connected through it now. */
-  devices: number;
-  /** When the link was opened (ms since the epoch). */
-  connectedSince?: number;
-  /** The link protocol version in use. */
-  version: number;
-  /** Its broker bridges, as it last reported them (version 2; empty before a report). */
-  bridges: BridgeStatus[];
-  /** When that report arrived (ms since the epoch). */
-  statusAt?: number;
 }
 
 /** Close codes of a device's end, sent in CLOSE frames to the sidecar. */

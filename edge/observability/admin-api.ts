@@ -27,7 +27,8 @@ import type { EdgeEnv } from '../env.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseCount, parseLimit, parseOffset } from './http.ts';
 import { gatewayNamespace } from '../gateway/gateway-names.ts';
-import { EventLogCapacity, isRecordedEvent, RecordedEvents, type EventQuery } from '../core/connection-events.ts';
+import { EventLogCapacity, isRecordedEvent, RecordedEvents } from '../core/connection-events.ts';
+import type { EventQuery } from '../core/readouts.ts';
 import { handleUsersAction, parseUsersAction, usersAllowedMethods, type UsersAction } from './admin-users.ts';
 
 /** Default and largest `?limit=` of the list endpoints. */
