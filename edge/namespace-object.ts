@@ -383,7 +383,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       connections.push(...behindGateways.connections);
       // Devices of links that did not survive (the object restarted) are gone with them.
       this.linkDeviceStore().forgetLinksExcept(liveLinks);
-      (this.linkStatus ??= new LinkStatusStore(this.sql)).forgetLinksExcept(liveLinks);
+      this.linkStatusStore().forgetLinksExcept(liveLinks);
       core.restore(connections);
       // Not awaited: the wake goes on while the gateways answer.
       if (behindGateways.linkIds.length > 0) this.ctx.waitUntil(gateways.probeRestored(behindGateways.linkIds));
@@ -428,6 +428,10 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       return (this.linkDevices ??= new LinkDeviceStore(this.sql));
     }
 
+    private linkStatusStore(): LinkStatusStore {
+      return (this.linkStatus ??= new LinkStatusStore(this.sql));
+    }
+
     private hostLink(ws: WebSocket, attachment: LinkAttachment): LinkHost {
       const host = new LinkHost(
         attachment,
@@ -436,7 +440,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         this.getCore().connectionLog,
         (changed) => ws.serializeAttachment(changed),
         'sidecar',
-        { store: (this.linkStatus ??= new LinkStatusStore(this.sql)), now: () => Date.now() },
+        { store: this.linkStatusStore(), now: () => Date.now() },
       );
       this.links.set(ws, host);
       return host;
