@@ -12,7 +12,7 @@ import type { AccessPolicy } from './core/access.ts';
 import type { UserHooks } from './core/hooks.ts';
 import type { BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';
-import type { ClientSummary, RetainedSummary, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
+import type { ClientPage, ClientQuery, ClientSummary, ConnectionEventEntry, EventQuery, RetainedSummary, SidecarView, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
 import type { HistorySample } from './core/traffic-history.ts';
 import type { ApiMessage } from './http-api.ts';
 import type { AddAclOutcome, DeleteUserOutcome, PutUserOutcome, UserView } from './runtime-access.ts';
@@ -72,6 +72,8 @@ export interface BrokerNamespaceRpc {
   stats(): Promise<NamespaceStats>;
   /** Sessions (online first) with their subscriptions, at most `limit`. */
   listClients(limit: number): Promise<ClientSummary[]>;
+  /** A page of the sessions (online first), all or those whose client id, username or address contains `query.search`, and their total. */
+  findClients(query: ClientQuery): Promise<ClientPage>;
   /** Disconnects a connected client (5.0: DISCONNECT 0x98); false if it is not connected. */
   disconnectClient(clientId: string): Promise<boolean>;
   /** Disconnects every client as a clean broker stop does: wills first, then 5.0 clients DISCONNECT 0x8B; sessions kept. */
@@ -83,6 +85,8 @@ export interface BrokerNamespaceRpc {
   history(minutes: number): Promise<HistorySample[]>;
   /** The busiest recent topics, at most `limit`; `untracked`: messages on topics the bounded list had no room for. */
   topics(limit: number): Promise<{ topics: TopicSummary[]; untracked: number }>;
+  /** The last refusals and disconnect causes, newest first; `unsaved`: how many are not in storage yet. */
+  connectionEvents(query: EventQuery): Promise<{ events: ConnectionEventEntry[]; unsaved: number }>;
   /** Subscriptions across clients, at most `limit`. */
   listSubscriptions(limit: number): Promise<SubscriptionSummary[]>;
   /** The rules' dead letters, oldest message first, of one rule or all, at most `limit`; undefined: no such rule. */
@@ -91,6 +95,8 @@ export interface BrokerNamespaceRpc {
   retryDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome | undefined>;
   /** Deletes dead letters; undefined: no such rule. */
   deleteDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome | undefined>;
+  /** The sidecars' links open now, with what each last reported of its broker bridges. */
+  sidecars(): Promise<SidecarView[]>;
   /** Whether the namespace has storage (a client connected to it at some point). Writes nothing. */
   hasStorage(): Promise<boolean>;
   // Users and ACL entries at runtime (runtime-access.ts); the admin API has validated the input.

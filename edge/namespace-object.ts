@@ -11,7 +11,7 @@ import { WebSocketCloseCode, type CloseCause } from './core/close-cause.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
 import { consoleLogger, describeError, type Logger } from './core/log.ts';
 import { Namespace } from './core/namespace.ts';
-import type { ClientSummary, RetainedSummary, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
+import type { ClientPage, ClientQuery, ClientSummary, ConnectionEventEntry, EventQuery, RetainedSummary, SidecarView, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
 import type { HistorySample } from './core/traffic-history.ts';
 import type { EdgeEnv } from './env.ts';
 import type { ApiMessage } from './http-api.ts';
@@ -20,6 +20,8 @@ import type { AclEntryInput, AclEntryView } from './auth/runtime-users.ts';
 import { RuntimeAccess, type AddAclOutcome, type DeleteUserOutcome, type PutUserOutcome, type UserView } from './runtime-access.ts';
 import { LinkDeviceStore } from './link/link-device-store.ts';
 import { LinkHost, type LinkAttachment } from './link/link-host.ts';
+import { LinkStatusStore } from './link/link-status-store.ts';
+import { linkVersionOf } from '../shared/link-protocol.ts';
 import { namespaceStats, type NamespaceStats } from './observability/stats.ts';
 import { Gateway, type GatewayClientAttachment } from './gateway/gateway.ts';
 import { GatewayLinks } from './gateway/gateway-links.ts';
@@ -70,6 +72,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     /** The sidecars' links (each one WebSocket for many devices), by socket. */
     private readonly links = new WeakMap<WebSocket, LinkHost>();
     private linkDevices: LinkDeviceStore | undefined;
+    /** What each sidecar last reported of its broker bridges. */
+    private linkStatus: LinkStatusStore | undefined;
     /** Core role: the links to this namespace's gateway objects. */
     private gateways: GatewayLinks | undefined;
     /** Gateway role: the clients this object holds for its namespace's core. */
@@ -248,6 +252,10 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       return this.getCore().listClients(limit);
     }
 
+    async findClients(query: ClientQuery): Promise<ClientPage> {
+      return this.getCore().findClients(query);
+    }
+
     async disconnectClient(clientId: string): Promise<boolean> {
       return this.getCore().disconnectClient(clientId);
     }
@@ -295,8 +303,21 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       return this.getCore().topics(limit);
     }
 
+    async connectionEvents(query: EventQuery): Promise<{ events: ConnectionEventEntry[]; unsaved: number }> {
+      return this.getCore().connectionEvents(query);
+    }
+
     async listSubscriptions(limit: number): Promise<SubscriptionSummary[]> {
       return this.getCore().listSubscriptions(limit);
+    }
+
+    /** The sidecars' links open now, with what each last reported of its broker bridges. */
+    async sidecars(): Promise<SidecarView[]> {
+      this.getCore();
+      return this.ctx.getWebSockets().flatMap((ws) => {
+        const link = this.links.get(ws);
+        return link === undefined ? [] : [link.view()];
+      });
     }
 
     async hasStorage(): Promise<boolean> {
@@ -417,6 +438,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       connections.push(...behindGateways.connections);
       // Devices of links that did not survive (the object restarted) are gone with them.
       this.linkDeviceStore().forgetLinksExcept(liveLinks);
+      this.linkStatusStore().forgetLinksExcept(liveLinks);
       core.restore(connections);
       // Not awaited: the wake goes on while the gateways answer.
       if (behindGateways.linkIds.length > 0) this.ctx.waitUntil(gateways.probeRestored(behindGateways.linkIds));
@@ -442,7 +464,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const protocol = request.headers.get(InternalHeader.Subprotocol);
       const headers = protocol === null ? {} : { 'Sec-WebSocket-Protocol': protocol };
       if (request.headers.get(InternalHeader.Link) === '1') {
-        const attachment: LinkAttachment = { v: 1, kind: 'link', id: core.newId(), ...(remoteAddress === undefined ? {} : { remoteAddress }) };
+        const version = linkVersionOf(protocol ?? '') ?? 1;
+        const attachment: LinkAttachment = { v: 1, kind: 'link', id: core.newId(), version, openedAt: Date.now(), ...(remoteAddress === undefined ? {} : { remoteAddress }) };
         server.serializeAttachment(attachment);
         this.hostLink(server, attachment);
         return new Response(null, { status: 101, webSocket: client, headers });
@@ -460,6 +483,10 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       return (this.linkDevices ??= new LinkDeviceStore(this.sql));
     }
 
+    private linkStatusStore(): LinkStatusStore {
+      return (this.linkStatus ??= new LinkStatusStore(this.sql));
+    }
+
     private hostLink(ws: WebSocket, attachment: LinkAttachment): LinkHost {
       const host = new LinkHost(
         attachment,
@@ -467,6 +494,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         this.linkDeviceStore(),
         this.getCore().connectionLog,
         (changed) => ws.serializeAttachment(changed),
+        'sidecar',
+        { store: this.linkStatusStore(), now: () => Date.now() },
       );
       this.links.set(ws, host);
       return host;

@@ -4,7 +4,7 @@
  * `/admin/<ns>/...` and `/metrics` the admin API (MQTT_ADMIN_TOKEN); a plain
  * GET of `/` the dashboard; everything else is answered here.
  */
-import { LinkSubprotocol } from '../shared/link-protocol.ts';
+import { LinkSubprotocols } from '../shared/link-protocol.ts';
 import { InternalHeader } from './internal-headers.ts';
 import { BridgeHeader, LinkRefusalFix, type LinkRefusal } from '../shared/bridge-secret.ts';
 import type { EdgeEnv } from './env.ts';
@@ -133,12 +133,14 @@ async function handleMqttUpgrade(request: Request, env: EdgeEnv, url: URL, resol
     .filter((p) => p.length > 0);
   const bridged = isTrustedBridge(request, env);
   // A sidecar's link carries many devices (docs/link-protocol.md); only a sidecar with the secret may open one.
-  const isLink = offered.includes(LinkSubprotocol);
+  // It offers the versions it speaks: the newest this edge speaks too is the link's.
+  const linkSubprotocol = LinkSubprotocols.find((p) => offered.includes(p));
+  const isLink = linkSubprotocol !== undefined;
   if (isLink && !bridged) return refuseLink(request, env, log);
-  const subprotocol = isLink ? LinkSubprotocol : offered.find((p) => MqttSubprotocols.includes(p));
+  const subprotocol = linkSubprotocol ?? offered.find((p) => MqttSubprotocols.includes(p));
   if (offered.length > 0 && subprotocol === undefined) {
     const link = offered.find((p) => p.startsWith('mqtt-link.'));
-    if (link !== undefined) return text(400, `unsupported sidecar link version "${link}": this edge speaks ${LinkSubprotocol}\n`);
+    if (link !== undefined) return text(400, `unsupported sidecar link version "${link}": this edge speaks ${LinkSubprotocols.join(', ')}\n`);
     return text(400, `unsupported WebSocket subprotocol "${offered.join(', ')}": offer "mqtt"\n`);
   }
 

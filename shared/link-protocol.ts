@@ -10,6 +10,11 @@
  *   CLOSE   0x03  channel:u32 code:u16 reasonLength:u8 reason   a device's connection ended
  *   FANOUT  0x04  chunks:u16 (patched:u8 length:u32 bytes)*  edge → sidecar: the same packets
  *                 devices:u16 (channel:u32 packetId:u16*)*    for many devices, packet ids patched in
+ *   STATUS  0x05  length:u32 JSON                           sidecar → edge (version 2): its broker bridges
+ *
+ * Every type from 0x05 on has the form type:u8 length:u32 body, so that a
+ * receiver skips a type it does not know: from version 2, frames are added
+ * without a new version, and a peer that does not know one goes on working.
  *
  * A CLOSE from the sidecar carries a BridgeCloseCode (why the device went);
  * one from the edge a WebSocket-style code (1000 normal, 1002 protocol error,
@@ -18,12 +23,31 @@
 
 import { concatBytes } from './codec/framer.ts';
 import { withPacketId } from './codec/packet-id.ts';
+import { decodeLinkStatus, encodeLinkStatus, type LinkStatus } from './link-status.ts';
 
-export const LinkProtocolVersion = 1;
+/** The newest version this code speaks. */
+export const LinkProtocolVersion = 2;
+/** Every version this code speaks, newest first: a link is opened at the newest both ends speak. */
+export const LinkProtocolVersions: readonly number[] = [2, 1];
 /** The WebSocket subprotocol of a link, carrying its version. */
-export const LinkSubprotocol = `mqtt-link.${LinkProtocolVersion}`;
+export const linkSubprotocolOf = (version: number): string => `mqtt-link.${version}`;
+/** The subprotocol of the newest version. */
+export const LinkSubprotocol = linkSubprotocolOf(LinkProtocolVersion);
+/** What a sidecar offers, newest first; an edge answers with the first it speaks. */
+export const LinkSubprotocols: readonly string[] = LinkProtocolVersions.map(linkSubprotocolOf);
 
-export const LinkFrameType = { Hello: 0x00, Open: 0x01, Data: 0x02, Close: 0x03, Fanout: 0x04 } as const;
+/** The version a link subprotocol names, if this code speaks it. */
+export function linkVersionOf(subprotocol: string): number | undefined {
+  const version = LinkProtocolVersions.find((v) => linkSubprotocolOf(v) === subprotocol);
+  return version;
+}
+
+/** STATUS (and anything later) exists from this version on; an older peer is never sent one. */
+export const StatusSinceVersion = 2;
+
+export const LinkFrameType = { Hello: 0x00, Open: 0x01, Data: 0x02, Close: 0x03, Fanout: 0x04, Status: 0x05 } as const;
+/** Frame types from this one on are length-prefixed, and skipped when unknown. */
+const FirstLengthPrefixedType = 0x05;
 
 /** One piece of a fan-out: packets as encoded, or a PUBLISH whose packet id each device gets its own of. */
 export interface FanoutChunk {
@@ -37,7 +61,10 @@ export type LinkFrame =
   | { type: 'open'; channel: number; address: string }
   | { type: 'data'; channel: number; bytes: Uint8Array }
   | { type: 'close'; channel: number; code: number; reason?: string }
-  | { type: 'fanout'; chunks: FanoutChunk[]; devices: Array<{ channel: number; packetIds: number[] }> };
+  | { type: 'fanout'; chunks: FanoutChunk[]; devices: Array<{ channel: number; packetIds: number[] }> }
+  | { type: 'status'; status: LinkStatus }
+  /** A length-prefixed frame of a later version: its receiver skips it. */
+  | { type: 'unknown'; frameType: number; body: Uint8Array };
 
 /** A link frame that cannot be read: the link ends. */
 export class LinkProtocolError extends Error {
@@ -61,6 +88,10 @@ export function frameSize(frame: LinkFrame): number {
       return 8 + closeReason(frame.reason).byteLength;
     case 'fanout':
       return 5 + frame.chunks.reduce((sum, chunk) => sum + 5 + chunk.bytes.byteLength, 0) + frame.devices.reduce((sum, device) => sum + 4 + 2 * device.packetIds.length, 0);
+    case 'status':
+      return 5 + encodeLinkStatus(frame.status).byteLength;
+    case 'unknown':
+      return 5 + frame.body.byteLength;
   }
 }
 
@@ -132,6 +163,14 @@ export function encodeLinkFrames(frames: readonly LinkFrame[]): Uint8Array {
           for (const id of device.packetIds) u16(id);
         }
         break;
+      case 'status':
+      case 'unknown': {
+        const body = frame.type === 'status' ? encodeLinkStatus(frame.status) : frame.body;
+        u8(frame.type === 'status' ? LinkFrameType.Status : frame.frameType);
+        u32(body.byteLength);
+        bytes(body);
+        break;
+      }
     }
   }
   return out;
@@ -141,7 +180,10 @@ export function encodeLinkFrames(frames: readonly LinkFrame[]): Uint8Array {
  * Reads the frames of one message. Frames never span messages. The bytes of
  * DATA and FANOUT frames are views on `message`.
  *
- * @throws {LinkProtocolError} for a truncated or unknown frame, or a field out of range.
+ * @throws {LinkProtocolError} for a truncated frame, an unknown one of the
+ * fixed types (below 0x05), or a field out of range. An unknown
+ * length-prefixed frame (0x05 and later) is returned as `unknown`, for the
+ * receiver to skip.
  */
 export function decodeLinkFrames(message: Uint8Array): LinkFrame[] {
   const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
@@ -232,8 +274,19 @@ export function decodeLinkFrames(message: Uint8Array): LinkFrame[] {
         frames.push({ type: 'fanout', chunks, devices });
         break;
       }
-      default:
-        throw new LinkProtocolError(`unknown frame type 0x${type.toString(16)} at byte ${at - 1}`);
+      default: {
+        if (type < FirstLengthPrefixedType) throw new LinkProtocolError(`unknown frame type 0x${type.toString(16)} at byte ${at - 1}`);
+        const body = bytes(u32(`frame 0x${type.toString(16)} length`), `frame 0x${type.toString(16)}`);
+        if (type !== LinkFrameType.Status) {
+          // A later version's frame: its length let it be read past, and the receiver skips it.
+          frames.push({ type: 'unknown', frameType: type, body });
+          break;
+        }
+        const status = decodeLinkStatus(body);
+        if (status === undefined) throw new LinkProtocolError('STATUS that is not a status');
+        frames.push({ type: 'status', status });
+        break;
+      }
     }
   }
   return frames;

@@ -17,16 +17,21 @@
  *   redialled with backoff, sooner when a device is waiting for it.
  * - An edge that does not know the link (HTTP 400 to the upgrade) is served
  *   in per-device mode instead, so a sidecar can be upgraded first.
+ * - Every version this sidecar speaks is offered; the edge picks the newest
+ *   it speaks too. At version 2 the sidecar reports its broker bridges
+ *   (STATUS frames, status-reporter.ts); an older edge is never sent one.
  */
 import os from 'node:os';
 import WebSocket from 'ws';
 import { BridgeCloseCode } from '../shared/bridge-close-codes.ts';
 import { BridgeHeader, LinkRefusalFix, isLinkRefusal, type LinkRefusal } from '../shared/bridge-secret.ts';
-import { LinkProtocolError, LinkProtocolVersion, LinkSubprotocol, decodeLinkFrames, encodeLinkFrames, fanoutBytesFor, frameSize, type LinkFrame } from '../shared/link-protocol.ts';
+import { LinkProtocolError, LinkSubprotocols, StatusSinceVersion, decodeLinkFrames, encodeLinkFrames, fanoutBytesFor, frameSize, linkVersionOf, type LinkFrame } from '../shared/link-protocol.ts';
+import type { LinkStatus } from '../shared/link-status.ts';
 import { webSocketDialer, type EdgeChannel, type EdgeChannelEvents, type EdgeDialer } from './edge-channel.ts';
 import { openEdgeSocket, type EdgeTarget } from './edge-socket.ts';
 import { connectionFields } from '../shared/connection-log.ts';
 import { describeError, type Logger } from './log.ts';
+import { StatusReporter, type StatusChange } from './status-reporter.ts';
 
 export interface EdgeLinkOptions {
   /** The edge; a link needs the bridge secret (the edge refuses one without). */
@@ -60,6 +65,8 @@ export interface EdgeLinkStats {
   fanoutDeliveries: number;
   /** True once the edge refused the link as unknown, so devices go per-device. */
   perDevice: boolean;
+  /** The link protocol version of the link now (0 while there is none). */
+  version: number;
 }
 
 type LinkState = 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped';
@@ -91,6 +98,9 @@ export class EdgeLink {
   #pongsMissed = 0;
   #perDevice: EdgeDialer | undefined;
   #stopped: Promise<void> | undefined;
+  /** The version the edge chose for the link now. */
+  #version = 0;
+  #reporter: StatusReporter | undefined;
 
   /** Device packets (and CLOSEs) of this turn, leaving together. */
   #batch: LinkFrame[] = [];
@@ -98,7 +108,7 @@ export class EdgeLink {
   #batchWritten: Array<{ channel: LinkChannel; bytes: number; written: (error?: Error | null) => void }> = [];
   #flushScheduled = false;
 
-  readonly stats: EdgeLinkStats = { up: 0, channels: 0, connects: 0, messagesSent: 0, messagesReceived: 0, fanoutDeliveries: 0, perDevice: false };
+  readonly stats: EdgeLinkStats = { up: 0, channels: 0, connects: 0, messagesSent: 0, messagesReceived: 0, fanoutDeliveries: 0, perDevice: false, version: 0 };
 
   constructor(options: EdgeLinkOptions) {
     this.#options = {
@@ -130,9 +140,32 @@ export class EdgeLink {
     return channel;
   };
 
+  /**
+   * Reports `read()` to the edge on every link (version 2 and later): at
+   * once when it opens, then after each `statusChanged`, rate-limited.
+   */
+  reportStatus(read: () => LinkStatus): void {
+    this.#reporter?.stop();
+    this.#reporter = new StatusReporter({ read, send: (status) => this.#sendStatus(status) });
+    if (this.#state === 'open') this.#reporter.opened();
+  }
+
+  /** What reportStatus reads changed. */
+  statusChanged(kind: StatusChange): void {
+    this.#reporter?.changed(kind);
+  }
+
+  #sendStatus(status: LinkStatus): boolean {
+    // An edge that opened the link at version 1 would take the frame for a protocol error.
+    if (this.#state !== 'open' || this.#version < StatusSinceVersion) return false;
+    this.#send([{ type: 'status', status }]);
+    return true;
+  }
+
   /** Ends the link for a shutdown (after the devices' channels are closed). */
   close(timeoutMs = 2_000): Promise<void> {
     this.#stopped ??= new Promise<void>((resolve) => {
+      this.#reporter?.stop();
       clearTimeout(this.#redialTimer);
       clearInterval(this.#pingTimer);
       const ws = this.#ws;
@@ -160,7 +193,7 @@ export class EdgeLink {
     this.#state = 'connecting';
     this.#lastAttemptAt = performance.now();
     this.#failure = undefined;
-    const ws = openEdgeSocket(this.#options.target, undefined, LinkSubprotocol);
+    const ws = openEdgeSocket(this.#options.target, undefined, LinkSubprotocols);
     this.#ws = ws;
     ws.on('open', () => this.#onOpen(ws));
     ws.on('message', (data, isBinary) => this.#onMessage(ws, data, isBinary));
@@ -198,15 +231,23 @@ export class EdgeLink {
 
   #onOpen(ws: WebSocket): void {
     if (ws !== this.#ws || this.#state !== 'connecting') return;
+    const version = linkVersionOf(ws.protocol);
+    if (version === undefined) {
+      this.#protocolError(ws, `the edge chose the subprotocol "${ws.protocol}", which this sidecar did not offer`);
+      return;
+    }
+    this.#version = version;
+    this.stats.version = version;
     this.#state = 'open';
     this.stats.up = 1;
     this.stats.connects++;
     this.#backoffMs = this.#options.backoff.initialMs;
     this.#refusalLoggedAt = Number.NEGATIVE_INFINITY;
     this.#options.log.info('link.opened', connectionFields('link.opened', { namespace: this.#options.namespace, sidecar: this.#options.name, remote: this.#options.target.url }));
-    this.#send([{ type: 'hello', version: LinkProtocolVersion, name: this.#options.name }]);
+    this.#send([{ type: 'hello', version, name: this.#options.name }]);
     for (const channel of [...this.#waiting]) this.#openChannel(channel);
     this.#waiting.clear();
+    this.#reporter?.opened();
     this.#pongsMissed = 0;
     this.#pingTimer = setInterval(() => this.#ping(ws), this.#options.pingIntervalMs);
     this.#pingTimer.unref();
@@ -229,6 +270,7 @@ export class EdgeLink {
     const wasOpen = this.#state === 'open';
     const stopped = this.#state === 'stopped';
     this.stats.up = 0;
+    this.stats.version = 0;
     this.#batch = [];
     this.#batchBytes = 0;
     const written = this.#batchWritten.splice(0);
@@ -285,10 +327,14 @@ export class EdgeLink {
     for (const frame of frames) {
       switch (frame.type) {
         case 'hello':
-          if (frame.version !== LinkProtocolVersion) {
-            this.#protocolError(ws, `link protocol version ${frame.version}; this sidecar speaks ${LinkProtocolVersion}`);
+          if (frame.version !== this.#version) {
+            this.#protocolError(ws, `link protocol version ${frame.version} in HELLO; the link was opened as version ${this.#version}`);
             return;
           }
+          break;
+        case 'status':
+        case 'unknown':
+          // A report goes the other way; a frame of a later version is skipped (docs/link-protocol.md).
           break;
         case 'data':
           this.#channels.get(frame.channel)?.deliver(asBuffer(frame.bytes));

@@ -34,11 +34,12 @@ const MAX_EDGE_MESSAGE_BYTES = 64 * 1024 * 1024;
  * @example
  * const ws = openEdgeSocket({ url: 'ws://127.0.0.1:8787/mqtt', handshakeTimeoutMs: 10_000 }, '10.0.0.7:51234');
  */
-export function openEdgeSocket(target: EdgeTarget, clientAddress?: string, subprotocol: string = MQTT_SUBPROTOCOL): WebSocket {
+export function openEdgeSocket(target: EdgeTarget, clientAddress?: string, subprotocol: string | readonly string[] = MQTT_SUBPROTOCOL): WebSocket {
   const headers: Record<string, string> = {};
   if (clientAddress !== undefined) headers[BridgeHeader.ClientAddress] = clientAddress;
   if (target.secret !== undefined) headers[BridgeHeader.Secret] = target.secret;
-  return new WebSocket(target.url, subprotocol, {
+  // Several subprotocols are offered in order of preference (a link's versions); the server picks one.
+  return new WebSocket(target.url, typeof subprotocol === 'string' ? subprotocol : [...subprotocol], {
     headers,
     handshakeTimeout: target.handshakeTimeoutMs,
     // MQTT payloads are often already compressed or tiny; deflate would cost

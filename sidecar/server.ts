@@ -179,6 +179,11 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
     metrics: metricsServer === undefined ? undefined : `${config.metrics?.host ?? ''}:${metricsServer.port}`,
     bridges: config.bridges.length === 0 ? undefined : config.bridges.map((bridge) => bridge.name).join(','),
   });
+  // The edge learns the bridges' state from the link (only the sidecar knows them).
+  if (link !== undefined && brokerBridges.bridges.length > 0) {
+    link.reportStatus(() => ({ bridges: brokerBridges.status() }));
+    brokerBridges.onStatusChange((change) => link.statusChanged(change));
+  }
   // They connect in the background: a remote that is down is retried, never a reason not to serve devices.
   brokerBridges.start();
   link?.start();

@@ -75,6 +75,11 @@ export class BrokerMetrics {
     this.dirty = true;
   }
 
+  /** Something that is saved with the counters changed (the connection events): the next flush must happen. */
+  markDirty(): void {
+    this.dirty = true;
+  }
+
   raiseMaximum(connected: number): void {
     if (connected > this.counters.clientsMaximum) {
       this.counters.clientsMaximum = connected;

@@ -24,17 +24,18 @@ import { resolveAccess, sameIdentity, type AccessPolicy, type ClientAccess, type
 import { bindHookEnvironment, normalizePublishDecision, runHook, type AnyUserHooks, type BrokerHooks, type ClientInfo, type HookEnvironment, type HookName, type HookOutcome } from './hooks.ts';
 import type { BrokerLimits } from './limits.ts';
 import type { AcceptMeta, ClientLink, ConnectionState, Transport } from './link.ts';
+import { ConnectionEventLog } from './connection-events.ts';
 import { ConnectionLog } from './connection-log.ts';
 import { describeError, type Logger } from './log.ts';
 import type { BrokerMessage } from './message.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { Outbound } from './outbound.ts';
 import type { EncodeCache } from './publish-encoding.ts';
-import type { ClientSummary, CoreStats, RetainedSummary, SubscriptionSummary, TopicSummary } from './readouts.ts';
+import type { ClientPage, ClientQuery, ClientSummary, ConnectionEventEntry, CoreStats, EventQuery, RetainedSummary, SubscriptionSummary, TopicSummary } from './readouts.ts';
 import { RetainedMessages, SqlRetainedStore } from './retained.ts';
 import { matchFilterOf, Router, type Delivery } from './router.ts';
 import { GatedSql } from './gated-sql.ts';
-import { SessionStore, type SqlExecutor } from './session-store.ts';
+import { SessionStore, type SessionListing, type SqlExecutor } from './session-store.ts';
 import { Sessions } from './sessions.ts';
 import { StallWatchdog } from './stall-watchdog.ts';
 import { SystemTopicsSchedule, type SystemTopicsPublisher } from './system-topics.ts';
@@ -108,12 +109,13 @@ export class Namespace implements ProtocolContext {
   private readonly rules: Rules | undefined;
   private readonly traffic: TrafficHistory;
   private readonly topicRates: TopicRates;
+  /** The last refusals and disconnect causes, saved with the counters. */
+  private readonly recentEvents: ConnectionEventLog;
   /** The user's hooks with the host's environment bound: what everything here calls. */
   private readonly boundHooks: BrokerHooks;
 
   constructor(private readonly deps: NamespaceDeps) {
     this.namespace = deps.namespace;
-    this.connectionLog = new ConnectionLog(deps.log, deps.namespace, () => deps.now(), deps.logEvents);
     this.boundHooks = bindHookEnvironment(deps.hooks, deps.log, deps.hookEnvironment);
     // Nothing is written before a CONNECT is accepted: see GatedSql.
     const sql = new GatedSql(deps.sql, 'sessions', deps.onStorageCreated);
@@ -126,7 +128,10 @@ export class Namespace implements ProtocolContext {
       const now = deps.now();
       this.traffic.record(now, before, this.directory.size);
       this.topicRates.fold(now);
+      this.recentEvents.save();
     });
+    this.recentEvents = new ConnectionEventLog(sql, () => deps.now(), () => this.metrics.markDirty());
+    this.connectionLog = new ConnectionLog(deps.log, deps.namespace, () => deps.now(), this.recentEvents, deps.logEvents);
     const now = (): number => deps.now();
     const requestAlarm = (at: number): void => deps.requestAlarm(at);
     const isConnected = (clientId: string): boolean => this.directory.isConnected(clientId);
@@ -316,7 +321,34 @@ export class Namespace implements ProtocolContext {
   }
 
   listClients(limit = 1000): ClientSummary[] {
-    return this.store.listSessions(limit).map((session) => {
+    return this.summarizeSessions(this.store.listSessions(limit));
+  }
+
+  /**
+   * A page of the clients (online first, then by client id) and how many
+   * there are in all, or of those whose client id, username or address
+   * contains `search`. Bounded by the page: the sessions are selected and
+   * counted in SQLite; only connected clients' addresses, which are in
+   * memory anyway, are matched here.
+   */
+  findClients(query: ClientQuery): ClientPage {
+    const match = query.search === undefined || query.search === '' ? undefined : { text: query.search, clientIds: this.clientsAt(query.search) };
+    return { clients: this.summarizeSessions(this.store.listSessions(query.limit, query.offset, match)), total: this.store.countSessions(match) };
+  }
+
+  /** Connected clients whose address contains `text` (ignoring case, as the SQL match does). */
+  private clientsAt(text: string): string[] {
+    const needle = text.toLowerCase();
+    const found: string[] = [];
+    for (const link of this.directory.links()) {
+      const { clientId, remoteAddress } = link.state;
+      if (clientId !== undefined && remoteAddress?.toLowerCase().includes(needle) === true) found.push(clientId);
+    }
+    return found;
+  }
+
+  private summarizeSessions(sessions: SessionListing[]): ClientSummary[] {
+    return sessions.map((session) => {
       const link = this.directory.linkOf(session.clientId);
       const summary: ClientSummary = {
         clientId: session.clientId,
@@ -343,6 +375,11 @@ export class Namespace implements ProtocolContext {
       }
       return summary;
     });
+  }
+
+  /** The newest refusals and disconnect causes first; `unsaved`: how many are not in storage yet (they are with the next counter flush). */
+  connectionEvents(query: EventQuery): { events: ConnectionEventEntry[]; unsaved: number } {
+    return { events: this.recentEvents.list(query), unsaved: this.recentEvents.unsavedCount };
   }
 
   /** Admin: disconnects a client (5.0: DISCONNECT 0x98); false if it is not connected. */

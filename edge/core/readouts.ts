@@ -3,6 +3,7 @@
  * dashboard about itself. Plain data: it crosses Durable Object RPC.
  */
 import type { ProtocolLevel } from '../../shared/codec/basic-types.ts';
+import type { BridgeStatus } from '../../shared/link-status.ts';
 import type { MetricCounters } from './metrics.ts';
 import type { RuleReport } from '../rules/rules.ts';
 
@@ -51,6 +52,20 @@ export interface ClientSummary {
   stalledSince?: number;
 }
 
+/** A search of the clients (GET /admin/<ns>/clients?q=&offset=&limit=). */
+export interface ClientQuery {
+  /** A substring of the client id, the username or (connected clients) the address; none: every client. */
+  search?: string;
+  offset: number;
+  limit: number;
+}
+
+/** One page of clients, and how many the search (or the namespace) has in all. */
+export interface ClientPage {
+  clients: ClientSummary[];
+  total: number;
+}
+
 /** One retained message as the admin API lists it. */
 export interface RetainedSummary {
   topic: string;
@@ -78,4 +93,53 @@ export interface TopicSummary {
   /** Messages counted since the namespace last woke. */
   messages: number;
   retained: boolean;
+}
+
+/** The connection events a namespace keeps for the admin API (connection-events.ts; the names of shared/connection-log.ts). */
+export type RecordedEvent = 'connection.refused' | 'connection.closed' | 'connection.protocol-error' | 'connection.keepalive-timeout' | 'connection.taken-over';
+
+/** One of the namespace's last refusals and disconnect causes (GET /admin/<ns>/events). */
+export interface ConnectionEventEntry {
+  /** When it happened (ms since the epoch). */
+  at: number;
+  event: RecordedEvent;
+  clientId?: string;
+  username?: string;
+  remoteAddress?: string;
+  /** As shared/connection-log.ts's ConnectionTransport (not imported: these declarations stay free of the codec's). */
+  transport?: 'ws' | 'tcp' | 'link';
+  protocolLevel?: ProtocolLevel;
+  /** The refusal's reason name, the close cause, or the protocol error's kind (shared/connection-log.ts). */
+  reason?: string;
+  /** The code on the wire: a CONNACK's at the client's level, a protocol error's 5.0 reason code. */
+  code?: number;
+  /** What went wrong, in words. */
+  error?: string;
+}
+
+/** Which events a reader wants: of these types (none: all), with this reason (none: any). */
+export interface EventQuery {
+  limit: number;
+  types?: readonly RecordedEvent[];
+  reason?: string;
+}
+
+/** A sidecar's link as the admin API shows it (GET /admin/<ns>/sidecars). */
+export interface SidecarView {
+  /** The link's id at the edge. */
+  id: string;
+  /** The sidecar's name (its host and process id, unless configured). */
+  name?: string;
+  /** The sidecar's address, as the edge sees it. */
+  remote?: string;
+  /** Devices connected through it now. */
+  devices: number;
+  /** When the link was opened (ms since the epoch). */
+  connectedSince?: number;
+  /** The link protocol version in use. */
+  version: number;
+  /** Its broker bridges, as it last reported them (version 2; empty before a report). */
+  bridges: BridgeStatus[];
+  /** When that report arrived (ms since the epoch). */
+  statusAt?: number;
 }

@@ -56,6 +56,33 @@ export interface SessionListing {
   username?: string;
 }
 
+/**
+ * Which sessions an admin search selects: those whose client id or
+ * username contains `text` (SQLite's LIKE: ASCII letters match in either
+ * case), and those of `clientIds` (clients matched on what only memory
+ * knows, such as a connected client's address).
+ */
+export interface SessionMatch {
+  text: string;
+  clientIds: readonly string[];
+}
+
+/** The WHERE clause (with a leading space) and its bindings for `match`; nothing for none. */
+function sessionFilter(match: SessionMatch | undefined): { where: string; bindings: unknown[] } {
+  if (match === undefined) return { where: '', bindings: [] };
+  const pattern = `%${escapeLike(match.text)}%`;
+  return {
+    // One binding for the id list however long it is (SQLite caps the number of bindings).
+    where: ` WHERE client_id LIKE ? ESCAPE '\\' OR json_extract(identity, '$.username') LIKE ? ESCAPE '\\' OR client_id IN (SELECT value FROM json_each(?))`,
+    bindings: [pattern, pattern, JSON.stringify(match.clientIds)],
+  };
+}
+
+/** `text` as a LIKE pattern that matches it literally: `%`, `_` and the escape character itself escaped. */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (character) => `\\${character}`);
+}
+
 export const OutboundState = { Queued: 0, PublishSent: 1, PubrelSent: 2, ResendWaiting: 3 } as const;
 export type OutboundState = (typeof OutboundState)[keyof typeof OutboundState];
 
@@ -250,21 +277,28 @@ export class SessionStore {
     );
   }
 
-  countSessions(): number {
-    return countOf(this.sql.exec('SELECT COUNT(*) AS n FROM sessions'));
+  /** Sessions, all of them or those `match` selects. */
+  countSessions(match?: SessionMatch): number {
+    const filter = sessionFilter(match);
+    return countOf(this.sql.exec(`SELECT COUNT(*) AS n FROM sessions${filter.where}`, ...filter.bindings));
   }
 
   /**
-   * Sessions for the admin API, online ones first: what the list shows of
-   * each without decoding its will (only the topic is read out of it).
+   * Sessions for the admin API, online ones first, then by client id: a
+   * page of `limit` from `offset`, all sessions or those `match` selects.
+   * What the list shows of each, without decoding its will (only the topic
+   * is read out of it).
    */
-  listSessions(limit: number): SessionListing[] {
+  listSessions(limit: number, offset = 0, match?: SessionMatch): SessionListing[] {
+    const filter = sessionFilter(match);
     return this.sql
       .exec(
         `SELECT client_id, protocol_level, expiry_interval, disconnected_at,
            json_extract(will, '$.message.topic') AS will_topic, json_extract(identity, '$.username') AS username
-         FROM sessions ORDER BY connection_id IS NULL, client_id LIMIT ?`,
+         FROM sessions${filter.where} ORDER BY connection_id IS NULL, client_id LIMIT ? OFFSET ?`,
+        ...filter.bindings,
         limit,
+        offset,
       )
       .toArray()
       .map((row) => {

@@ -12,12 +12,14 @@
 import { BridgeCloseCode } from '../../shared/bridge-close-codes.ts';
 import { concatBytes } from '../../shared/codec/framer.ts';
 import { withPacketId } from '../../shared/codec/packet-id.ts';
-import { LinkProtocolError, LinkProtocolVersion, decodeLinkFrames, encodeLinkFrames, frameSize, isValidChannel, type FanoutChunk, type LinkFrame } from '../../shared/link-protocol.ts';
+import { LinkProtocolError, decodeLinkFrames, encodeLinkFrames, frameSize, isValidChannel, type FanoutChunk, type LinkFrame } from '../../shared/link-protocol.ts';
 import { WebSocketCloseCode, type CloseCause } from '../core/close-cause.ts';
 import type { AcceptMeta, ConnectionState, OutgoingChunk, Transport } from '../core/link.ts';
 import type { ConnectionLog } from '../core/connection-log.ts';
+import type { SidecarView } from '../core/readouts.ts';
 import { isSharedEncoding } from '../core/publish-encoding.ts';
 import type { LinkDeviceStore } from './link-device-store.ts';
+import type { LinkStatusStore, ReceivedStatus } from './link-status-store.ts';
 
 /** What a link needs of the namespace. */
 export interface LinkCore {
@@ -40,6 +42,10 @@ export interface LinkAttachment {
   /** The sidecar's name, from its HELLO. */
   name?: string;
   remoteAddress?: string;
+  /** The link protocol version the link was opened at (its subprotocol); absent: 1 (an attachment from before version 2). */
+  version?: number;
+  /** When the edge accepted the link (ms since the epoch). */
+  openedAt?: number;
 }
 
 /** What the sidecar's close codes say about why its device went away. */
@@ -78,7 +84,33 @@ export class LinkHost {
     /** Persists the attachment (the sidecar's name, once known). */
     private readonly persist: (attachment: LinkAttachment) => void,
     private readonly peer: LinkPeer = 'sidecar',
+    /** Where a sidecar's STATUS reports are kept (none: they are not, as for a gateway, which sends none). */
+    private readonly reports?: { store: LinkStatusStore; now: () => number },
   ) {}
+
+  /** What the sidecar last reported; read from storage once after a wake. */
+  private report: ReceivedStatus | null | undefined;
+
+  /** The version the link was opened at. */
+  get version(): number {
+    return this.attachment.version ?? 1;
+  }
+
+  /** The link for the admin API: who, since when, how many devices, and the sidecar's bridges. */
+  view(): SidecarView {
+    if (this.report === undefined) this.report = this.reports?.store.load(this.id) ?? null;
+    const { name, remoteAddress, openedAt } = this.attachment;
+    return {
+      id: this.id,
+      ...(name === undefined ? {} : { name }),
+      ...(remoteAddress === undefined ? {} : { remote: remoteAddress }),
+      devices: this.deviceCount,
+      ...(openedAt === undefined ? {} : { connectedSince: openedAt }),
+      version: this.version,
+      bridges: this.report?.status.bridges ?? [],
+      ...(this.report === null ? {} : { statusAt: this.report.receivedAt }),
+    };
+  }
 
   /** Messages (for a gateway: calls) and frames that crossed this link, for the per-object numbers (memory only). */
   readonly traffic = { messagesIn: 0, framesIn: 0, framesOut: 0 };
@@ -164,10 +196,11 @@ export class LinkHost {
     switch (frame.type) {
       case 'hello':
         if (this.attachment.name !== undefined) return 'a second HELLO';
-        if (frame.version !== LinkProtocolVersion) return `link protocol version ${frame.version}; this edge speaks ${LinkProtocolVersion}`;
+        // The version was agreed on in the upgrade (the subprotocol); HELLO must say the same.
+        if (frame.version !== this.version) return `link protocol version ${frame.version} in HELLO; the link was opened as version ${this.version}`;
         this.attachment.name = frame.name;
         this.persist(this.attachment);
-        this.enqueueFrame({ type: 'hello', version: LinkProtocolVersion, name: 'edge' });
+        this.enqueueFrame({ type: 'hello', version: this.version, name: 'edge' });
         this.log.link('info', 'link.opened', { sidecar: frame.name, remote: this.attachment.remoteAddress });
         return undefined;
       case 'open': {
@@ -213,6 +246,15 @@ export class LinkHost {
       }
       case 'fanout':
         return 'FANOUT from the sidecar';
+      case 'status': {
+        const receivedAt = this.reports?.now() ?? Date.now();
+        this.report = { status: frame.status, receivedAt };
+        this.reports?.store.save(this.id, frame.status, receivedAt);
+        return undefined;
+      }
+      case 'unknown':
+        // A frame of a later version (docs/link-protocol.md): skipped, the link goes on.
+        return undefined;
     }
   }
 
@@ -223,6 +265,7 @@ export class LinkHost {
     this.connections.clear();
     this.channels.clear();
     this.devices.forgetLink(this.id);
+    this.reports?.store.forget(this.id);
     await Promise.allSettled(ids.map((id) => core.closed(id, cause)));
   }
 

@@ -4,7 +4,7 @@
  * | route | answer |
  * |---|---|
  * | `GET /admin/<ns>/stats` | `NamespaceStats` |
- * | `GET /admin/<ns>/clients?limit=` | `{ namespace, clients: ClientSummary[], truncated }` (sessions, online first) |
+ * | `GET /admin/<ns>/clients?q=&offset=&limit=` | `{ namespace, clients: ClientSummary[], truncated, total, offset }` (sessions, online first; `q`: client id, username or address contains it) |
  * | `POST /admin/<ns>/clients/<id>/disconnect` | `{ namespace, clientId, disconnected: true }`; 404 if not connected |
  * | `GET /admin/<ns>/retained?limit=` | `{ namespace, retained: [{ topic, qos, payloadBytes, payloadPreview }], truncated }` |
  * | `DELETE /admin/<ns>/retained?topic=` | `{ namespace, topic, deleted: true }`; 404 if there was none |
@@ -13,6 +13,8 @@
  * | `GET /admin/<ns>/history?minutes=` | `{ namespace, samples: HistorySample[] }` (per minute, oldest first; default 60, at most 1440) |
  * | `GET /admin/<ns>/topics?limit=` | `{ namespace, topics: [{ topic, rate, messages, retained }], untracked }` (busiest first) |
  * | `GET /admin/<ns>/subscriptions?limit=` | `{ namespace, subscriptions: [{ clientId, filter, qos, shareGroup?, online }], truncated }` |
+ * | `GET /admin/<ns>/sidecars` | `{ namespace, sidecars: SidecarView[] }` (the sidecars' links open now, with their broker bridges as last reported) |
+ * | `GET /admin/<ns>/events?limit=&type=&reason=` | `{ namespace, events: ConnectionEventEntry[], unsaved, capacity }` (the last refusals and disconnect causes, newest first) |
  * | `/admin/<ns>/users…`, `/admin/<ns>/acl…` | users and ACL entries at runtime: admin-users.ts |
  * | `POST /admin/<ns>/drain` | `{ namespace, disconnected, wills }`: disconnects every client as a clean broker stop does (every will published first, 5.0 clients DISCONNECT 0x8B, sessions kept); `npm start` does it on exit |
  * | `POST /admin/<ns>/objects/<name>/restart` | `{ namespace, object, restarted: true }`: resets one of the namespace's objects (its core, or a gateway listed in `stats.objects`); its memory is lost and its clients are disconnected, as when Cloudflare restarts it. For operations and fault tests. |
@@ -26,8 +28,10 @@
 import { validateTopicName } from '../../shared/topic.ts';
 import type { EdgeEnv } from '../env.ts';
 import { describeError, type Logger } from '../core/log.ts';
-import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseCount, parseLimit } from './http.ts';
+import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseCount, parseLimit, parseOffset } from './http.ts';
 import { gatewayNamespace } from '../gateway/gateway-names.ts';
+import { EventLogCapacity, isRecordedEvent, RecordedEvents } from '../core/connection-events.ts';
+import type { EventQuery } from '../core/readouts.ts';
 import { handleUsersAction, parseUsersAction, usersAllowedMethods, type UsersAction } from './admin-users.ts';
 import { deadLettersAllowedMethods, handleDeadLettersAction, isDeadLettersAction, parseDeadLettersAction, type DeadLettersAction } from './admin-dead-letters.ts';
 
@@ -44,6 +48,8 @@ type AdminAction =
   | { kind: 'history' }
   | { kind: 'topics' }
   | { kind: 'subscriptions' }
+  | { kind: 'events' }
+  | { kind: 'sidecars' }
   | { kind: 'restart'; object: string }
   | { kind: 'drain' }
   | UsersAction
@@ -64,6 +70,8 @@ function parseAction(rest: string): AdminAction | undefined | null {
   if (parts.length === 1 && parts[0] === 'topics') return { kind: 'topics' };
   if (parts.length === 1 && parts[0] === 'subscriptions') return { kind: 'subscriptions' };
   if (parts.length === 1 && parts[0] === 'drain') return { kind: 'drain' };
+  if (parts.length === 1 && parts[0] === 'events') return { kind: 'events' };
+  if (parts.length === 1 && parts[0] === 'sidecars') return { kind: 'sidecars' };
   if (parts.length === 3 && parts[0] === 'objects' && parts[2] === 'restart' && parts[1] !== undefined && parts[1] !== '') {
     try {
       return { kind: 'restart', object: decodeURIComponent(parts[1]) };
@@ -90,6 +98,8 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
   history: ['GET'],
   topics: ['GET'],
   subscriptions: ['GET'],
+  events: ['GET'],
+  sidecars: ['GET'],
   restart: ['POST'],
   drain: ['POST'],
   ...usersAllowedMethods,
@@ -113,7 +123,7 @@ const TakesBody = (kind: AdminAction['kind'], method: string): boolean => (kind 
 export async function handleAdminRequest(request: Request, env: EdgeEnv, namespace: string | null, rest: string, log: Logger): Promise<Response> {
   const action = parseAction(rest);
   if (action === undefined) {
-    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /rules/dead-letters, /history, /topics, /subscriptions, /drain, /users, /users/<name>, /acl or /acl/<id>`);
+    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /rules/dead-letters, /history, /topics, /subscriptions, /events, /sidecars, /drain, /users, /users/<name>, /acl or /acl/<id>`);
   }
   if (action === null) return jsonError(400, 'the client id or username in the path is not valid percent-encoding');
   if (namespace === null) return jsonError(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"');
@@ -128,13 +138,8 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
     switch (action.kind) {
       case 'stats':
         return jsonResponse(200, { ...(await stub.stats()), namespace });
-      case 'clients': {
-        const limit = parseLimit(url, DefaultListLimit, MaxListLimit);
-        if (limit === undefined) return jsonError(400, `"limit" must be an integer in 1..${MaxListLimit}`);
-        // One more than asked tells whether the list was cut.
-        const clients = await stub.listClients(limit + 1);
-        return jsonResponse(200, { namespace, clients: clients.slice(0, limit), truncated: clients.length > limit });
-      }
+      case 'clients':
+        return await listClients(stub, namespace, url);
       case 'restart': {
         // Only the namespace's own objects: its core (its name) or one of its gateways.
         if (action.object !== namespace && gatewayNamespace(action.object) !== namespace) {
@@ -176,6 +181,10 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
         const subscriptions = await stub.listSubscriptions(limit + 1);
         return jsonResponse(200, { namespace, subscriptions: subscriptions.slice(0, limit), truncated: subscriptions.length > limit });
       }
+      case 'events':
+        return await listEvents(stub, namespace, url);
+      case 'sidecars':
+        return jsonResponse(200, { namespace, sidecars: await stub.sidecars() });
       default:
         if (isDeadLettersAction(action)) return await handleDeadLettersAction(url, method, action, stub, namespace, log);
         return await handleUsersAction(request, method, action, stub, namespace, log);
@@ -184,6 +193,46 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
     log.log('error', 'admin_failed', { namespace, action: action.kind, error: describeError(error) });
     return jsonError(503, `namespace "${namespace}" could not answer: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** Default `?limit=` of the event log; the largest is what it keeps. */
+const DefaultEventLimit = 100;
+
+/**
+ * The namespace's last refusals and disconnect causes, newest first:
+ * `?type=` (repeated, or comma-separated) keeps those event types,
+ * `?reason=` one reason. `unsaved`: events not in storage yet (they are
+ * written with the next counter flush, within seconds).
+ */
+async function listEvents(stub: ReturnType<typeof namespaceStub>, namespace: string, url: URL): Promise<Response> {
+  const limit = parseLimit(url, DefaultEventLimit, EventLogCapacity);
+  if (limit === undefined) return jsonError(400, `"limit" must be an integer in 1..${EventLogCapacity}`);
+  const types = url.searchParams.getAll('type').flatMap((value) => value.split(',')).map((value) => value.trim()).filter((value) => value !== '');
+  const unknown = types.find((type) => !isRecordedEvent(type));
+  if (unknown !== undefined) return jsonError(400, `"type" must be one of ${RecordedEvents.join(', ')}; got "${unknown.slice(0, 64)}"`);
+  const reason = url.searchParams.get('reason') ?? '';
+  const query: EventQuery = { limit, ...(types.length === 0 ? {} : { types: types.filter(isRecordedEvent) }), ...(reason === '' ? {} : { reason }) };
+  return jsonResponse(200, { namespace, ...(await stub.connectionEvents(query)), capacity: EventLogCapacity });
+}
+
+/** Longest `?q=` of the clients list: a client id is at most 65,535 bytes, but nobody types that. */
+const MaxClientSearch = 256;
+
+/**
+ * `?q=` keeps the clients whose client id, username or address contains it;
+ * `?offset=` skips that many. Without either, the first `limit` clients as
+ * before. `total` counts them all (or all that match); `truncated` says
+ * more follow this page.
+ */
+async function listClients(stub: ReturnType<typeof namespaceStub>, namespace: string, url: URL): Promise<Response> {
+  const limit = parseLimit(url, DefaultListLimit, MaxListLimit);
+  if (limit === undefined) return jsonError(400, `"limit" must be an integer in 1..${MaxListLimit}`);
+  const offset = parseOffset(url);
+  if (offset === undefined) return jsonError(400, '"offset" must be an integer from 0');
+  const search = url.searchParams.get('q') ?? '';
+  if (search.length > MaxClientSearch) return jsonError(400, `"q" must be at most ${MaxClientSearch} characters`);
+  const page = await stub.findClients({ ...(search === '' ? {} : { search }), offset, limit });
+  return jsonResponse(200, { namespace, clients: page.clients, truncated: offset + page.clients.length < page.total, total: page.total, offset });
 }
 
 async function listRetained(stub: ReturnType<typeof namespaceStub>, namespace: string, url: URL): Promise<Response> {

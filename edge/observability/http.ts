@@ -53,3 +53,11 @@ export function parseCount(url: URL, name: string, fallback: number, max: number
   const value = Number(text);
   return value >= 1 && value <= max ? value : undefined;
 }
+
+/** `?offset=` of a paged list: an integer from 0, 0 when absent; undefined when invalid. */
+export function parseOffset(url: URL): number | undefined {
+  const text = url.searchParams.get('offset');
+  if (text === null || text === '') return 0;
+  if (!/^\d{1,9}$/.test(text)) return undefined;
+  return Number(text);
+}

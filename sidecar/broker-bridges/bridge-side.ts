@@ -12,6 +12,9 @@ import type { BridgeSubscription } from './topic-map.ts';
 
 export type SideName = 'remote' | 'local';
 
+/** Where a side is: making a connection (or subscribing), up, or waiting to retry after a failure. */
+export type SidePhase = 'connecting' | 'up' | 'waiting';
+
 export interface BridgeSideOptions {
   name: SideName;
   client: MqttClient;
@@ -25,7 +28,7 @@ export interface BridgeSideOptions {
   where(): LogFields;
   /** Runs on each CONNACK, before subscribing (the remote side publishes its notification). */
   onConnected?(): void;
-  /** `up` changed. */
+  /** `phase` (and so maybe `up`) changed. */
   onChange(): void;
 }
 
@@ -33,13 +36,15 @@ export class BridgeSide {
   readonly name: SideName;
   readonly client: MqttClient;
   readonly #options: BridgeSideOptions;
-  #up = false;
+  #phase: SidePhase = 'connecting';
   #connected = false;
   #stopping = false;
   /** Bumped on every close, so a SUBACK of an earlier connection is recognised. */
   #connection = 0;
   #failures = 0;
   #lastError: string | undefined;
+  /** Why the last attempt failed or the last connection was lost; cleared once up. */
+  #failure: string | undefined;
 
   constructor(options: BridgeSideOptions) {
     this.name = options.name;
@@ -47,6 +52,10 @@ export class BridgeSide {
     this.#options = options;
     this.client.on('connect', () => this.#onConnect());
     this.client.on('close', () => this.#onClose());
+    // MQTT.js starts the next attempt after the reconnect period.
+    this.client.on('reconnect', () => {
+      if (!this.#stopping) this.#setPhase('connecting');
+    });
     // Without a listener an 'error' event would throw; every error ends in 'close', which decides what happens.
     this.client.on('error', (error) => (this.#lastError = describeRefusal(error)));
     this.client.on('disconnect', (packet) => (this.#lastError = `the broker sent DISCONNECT (reason code 0x${(packet.reasonCode ?? 0).toString(16).padStart(2, '0')})`));
@@ -54,7 +63,16 @@ export class BridgeSide {
 
   /** Connected and subscribed. */
   get up(): boolean {
-    return this.#up;
+    return this.#phase === 'up';
+  }
+
+  get phase(): SidePhase {
+    return this.#phase;
+  }
+
+  /** Why the last attempt failed or the last connection was lost, until the side is up again. */
+  get failure(): string | undefined {
+    return this.#failure;
   }
 
   get connected(): boolean {
@@ -84,7 +102,7 @@ export class BridgeSide {
   #subscribe(): void {
     const { subscriptions, isV5, log } = this.#options;
     if (subscriptions.length === 0) {
-      this.#setUp(true);
+      this.#setPhase('up');
       return;
     }
     const map: ISubscriptionMap = {};
@@ -99,7 +117,7 @@ export class BridgeSide {
         // A refused filter is 0x80 at 3.x and a 5.0 reason code >= 0x80.
         if (grant.qos >= 0x80) log.error('bridge.subscribe-refused', { side: this.name, filter: grant.topic, reasonCode: grant.qos });
       }
-      this.#setUp(true);
+      this.#setPhase('up');
     });
   }
 
@@ -119,16 +137,20 @@ export class BridgeSide {
       retryInMs: this.client.options.reconnectPeriod,
     };
     log.warn(wasConnected ? 'bridge.disconnected' : 'bridge.connect-failed', fields);
+    this.#failure = fields.error;
     this.#lastError = undefined;
     // MQTT.js reads the period each time it schedules a retry: this is the wait after the next failure.
     this.client.options.reconnectPeriod = backoff.next();
-    this.#setUp(false);
+    this.#setPhase('waiting');
   }
 
-  #setUp(up: boolean): void {
-    if (this.#up === up) return;
-    this.#up = up;
-    if (up) this.#options.log.debug('bridge.side-up', { side: this.name, ...this.#options.where() });
+  #setPhase(phase: SidePhase): void {
+    if (this.#phase === phase) return;
+    this.#phase = phase;
+    if (phase === 'up') {
+      this.#failure = undefined;
+      this.#options.log.debug('bridge.side-up', { side: this.name, ...this.#options.where() });
+    }
     this.#options.onChange();
   }
 }

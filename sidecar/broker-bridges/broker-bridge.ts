@@ -10,7 +10,9 @@
  * at 3.x it announces itself as a bridge (try_private), which mosquitto
  * honours with the same effect.
  *
- * Logs one `bridge.connected` line each time both sides are up.
+ * Logs one `bridge.connected` line each time both sides are up, and keeps
+ * its state and message counts for the sidecar's report to the edge
+ * (status(), shared/link-status.ts).
  */
 import type { MqttClient } from 'mqtt';
 import type { EdgeTarget } from '../edge-socket.ts';
@@ -22,6 +24,8 @@ import { relayMessages, type RelayEvents } from './relay.ts';
 import { createRemoteClient, NotificationPayload, type RemoteClient } from './remote-client.ts';
 import { RestartBackoff } from './restart-backoff.ts';
 import { TopicMap, type Crossing } from './topic-map.ts';
+import type { BridgeState, BridgeStatus } from '../../shared/link-status.ts';
+import type { StatusChange } from '../status-reporter.ts';
 
 export interface BrokerBridgeSettings {
   edge: EdgeTarget;
@@ -46,6 +50,10 @@ export class BrokerBridge {
   readonly #localSide: BridgeSide;
   #announced = false;
   #closing: Promise<void> | undefined;
+  #state: BridgeState = 'connecting';
+  #since = Date.now();
+  readonly #counts: Record<Crossing, number> = { in: 0, out: 0 };
+  readonly #listeners: Array<(change: StatusChange) => void> = [];
 
   constructor(config: BridgeConfig, settings: BrokerBridgeSettings) {
     this.name = config.name;
@@ -90,6 +98,10 @@ export class BrokerBridge {
     const relayEvents = (crossing: Crossing): RelayEvents => ({
       refused: (topic, qos, reasonCode) => this.#log.warn('bridge.forward-refused', { crossing, topic, qos, reasonCode }),
       unmappable: (topic) => this.#log.warn('bridge.topic-unmappable', { crossing, topic }),
+      forwarded: () => {
+        this.#counts[crossing]++;
+        this.#statusChanged('counts');
+      },
     });
     relayMessages({
       source: local,
@@ -111,6 +123,23 @@ export class BrokerBridge {
   /** Both sides connected and subscribed. */
   get up(): boolean {
     return this.#remoteSide.up && this.#localSide.up;
+  }
+
+  /** What the sidecar reports to the edge of this bridge. */
+  status(): BridgeStatus {
+    const status: BridgeStatus = { name: this.name, remote: this.#remote.address(), state: this.#state, since: this.#since, messagesIn: this.#counts.in, messagesOut: this.#counts.out };
+    const failure = this.#state === 'connected' ? undefined : (this.#remoteSide.failure ?? this.#localSide.failure);
+    if (failure !== undefined) status.error = failure;
+    return status;
+  }
+
+  /** Calls `listener` when the state changes ('state') or a message crossed ('counts'). */
+  onStatusChange(listener: (change: StatusChange) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #statusChanged(change: StatusChange): void {
+    for (const listener of this.#listeners) listener(change);
   }
 
   /** Starts both connections; failures are retried in the background. */
@@ -145,6 +174,13 @@ export class BrokerBridge {
   }
 
   #reportState(): void {
+    const sides = [this.#remoteSide.phase, this.#localSide.phase];
+    const state: BridgeState = sides.every((phase) => phase === 'up') ? 'connected' : sides.includes('waiting') ? 'backing-off' : 'connecting';
+    if (state !== this.#state) {
+      this.#state = state;
+      this.#since = Date.now();
+      this.#statusChanged('state');
+    }
     if (!this.up) {
       this.#announced = false;
       return;

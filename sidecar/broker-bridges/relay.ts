@@ -31,6 +31,8 @@ export interface RelayEvents {
   refused(topic: string, qos: BridgeQoS, reasonCode: number): void;
   /** Renaming left no topic: the message is acknowledged and dropped. */
   unmappable(topic: string): void;
+  /** A copy reached the destination (acknowledged by it; QoS 0: written). */
+  forwarded?(): void;
 }
 
 /** A client whose acknowledgements can be held (its streams go through an AckGate). */
@@ -112,7 +114,10 @@ function forwardCopy(ends: RelayEnds, maxPacketSize: number | undefined, topic: 
     return;
   }
   ends.destination.publish(renamed, payload, options, (error) => {
-    if (error === undefined || error === null) return settled(true);
+    if (error === undefined || error === null) {
+      ends.events.forwarded?.();
+      return settled(true);
+    }
     if (error instanceof ErrorWithReasonCode) {
       // The destination broker looked at the message and said no (not
       // authorized, quota, ...): it will never take it, so let the source go.

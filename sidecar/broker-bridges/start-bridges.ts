@@ -9,6 +9,8 @@ import type { EdgeTarget } from '../edge-socket.ts';
 import { describeError, type Logger } from '../log.ts';
 import { BrokerBridge } from './broker-bridge.ts';
 import type { BridgeConfig } from './config.ts';
+import type { BridgeStatus } from '../../shared/link-status.ts';
+import type { StatusChange } from '../status-reporter.ts';
 
 /** Time a remote broker has to answer CONNECT before the attempt counts as failed. */
 export const RemoteConnectTimeoutMs = 10_000;
@@ -19,6 +21,10 @@ export interface BrokerBridges {
   start(): void;
   /** Stops every bridge (see BrokerBridge.close); safe to call more than once. */
   close(graceMs: number): Promise<void>;
+  /** Each bridge's state and counts, for the sidecar's report to the edge. */
+  status(): BridgeStatus[];
+  /** Calls `listener` when a bridge's state or counts change. */
+  onStatusChange(listener: (change: StatusChange) => void): void;
 }
 
 export interface StartBridgesSettings {
@@ -55,6 +61,10 @@ export async function createBrokerBridges(configs: readonly BridgeConfig[], sett
     close(graceMs) {
       closing ??= Promise.all(bridges.map((bridge) => bridge.close(graceMs))).then(() => undefined);
       return closing;
+    },
+    status: () => bridges.map((bridge) => bridge.status()),
+    onStatusChange(listener) {
+      for (const bridge of bridges) bridge.onStatusChange(listener);
     },
   };
 }

@@ -33,7 +33,8 @@ class FakeSidecar {
     readonly harness: CoreHarness,
     attachment?: LinkAttachment,
   ) {
-    this.attachment = attachment ?? { v: 1, kind: 'link', id: `link-${harness.nextId()}` };
+    // As the namespace object opens a link: at the version of its subprotocol, here the newest.
+    this.attachment = attachment ?? { v: 1, kind: 'link', id: `link-${harness.nextId()}`, version: LinkProtocolVersion };
     this.devices = new LinkDeviceStore(harness.sql);
     const logger = { log: (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields: Record<string, string | number | boolean | undefined | null> = {}) => void harness.logs.push({ level, event, fields }) };
     this.host = new LinkHost(
@@ -215,6 +216,28 @@ describe('a sidecar link at the edge', () => {
     const future = new FakeSidecar(harness);
     await future.send({ type: 'hello', version: LinkProtocolVersion + 1, name: 'from the future' });
     expect(future.closedWith?.reason).toContain(`version ${LinkProtocolVersion + 1}`);
+  });
+
+  it('serves a link of version 1 as before: one opened before version 2 (its attachment names none), or by an older sidecar', async () => {
+    harness = await CoreHarness.create();
+    for (const attachment of [{ v: 1, kind: 'link', id: 'from-before' }, { v: 1, kind: 'link', id: 'older-sidecar', version: 1 }] satisfies LinkAttachment[]) {
+      const old = new FakeSidecar(harness, attachment);
+      await old.send({ type: 'hello', version: 1, name: 'old-sidecar' });
+      expect(old.frames[0]).toEqual({ type: 'hello', version: 1, name: 'edge' });
+      await old.connect(1, `${attachment.id}-device`);
+      expect(old.of(1).map((packet) => packet.cmd)).toEqual(['connack']);
+      expect(old.host.view()).toMatchObject({ version: 1, devices: 1, bridges: [] });
+      expect(old.closedWith).toBeUndefined();
+    }
+  });
+
+  it("keeps a sidecar's STATUS, the newest one, and skips a frame of a later version", async () => {
+    const { sidecar } = await setUp();
+    const bridge = { name: 'factory-7', remote: '10.0.0.5:1883', state: 'backing-off' as const, since: 5, messagesIn: 1, messagesOut: 2, error: 'connect ECONNREFUSED' };
+    await sidecar.send({ type: 'status', status: { bridges: [bridge] } }, { type: 'unknown', frameType: 0x33, body: Uint8Array.of(1) });
+    await sidecar.send({ type: 'status', status: { bridges: [{ ...bridge, state: 'connected' }] } });
+    expect(sidecar.closedWith).toBeUndefined();
+    expect(sidecar.host.view()).toMatchObject({ version: LinkProtocolVersion, bridges: [{ name: 'factory-7', state: 'connected' }] });
   });
 
   it('keeps its devices through hibernation: state in SQLite, a half packet included', async () => {

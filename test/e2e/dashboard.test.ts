@@ -6,7 +6,10 @@
  * client (MQTT.js copied from node_modules) and see the message come back,
  * the topic tree and the subscriptions across clients, act on clients and
  * retained messages; the rules panel (with its dead letters) and the users
- * panel against their routes' shapes; a phone's screen; client-made text shown as text.
+ * panel against their routes' shapes; a phone's screen; client-made text
+ * shown as text; the clients laid out to fit 1,280 px and a 390 px phone
+ * (every row's buttons in view), searched and paged by the broker among a
+ * few hundred; the log of refusals; the sidecars and their bridges.
  * Screenshots go to test-results/ (the README's come from scripts/screenshots.ts).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -15,12 +18,15 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../scripts/local-edge.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
-import { connectClient, publish, subscribe, type TestClient } from '../helpers/mqtt-clients.ts';
+import { connectClient, connectExpectingRefusal, eventually, publish, subscribe, type TestClient } from '../helpers/mqtt-clients.ts';
+import { openRawPeer, type RawPeer } from '../helpers/raw-ws.ts';
+import { startTestSidecar } from '../sidecar/harness.ts';
 
 const chromiumPath = '/usr/bin/chromium';
 /** As in browser.test.ts (importing it would run its tests here too). */
 const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const token = 'dashboard-admin-token';
+const bridgeSecret = 'dashboard-bridge-secret';
 const resultsDir = join(repoRoot, 'test-results');
 
 let edge: TestEdge;
@@ -30,7 +36,7 @@ let worker: TestClient;
 let traffic: ReturnType<typeof setInterval> | undefined;
 
 beforeAll(async () => {
-  edge = await startTestEdge({ MQTT_ADMIN_TOKEN: token, MQTT_SYS_INTERVAL: '1' });
+  edge = await startTestEdge({ MQTT_ADMIN_TOKEN: token, MQTT_SYS_INTERVAL: '1', MQTT_BRIDGE_SECRET: bridgeSecret });
   browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs });
   sensor = await connectClient(edge.mqttUrl, { clientId: 'sensor-kitchen', protocolVersion: 5 });
   await publish(sensor.client, 'sensors/kitchen/temperature', '21.5', { qos: 1, retain: true });
@@ -60,8 +66,9 @@ function watchErrors(page: Page): string[] {
   return errors;
 }
 
-async function signIn(page: Page): Promise<void> {
+async function signIn(page: Page, namespace = 'default'): Promise<void> {
   await page.goto(edge.url.toString());
+  await page.locator('#login-ns').fill(namespace);
   await page.locator('#login-token').fill(token);
   await page.locator('#login-submit').click();
   await page.locator('#app').waitFor({ state: 'visible', timeout: 10_000 });
@@ -134,7 +141,9 @@ describe('dashboard', () => {
     expect(history.namespace).toBe('default');
     expect(Object.keys(history.samples[0] ?? {}).sort()).toEqual(['bytesIn', 'bytesOut', 'connections', 'dropped', 'messagesIn', 'messagesOut', 'stalls', 't']);
     await page.locator('[data-range="60"]').click();
-    await expect.poll(async () => Number(await page.locator('#chart').getAttribute('data-points')), { timeout: 10_000 }).toBeGreaterThan(0);
+    // The minute under way is drawn only once it is 20 s old (a rate of a few seconds would mislead), and the
+    // history is read every 10 s: up to half a minute more.
+    await expect.poll(async () => Number(await page.locator('#chart').getAttribute('data-points')), { timeout: 40_000 }).toBeGreaterThan(0);
     expect(await page.locator('#chart-span').textContent()).toBe('per minute, last hour');
 
     // The page's MQTT client: connect, subscribe, publish, receive.
@@ -381,5 +390,164 @@ describe('dashboard', () => {
     await page.screenshot({ path: join(resultsDir, 'dashboard-mobile.png'), fullPage: true });
     expect(errors).toEqual([]);
     await context.close();
+  });
+
+  describe('with a few hundred clients', () => {
+    const namespace = 'crowd';
+    const longId = `gateway-7f3c9a2e-4b1d-4e8a-9c0f-2d6b8a1e5f47-${'building-north-floor-3-'.repeat(4)}end`;
+    const extras: TestClient[] = [];
+    let halfway: RawPeer;
+
+    beforeAll(async () => {
+      const url = `${edge.mqttUrl}/${namespace}`;
+      // 300 persistent sessions, offline: what a namespace of thousands of devices looks like between their visits.
+      for (let start = 0; start < 300; start += 50) {
+        await Promise.all(
+          Array.from({ length: 50 }, async (_, i) => {
+            const device = await connectClient(url, { clientId: `crowd-${String(start + i).padStart(3, '0')}`, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 3600 } });
+            await device.end();
+          }),
+        );
+      }
+      extras.push(await connectClient(url, { clientId: longId, username: `operator-${'x'.repeat(60)}`, protocolVersion: 5 }));
+      const subscriber = await connectClient(url, { clientId: 'many-subscriptions', protocolVersion: 5 });
+      await subscribe(subscriber.client, ['sensors/+/temperature/very/deep/topic/filter/level/7/#', '$share/workers/jobs/+', 'a/#', 'b/#', 'c/#'], { qos: 1 });
+      extras.push(subscriber);
+      // A QoS 2 PUBLISH left without its PUBREL: the row that used to push the buttons off the page.
+      halfway = await openRawPeer(url, 5);
+      halfway.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'halfway', clean: true, keepalive: 0 });
+      await halfway.waitFor('connack');
+      for (let id = 1; id <= 3; id++) halfway.send({ cmd: 'publish', topic: 'q2/x', payload: Buffer.from('x'), qos: 2, messageId: id, retain: false, dup: false });
+      // Each PUBREC comes once its id is stored as awaiting PUBREL.
+      await eventually(() => halfway.packets.filter((packet) => packet.cmd === 'pubrec').length === 3, 10_000, 'three PUBRECs');
+    });
+
+    afterAll(async () => {
+      halfway?.ws.close();
+      await Promise.all(extras.map((client) => client.end(true)));
+    });
+
+    /** Where each button of each client row is, against the table's visible area and the viewport. */
+    function buttonsOutside(page: Page): Promise<{ buttons: number; outside: string[] }> {
+      return page.evaluate(() => {
+        const wrap = (document.querySelector('#clients-panel .table-wrap') as HTMLElement).getBoundingClientRect();
+        const viewport = document.documentElement.clientWidth;
+        const outside: string[] = [];
+        const buttons = [...document.querySelectorAll('#clients-body tr[data-client-row] button')];
+        for (const button of buttons) {
+          const box = button.getBoundingClientRect();
+          const row = button.closest('tr')?.getAttribute('data-client-row') ?? '?';
+          if (box.left < wrap.left - 0.5 || box.right > wrap.right + 0.5 || box.left < 0 || box.right > viewport + 0.5) outside.push(`${row}: ${button.textContent} at ${Math.round(box.left)}..${Math.round(box.right)} (table ${Math.round(wrap.left)}..${Math.round(wrap.right)}, viewport ${viewport})`);
+        }
+        return { buttons: buttons.length, outside };
+      });
+    }
+
+    it.each([
+      ['a 1,280 px desktop', { viewport: { width: 1280, height: 900 } }],
+      ['a 390 px phone', { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }],
+    ] as const)('fit %s: every row\'s buttons in view, a long id cut with the whole of it in its tooltip', async (what, options) => {
+      const context = await browser.newContext(options);
+      const page = await context.newPage();
+      const errors = watchErrors(page);
+      await signIn(page, namespace);
+      // Online first: the long id, the subscriber and the one awaiting PUBREL are on the first page.
+      const halfwayRow = page.locator('#clients-body tr[data-client-row="halfway"]');
+      await halfwayRow.waitFor({ timeout: 10_000 });
+      expect(await halfwayRow.textContent()).toContain('3 awaiting PUBREL');
+      const layout = await buttonsOutside(page);
+      expect(layout.buttons).toBeGreaterThanOrEqual(25);
+      expect(layout.outside, what).toEqual([]);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+      // The long id: shown cut, whole in the tooltip (and in Details).
+      const idCell = page.locator(`#clients-body tr[data-client-row="${longId}"] td.id .clip`);
+      expect(await idCell.getAttribute('title')).toBe(longId);
+      expect(await idCell.evaluate((node) => node.scrollWidth > node.clientWidth)).toBe(true);
+      mkdirSync(resultsDir, { recursive: true });
+      await page.locator('#clients-panel').screenshot({ path: join(resultsDir, `dashboard-clients-${options.viewport.width}.png`) });
+      expect(errors).toEqual([]);
+      await context.close();
+    });
+
+    it('searches and pages at the broker: a page of 25 at a time, the total, a search by id', async () => {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors = watchErrors(page);
+      const asked: string[] = [];
+      page.on('request', (request) => {
+        if (request.url().includes(`/admin/${namespace}/clients`)) asked.push(new URL(request.url()).search);
+      });
+      await signIn(page, namespace);
+      const rows = page.locator('#clients-body tr[data-client-row]');
+      await expect.poll(() => page.locator('#clients-page').textContent(), { timeout: 10_000 }).toBe('1–25 of 303');
+      expect(await rows.count()).toBe(25);
+      const firstPage = await rows.evaluateAll((list) => list.map((row) => row.getAttribute('data-client-row')));
+
+      await page.locator('#clients-next').click();
+      await expect.poll(() => page.locator('#clients-page').textContent(), { timeout: 10_000 }).toBe('26–50 of 303');
+      const secondPage = await rows.evaluateAll((list) => list.map((row) => row.getAttribute('data-client-row')));
+      expect(secondPage).toHaveLength(25);
+      expect(secondPage.filter((id) => firstPage.includes(id))).toEqual([]);
+      expect(asked.some((query) => /offset=25/.test(query) && /limit=25/.test(query))).toBe(true);
+
+      // A search goes to the broker and starts at its first page.
+      await page.locator('#clients-search').fill('crowd-12');
+      await expect.poll(() => page.locator('#clients-page').textContent(), { timeout: 10_000 }).toBe('1–10 of 10');
+      expect(await rows.evaluateAll((list) => list.map((row) => row.getAttribute('data-client-row')))).toEqual(Array.from({ length: 10 }, (_, i) => `crowd-12${i}`));
+      expect(asked.some((query) => /q=crowd-12/.test(query) && /offset=0/.test(query))).toBe(true);
+      await page.locator('#clients-search').fill('operator-xxx');
+      await expect.poll(() => rows.evaluateAll((list) => list.map((row) => row.getAttribute('data-client-row'))), { timeout: 10_000 }).toEqual([longId]);
+      await page.locator('#clients-search').fill('nobody-by-that-name');
+      await expect.poll(() => page.locator('#clients-body').textContent(), { timeout: 10_000 }).toContain('No client matches');
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+  });
+
+  it('lists refusals and disconnect causes, filtered by event and reason', async () => {
+    const put = await fetch(new URL('/admin/default/users/console-user', edge.url), { method: 'PUT', headers: { Authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ password: 'right-password' }) });
+    expect(put.status).toBe(201);
+    expect(await connectExpectingRefusal(edge.mqttUrl, { clientId: 'wrong-password-<b>', username: 'console-user', password: 'not-the-password-123', protocolVersion: 5 })).toBe(0x86);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = watchErrors(page);
+    await signIn(page);
+    await page.locator('#events-panel').waitFor({ state: 'visible', timeout: 10_000 });
+    const refusal = page.locator('#events-body tr', { hasText: 'wrong-password-<b>' });
+    await refusal.waitFor({ timeout: 10_000 });
+    expect(await refusal.textContent()).toMatch(/refused.*console-user.*WebSocket.*bad-user-name-or-password.*134 \(0x86\)/);
+    expect(await page.locator('#events-panel b').count()).toBe(0);
+    await page.locator('#events-type').selectOption('connection.refused');
+    await expect.poll(async () => (await page.locator('#events-body tr[data-event]').evaluateAll((list) => list.map((row) => row.getAttribute('data-event')))).every((event) => event === 'connection.refused'), { timeout: 10_000 }).toBe(true);
+    await page.locator('#events-reason').selectOption('bad-user-name-or-password');
+    await expect.poll(() => page.locator('#events-body tr[data-event]').count(), { timeout: 10_000 }).toBe(1);
+    expect(await page.locator('#events-panel').textContent()).not.toContain('not-the-password-123');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('lists the sidecars linked to the namespace and the bridges each runs, with their state', async () => {
+    // A bridge to a port nobody listens on: it never connects, and says why.
+    const sidecar = await startTestSidecar(edge.mqttUrl, { MQTT_BRIDGE_SECRET: bridgeSecret, MQTT_BRIDGES: ['connection warehouse-2', 'address 127.0.0.1:9', 'topic orders/# both 1', 'restart_timeout 1'].join('\n') });
+    try {
+      const device = await connectClient(`mqtt://127.0.0.1:${sidecar.sidecar.tcpPort}`, { clientId: 'press-12', protocolVersion: 4 });
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors = watchErrors(page);
+      await signIn(page);
+      await page.locator('#sidecars-panel').waitFor({ state: 'visible', timeout: 10_000 });
+      const name = sidecar.events('link.opened')[0]?.['sidecar'] as string;
+      const block = page.locator(`#sidecars-list [data-sidecar="${name}"]`);
+      await block.waitFor({ timeout: 15_000 });
+      await expect.poll(() => block.textContent(), { timeout: 15_000 }).toMatch(/link v2.*1 device/);
+      const bridge = block.locator('tr[data-bridge="warehouse-2"]');
+      await expect.poll(() => bridge.textContent(), { timeout: 15_000 }).toMatch(/127\.0\.0\.1:9.*(backing-off|connecting)/);
+      await expect.poll(() => bridge.textContent(), { timeout: 15_000 }).toContain('ECONNREFUSED');
+      expect(await page.locator('#sections a[href="#sidecars-panel"]').getAttribute('hidden')).toBeNull();
+      mkdirSync(resultsDir, { recursive: true });
+      await page.locator('#sidecars-panel').screenshot({ path: join(resultsDir, 'dashboard-sidecars.png') });
+      expect(errors).toEqual([]);
+      await page.close();
+      await device.end();
+    } finally {
+      await sidecar.sidecar.close();
+    }
   });
 });

@@ -1,8 +1,8 @@
 /**
- * The admin routes the dashboard reads beyond stats, clients and retained
- * messages, on the real Worker: the per-minute history, the busiest
- * topics, subscriptions across clients and the namespace list, with their
- * validation and their tokens.
+ * The admin routes the dashboard reads beyond stats and retained messages,
+ * on the real Worker: the per-minute history, the busiest topics,
+ * subscriptions across clients, the clients searched and paged, and the
+ * namespace list, with their validation and their tokens.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
@@ -70,6 +70,38 @@ describe('the dashboard admin routes', () => {
     // Samples are whole minutes.
     expect((history.samples[0]?.t ?? 1) % 60_000).toBe(0);
     expect(history.samples[0]?.messagesIn).toBeGreaterThanOrEqual(9);
+  });
+
+  it('searches the clients by client id or username and pages through them, with the total', async () => {
+    const url = `${edge.mqttUrl}/tenant-search`;
+    const names = Array.from({ length: 12 }, (_, i) => `probe-${String(i).padStart(2, '0')}`);
+    for (const [i, clientId] of names.entries()) {
+      clients.push(await connectClient(url, { clientId, username: i % 4 === 0 ? 'Night_Shift' : 'day', protocolVersion: 5 }));
+    }
+    clients.push(await connectClient(url, { clientId: 'other', protocolVersion: 5 }));
+    type Page = { namespace: string; clients: Array<{ clientId: string; username?: string }>; truncated: boolean; total: number; offset: number };
+
+    // Without the new parameters: every client (up to the limit), as before, now with the total.
+    const all = await adminJson<Page>('/admin/tenant-search/clients');
+    expect(all).toMatchObject({ namespace: 'tenant-search', truncated: false, total: 13, offset: 0 });
+    expect(all.clients).toHaveLength(13);
+
+    const pages: string[] = [];
+    for (let offset = 0; offset < 12; offset += 5) {
+      const page = await adminJson<Page>(`/admin/tenant-search/clients?q=probe&offset=${offset}&limit=5`);
+      expect(page).toMatchObject({ total: 12, offset, truncated: offset + 5 < 12 });
+      pages.push(...page.clients.map((client) => client.clientId));
+    }
+    expect(pages).toEqual(names);
+    // A username, in another case; `_` is a character, not LIKE's wildcard.
+    const night = await adminJson<Page>('/admin/tenant-search/clients?q=night_');
+    expect(night.clients.map((client) => client.clientId)).toEqual(['probe-00', 'probe-04', 'probe-08']);
+    expect((await adminJson<Page>('/admin/tenant-search/clients?q=night%25')).total).toBe(0);
+    expect((await adminJson<Page>('/admin/tenant-search/clients?q=PROBE-1&limit=1')).clients.map((client) => client.clientId)).toEqual(['probe-10']);
+
+    for (const path of ['/admin/tenant-search/clients?offset=-1', '/admin/tenant-search/clients?offset=x', `/admin/tenant-search/clients?q=${'x'.repeat(257)}`]) {
+      expect((await admin(path)).status, path).toBe(400);
+    }
   });
 
   it('refuses bad parameters', async () => {

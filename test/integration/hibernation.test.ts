@@ -1,12 +1,17 @@
 /**
  * The namespace must behave the same after workerd evicts the idle object
  * and wakes it for the next WebSocket message: connections, subscriptions
- * and even half a packet survive in attachments and SQLite.
+ * and even half a packet survive in attachments and SQLite, and so does
+ * what a sidecar reported of its bridges.
  */
 import net from 'node:net';
 import { once } from 'node:events';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import mqttPacket from 'mqtt-packet';
+import WebSocket from 'ws';
+import { LinkSubprotocol, encodeLinkFrames } from '../../shared/link-protocol.ts';
+import type { LinkStatus } from '../../shared/link-status.ts';
+import { adminClient } from '../helpers/admin-api.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { connectClient, eventually, subscribe } from '../helpers/mqtt-clients.ts';
 import { openRawPeer } from '../helpers/raw-ws.ts';
@@ -15,9 +20,10 @@ import { startTestSidecar, type TestSidecar } from '../sidecar/harness.ts';
 let edge: TestEdge;
 let sidecar: TestSidecar;
 const Secret = 'hibernation-secret';
+const Token = 'hibernation-admin';
 beforeAll(async () => {
   // A short connect timeout, so its alarm has fired long before the idle period ends.
-  edge = await startTestEdge({ MQTT_CONNECT_TIMEOUT_MS: '1000', MQTT_BRIDGE_SECRET: Secret });
+  edge = await startTestEdge({ MQTT_CONNECT_TIMEOUT_MS: '1000', MQTT_BRIDGE_SECRET: Secret, MQTT_ADMIN_TOKEN: Token });
   // Devices through the sidecar share its one link; their state must survive in SQLite.
   sidecar = await startTestSidecar(edge.mqttUrl, { MQTT_BRIDGE_SECRET: Secret, MQTT_LOG_LEVEL: 'info' });
 });
@@ -57,6 +63,14 @@ it('hibernates when idle and wakes with connections, subscriptions and a partial
     { protocolVersion: 4 },
   );
   device.write(linkPublish.subarray(0, 9));
+  // Another sidecar's link (by hand), with its report of a bridge.
+  const status: LinkStatus = { bridges: [{ name: 'factory-7', remote: '10.0.0.5:1883', state: 'connected', since: 1_767_225_600_000, messagesIn: 5, messagesOut: 6 }] };
+  const reporter = new WebSocket(edge.mqttUrl, LinkSubprotocol, { headers: { 'x-mqtt-bridge-secret': Secret } });
+  await once(reporter, 'open');
+  reporter.send(encodeLinkFrames([{ type: 'hello', version: 2, name: 'reporting-sidecar' }, { type: 'status', status }]));
+  const sidecars = async (): Promise<unknown> => (await adminClient(edge.url, Token)('GET', '/admin/default/sidecars')).body;
+  const reported = { sidecars: expect.arrayContaining([expect.objectContaining({ name: 'reporting-sidecar', version: 2, bridges: status.bridges })]) };
+  await expect.poll(sidecars, { timeout: 10_000 }).toMatchObject(reported);
   const before = startsLogged();
   expect(before).toBeGreaterThanOrEqual(1);
 
@@ -78,6 +92,9 @@ it('hibernates when idle and wakes with connections, subscriptions and a partial
   const wake = edge.logs.filter((line) => line.includes('"namespace_started"')).at(-1) ?? '';
   // Two WebSockets of their own, two devices of the link.
   expect(JSON.parse(wake)).toMatchObject({ connections: 4, subscriptions: 2 });
+  // Read back from SQLite by the woken object.
+  expect(await sidecars()).toMatchObject(reported);
+  reporter.close();
   peer.ws.close();
   device.destroy();
   await Promise.all([sub.end(), linkSub.end()]);

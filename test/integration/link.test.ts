@@ -1,24 +1,30 @@
 /**
- * The sidecar's multiplexed link on the real runtime: who may open one,
- * what a fan-out costs on it, what a broken link does (and does not do) to
- * the namespace, and how devices fare when the edge goes away under it.
+ * The sidecar's multiplexed link on the real runtime: who may open one, at
+ * which version (an older sidecar gets the version it speaks), what a
+ * fan-out costs on it, what a broken link does (and does not do) to the
+ * namespace, that a frame of a later version is skipped, what the edge
+ * keeps of a sidecar's STATUS, and how devices fare when the edge goes away
+ * under it.
  */
 import net from 'node:net';
 import { once } from 'node:events';
 import mqttPacket from 'mqtt-packet';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LinkProtocolVersion, LinkSubprotocol, encodeLinkFrames } from '../../shared/link-protocol.ts';
+import { LinkProtocolVersion, LinkSubprotocol, decodeLinkFrames, encodeLinkFrames, type LinkFrame } from '../../shared/link-protocol.ts';
+import type { LinkStatus } from '../../shared/link-status.ts';
+import { adminClient } from '../helpers/admin-api.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { connectClient, eventually, publish, subscribe } from '../helpers/mqtt-clients.ts';
 import { startTestSidecar, type TestSidecar } from '../sidecar/harness.ts';
 
 const Secret = 'link-test-secret';
+const Token = 'link-test-admin';
 let edge: TestEdge;
 let sidecar: TestSidecar;
 
 beforeAll(async () => {
-  edge = await startTestEdge({ MQTT_BRIDGE_SECRET: Secret });
+  edge = await startTestEdge({ MQTT_BRIDGE_SECRET: Secret, MQTT_ADMIN_TOKEN: Token });
   sidecar = await startTestSidecar(`${edge.mqttUrl}/link-main`, { MQTT_BRIDGE_SECRET: Secret, MQTT_LOG_LEVEL: 'info' });
 });
 afterAll(async () => {
@@ -26,12 +32,14 @@ afterAll(async () => {
   await edge?.dispose();
 });
 
-/** Opens a link by hand, as a sidecar would (or an attacker with or without the secret). */
-function openLink(path: string, headers: Record<string, string>, protocol = LinkSubprotocol): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }> }> {
+/** Opens a link by hand, as a sidecar would (or an attacker with or without the secret); `frames` collects what the edge sends. */
+function openLink(path: string, headers: Record<string, string>, protocol: string | string[] = LinkSubprotocol): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }>; frames: LinkFrame[] }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${edge.mqttUrl}/${path}`, protocol, { headers });
     const closed = new Promise<{ code: number; reason: string }>((done) => ws.on('close', (code, reason) => done({ code, reason: reason.toString() })));
-    ws.once('open', () => resolve({ ws, closed }));
+    const frames: LinkFrame[] = [];
+    ws.on('message', (data: Buffer) => frames.push(...decodeLinkFrames(data)));
+    ws.once('open', () => resolve({ ws, closed, frames }));
     ws.once('unexpected-response', (_request, response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -50,11 +58,62 @@ describe('opening a link', () => {
     ws.close();
   });
 
-  it('answers another version of the link with 400, naming the one it speaks', async () => {
+  it('answers another version of the link with 400, naming the ones it speaks', async () => {
     await expect(openLink('link-auth', { 'x-mqtt-bridge-secret': Secret }, 'mqtt-link.99')).rejects.toMatchObject({
       status: 400,
       message: expect.stringContaining(LinkSubprotocol),
     });
+  });
+
+  it('picks the newest version both ends speak: 2 for a sidecar that offers 3, 2 and 1; 1 for one that speaks only 1', async () => {
+    const newer = await openLink('link-auth', { 'x-mqtt-bridge-secret': Secret }, ['mqtt-link.3', 'mqtt-link.2', 'mqtt-link.1']);
+    expect(newer.ws.protocol).toBe('mqtt-link.2');
+    newer.ws.close();
+    // An older sidecar: version 1 as before, HELLO answered with 1, its device served as ever.
+    const older = await openLink('link-v1', { 'x-mqtt-bridge-secret': Secret }, 'mqtt-link.1');
+    expect(older.ws.protocol).toBe('mqtt-link.1');
+    older.ws.send(encodeLinkFrames([{ type: 'hello', version: 1, name: 'old-sidecar' }, { type: 'open', channel: 1, address: '10.0.0.1:1' }, { type: 'data', channel: 1, bytes: mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'old-device', clean: true, keepalive: 60 }, { protocolVersion: 4 }) }]));
+    await eventually(() => older.frames.some((frame) => frame.type === 'data'), 10_000, 'the CONNACK');
+    expect(older.frames[0]).toMatchObject({ type: 'hello', version: 1 });
+    const sidecars = await adminClient(edge.url, Token)('GET', '/admin/link-v1/sidecars');
+    expect(sidecars.body).toMatchObject({ namespace: 'link-v1', sidecars: [{ name: 'old-sidecar', version: 1, devices: 1, bridges: [], connectedSince: expect.any(Number) }] });
+    older.ws.close();
+  });
+
+  it('closes a link whose HELLO names another version than the one it was opened at', async () => {
+    const { ws, closed } = await openLink('link-auth', { 'x-mqtt-bridge-secret': Secret }, 'mqtt-link.1');
+    ws.send(encodeLinkFrames([{ type: 'hello', version: 2, name: 'confused' }]));
+    const { code, reason } = await closed;
+    expect(code).toBe(1002);
+    expect(reason).toContain('opened as version 1');
+  });
+});
+
+describe("a sidecar's report", () => {
+  const status: LinkStatus = { bridges: [{ name: 'factory-7', remote: '10.0.0.5:1883', state: 'backing-off', since: 1_767_225_600_000, messagesIn: 3, messagesOut: 4, error: 'connect ECONNREFUSED 10.0.0.5:1883' }] };
+
+  it('is kept with the link and listed by /admin/<ns>/sidecars; a frame of a later version is skipped and the link goes on', async () => {
+    const admin = adminClient(edge.url, Token);
+    const { ws, frames } = await openLink('link-status', { 'x-mqtt-bridge-secret': Secret });
+    const connect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'reporting-device', clean: true, keepalive: 60 }, { protocolVersion: 4 });
+    ws.send(encodeLinkFrames([{ type: 'hello', version: 2, name: 'reporting-sidecar' }, { type: 'status', status }, { type: 'open', channel: 7, address: '10.0.0.9:1' }, { type: 'data', channel: 7, bytes: connect }]));
+    await eventually(() => frames.some((frame) => frame.type === 'data'), 10_000, 'the CONNACK');
+    const listed = await admin('GET', '/admin/link-status/sidecars');
+    expect(listed.body).toEqual({ namespace: 'link-status', sidecars: [{ id: expect.any(String), name: 'reporting-sidecar', devices: 1, connectedSince: expect.any(Number), version: 2, bridges: status.bridges, statusAt: expect.any(Number) }] });
+
+    // A frame type this edge does not know, between a PINGREQ and another: skipped, both answered.
+    const ping = Uint8Array.of(0xc0, 0x00);
+    ws.send(Uint8Array.from([...encodeLinkFrames([{ type: 'data', channel: 7, bytes: ping }]), 0x2a, 0, 0, 0, 3, 1, 2, 3, ...encodeLinkFrames([{ type: 'data', channel: 7, bytes: ping }])]));
+    // CONNACK (4 bytes) and two PINGRESPs (2 bytes each), in however many DATA frames.
+    const received = (): number => frames.reduce((sum, frame) => sum + (frame.type === 'data' ? frame.bytes.byteLength : 0), 0);
+    await eventually(() => received() === 8, 10_000, 'two PINGRESPs');
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+
+    // A new report replaces the old one; a closed link is no longer listed.
+    ws.send(encodeLinkFrames([{ type: 'status', status: { bridges: [{ ...status.bridges[0]!, state: 'connected' }] } }]));
+    await expect.poll(async () => ((await admin('GET', '/admin/link-status/sidecars')).body as { sidecars: Array<{ bridges: Array<{ state: string }> }> }).sidecars[0]?.bridges[0]?.state, { timeout: 10_000 }).toBe('connected');
+    ws.close();
+    await expect.poll(async () => ((await admin('GET', '/admin/link-status/sidecars')).body as { sidecars: unknown[] }).sidecars, { timeout: 10_000 }).toEqual([]);
   });
 });
 
@@ -80,7 +139,7 @@ describe('devices on the link', () => {
     await subscribe(watcher.client, 'wills/#', { qos: 0 });
     const device = await connectClient(`mqtt://127.0.0.1:${sidecar.sidecar.tcpPort}`, { clientId: 'on-the-good-link', protocolVersion: 5 });
 
-    // A second "sidecar" whose device has a will, then a frame of an unknown type.
+    // A second "sidecar" whose device has a will, then a malformed frame.
     const { ws, closed } = await openLink(namespace, { 'x-mqtt-bridge-secret': Secret });
     const connect = mqttPacket.generate(
       { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'on-the-bad-link', clean: true, keepalive: 60, will: { topic: 'wills/bad', payload: Buffer.from('gone'), qos: 0, retain: false } },
@@ -88,11 +147,12 @@ describe('devices on the link', () => {
     );
     ws.send(encodeLinkFrames([{ type: 'hello', version: LinkProtocolVersion, name: 'bad-sidecar' }, { type: 'open', channel: 1, address: '' }, { type: 'data', channel: 1, bytes: connect }]));
     await eventually(() => edge.logs.some((line) => line.includes('"link.opened"') && line.includes('bad-sidecar')), 5_000, 'the link opened');
-    ws.send(Uint8Array.of(0x42, 1, 2, 3));
+    // An empty DATA frame: malformed.
+    ws.send(Uint8Array.of(0x02, 0, 0, 0, 1, 0, 0, 0, 0));
     const { code, reason } = await closed;
     expect(code).toBe(1002);
-    expect(reason).toContain('unknown frame type 0x42');
-    expect(edge.logs.some((line) => line.includes('"link_protocol_error"') && line.includes('unknown frame type'))).toBe(true);
+    expect(reason).toContain('empty DATA for channel 1');
+    expect(edge.logs.some((line) => line.includes('"link_protocol_error"') && line.includes('empty DATA'))).toBe(true);
     // Its device was lost, so its will went out; the good link's device is untouched.
     expect((await watcher.waitForMessages(1))[0]?.topic).toBe('wills/bad');
     await subscribe(device.client, 'still/here', { qos: 1 });

@@ -12,7 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { PacketDecoder, decodeAll } from '../../shared/codec/decoder.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import { MaxPacketSizeLimit, type MqttPacket, type ProtocolLevel } from '../../shared/codec/types.ts';
-import { LinkProtocolVersion, LinkSubprotocol, decodeLinkFrames, encodeLinkFrames, type LinkFrame } from '../../shared/link-protocol.ts';
+import { LinkProtocolVersion, decodeLinkFrames, encodeLinkFrames, linkSubprotocolOf, type LinkFrame } from '../../shared/link-protocol.ts';
 import { loadSidecarConfig, type SidecarConfig } from '../../sidecar/config.ts';
 import { createLogger } from '../../sidecar/log.ts';
 import { startSidecar, type Sidecar } from '../../sidecar/server.ts';
@@ -69,6 +69,8 @@ export interface EdgeLinkConnection {
   name: string | undefined;
   /** Messages as received. */
   messages: Buffer[];
+  /** Every frame of them, in order. */
+  frames: LinkFrame[];
   closed: Promise<{ code: number; reason: string }>;
   /** Writes link frames as one message. */
   sendFrames(frames: LinkFrame[]): void;
@@ -86,6 +88,8 @@ export interface FakeEdgeOptions {
   rejectStatus?: number;
   /** Path of the URL handed out (default /mqtt). */
   path?: string;
+  /** The link protocol version this edge speaks (default the newest): an older edge is 1. */
+  linkVersion?: number;
 }
 
 export interface FakeEdge {
@@ -102,10 +106,12 @@ export interface FakeEdge {
 
 export async function startFakeEdge(options: FakeEdgeOptions = {}): Promise<FakeEdge> {
   const connack = options.connack ?? ((): MqttPacket => ({ cmd: 'connack', sessionPresent: false, reasonCode: 0, returnCode: 0 }));
+  const linkVersion = options.linkVersion ?? LinkProtocolVersion;
+  const linkSubprotocol = linkSubprotocolOf(linkVersion);
   const wss = new WebSocketServer({
     host: '127.0.0.1',
     port: 0,
-    handleProtocols: (protocols) => (protocols.has(LinkSubprotocol) ? LinkSubprotocol : protocols.has('mqtt') ? 'mqtt' : false),
+    handleProtocols: (protocols) => (protocols.has(linkSubprotocol) ? linkSubprotocol : protocols.has('mqtt') ? 'mqtt' : false),
     verifyClient:
       options.rejectStatus === undefined ? undefined : (_info, done) => done(false, options.rejectStatus, 'refused by the fake edge'),
   });
@@ -138,7 +144,7 @@ export async function startFakeEdge(options: FakeEdgeOptions = {}): Promise<Fake
   const deviceFields = { path: '', messages: [], packets: [], bytesReceived: 0, digest: () => '', level: undefined };
 
   wss.on('connection', (ws, request) => {
-    if (ws.protocol === LinkSubprotocol) {
+    if (ws.protocol === linkSubprotocol) {
       acceptLink(ws, request.headers, request.url ?? '');
       return;
     }
@@ -175,6 +181,7 @@ export async function startFakeEdge(options: FakeEdgeOptions = {}): Promise<Fake
       headers,
       name: undefined,
       messages: [],
+      frames: [],
       closed: new Promise((resolve) => {
         resolveLinkClosed = resolve;
       }),
@@ -185,10 +192,11 @@ export async function startFakeEdge(options: FakeEdgeOptions = {}): Promise<Fake
     ws.on('message', (data: Buffer) => {
       link.messages.push(data);
       for (const frame of decodeLinkFrames(data)) {
+        link.frames.push(frame);
         switch (frame.type) {
           case 'hello':
             link.name = frame.name;
-            link.sendFrames([{ type: 'hello', version: LinkProtocolVersion, name: 'fake-edge' }]);
+            link.sendFrames([{ type: 'hello', version: linkVersion, name: 'fake-edge' }]);
             break;
           case 'open': {
             let ended: (code: number, reason: string) => void = () => {};
@@ -203,7 +211,7 @@ export async function startFakeEdge(options: FakeEdgeOptions = {}): Promise<Fake
               headers,
               address: frame.address,
               path,
-              protocol: LinkSubprotocol,
+              protocol: linkSubprotocol,
               closed: new Promise((resolve) => {
                 ended = (code, reason) => resolve({ code, reason });
               }),

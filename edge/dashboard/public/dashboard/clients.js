@@ -1,15 +1,30 @@
-// The clients: sessions (online first) with their state, a detail row each
-// (the QoS state, will, expiry, receive maximum), and Disconnect.
+// The clients: a page of sessions (online first) at a time, searched and
+// paged by the broker (GET /admin/<ns>/clients?q=&offset=&limit=), so a
+// namespace of thousands costs a page per refresh. A detail row each (the
+// QoS state, will, expiry, receive maximum), and Disconnect.
 import { api, isUnauthorized } from './api.js';
-import { $, badge, button, cell, el, fillTable, setText } from './dom.js';
-import { fmtDuration, fmtExpiry, fmtSince, protocolNames } from './format.js';
+import { $, badge, button, cell, clipped, el, fillTable, setText } from './dom.js';
+import { fmtDuration, fmtExpiry, fmtInt, fmtSince, protocolNames } from './format.js';
+
+const PageSize = 25;
+const Columns = 10;
+/** Typing waits this long for the next key before it asks the broker. */
+const SearchDelayMs = 250;
 
 /** Client ids whose detail row is open, across refreshes. */
 const open = new Set();
+const state = { search: '', offset: 0, total: 0, searchTimer: 0 };
 
 export async function loadClients(showError) {
   try {
-    const data = await api('/clients?limit=500');
+    const query = '/clients?limit=' + PageSize + '&offset=' + state.offset + (state.search ? '&q=' + encodeURIComponent(state.search) : '');
+    const data = await api(query);
+    // Clients left while this page was open: go back to the last page that has any.
+    if (data.clients.length === 0 && data.total > 0 && state.offset > 0) {
+      state.offset = Math.floor((data.total - 1) / PageSize) * PageSize;
+      return loadClients(showError);
+    }
+    state.total = data.total;
     renderClients(data, showError);
   } catch (error) {
     if (!isUnauthorized(error)) throw error;
@@ -18,18 +33,23 @@ export async function loadClients(showError) {
 
 function renderClients(data, showError) {
   const online = data.clients.filter((c) => c.connected).length;
-  const sessions = data.clients.length;
-  setText('clients-count', online + ' online · ' + sessions + (data.truncated ? '+' : '') + (sessions === 1 ? ' session' : ' sessions'));
+  const what = state.search ? ' matching' : '';
+  setText('clients-count', fmtInt(data.total) + what + (data.total === 1 ? ' session' : ' sessions') + (state.offset === 0 && !data.truncated ? ' · ' + online + ' online' : ''));
+  const first = data.clients.length === 0 ? 0 : state.offset + 1;
+  setText('clients-page', first + '–' + (state.offset + data.clients.length) + ' of ' + fmtInt(data.total));
+  $('clients-prev').disabled = state.offset === 0;
+  $('clients-next').disabled = !data.truncated;
+  $('clients-pager').hidden = state.offset === 0 && !data.truncated;
   const rows = [];
   for (const client of data.clients) {
     rows.push(summaryRow(client, showError));
     if (open.has(client.clientId)) rows.push(detailRow(client));
   }
-  fillTable('clients-body', rows, 9, 'No clients yet.');
+  fillTable('clients-body', rows, Columns, state.search ? 'No client matches "' + state.search + '".' : 'No clients yet.');
 }
 
 function summaryRow(client, showError) {
-  const subs = el('div', { class: 'subs' }, client.subscriptions.map((s) => el('code', { text: s.filter + (s.qos ? ' (' + s.qos + ')' : '') })));
+  const subs = el('div', { class: 'subs' }, client.subscriptions.map((s) => clipped('code', s.filter + (s.qos ? ' (' + s.qos + ')' : ''))));
   if (client.subscriptions.length === 0) subs.appendChild(el('span', { class: 'muted', text: 'none' }));
   const badges = [badge(client.connected ? 'online' : 'offline', client.connected ? 'on' : '')];
   // A queue with room in the window that does not move: the broker's own watchdog says so.
@@ -49,14 +69,20 @@ function summaryRow(client, showError) {
     stack.appendChild(disconnect);
   }
   const address = client.remoteAddress ? client.remoteAddress + (client.bridged ? ' (TCP)' : '') : '';
-  return el('tr', null, [
-    cell('Client ID', client.clientId, 'mono'),
+  // Awaiting PUBREL goes on a line of its own: the column stays narrow and the row's buttons in view.
+  const queued = el('div', { class: 'lines' }, [el('div', { text: String(client.queued) })]);
+  if (client.awaitingRel) queued.appendChild(el('div', { class: 'sub', text: client.awaitingRel + ' awaiting PUBREL' }));
+  // On a phone, what says nothing (a zero, "none") is left out of the row's card; Details has it all.
+  const quiet = (idle) => (idle ? 'num quiet' : 'num');
+  return el('tr', { 'data-client-row': client.clientId }, [
+    el('td', { 'data-label': 'Client ID', class: 'mono id' }, [clipped('span', client.clientId)]),
     el('td', { 'data-label': 'Status' }, badges),
-    cell('Protocol', protocolNames[client.protocolLevel] || ''),
-    cell('Address', address, 'mono'),
-    el('td', { 'data-label': 'Subscriptions' }, [subs]),
-    cell('In flight', client.connected && client.receiveMaximum ? client.inflight + ' / ' + client.receiveMaximum : String(client.inflight), 'num'),
-    cell('Queued', client.queued + (client.awaitingRel ? ' · ' + client.awaitingRel + ' awaiting PUBREL' : ''), 'num'),
+    el('td', { 'data-label': 'Username', class: 'mono' }, [clipped('span', client.username || '')]),
+    el('td', { 'data-label': 'Address', class: 'mono' }, [clipped('span', address)]),
+    cell('Protocol', protocolNames[client.protocolLevel] || '', 'quiet'),
+    el('td', { 'data-label': 'Subscriptions', class: client.subscriptions.length === 0 ? 'quiet' : '' }, [subs]),
+    cell('In flight', client.connected && client.receiveMaximum ? client.inflight + ' / ' + client.receiveMaximum : String(client.inflight), quiet(client.inflight === 0)),
+    el('td', { 'data-label': 'Queued', class: quiet(client.queued === 0 && !client.awaitingRel) }, [queued]),
     cell('Last seen', client.lastSeen ? fmtSince(client.lastSeen) : '', 'num'),
     actions,
   ]);
@@ -64,6 +90,7 @@ function summaryRow(client, showError) {
 
 function detailRow(client) {
   const fields = [
+    ['Client ID', client.clientId],
     ['Username', client.username || '—'],
     ['Protocol level', client.protocolLevel ? client.protocolLevel + ' (' + (protocolNames[client.protocolLevel] || '?') + ')' : ''],
     ['Connected since', client.connectedAt ? new Date(client.connectedAt).toLocaleString() : '—'],
@@ -78,7 +105,7 @@ function detailRow(client) {
     ['Stalled since', client.stalledSince ? new Date(client.stalledSince).toLocaleTimeString() : '—'],
   ];
   const grid = el('div', { class: 'detail-grid' }, fields.map(([name, value]) => el('div', null, [el('span', { text: name }), el('span', { class: 'mono', text: value })])));
-  return el('tr', { class: 'detail-row', 'data-detail-of': client.clientId }, [el('td', { colSpan: 9 }, [grid])]);
+  return el('tr', { class: 'detail-row', 'data-detail-of': client.clientId }, [el('td', { colSpan: Columns }, [grid])]);
 }
 
 async function disconnectClient(clientId, node, showError) {
@@ -92,6 +119,30 @@ async function disconnectClient(clientId, node, showError) {
   await loadClients(showError).catch(() => {});
 }
 
+/** Another namespace: its clients start at the first page, unsearched. */
+export function resetClients() {
+  state.search = '';
+  state.offset = 0;
+  $('clients-search').value = '';
+}
+
 export function setupClients(showError) {
-  $('clients-refresh').addEventListener('click', () => loadClients(showError).catch((e) => showError(e.message)));
+  const reload = () => loadClients(showError).catch((e) => showError(e.message));
+  $('clients-refresh').addEventListener('click', reload);
+  $('clients-search').addEventListener('input', () => {
+    clearTimeout(state.searchTimer);
+    state.searchTimer = setTimeout(() => {
+      state.search = $('clients-search').value.trim();
+      state.offset = 0;
+      reload();
+    }, SearchDelayMs);
+  });
+  $('clients-prev').addEventListener('click', () => {
+    state.offset = Math.max(0, state.offset - PageSize);
+    reload();
+  });
+  $('clients-next').addEventListener('click', () => {
+    if (state.offset + PageSize < state.total) state.offset += PageSize;
+    reload();
+  });
 }

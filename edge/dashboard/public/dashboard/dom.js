@@ -33,6 +33,20 @@ export function cell(label, text, cls) {
   return el('td', { 'data-label': label, text: text == null ? '' : String(text), class: cls || '' });
 }
 
+/**
+ * Text that may be long (a client id can be 64 KiB): one line, cut with an
+ * ellipsis by the stylesheet, the whole of it in the tooltip. Nothing for
+ * no text, so that an empty cell is empty (a phone's card leaves it out).
+ */
+export function clipped(tag, text) {
+  return text ? el(tag, { class: 'clip', text, title: text }) : null;
+}
+
+/** A second, quieter line under a value (what went wrong, in words), clipped as above; nothing for no text. */
+export function subLine(text) {
+  return text ? el('div', { class: 'sub clip', text, title: text }) : null;
+}
+
 export function setText(id, text) {
   const node = $(id);
   if (node.textContent !== text) node.textContent = text;

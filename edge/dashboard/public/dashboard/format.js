@@ -33,6 +33,12 @@ export function fmtTime(ms) {
   return new Date(ms).toLocaleTimeString();
 }
 
+/** A moment: the time of day if it was today, else the date as well. */
+export function fmtWhen(ms) {
+  const date = new Date(ms);
+  return date.toDateString() === new Date().toDateString() ? date.toLocaleTimeString() : date.toLocaleString();
+}
+
 export function fmtSince(ms) {
   if (!ms) return '';
   return fmtDuration(Math.max(0, (Date.now() - ms) / 1000)) + ' ago';

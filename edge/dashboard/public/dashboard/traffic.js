@@ -9,8 +9,11 @@ import { fmtBytes, fmtDuration, fmtInt, fmtRate } from './format.js';
 const LiveSpanMs = 5 * 60 * 1000;
 const MinuteMs = 60_000;
 const PartialMinuteMs = 20_000;
+/** The axes' titles, with their units. */
+const Axes = { rateTitle: 'messages / s', countTitle: 'clients connected' };
 
-const state = { samples: [], history: [], range: '60', lastStats: null };
+/** `historyAt`: the broker's time when the history was read (its newest minute is measured up to then). */
+const state = { samples: [], history: [], historyAt: 0, range: '60', lastStats: null, clockOffset: 0 };
 
 export function resetTraffic() {
   state.samples = [];
@@ -21,6 +24,8 @@ export function resetTraffic() {
 /** A stats answer: the cards, and one point of the live chart. */
 export function addLiveSample(stats) {
   state.lastStats = stats;
+  // The broker's clock against this browser's, to tell the broker's time when the history arrives.
+  state.clockOffset = stats.now - Date.now();
   const samples = state.samples;
   const last = samples[samples.length - 1];
   const sample = { t: stats.now, connected: stats.connected, c: stats.counters, inRate: 0, outRate: 0, bytesIn: 0, bytesOut: 0 };
@@ -48,6 +53,7 @@ export async function loadHistory() {
   if (state.range === 'live') return;
   const data = await api('/history?minutes=' + state.range);
   state.history = data.samples;
+  state.historyAt = Date.now() + state.clockOffset;
   renderChart();
 }
 
@@ -98,12 +104,21 @@ function liveView() {
     points: samples.slice(1).map((s) => ({ t: s.t, inRate: s.inRate, outRate: s.outRate, connected: s.connected, flagged: false })),
     ticks,
     emptyText: 'collecting…',
+    note: '',
+    ...Axes,
   };
 }
 
-/** One point per minute; a minute without a sample had no traffic and kept its connections. */
+/**
+ * One point per minute; a whole minute without a sample had no traffic and
+ * kept its connections. The minute under way is not a whole minute: its
+ * point is marked partial (drawn apart, dashed), at the rate of the seconds
+ * it has had, once it has had PartialMinuteMs of them; before that it has
+ * no point at all, rather than one at zero or a guess from a few seconds.
+ */
 function historyView(minutes) {
-  const now = state.lastStats ? state.lastStats.now : Date.now();
+  // The newest minute's sample counts up to when the history was read: its rate is over that much of it.
+  const now = state.historyAt || Date.now() + state.clockOffset;
   const currentMinute = Math.floor(now / MinuteMs) * MinuteMs;
   const start = currentMinute - (minutes - 1) * MinuteMs;
   const byMinute = new Map(state.history.map((s) => [s.t, s]));
@@ -112,23 +127,29 @@ function historyView(minutes) {
   let dropped = 0, stalls = 0;
   for (let t = start; t <= currentMinute; t += MinuteMs) {
     const sample = byMinute.get(t);
+    const partial = t === currentMinute;
+    // Too little of it yet for a rate worth drawing (and its first flush may hold seconds of the last minute).
+    if (partial && (!sample || now - t < PartialMinuteMs)) break;
     if (sample) {
       connected = sample.connections;
       dropped += sample.dropped;
       stalls += sample.stalls;
     }
     if (connected === undefined) continue;
-    // The current minute is not over: its rate is over the seconds it has had, at least
-    // PartialMinuteMs of them (its first flush may carry a few seconds of the last minute).
-    const seconds = t === currentMinute ? Math.max(now - t, PartialMinuteMs) / 1000 : 60;
+    // The current minute is not over: its rate is over the seconds it has had.
+    const seconds = partial ? (now - t) / 1000 : 60;
     points.push({
       t,
       inRate: sample ? sample.messagesIn / seconds : 0,
       outRate: sample ? sample.messagesOut / seconds : 0,
       connected: sample ? sample.connections : connected,
       flagged: sample ? sample.dropped + sample.stalls > 0 : false,
+      partial,
     });
   }
+  const notes = [];
+  if (points.some((p) => p.partial)) notes.push('Dashed, hollow: this minute so far.');
+  if (dropped + stalls > 0) notes.push('In this period: ' + fmtInt(dropped) + ' messages dropped, ' + fmtInt(stalls) + ' stalls detected (red ticks).');
   const tickEvery = minutes <= 60 ? 10 * MinuteMs : 4 * 60 * MinuteMs;
   const ticks = [];
   for (let ago = (minutes - 1) * MinuteMs - (((minutes - 1) * MinuteMs) % tickEvery); ago >= 0; ago -= tickEvery) {
@@ -142,7 +163,8 @@ function historyView(minutes) {
     ticks,
     emptyText: 'no traffic in this period',
     dots: true,
-    note: dropped + stalls > 0 ? 'In this period: ' + fmtInt(dropped) + ' messages dropped, ' + fmtInt(stalls) + ' stalls detected (red ticks).' : '',
+    note: notes.join(' '),
+    ...Axes,
   };
 }
 
