@@ -116,9 +116,9 @@ describe('the dashboard admin routes', () => {
     const client = await connectClient(`${edge.mqttUrl}/lab`, { clientId: 'lab-client' });
     clients.push(client);
     const list = await adminJson<{ namespaces: Array<{ name: string; hasStorage?: boolean; seen?: boolean }>; patterns: string[] }>('/admin/namespaces');
-    // tenant-x, opened by a test above, is known only from the pattern: listed because this Worker routed a client to it.
+    // tenant-x and tenant-search, opened by tests above, are known only from the pattern: listed because this Worker routed clients to them.
     expect(list).toEqual({
-      namespaces: [{ name: 'default', hasStorage: false }, { name: 'lab', hasStorage: true, seen: true }, { name: 'tenant-x', seen: true }],
+      namespaces: [{ name: 'default', hasStorage: false }, { name: 'lab', hasStorage: true, seen: true }, { name: 'tenant-x', seen: true }, { name: 'tenant-search', seen: true }],
       patterns: ['tenant-*'],
     });
     expect((await fetch(new URL('/admin/namespaces', edge.url))).status).toBe(401);
