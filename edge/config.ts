@@ -55,7 +55,7 @@ export interface EdgeVars extends RulesEnv {
    * which sets it; the local runner sets false, where a client could send it).
    */
   MQTT_TRUST_CF_CONNECTING_IP?: string;
-  /** Access settings per namespace (JSON; see access.ts and the README). */
+  /** Access settings per namespace (JSON; see access.ts and docs/security.md). */
   MQTT_NAMESPACE_ACCESS?: string;
   /** `any` (default): any identity may take over a client id's session; `same-identity`: only its own. */
   MQTT_TAKEOVER?: string;

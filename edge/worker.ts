@@ -1,7 +1,7 @@
 /**
  * This project's own deployment: the broker configured only through
  * wrangler.toml [vars] and secrets. Your own Worker can do the same with
- * hooks in code (see define-broker.ts and the README).
+ * hooks in code (see define-broker.ts and docs/define-broker.md).
  */
 import { defineBroker } from './define-broker.ts';
 

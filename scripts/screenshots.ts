@@ -1,5 +1,5 @@
 /**
- * The README's dashboard screenshots (docs/images/dashboard-*.png): a local
+ * The dashboard's screenshots in docs/operations.md (docs/images/dashboard-*.png): a local
  * edge on a free port with a few devices publishing, a sidecar with a TCP
  * device and two broker bridges (one to a local mosquitto when Debian's is
  * installed, one to an address nobody answers), a few hundred sessions to
@@ -167,6 +167,8 @@ try {
   // From the top: the sticky header belongs there, not where the last click scrolled to.
   await desktop.evaluate(() => window.scrollTo(0, 0));
   await desktop.screenshot({ path: join(outDir, 'dashboard-desktop.png'), fullPage: true });
+  // The README's picture: what a browser window shows first.
+  await desktop.screenshot({ path: join(outDir, 'dashboard-first-screen.png'), clip: { x: 0, y: 0, width: 1280, height: 800 } });
   // The per-minute chart, with the minute under way drawn apart.
   await desktop.locator('[data-range="60"]').click();
   await desktop.waitForFunction(() => Number(document.getElementById('chart')?.getAttribute('data-points')) > 0);

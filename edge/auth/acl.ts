@@ -15,7 +15,7 @@
  *
  * Read access is mosquitto's (2.0): it is decided per message delivered,
  * so a subscription to `#` is granted and delivers only what the client may
- * read. Where we differ from mosquitto, on purpose (listed in the README and
+ * read. Where we differ from mosquitto, on purpose (listed in docs/security.md and
  * checked by test/differential against a real mosquitto):
  * - A deny wins over every grant, from any block (mosquitto lets a grant in
  *   the user's block win over a pattern deny, as it checks the block first).

@@ -57,7 +57,7 @@ const objectMetrics: Array<{ name: string; type: MetricFamily['type']; help: str
 /** The metric names added when a namespace has gateways (MQTT_GATEWAYS > 1). */
 export const objectMetricNames: readonly string[] = objectMetrics.map((metric) => metric.name);
 
-/** Every metric name `/metrics` exposes for a namespace (README, tests). */
+/** Every metric name `/metrics` exposes for a namespace (docs/operations.md, tests). */
 export const namespaceMetricNames: readonly string[] = ['mqtt_info', ...namespaceMetrics.map((metric) => metric.name)];
 /** The metric names added when a namespace has rules. */
 export const ruleMetricNames: readonly string[] = ruleMetrics.map((metric) => metric.name);

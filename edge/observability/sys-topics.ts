@@ -59,7 +59,7 @@ export function loadTopic(series: string, window: LoadWindow): string {
   return `$SYS/broker/load/${series}/${window}`;
 }
 
-/** Every topic this publisher can send, in publishing order (README, tests). */
+/** Every topic this publisher can send, in publishing order (docs/operations.md, tests). */
 export const allSysTopics: readonly string[] = [
   ...Object.values(SysTopic),
   ...loadSeries.flatMap(([series]) => (Object.keys(LoadWindows) as LoadWindow[]).map((window) => loadTopic(series, window))),

@@ -83,7 +83,7 @@ describe('the installed package', () => {
       expect.arrayContaining(['dist/package/sidecar/main.js', 'dist/package/sidecar/broker-bridges/start-bridges.js', 'dist/package/shared/codec/framer.js']),
     );
     // What a service needs beside the command: its reference, the unit and the settings file (the unit's Documentation= names the first).
-    expect(packed.files).toEqual(expect.arrayContaining(['docs/sidecar.md', 'deploy/edge-mqtt-sidecar.service', 'deploy/sidecar.env.example']));
+    expect(packed.files).toEqual(expect.arrayContaining(['docs/sidecar.md', 'docs/configuration.md', 'deploy/edge-mqtt-sidecar.service', 'deploy/sidecar.env.example']));
     // Run, never imported: no declarations of Node-only modules beside the Workers library's.
     expect(packed.files.filter((path) => path.startsWith('dist/package/sidecar/') && path.endsWith('.d.ts'))).toEqual([]);
     const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };

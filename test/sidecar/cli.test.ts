@@ -52,8 +52,10 @@ describe('the settings table', () => {
     for (const setting of withDefault) expect([setting.name, loadSidecarConfig({ [setting.name]: setting.default ?? '' })]).toEqual([setting.name, defaults]);
   });
 
-  it('is the table of docs/sidecar.md: a row per setting with its option and default', () => {
-    const rows = readFileSync(join(repoRoot, 'docs', 'sidecar.md'), 'utf8')
+  it('is the sidecar table of docs/configuration.md: a row per setting with its option and default', () => {
+    const reference = readFileSync(join(repoRoot, 'docs', 'configuration.md'), 'utf8');
+    const rows = reference
+      .slice(reference.indexOf('## The sidecar'))
       .split('\n')
       .filter((line) => line.startsWith('| `MQTT_'));
     expect(rows.map((row) => /^\| `(MQTT_[A-Z_]+)`/.exec(row)?.[1])).toEqual(SidecarSettings.map((setting) => setting.name));
