@@ -92,12 +92,20 @@ async function askPublishHook(ctx: ProtocolContext, link: ClientLink, message: B
   return decision.reasonCode ?? ReasonCode.NotAuthorized;
 }
 
+/**
+ * PUBREL: the message is released and PUBCOMP answers [MQTT-4.3.3-11]. An
+ * id the session does not hold was released already: a client resends its
+ * PUBREL after a reconnect when the PUBCOMP was lost with the connection
+ * (the PUBLISH, if it had not arrived, would have been resent instead). The
+ * answer is then PUBCOMP Success, as mosquitto gives: 5.0's 0x92 "is not an
+ * error during recovery" (3.7.2.1), yet MQTT.js fails the publish on it, and
+ * the application would send again a message delivered exactly once.
+ */
 export function handlePubrel(ctx: ProtocolContext, link: ClientLink, packet: PubrelPacket): void {
   const clientId = link.state.clientId as string;
   const packetId = packet.messageId as number;
-  const known = ctx.store.releaseInboundQoS2(clientId, packetId);
-  if (link.isV5 && !known) link.write({ cmd: 'pubcomp', messageId: packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
-  else link.write({ cmd: 'pubcomp', messageId: packetId });
+  ctx.store.releaseInboundQoS2(clientId, packetId);
+  link.write({ cmd: 'pubcomp', messageId: packetId });
   ctx.markDirty(link);
 }
 

@@ -375,3 +375,24 @@ describe('flow control and limits', () => {
     expect(got[1]).toMatchObject({ topic: '', properties: { topicAlias: 1 } });
   });
 });
+
+describe('QoS 2 recovery', () => {
+  it('answers a PUBREL resent after a reconnect with PUBCOMP Success, and the message stays delivered once', async () => {
+    await start();
+    const subscriber = await client('sub', 5);
+    await subscribe(subscriber, 'q2', 2);
+    const session = { clean: false, properties: { sessionExpiryInterval: 600 } };
+    const publisher = await client('pub', 5, session);
+    await publish(publisher, 'q2', 'once', 2, { messageId: 42 });
+    expect(publisher.received('pubrec').map((p) => p.messageId)).toEqual([42]);
+    await publisher.send({ cmd: 'pubrel', messageId: 42 });
+    // The PUBCOMP is lost with the connection: the client comes back and sends its PUBREL again.
+    await publisher.drop();
+    const again = await client('pub', 5, session);
+    await again.send({ cmd: 'pubrel', messageId: 42 });
+    const pubcomp = again.received('pubcomp');
+    expect(pubcomp).toHaveLength(1);
+    expect(pubcomp[0]?.reasonCode ?? 0).toBe(0);
+    expect(payloads(subscriber)).toEqual(['once']);
+  });
+});
