@@ -49,6 +49,8 @@ export interface EdgeVars extends RulesEnv {
   MQTT_NAMESPACES?: string;
   MQTT_MAX_CONNECT_BYTES?: string;
   MQTT_MAX_PACKET_RATE?: string;
+  /** Bytes a client may have sent that are not yet handled; over it DISCONNECT 0x96 (fair-share.ts). */
+  MQTT_MAX_PENDING_BYTES?: string;
   MQTT_MAX_RETAINED_BYTES?: string;
   /**
    * Whether the CF-Connecting-IP header names the client (true on Cloudflare,
@@ -106,6 +108,7 @@ const limitVariables: Array<[keyof EdgeVars, keyof BrokerLimits, number, number]
   ['MQTT_MAX_RETAINED', 'maxRetainedMessages', 0, 100_000_000],
   ['MQTT_MAX_CONNECT_BYTES', 'maxConnectBytes', 128, 268_435_455],
   ['MQTT_MAX_PACKET_RATE', 'maxPacketRate', 0, 10_000_000],
+  ['MQTT_MAX_PENDING_BYTES', 'maxPendingBytes', 64 * 1024, 1024 * 1024 * 1024],
   ['MQTT_MAX_RETAINED_BYTES', 'maxRetainedBytes', 0, 10_000_000_000],
 ];
 

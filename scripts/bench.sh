@@ -29,7 +29,7 @@ tcp_port=$(free_port)
 export BUT_NAME=${BUT_NAME:-edge-mqtt}
 export BUT_PORT=$tcp_port
 export BUT_WS_URL=ws://127.0.0.1:$ws_port/mqtt
-export BUT_CMD="cd '$root' && EDGE_BUNDLE='$bundle' MQTT_WS_PORT=$ws_port MQTT_TCP_PORT=$tcp_port MQTT_DATA_DIR=\$(mktemp -d) MQTT_LOG_LEVEL=warn MQTT_MAX_CONNECTIONS=0 MQTT_MAX_PACKET_RATE=0 exec node --import tsx scripts/start.ts"
+export BUT_CMD="cd '$root' && EDGE_BUNDLE='$bundle' MQTT_WS_PORT=$ws_port MQTT_TCP_PORT=$tcp_port MQTT_DATA_DIR=\$(mktemp -d) MQTT_LOG_LEVEL=warn exec node --import tsx scripts/start.ts"
 export OUT=${OUT:-$root/bench-results/$(date +%Y%m%d-%H%M%S)}
 "$tool/compare.sh"
 echo "bench: results in $OUT (summary.md)"

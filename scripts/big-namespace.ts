@@ -243,7 +243,6 @@ async function startRuntime(persistDir: string): Promise<Runtime> {
     scriptPath,
     vars: {
       MQTT_MAX_CONNECTIONS: '0',
-      MQTT_MAX_PACKET_RATE: '0',
       MQTT_MAX_SUBSCRIPTIONS: String(Math.max(1000, filtersPerClient)),
       MQTT_MAX_QUEUED: String(Math.max(1000, queuedPerSession + 10)),
       // A connect timeout shorter than the settle marker's expiry (see settle).

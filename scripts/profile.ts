@@ -52,7 +52,7 @@ mkdirSync(out, { recursive: true });
 
 const secret = 'profile-secret';
 const inspectorPort = await freePort();
-const edge = await startLocalEdge({ port: 0, inspectorPort, vars: { MQTT_BRIDGE_SECRET: secret, MQTT_NAMESPACES: '*', MQTT_MAX_PACKET_RATE: '0', MQTT_LOG_LEVEL: 'warn' } });
+const edge = await startLocalEdge({ port: 0, inspectorPort, vars: { MQTT_BRIDGE_SECRET: secret, MQTT_NAMESPACES: '*', MQTT_LOG_LEVEL: 'warn' } });
 const sidecar = await startSidecar(
   loadSidecarConfig({ MQTT_TCP_HOST: '127.0.0.1', MQTT_TCP_PORT: '0', MQTT_EDGE_URL: edge.mqttUrl, MQTT_BRIDGE_SECRET: secret, MQTT_MAX_CONNECTIONS: '0', MQTT_LOG_LEVEL: 'warn' }),
   { logger: createLogger({ format: 'json', level: 'warn' }) },

@@ -20,6 +20,8 @@ import type { ConnectionLog } from './connection-log.ts';
 import { ClientLink, type AcceptMeta, type ConnectionState, type SendCounter, type Transport } from './link.ts';
 import { describeError, type Logger } from './log.ts';
 import { MetricsFlushIntervalMs, type BrokerMetrics } from './metrics.ts';
+import { FairShare } from './fair-share.ts';
+import type { ClientFlow, FlowStats } from './readouts.ts';
 import type { SessionStore } from './session-store.ts';
 
 /** Keep-alive grace: the server allows one and a half keep-alive periods [MQTT-3.1.2-24]. */
@@ -31,7 +33,15 @@ const KeepAliveGrace = 1.5;
  * keeps everyone else waiting.
  */
 const SliceBytes = 4 * 1024;
-const PacketsPerTurn = 128;
+/**
+ * Work a connection may do in one turn before the others get theirs: a
+ * packet is one unit, and each subscription a PUBLISH matched (or a filter
+ * a SUBSCRIBE named) one more, so a client whose every message matches a
+ * thousand of its own overlapping subscriptions takes a short turn.
+ */
+const WorkPerTurn = 256;
+/** While acknowledgements are held, how often the namespace looks whether to send them. */
+const HeldCheckMs = 50;
 /** An incomplete packet is written down (appended) at most this long after its bytes arrived. */
 export const PartialSpillMs = 5000;
 
@@ -58,6 +68,8 @@ export interface ConnectionsDeps {
   dispatch(link: ClientLink, packet: MqttPacket): Promise<void>;
   /** A connection is gone: its client's connection ends (directory, session, hook). */
   ended(link: ClientLink, cause: CloseCause): void;
+  /** Work done since last asked beyond one unit per packet (subscriptions matched, filters handled); see WorkPerTurn. */
+  takeWork?: (() => number) | undefined;
 }
 
 export class Connections implements DeadlineSource {
@@ -79,8 +91,16 @@ export class Connections implements DeadlineSource {
    */
   private readonly awaitingConnect = new Map<string, ClientLink>();
   private connectTimerAt: number | undefined;
+  /** Who has sent what the namespace has not handled yet; who is slowed (fair-share.ts). */
+  readonly fairShare: FairShare;
+  /** Connections with acknowledgements held, and whether the check for them is pending. */
+  private readonly holding = new Set<ClientLink>();
+  private heldCheckPending = false;
 
-  constructor(private readonly deps: ConnectionsDeps) {}
+  constructor(private readonly deps: ConnectionsDeps) {
+    // Never below two of the largest packets: a client must be able to send one while another is handled.
+    this.fairShare = new FairShare(() => deps.now(), () => Math.max(deps.limits.maxPendingBytes, 2 * deps.limits.maxPacketSize));
+  }
 
   get(connectionId: string): ClientLink | undefined {
     return this.links.get(connectionId);
@@ -197,7 +217,21 @@ export class Connections implements DeadlineSource {
   receive(connectionId: string, bytes: Uint8Array): Promise<void> {
     const link = this.links.get(connectionId);
     if (link === undefined || link.closed) return Promise.resolve();
-    const run = link.chain.then(() => this.process(link, bytes));
+    const size = bytes.byteLength;
+    if (!this.fairShare.arrived(link, size)) {
+      // Its input keeps coming faster than it is handled, past what any client that waits for its answers sends.
+      this.fail(link, new MqttError('Limit', ReasonCode.MessageRateTooHigh, 'input arrives faster than it can be handled: too much sent and not yet handled'));
+      this.flushAll();
+      return Promise.resolve();
+    }
+    const run = link.chain.then(async () => {
+      try {
+        await this.process(link, bytes);
+      } finally {
+        this.fairShare.handled(link, size);
+        this.releaseHeld(link);
+      }
+    });
     link.chain = run.catch(() => undefined);
     return run;
   }
@@ -207,7 +241,7 @@ export class Connections implements DeadlineSource {
     this.touch(link);
     const metrics = this.deps.metrics;
     metrics.add('bytesReceived', bytes.byteLength);
-    let handledThisTurn = 0;
+    let workThisTurn = 0;
     try {
       for (let offset = 0; offset < bytes.byteLength && !link.closed; offset += SliceBytes) {
         const { packets, error } = link.decoder.push(bytes.subarray(offset, offset + SliceBytes));
@@ -220,8 +254,9 @@ export class Connections implements DeadlineSource {
             this.takePublishToken(link);
           }
           await this.deps.dispatch(link, packet);
-          if (++handledThisTurn >= PacketsPerTurn && this.deps.yieldToOthers !== undefined) {
-            handledThisTurn = 0;
+          workThisTurn += 1 + (this.deps.takeWork?.() ?? 0);
+          if (workThisTurn >= WorkPerTurn && this.deps.yieldToOthers !== undefined) {
+            workThisTurn = 0;
             this.flushAll();
             await this.deps.yieldToOthers();
           }
@@ -257,6 +292,8 @@ export class Connections implements DeadlineSource {
     if (!this.links.delete(link.id)) return;
     link.closed = true;
     this.partialsToSpill.delete(link);
+    this.fairShare.forget(link);
+    this.holding.delete(link);
     const state = link.state;
     const stored = state.partialStored === true || state.partialStoredBytes !== undefined || state.hasTopicAliases === true || state.hasGrants === true;
     if (stored) this.deps.store.forgetConnection(link.id);
@@ -306,6 +343,86 @@ export class Connections implements DeadlineSource {
   /** The text of a 5.0 Reason String, only if the client did not opt out [MQTT-3.1.2-29]. */
   reasonString(link: ClientLink, text: string): string | undefined {
     return link.isV5 && link.state.requestProblemInformation ? text : undefined;
+  }
+
+  // ---- fair share -----------------------------------------------------------
+
+  /** The namespace's side of it, for the admin API and /metrics. */
+  flowStats(): FlowStats {
+    let heldAcks = 0;
+    for (const link of this.holding) heldAcks += link.input.heldAcks.length;
+    return { behindMs: this.fairShare.lagMs(), pendingBytes: this.fairShare.pendingBytes, slowedClients: this.holding.size, heldAcks };
+  }
+
+  /** One client's side of it. */
+  clientFlow(link: ClientLink): ClientFlow {
+    const input = link.input;
+    const now = this.deps.now();
+    const total = this.fairShare.pendingBytes;
+    return {
+      pendingBytes: input.pendingBytes,
+      share: total > 0 ? input.pendingBytes / total : 0,
+      heldAcks: input.heldAcks.length,
+      heldAcksTotal: input.heldAcksTotal,
+      droppedQos0: input.droppedQos0,
+      slowedMs: input.slowedMs + (input.slowedSince === undefined ? 0 : now - input.slowedSince),
+      slowed: this.holding.has(link),
+    };
+  }
+
+  /** Whether `link` is over its share while the namespace is behind: its acknowledgements wait, its QoS 0 goes. */
+  slows(link: ClientLink): boolean {
+    return this.fairShare.slows(link);
+  }
+
+  /** Sends a QoS 1/2 acknowledgement, or holds it while the client is slowed (it stops at its window). */
+  acknowledge(link: ClientLink, ack: MqttPacket): void {
+    if (!this.fairShare.slows(link)) {
+      link.write(ack);
+      this.markDirty(link);
+      return;
+    }
+    link.input.heldAcks.push(link.encode(ack));
+    link.input.heldAcksTotal++;
+    this.deps.metrics.add('acksHeld');
+    this.fairShare.noteSlowed(link);
+    this.holding.add(link);
+    this.checkHeldSoon();
+  }
+
+  /** A QoS 0 message from a slowed client: dropped, and counted for it. */
+  dropSlowed(link: ClientLink): void {
+    link.input.droppedQos0++;
+    this.deps.metrics.add('qos0Dropped');
+    this.fairShare.noteSlowed(link);
+    this.holding.add(link);
+    this.checkHeldSoon();
+  }
+
+  /** Sends `link` what was held for it, once it is no longer slowed. */
+  private releaseHeld(link: ClientLink): void {
+    if (!this.holding.has(link) || link.closed || this.fairShare.slows(link)) return;
+    this.holding.delete(link);
+    const held = this.fairShare.release(link);
+    for (const bytes of held) link.writeBytes(bytes);
+    if (held.length > 0) this.markDirty(link);
+  }
+
+  /**
+   * A client whose acknowledgements are held stops sending once its window
+   * is full, so no message of its own brings it back: the namespace looks
+   * again shortly, for as long as anyone is held.
+   */
+  private checkHeldSoon(): void {
+    const setTimer = this.deps.setTimer;
+    if (this.heldCheckPending || setTimer === undefined) return;
+    this.heldCheckPending = true;
+    setTimer(HeldCheckMs, () => {
+      this.heldCheckPending = false;
+      for (const link of [...this.holding]) this.releaseHeld(link);
+      this.flushAll();
+      if (this.holding.size > 0) this.checkHeldSoon();
+    });
   }
 
   // ---- output -------------------------------------------------------------

@@ -32,8 +32,14 @@ export interface BrokerLimits {
   maxTopicLevels: number;
   /** Bytes a connection may send before its CONNECT is accepted (the CONNECT itself, or it and its AUTH exchange). */
   maxConnectBytes: number;
-  /** Packets of any type per second from one client, bursts up to ten times that; 0 = no limit. Over it: DISCONNECT 0x96. */
+  /** Packets of any type per second from one client, bursts up to ten times that; 0 = no limit (the default). Over it: DISCONNECT 0x96. */
   maxPacketRate: number;
+  /**
+   * Bytes a client may have sent that the namespace has not handled yet
+   * (fair-share.ts); over it: DISCONNECT 0x96. A client that waits for its
+   * answers never comes near it.
+   */
+  maxPendingBytes: number;
   /** Bytes (payloads and topics) of retained messages per namespace. */
   maxRetainedBytes: number;
 }
@@ -57,6 +63,9 @@ export const defaultLimits: BrokerLimits = {
   maxTopicLevels: 32,
   // Fits a CONNECT with a will of some kilobytes and a token or certificate-sized auth data.
   maxConnectBytes: 64 * 1024,
-  maxPacketRate: 2000,
+  // Off: a fast client is slowed when the namespace falls behind (fair-share.ts), not thrown out.
+  maxPacketRate: 0,
+  // Four largest packets: room for a client that sends a few big ones at once.
+  maxPendingBytes: 8 * 1024 * 1024,
   maxRetainedBytes: 256 * 1024 * 1024,
 };

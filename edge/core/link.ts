@@ -11,6 +11,7 @@ import { encodePacket } from '../../shared/codec/encoder.ts';
 import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
 import type { ClientAccess, Identity } from './access.ts';
 import type { CloseKind } from './close-cause.ts';
+import { newInputAccount, type InputAccount } from './fair-share.ts';
 import type { ConnectionTransport } from '../../shared/connection-log.ts';
 
 /**
@@ -128,6 +129,8 @@ export class ClientLink {
   storedPartial: { id: number; bytes: number } | undefined;
   /** Packet rate limit state, all packet types (memory only, like rateBucket). */
   packetBucket: { tokens: number; updatedAt: number } | undefined;
+  /** What it sent that the namespace has not handled yet, and what slowing it did (fair-share.ts; memory only). */
+  readonly input: InputAccount = newInputAccount();
 
   constructor(
     readonly state: ConnectionState,

@@ -20,6 +20,10 @@ export interface MetricCounters {
   stallsDetected: number;
   /** PUBACK, PUBREC or PUBCOMP for a packet id the broker has not in flight: the two sides disagree. */
   acksUnmatched: number;
+  /** QoS 0 messages dropped from clients over their share while the namespace was behind (fair-share.ts). */
+  qos0Dropped: number;
+  /** QoS 1/2 acknowledgements held back from clients over their share (each sent once they were not). */
+  acksHeld: number;
 }
 
 const counterNames: Array<keyof MetricCounters> = [
@@ -34,6 +38,8 @@ const counterNames: Array<keyof MetricCounters> = [
   'clientsMaximum',
   'stallsDetected',
   'acksUnmatched',
+  'qos0Dropped',
+  'acksHeld',
 ];
 
 /** How long counters may stay unflushed. */
@@ -90,7 +96,9 @@ export class BrokerMetrics {
   flush(): void {
     if (!this.isDirty) return;
     this.sql.exec(`INSERT INTO metrics (name, value) VALUES ('createdAt', ?) ON CONFLICT (name) DO NOTHING`, this.createdAt);
+    // Only the counters that moved: every row written is billed.
     for (const name of counterNames) {
+      if (this.counters[name] === this.flushed[name]) continue;
       this.sql.exec('INSERT INTO metrics (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value', name, this.counters[name]);
     }
     this.dirty = false;

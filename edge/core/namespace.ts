@@ -12,6 +12,7 @@
  * The namespace knows nothing of WebSockets: it gets bytes from a
  * `Transport`, writes bytes back, keeps state in SQLite, and asks for an alarm.
  */
+import type { MqttPacket } from '../../shared/codec/types.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import type { LogEventName } from '../../shared/log-events.ts';
 import type { ProtocolContext } from '../protocol/context.ts';
@@ -150,6 +151,7 @@ export class Namespace implements ProtocolContext {
       yieldToOthers: deps.yieldToOthers,
       dispatch: (link, packet) => dispatchPacket(this, link, packet),
       ended: (link, cause) => this.connectionEnded(link, cause),
+      takeWork: () => this.router.takeMatched(),
     });
     this.watchdog = new StallWatchdog({
       now,
@@ -298,6 +300,7 @@ export class Namespace implements ProtocolContext {
       createdAt: this.metrics.createdAt,
       counters: { ...this.metrics.counters },
       rules: this.rules?.report() ?? [],
+      flow: this.connections.flowStats(),
     };
   }
 
@@ -372,6 +375,7 @@ export class Namespace implements ProtocolContext {
         if (state.remoteAddress !== undefined) summary.remoteAddress = state.remoteAddress;
         const stalledSince = this.watchdog.stalledSince(session.clientId);
         if (stalledSince !== undefined) summary.stalledSince = stalledSince;
+        summary.flow = this.connections.clientFlow(link);
       }
       return summary;
     });
@@ -474,12 +478,29 @@ export class Namespace implements ProtocolContext {
     this.connections.flushAll();
   }
 
+  async pace(): Promise<void> {
+    this.connections.flushAll();
+    await this.deps.yieldToOthers?.();
+  }
+
   refuseConnect(link: ClientLink, reasonCode: number, message: string, who?: { client?: string; username?: string | undefined }): void {
     this.connections.refuse(link, reasonCode, message, who);
   }
 
   disconnect(link: ClientLink, reasonCode: number, message: string, cause: CloseCause): void {
     this.connections.disconnect(link, reasonCode, message, cause);
+  }
+
+  acknowledge(link: ClientLink, ack: MqttPacket): void {
+    this.connections.acknowledge(link, ack);
+  }
+
+  slows(link: ClientLink): boolean {
+    return this.connections.slows(link);
+  }
+
+  dropSlowed(link: ClientLink): void {
+    this.connections.dropSlowed(link);
   }
 
   closeByClient(link: ClientLink): void {

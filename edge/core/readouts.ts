@@ -18,6 +18,36 @@ export interface CoreStats {
   counters: MetricCounters;
   /** MQTT_RULES, rule by rule; absent or empty without rules. */
   rules?: RuleReport[];
+  /** How the namespace keeps up with its clients (core/fair-share.ts). */
+  flow?: FlowStats;
+}
+
+/** Whether the namespace keeps up, and whom it slows. */
+export interface FlowStats {
+  /** How long the oldest input waiting to be handled has waited (ms); over 100 ms the namespace is behind. */
+  behindMs: number;
+  /** Bytes clients have sent that are not handled yet. */
+  pendingBytes: number;
+  /** Clients slowed now: acknowledgements held, or QoS 0 dropped, while over their share. */
+  slowedClients: number;
+  /** Acknowledgements held now. */
+  heldAcks: number;
+}
+
+/** What the fair share did to one connected client (core/fair-share.ts); totals since it connected. */
+export interface ClientFlow {
+  /** Bytes it sent that are not handled yet. */
+  pendingBytes: number;
+  /** Its share of what all clients have waiting, 0..1. */
+  share: number;
+  /** QoS 1/2 acknowledgements held now, and in all. */
+  heldAcks: number;
+  heldAcksTotal: number;
+  /** QoS 0 messages dropped while it was over its share. */
+  droppedQos0: number;
+  /** Time it has been slowed, in ms (the current stretch included). */
+  slowedMs: number;
+  slowed: boolean;
 }
 
 /** What the admin API and the dashboard show of one client. */
@@ -50,6 +80,8 @@ export interface ClientSummary {
   receiveMaximum?: number;
   /** Set while the client looks stalled: queued messages, room in its window, and nothing sent (ms since the epoch). */
   stalledSince?: number;
+  /** Connected clients: what the namespace's fair share did to it. */
+  flow?: ClientFlow;
 }
 
 /** A search of the clients (GET /admin/<ns>/clients?q=&offset=&limit=). */

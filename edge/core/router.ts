@@ -93,10 +93,20 @@ export class Router {
    * subscriptions, so a client may get the message twice. Deliveries with
    * `readCheck` are the caller's to check.
    */
+  /** Subscriptions matched since last asked: the work routing did (Connections turns by it). */
+  takeMatched(): number {
+    const matched = this.matched;
+    this.matched = 0;
+    return matched;
+  }
+
+  private matched = 0;
+
   route(message: BrokerMessage, context: RoutingContext): Delivery[] {
     const targets = new Map<string, Delivery>();
     const groups = new Map<string, SubscriptionEntry[]>();
     this.tree.match(message.topic, (entry) => {
+      this.matched++;
       if (entry.shareGroup !== undefined) {
         const key = `${entry.shareGroup}\u0000${matchFilterOf(entry)}`;
         const members = groups.get(key);

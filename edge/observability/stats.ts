@@ -3,7 +3,7 @@
  * see them: the core's live numbers plus what is derived from them.
  */
 import { version } from '../../package.json';
-import type { CoreStats } from '../core/readouts.ts';
+import type { CoreStats, FlowStats } from '../core/readouts.ts';
 import type { MetricCounters } from '../core/metrics.ts';
 import type { RuleReport } from '../rules/rules.ts';
 import type { ObjectStats } from '../gateway/object-stats.ts';
@@ -38,6 +38,8 @@ export interface NamespaceStats {
   rules: RuleReport[];
   /** The namespace's Durable Objects: its core, and the gateways that hold its clients (MQTT_GATEWAYS > 1). */
   objects?: ObjectStats[];
+  /** Whether it keeps up with its clients, and whom it slows (core/fair-share.ts). */
+  flow: FlowStats;
 }
 
 export function namespaceStats(core: { stats(): CoreStats }, namespace: string, now: number): NamespaceStats {
@@ -58,5 +60,6 @@ export function namespaceStats(core: { stats(): CoreStats }, namespace: string, 
     stalled: stats.stalled,
     counters: stats.counters,
     rules: stats.rules ?? [],
+    flow: stats.flow ?? { behindMs: 0, pendingBytes: 0, slowedClients: 0, heldAcks: 0 },
   };
 }

@@ -3,6 +3,7 @@
  * interface only, never on the namespace class, so the protocol logic and
  * the core can change apart (and a handler can be tested with a fake).
  */
+import type { MqttPacket } from '../../shared/codec/types.ts';
 import type { BrokerMessage } from '../core/message.ts';
 import type { BrokerLimits } from '../core/limits.ts';
 import type { ClientAccess, Identity } from '../core/access.ts';
@@ -61,11 +62,19 @@ export interface ProtocolContext {
   markDirty(link: ClientLink): void;
   /** Sends all pending output now (before a hook that may take long). */
   flush(): void;
+  /** Lets the namespace's other connections have a turn, within a packet that does much work (a SUBSCRIBE of many filters). */
+  pace(): Promise<void>;
   /** Refuses a CONNECT: CONNACK with the reason for the client's level, then close. */
   /** `who`: the refused CONNECT's client id and username, for the log. */
   refuseConnect(link: ClientLink, reasonCode: number, message: string, who?: { client?: string; username?: string | undefined }): void;
   /** Server-initiated close of a connected client (5.0: DISCONNECT with the reason first). */
   disconnect(link: ClientLink, reasonCode: number, message: string, cause: CloseCause): void;
+  /** Sends a QoS 1/2 acknowledgement (PUBACK, PUBREC), or holds it while the client is over its fair share (core/fair-share.ts). */
+  acknowledge(link: ClientLink, ack: MqttPacket): void;
+  /** Whether the client is over its share while the namespace is behind: its QoS 0 messages are then dropped. */
+  slows(link: ClientLink): boolean;
+  /** Counts a QoS 0 message dropped because its client was slowed. */
+  dropSlowed(link: ClientLink): void;
   /** The client ended the connection itself (DISCONNECT): close it and end it, without a will. */
   closeByClient(link: ClientLink): void;
   /** Asks for the alarm at the link's next deadline (keep-alive). */

@@ -50,6 +50,11 @@ export async function handlePublish(ctx: ProtocolContext, link: ClientLink, pack
       return;
     }
   }
+  if (packet.qos === 0 && ctx.slows(link)) {
+    // Over its share while the namespace is behind: QoS 0 has no acknowledgement to hold, and nothing else slows its sender.
+    ctx.dropSlowed(link);
+    return;
+  }
   const refusal = await askPublishHook(ctx, link, message, properties.messageExpiryInterval);
   if (refusal === undefined) await ctx.publish(message);
   else ctx.metrics.add('publishDropped');
@@ -58,9 +63,8 @@ export async function handlePublish(ctx: ProtocolContext, link: ClientLink, pack
   }
   if (packet.qos === 0) return;
   const ack = { cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId as number } as const;
-  // 3.x cannot tell the publisher; the message is dropped and acknowledged as usual.
-  link.write(link.isV5 && refusal !== undefined ? { ...ack, reasonCode: refusal } : ack);
-  ctx.markDirty(link);
+  // 3.x cannot tell the publisher; the message is dropped and acknowledged as usual. Held while the client is over its share.
+  ctx.acknowledge(link, link.isV5 && refusal !== undefined ? { ...ack, reasonCode: refusal } : ack);
 }
 
 /** The onPublish hook: undefined to go ahead, or the reason code of the refusal. */

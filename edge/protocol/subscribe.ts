@@ -13,6 +13,8 @@ import type { ProtocolContext } from './context.ts';
 
 /** SUBACK failure code in 3.1.1 [MQTT-3.9.3-2]. */
 const SubackFailure3 = 0x80;
+/** Filters handled before the other connections get a turn: each may cost an ACL check, a hook and retained messages. */
+const FiltersPerTurn = 16;
 
 export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, packet: SubscribePacket): Promise<void> {
   const clientId = link.state.clientId as string;
@@ -22,7 +24,12 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
   const retainedToSend: SubscriptionEntry[] = [];
   const store = ctx.store;
 
+  let handled = 0;
   for (const request of packet.subscriptions) {
+    if (++handled % FiltersPerTurn === 0) {
+      await ctx.pace();
+      if (link.closed) return;
+    }
     const failure = (code: number): void => {
       granted.push(link.isV5 ? code : SubackFailure3);
     };

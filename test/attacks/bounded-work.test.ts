@@ -24,6 +24,8 @@ beforeAll(async () => {
     MQTT_NAMESPACES: 'default tenant-*',
     MQTT_CONNECT_TIMEOUT_MS: String(ConnectTimeoutMs),
     MQTT_MAX_RETAINED_BYTES: String(64 * 1024),
+    // Two of the largest packets (1 MiB): the flood below passes it within its first messages.
+    MQTT_MAX_PENDING_BYTES: String(2 * 1024 * 1024),
   });
 });
 afterAll(async () => {
@@ -194,19 +196,20 @@ describe('work after CONNECT is bounded', () => {
     expectUnharmed(await victim.stop(), 'a 20 MiB message');
   }, 30_000);
 
-  it('ends a flood of 500,000 PINGREQs in one message with DISCONNECT 0x96, quickly, while the victim keeps its latency', async () => {
+  it('handles a flood of PINGREQs in turns with the others, and closes the flooder with DISCONNECT 0x96 once its unhandled input passes the bound', async () => {
     const victim = await startVictim(edge.mqttUrl);
     const socket = await connected('pinger');
+    // 500,000 PINGREQs a message, ten messages at once: far more than the namespace handles before the next arrives.
     const flood = new Uint8Array(1_000_000);
     for (let i = 0; i < flood.length; i += 2) flood[i] = 0xc0;
     const sent = performance.now();
-    socket.ws.send(flood);
+    for (let i = 0; i < 10; i++) socket.ws.send(flood);
     const close = await socket.closed;
-    expect(close.at - sent).toBeLessThan(5000);
+    expect(close.at - sent).toBeLessThan(10_000);
     expect(socket.packets.some((p) => p.cmd === 'disconnect' && p.reasonCode === ReasonCode.MessageRateTooHigh)).toBe(true);
-    // Far fewer answers than pings: the limit stopped the flood.
-    expect(socket.packets.filter((p) => p.cmd === 'pingresp').length).toBeLessThan(25_000);
-    expectUnharmed(await victim.stop(), '500,000 PINGREQs in one message');
+    // It was not thrown out for being fast: what it sent before the bound was answered.
+    expect(socket.packets.filter((p) => p.cmd === 'pingresp').length).toBeGreaterThan(0);
+    expectUnharmed(await victim.stop(), 'ten messages of 500,000 PINGREQs');
   }, 30_000);
 });
 

@@ -19,7 +19,7 @@ let edge: TestEdge;
 let sidecar: TestSidecar;
 
 beforeAll(async () => {
-  edge = await startTestEdge({ MQTT_BRIDGE_SECRET: Secret, MQTT_MAX_PACKET_RATE: '0' });
+  edge = await startTestEdge({ MQTT_BRIDGE_SECRET: Secret });
   sidecar = await startTestSidecar(edge.mqttUrl, { MQTT_BRIDGE_SECRET: Secret, MQTT_LOG_LEVEL: 'info', MQTT_LINK_DEVICE_QUEUE_BYTES: String(1024 * 1024) });
 });
 afterAll(async () => {

@@ -24,6 +24,8 @@ const zero: MetricCounters = {
   clientsMaximum: 0,
   stallsDetected: 0,
   acksUnmatched: 0,
+  qos0Dropped: 0,
+  acksHeld: 0,
 };
 
 /** A core with numbers the test sets, recording what is published. */

@@ -4,7 +4,7 @@
 // QoS state, will, expiry, receive maximum), and Disconnect.
 import { api, isUnauthorized } from './api.js';
 import { $, badge, button, cell, clipped, el, fillTable, setText } from './dom.js';
-import { fmtDuration, fmtExpiry, fmtInt, fmtSince, protocolNames } from './format.js';
+import { fmtBytes, fmtDuration, fmtExpiry, fmtInt, fmtSince, protocolNames } from './format.js';
 
 const PageSize = 25;
 const Columns = 10;
@@ -54,6 +54,8 @@ function summaryRow(client, showError) {
   const badges = [badge(client.connected ? 'online' : 'offline', client.connected ? 'on' : '')];
   // A queue with room in the window that does not move: the broker's own watchdog says so.
   if (client.stalledSince) badges.push(badge('stalled ' + fmtDuration(Math.max(0, (Date.now() - client.stalledSince) / 1000)), 'warn', 'queued messages and room in the in-flight window'));
+  // Over its share while the namespace is behind: its acknowledgements wait, its QoS 0 is dropped (docs/flow-control.md).
+  if (client.flow && client.flow.slowed) badges.push(badge('slowed', 'warn', 'sending more than its share while the broker is behind'));
   const stack = el('div', { class: 'action-stack' });
   const actions = el('td', { class: 'actions' }, [stack]);
   const toggle = button(open.has(client.clientId) ? 'Hide' : 'Details', 'small', () => {
@@ -104,6 +106,15 @@ function detailRow(client) {
     ['Awaiting PUBREL', String(client.awaitingRel)],
     ['Stalled since', client.stalledSince ? new Date(client.stalledSince).toLocaleTimeString() : '—'],
   ];
+  const flow = client.flow;
+  if (flow) {
+    fields.push(
+      ['Waiting to be handled', fmtBytes(flow.pendingBytes) + ' (' + Math.round(flow.share * 100) + ' % of all)'],
+      ['Acknowledgements held', flow.heldAcks + ' now, ' + flow.heldAcksTotal + ' in all'],
+      ['QoS 0 dropped (over its share)', String(flow.droppedQos0)],
+      ['Time slowed', fmtDuration(flow.slowedMs / 1000)],
+    );
+  }
   const grid = el('div', { class: 'detail-grid' }, fields.map(([name, value]) => el('div', null, [el('span', { text: name }), el('span', { class: 'mono', text: value })])));
   return el('tr', { class: 'detail-row', 'data-detail-of': client.clientId }, [el('td', { colSpan: Columns }, [grid])]);
 }

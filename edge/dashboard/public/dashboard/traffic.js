@@ -75,9 +75,19 @@ function renderCards(stats, sample, hasRates) {
   setText('stat-subscriptions', fmtInt(stats.subscriptions));
   setText('stat-retained', fmtInt(stats.retained));
   // Stalls and drops: the watchdog's current view first, then the totals since the namespace began.
-  setText('stat-health', stats.stalled > 0 ? fmtInt(stats.stalled) + ' stalled' : fmtInt(c.stallsDetected) + ' / ' + fmtInt(c.publishDropped));
-  setText('stat-health-sub', stats.stalled > 0 ? 'clients stalled now' : 'all time · up ' + fmtDuration(stats.uptimeSeconds));
-  $('health-card').classList.toggle('alert', stats.stalled > 0);
+  // Then the fair share: clients slowed while the namespace is behind (docs/flow-control.md).
+  const slowed = stats.flow ? stats.flow.slowedClients : 0;
+  if (stats.stalled > 0) {
+    setText('stat-health', fmtInt(stats.stalled) + ' stalled');
+    setText('stat-health-sub', 'clients stalled now');
+  } else if (slowed > 0) {
+    setText('stat-health', fmtInt(slowed) + ' slowed');
+    setText('stat-health-sub', 'behind ' + (stats.flow.behindMs < 1000 ? Math.round(stats.flow.behindMs) + ' ms' : fmtDuration(stats.flow.behindMs / 1000)) + ' · ' + fmtBytes(stats.flow.pendingBytes) + ' waiting');
+  } else {
+    setText('stat-health', fmtInt(c.stallsDetected) + ' / ' + fmtInt(c.publishDropped));
+    setText('stat-health-sub', 'all time · up ' + fmtDuration(stats.uptimeSeconds));
+  }
+  $('health-card').classList.toggle('alert', stats.stalled > 0 || slowed > 0);
 }
 
 export function renderChart() {
