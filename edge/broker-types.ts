@@ -12,6 +12,7 @@ import type { AccessPolicy } from './core/access.ts';
 import type { UserHooks } from './core/hooks.ts';
 import type { BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';
+import type { QuotaOutcome, QuotaView } from './core/quotas.ts';
 import type { ClientPage, ClientQuery, ClientSummary, ConnectionEventEntry, EventQuery, RetainedSummary, SidecarView, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
 import type { HistorySample } from './core/traffic-history.ts';
 import type { ApiMessage } from './http-api.ts';
@@ -97,6 +98,10 @@ export interface BrokerNamespaceRpc {
   deleteDeadLetters(selection: DeadLetterSelection): Promise<DeadLetterOutcome | undefined>;
   /** The sidecars' links open now, with what each last reported of its broker bridges. */
   sidecars(): Promise<SidecarView[]>;
+  /** The namespace's limits: in force, default, its own (core/quotas.ts). */
+  quotas(): Promise<QuotaView[]>;
+  /** Sets (or with null clears) quotas, all or none; effective without a restart. */
+  setQuotas(changes: Record<string, unknown>): Promise<QuotaOutcome>;
   /** Whether the namespace has storage (a client connected to it at some point). Writes nothing. */
   hasStorage(): Promise<boolean>;
   // Users and ACL entries at runtime (runtime-access.ts); the admin API has validated the input.

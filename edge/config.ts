@@ -6,6 +6,7 @@
 import { parseLogEvents, type LogEventName } from '../shared/log-events.ts';
 import { MqttError } from '../shared/errors.ts';
 import { ReasonCode } from '../shared/reason-codes.ts';
+import { assignLimit, limitSettings, parseLimitText } from './core/limit-settings.ts';
 import { defaultLimits, type BrokerLimits } from './core/limits.ts';
 import { NamespaceSet } from './namespaces.ts';
 import type { RulesEnv } from './rules/config.ts';
@@ -52,6 +53,12 @@ export interface EdgeVars extends RulesEnv {
   /** Bytes a client may have sent that are not yet handled; over it DISCONNECT 0x96 (fair-share.ts). */
   MQTT_MAX_PENDING_BYTES?: string;
   MQTT_MAX_RETAINED_BYTES?: string;
+  /** PUBLISH messages per second from all of a namespace's clients together (0: no limit). */
+  MQTT_NAMESPACE_PUBLISH_RATE?: string;
+  /** Highest QoS accepted and granted: 0, 1 or 2 (default). */
+  MQTT_MAXIMUM_QOS?: string;
+  MQTT_RETAIN_AVAILABLE?: string;
+  MQTT_SHARED_SUBSCRIPTIONS_AVAILABLE?: string;
   /**
    * Whether the CF-Connecting-IP header names the client (true on Cloudflare,
    * which sets it; the local runner sets false, where a client could send it).
@@ -90,42 +97,18 @@ export const DefaultSysIntervalSeconds = 10;
 /** Longest $SYS interval accepted, seconds (a day). */
 const MaxSysIntervalSeconds = 86_400;
 
-const limitVariables: Array<[keyof EdgeVars, keyof BrokerLimits, number, number]> = [
-  ['MQTT_MAX_CONNECTIONS', 'maxConnections', 0, 10_000_000],
-  ['MQTT_MAX_PACKET_SIZE', 'maxPacketSize', 16, 268_435_455],
-  ['MQTT_MAX_KEEPALIVE', 'maxKeepAlive', 0, 65_535],
-  ['MQTT_MAX_INFLIGHT', 'maxInflight', 1, 65_535],
-  ['MQTT_MAX_QUEUED', 'maxQueued', 0, 10_000_000],
-  ['MQTT_MAX_SESSION_EXPIRY', 'maxSessionExpiry', 0, 0xffffffff],
-  ['MQTT_CONNECT_TIMEOUT_MS', 'connectTimeoutMs', 100, 600_000],
-  ['MQTT_RECEIVE_MAXIMUM', 'receiveMaximum', 1, 65_535],
-  ['MQTT_MAX_QUEUED_BYTES', 'maxQueuedBytes', 0, 1_000_000_000_000],
-  ['MQTT_MAX_PUBLISH_RATE', 'maxPublishRate', 0, 10_000_000],
-  ['MQTT_MAX_TOPIC_LENGTH', 'maxTopicLength', 1, 65_535],
-  ['MQTT_MAX_TOPIC_LEVELS', 'maxTopicLevels', 1, 65_535],
-  ['MQTT_TOPIC_ALIAS_MAXIMUM', 'topicAliasMaximum', 0, 65_535],
-  ['MQTT_MAX_SUBSCRIPTIONS', 'maxSubscriptionsPerClient', 1, 1_000_000],
-  ['MQTT_MAX_RETAINED', 'maxRetainedMessages', 0, 100_000_000],
-  ['MQTT_MAX_CONNECT_BYTES', 'maxConnectBytes', 128, 268_435_455],
-  ['MQTT_MAX_PACKET_RATE', 'maxPacketRate', 0, 10_000_000],
-  ['MQTT_MAX_PENDING_BYTES', 'maxPendingBytes', 64 * 1024, 1024 * 1024 * 1024],
-  ['MQTT_MAX_RETAINED_BYTES', 'maxRetainedBytes', 0, 10_000_000_000],
-];
-
 /**
  * Limits: the defaults, then `base` (from code), then the environment.
  * The $SYS interval likewise: 10 s, then `sysInterval` (seconds, from code), then MQTT_SYS_INTERVAL.
  */
 export function loadEdgeConfig(env: EdgeVars, base: Partial<BrokerLimits> = {}, fromCode: { sysInterval?: number } = {}): EdgeConfig {
   const limits: BrokerLimits = { ...defaultLimits, ...base };
-  for (const [variable, key, min, max] of limitVariables) {
-    const text = env[variable];
+  for (const setting of limitSettings) {
+    const text = env[setting.variable as keyof EdgeVars];
     if (text === undefined || text === '') continue;
-    const value = Number(text);
-    if (typeof text !== 'string' || !Number.isInteger(value) || value < min || value > max) {
-      throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `${variable}="${String(text)}" must be an integer in ${min}..${max}`);
-    }
-    limits[key] = value;
+    const value = typeof text === 'string' ? parseLimitText(setting, text) : `${setting.variable} must be text`;
+    if (typeof value === 'string') throw new MqttError('Config', ReasonCode.ImplementationSpecificError, value);
+    assignLimit(limits, setting.name, value);
   }
   let namespaces: NamespaceSet;
   try {

@@ -12,6 +12,7 @@ import type { ConnectionState, Transport } from './core/link.ts';
 import { consoleLogger, describeError, type Logger } from './core/log.ts';
 import { Namespace } from './core/namespace.ts';
 import type { ClientPage, ClientQuery, ClientSummary, ConnectionEventEntry, EventQuery, RetainedSummary, SidecarView, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
+import type { QuotaOutcome, QuotaView } from './core/quotas.ts';
 import type { HistorySample } from './core/traffic-history.ts';
 import type { EdgeEnv } from './env.ts';
 import type { ApiMessage } from './http-api.ts';
@@ -312,6 +313,14 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     }
 
     /** The sidecars' links open now, with what each last reported of its broker bridges. */
+    async quotas(): Promise<QuotaView[]> {
+      return this.getCore().quotaView();
+    }
+
+    async setQuotas(changes: Record<string, unknown>): Promise<QuotaOutcome> {
+      return this.getCore().setQuotas(changes);
+    }
+
     async sidecars(): Promise<SidecarView[]> {
       this.getCore();
       return this.ctx.getWebSockets().flatMap((ws) => {
@@ -534,7 +543,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       if (link !== undefined) return this.linkMessage(link, ws, message);
       const id = this.connectionIdOf(ws);
       if (id === undefined) return;
-      const refusal = refusalOf(message, this.maxMessageBytes);
+      // The deployment's bound, or the namespace's quota when it is higher (the decoder holds each client to its own).
+      const refusal = refusalOf(message, Math.max(this.maxMessageBytes, core.limits.maxPacketSize + WebSocketMessageSlack));
       if (refusal !== undefined) {
         this.log.log('warn', refusal.event, { connection: id, ...refusal.fields });
         safeClose(ws, refusal.code, refusal.reason);

@@ -57,7 +57,9 @@ export function createWorkerHandler(resolve: BrokerResolver): ExportedHandler<Ed
     if (admin !== undefined) {
       if (!isAdmin(request, env, resolved, admin.namespace === null ? [] : [admin.namespace])) return unauthorized(env.MQTT_ADMIN_TOKEN, 'json');
       if (admin.namespace !== null && !resolved.namespaces.has(admin.namespace)) return unknownNamespace(admin.namespace, 'json');
-      return handleAdminRequest(request, env, admin.namespace, admin.rest, log);
+      // Some changes (quotas) are the deployment's to make, not a tenant's: they take the global token.
+      const operator = isAdmin(request, env, resolved, []);
+      return handleAdminRequest(request, env, admin.namespace, admin.rest, log, operator);
     }
     const metrics = metricsNamespaces(url);
     if (metrics !== undefined) return handleMetrics(request, env, metrics, resolved, log);

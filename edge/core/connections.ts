@@ -21,6 +21,7 @@ import { ClientLink, type AcceptMeta, type ConnectionState, type SendCounter, ty
 import { describeError, type Logger } from './log.ts';
 import { MetricsFlushIntervalMs, type BrokerMetrics } from './metrics.ts';
 import { FairShare } from './fair-share.ts';
+import { clientBurst, namespaceBurst, RateGate } from './publish-rate.ts';
 import type { ClientFlow, FlowStats } from './readouts.ts';
 import type { SessionStore } from './session-store.ts';
 
@@ -96,10 +97,15 @@ export class Connections implements DeadlineSource {
   /** Connections with acknowledgements held, and whether the check for them is pending. */
   private readonly holding = new Set<ClientLink>();
   private heldCheckPending = false;
+  /** MQTT_NAMESPACE_PUBLISH_RATE: the namespace's publish rate, shared by its clients in turns. */
+  private readonly namespaceGate: RateGate;
+  private readonly timer: (ms: number, callback: () => void) => void;
 
   constructor(private readonly deps: ConnectionsDeps) {
     // Never below two of the largest packets: a client must be able to send one while another is handled.
     this.fairShare = new FairShare(() => deps.now(), () => Math.max(deps.limits.maxPendingBytes, 2 * deps.limits.maxPacketSize));
+    this.timer = deps.setTimer ?? ((ms, callback) => void setTimeout(callback, ms));
+    this.namespaceGate = new RateGate(() => deps.limits.namespacePublishRate, namespaceBurst, () => deps.now(), this.timer);
   }
 
   get(connectionId: string): ClientLink | undefined {
@@ -198,7 +204,7 @@ export class Connections implements DeadlineSource {
     const limits = this.deps.limits;
     const decoder = new PacketDecoder({
       // [bounded work] until its CONNECT is accepted, a connection may send only a CONNECT-sized packet.
-      maxPacketSize: connected ? limits.maxPacketSize : Math.min(limits.maxPacketSize, limits.maxConnectBytes),
+      maxPacketSize: connected ? (state.terms?.maxPacketSize ?? limits.maxPacketSize) : Math.min(limits.maxPacketSize, limits.maxConnectBytes),
       ...(state.level === undefined ? {} : { protocolLevel: state.level }),
       ...(leftover === undefined ? {} : { leftover }),
     });
@@ -210,7 +216,7 @@ export class Connections implements DeadlineSource {
 
   /** The CONNECT was accepted: from now on the connection's packets may be as large as the namespace allows. */
   connected(link: ClientLink): void {
-    link.decoder.setMaxPacketSize(this.deps.limits.maxPacketSize);
+    link.decoder.setMaxPacketSize(link.state.terms?.maxPacketSize ?? this.deps.limits.maxPacketSize);
   }
 
   /** Bytes arrived on a connection. Packets of one connection are handled strictly in order. */
@@ -249,10 +255,7 @@ export class Connections implements DeadlineSource {
         for (const packet of packets) {
           if (link.closed) break;
           this.takePacketToken(link);
-          if (packet.cmd === 'publish') {
-            metrics.add('publishReceived');
-            this.takePublishToken(link);
-          }
+          if (packet.cmd === 'publish') metrics.add('publishReceived');
           await this.deps.dispatch(link, packet);
           workThisTurn += 1 + (this.deps.takeWork?.() ?? 0);
           if (workThisTurn >= WorkPerTurn && this.deps.yieldToOthers !== undefined) {
@@ -365,6 +368,7 @@ export class Connections implements DeadlineSource {
       heldAcks: input.heldAcks.length,
       heldAcksTotal: input.heldAcksTotal,
       droppedQos0: input.droppedQos0,
+      delayedPublishes: input.delayedPublishes,
       slowedMs: input.slowedMs + (input.slowedSince === undefined ? 0 : now - input.slowedSince),
       slowed: this.holding.has(link),
     };
@@ -494,20 +498,50 @@ export class Connections implements DeadlineSource {
   }
 
   /**
-   * Per-client publish rate limit: a token bucket refilled at
-   * maxPublishRate per second, holding up to twice that. Kept in memory: a
-   * wake from hibernation starts a full bucket, which only ever errs towards the client.
+   * A PUBLISH within the publish rates (publish-rate.ts): true at once, or
+   * for QoS 1/2 once its turn comes; false for a QoS 0 one over them, which
+   * is dropped and counted.
    */
-  private takePublishToken(link: ClientLink): void {
-    const rate = this.deps.limits.maxPublishRate;
-    if (rate <= 0) return;
-    const now = this.deps.now();
-    const capacity = Math.max(10, rate * 2);
-    const bucket = (link.rateBucket ??= { tokens: capacity, updatedAt: now });
-    bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.updatedAt) / 1000) * rate);
-    bucket.updatedAt = now;
-    if (bucket.tokens < 1) throw new MqttError('Limit', ReasonCode.MessageRateTooHigh, `publish rate above ${rate} messages/s`);
-    bucket.tokens -= 1;
+  admitPublish(link: ClientLink, qos: number): boolean | Promise<boolean> {
+    const limits = this.deps.limits;
+    if (limits.maxPublishRate <= 0 && limits.namespacePublishRate <= 0 && this.namespaceGate.waiting === 0) return true;
+    const own = limits.maxPublishRate > 0 ? (link.publishGate ??= new RateGate(() => this.deps.limits.maxPublishRate, clientBurst, () => this.deps.now(), this.timer)) : undefined;
+    if (qos === 0) {
+      if (own !== undefined && !own.tryTake()) return this.dropOverRate(link);
+      if (this.namespaceGate.tryTake()) return true;
+      own?.giveBack();
+      return this.dropOverRate(link);
+    }
+    const ownTaken = own === undefined || own.tryTake();
+    if (ownTaken && this.namespaceGate.tryTake()) return true;
+    return this.waitForRate(link, ownTaken ? undefined : own);
+  }
+
+  /** A publish rate quota changed: whoever waits is served by the new one. */
+  publishRatesChanged(): void {
+    this.namespaceGate.changed();
+    for (const link of this.links.values()) link.publishGate?.changed();
+  }
+
+  /** Waits for the client's own token (`own`, when it has none yet), then the namespace's. */
+  private async waitForRate(link: ClientLink, own: RateGate | undefined): Promise<boolean> {
+    link.input.delayedPublishes++;
+    this.deps.metrics.add('publishDelayed');
+    // Its input waits by choice of the quota, not because the namespace is behind.
+    this.fairShare.pause(link);
+    try {
+      if (own !== undefined) await own.take();
+      await this.namespaceGate.take();
+    } finally {
+      this.fairShare.resume(link);
+    }
+    return true;
+  }
+
+  private dropOverRate(link: ClientLink): false {
+    link.input.droppedQos0++;
+    this.deps.metrics.add('qos0Dropped');
+    return false;
   }
 
   /**

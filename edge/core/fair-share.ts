@@ -34,6 +34,10 @@ export interface InputAccount {
   /** Totals since the connection was accepted (memory only). */
   droppedQos0: number;
   heldAcksTotal: number;
+  /** QoS 1/2 messages that waited for a publish rate (publish-rate.ts). */
+  delayedPublishes: number;
+  /** Its input waits for a publish rate, by the quota's choice: not a sign the namespace is behind. */
+  paused: boolean;
   slowedMs: number;
   slowedSince: number | undefined;
 }
@@ -44,7 +48,7 @@ export interface Sender {
 }
 
 export function newInputAccount(): InputAccount {
-  return { pendingBytes: 0, arrivals: [], head: 0, heldAcks: [], droppedQos0: 0, heldAcksTotal: 0, slowedMs: 0, slowedSince: undefined };
+  return { pendingBytes: 0, arrivals: [], head: 0, heldAcks: [], droppedQos0: 0, heldAcksTotal: 0, delayedPublishes: 0, paused: false, slowedMs: 0, slowedSince: undefined };
 }
 
 export class FairShare {
@@ -94,10 +98,20 @@ export class FairShare {
     link.input.pendingBytes = 0;
   }
 
-  /** How long the oldest waiting input has waited, in ms (0 when nothing waits). */
+  /** `link`'s input waits for a publish rate: its age does not make the namespace behind. */
+  pause(link: Sender): void {
+    link.input.paused = true;
+  }
+
+  resume(link: Sender): void {
+    link.input.paused = false;
+  }
+
+  /** How long the oldest waiting input has waited, in ms (0 when nothing waits); input paused by a publish rate does not count. */
   lagMs(): number {
     let oldest = Number.POSITIVE_INFINITY;
     for (const link of this.waiting) {
+      if (link.input.paused) continue;
       const at = link.input.arrivals[link.input.head];
       if (at !== undefined && at < oldest) oldest = at;
     }

@@ -15,8 +15,10 @@ export interface BrokerLimits {
   maxQueued: number;
   /** Bytes (payloads and topics) queued for one session. */
   maxQueuedBytes: number;
-  /** PUBLISH packets per second from one client (bursts up to twice that); 0 = no limit. Over it: DISCONNECT 0x96. */
+  /** PUBLISH packets per second from one client (bursts up to twice that); 0 = no limit. Over it the client is slowed (publish-rate.ts). */
   maxPublishRate: number;
+  /** PUBLISH packets per second from all clients of the namespace together (bursts of one second's worth); 0 = no limit. */
+  namespacePublishRate: number;
   /** Longest session expiry granted, seconds (0xFFFFFFFF = never expires). */
   maxSessionExpiry: number;
   /** Concurrent connections per namespace; 0 = unlimited. */
@@ -42,6 +44,12 @@ export interface BrokerLimits {
   maxPendingBytes: number;
   /** Bytes (payloads and topics) of retained messages per namespace. */
   maxRetainedBytes: number;
+  /** Highest QoS the namespace accepts and grants (announced to 5.0 clients as Maximum QoS). */
+  maximumQos: 0 | 1 | 2;
+  /** Whether clients may retain messages (announced to 5.0 clients as Retain Available). */
+  retainAvailable: boolean;
+  /** Whether clients may subscribe to $share/ filters (announced to 5.0 clients). */
+  sharedSubscriptionsAvailable: boolean;
 }
 
 export const defaultLimits: BrokerLimits = {
@@ -52,6 +60,7 @@ export const defaultLimits: BrokerLimits = {
   maxQueued: 1000,
   maxQueuedBytes: 16 * 1024 * 1024,
   maxPublishRate: 0,
+  namespacePublishRate: 0,
   // A week: long enough for a device that is off over a holiday, short enough that abandoned sessions go.
   maxSessionExpiry: 7 * 24 * 3600,
   maxConnections: 0,
@@ -68,4 +77,32 @@ export const defaultLimits: BrokerLimits = {
   // Four largest packets: room for a client that sends a few big ones at once.
   maxPendingBytes: 8 * 1024 * 1024,
   maxRetainedBytes: 256 * 1024 * 1024,
+  maximumQos: 2,
+  retainAvailable: true,
+  sharedSubscriptionsAvailable: true,
 };
+
+/**
+ * The limits a connection got when it connected and keeps to its end: 5.0
+ * clients are told them in CONNACK, and the namespace holds itself to what
+ * it told (a quota changed meanwhile applies from the next connection).
+ */
+export interface ConnectTerms {
+  maxPacketSize: number;
+  receiveMaximum: number;
+  topicAliasMaximum: number;
+  maximumQos: 0 | 1 | 2;
+  retainAvailable: boolean;
+  sharedSubscriptionsAvailable: boolean;
+}
+
+export function connectTerms(limits: BrokerLimits): ConnectTerms {
+  return {
+    maxPacketSize: limits.maxPacketSize,
+    receiveMaximum: limits.receiveMaximum,
+    topicAliasMaximum: limits.topicAliasMaximum,
+    maximumQos: limits.maximumQos,
+    retainAvailable: limits.retainAvailable,
+    sharedSubscriptionsAvailable: limits.sharedSubscriptionsAvailable,
+  };
+}

@@ -11,7 +11,9 @@ import { encodePacket } from '../../shared/codec/encoder.ts';
 import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
 import type { ClientAccess, Identity } from './access.ts';
 import type { CloseKind } from './close-cause.ts';
+import type { ConnectTerms } from './limits.ts';
 import { newInputAccount, type InputAccount } from './fair-share.ts';
+import type { RateGate } from './publish-rate.ts';
 import type { ConnectionTransport } from '../../shared/connection-log.ts';
 
 /**
@@ -64,6 +66,8 @@ export interface ConnectionState {
   hasTopicAliases?: boolean;
   /** The connection is limited to topic grants (stored in SQLite). */
   hasGrants?: boolean;
+  /** The limits it connected under (limits.ts); absent before CONNECT and in older attachments: the namespace's own. */
+  terms?: ConnectTerms;
 }
 
 /** What the host tells about a connection it accepts. */
@@ -120,14 +124,14 @@ export class ClientLink {
    * full topic with an alias again, which overwrites the client's mapping.
    */
   private readonly outboundAliases = new Map<string, number>();
-  /** Publish rate limit state (memory only; see BrokerCore.takePublishToken). */
-  rateBucket: { tokens: number; updatedAt: number } | undefined;
+  /** Its own publish rate (publish-rate.ts; memory only: a wake starts it full, which errs towards the client). */
+  publishGate: RateGate | undefined;
   /** Who the client is and what it may do (memory; the identity is kept with the session). */
   identity: Identity | undefined;
   access: ClientAccess | undefined;
   /** Which pending partial packet is stored, and how much of it (see Connections.spillPartials). */
   storedPartial: { id: number; bytes: number } | undefined;
-  /** Packet rate limit state, all packet types (memory only, like rateBucket). */
+  /** Packet rate limit state, all packet types (memory only, like publishGate). */
   packetBucket: { tokens: number; updatedAt: number } | undefined;
   /** What it sent that the namespace has not handled yet, and what slowing it did (fair-share.ts; memory only). */
   readonly input: InputAccount = newInputAccount();

@@ -20,10 +20,12 @@ export interface MetricCounters {
   stallsDetected: number;
   /** PUBACK, PUBREC or PUBCOMP for a packet id the broker has not in flight: the two sides disagree. */
   acksUnmatched: number;
-  /** QoS 0 messages dropped from clients over their share while the namespace was behind (fair-share.ts). */
+  /** QoS 0 messages dropped to slow their sender: over its share while the namespace was behind (fair-share.ts), or over a publish rate (publish-rate.ts). */
   qos0Dropped: number;
   /** QoS 1/2 acknowledgements held back from clients over their share (each sent once they were not). */
   acksHeld: number;
+  /** QoS 1/2 messages that waited for a publish rate before they were routed (publish-rate.ts). */
+  publishDelayed: number;
 }
 
 const counterNames: Array<keyof MetricCounters> = [
@@ -40,6 +42,7 @@ const counterNames: Array<keyof MetricCounters> = [
   'acksUnmatched',
   'qos0Dropped',
   'acksHeld',
+  'publishDelayed',
 ];
 
 /** How long counters may stay unflushed. */

@@ -23,7 +23,8 @@ import { Deadlines, type DeadlineSource } from './deadlines.ts';
 import { Directory } from './directory.ts';
 import { resolveAccess, sameIdentity, type AccessPolicy, type ClientAccess, type Identity } from './access.ts';
 import { bindHookEnvironment, normalizePublishDecision, runHook, type AnyUserHooks, type BrokerHooks, type ClientInfo, type HookEnvironment, type HookName, type HookOutcome } from './hooks.ts';
-import type { BrokerLimits } from './limits.ts';
+import type { BrokerLimits, ConnectTerms } from './limits.ts';
+import { NamespaceQuotas, type QuotaChanges, type QuotaOutcome, type QuotaView } from './quotas.ts';
 import type { AcceptMeta, ClientLink, ConnectionState, Transport } from './link.ts';
 import { ConnectionEventLog } from './connection-events.ts';
 import { ConnectionLog } from './connection-log.ts';
@@ -114,6 +115,9 @@ export class Namespace implements ProtocolContext {
   private readonly recentEvents: ConnectionEventLog;
   /** The user's hooks with the host's environment bound: what everything here calls. */
   private readonly boundHooks: BrokerHooks;
+  /** The limits in force: the deployment's with the namespace's quotas over them. */
+  private readonly ownLimits: BrokerLimits;
+  private readonly quotas: NamespaceQuotas;
 
   constructor(private readonly deps: NamespaceDeps) {
     this.namespace = deps.namespace;
@@ -136,10 +140,14 @@ export class Namespace implements ProtocolContext {
     const now = (): number => deps.now();
     const requestAlarm = (at: number): void => deps.requestAlarm(at);
     const isConnected = (clientId: string): boolean => this.directory.isConnected(clientId);
-    this.retained = new RetainedMessages(new SqlRetainedStore(sql, deps.limits, deps.log));
+    // The namespace's own limits: the deployment's, with its quotas over them (changed in place at run time).
+    const limits: BrokerLimits = { ...deps.limits };
+    this.ownLimits = limits;
+    this.quotas = new NamespaceQuotas(sql, deps.limits, limits, deps.log);
+    this.retained = new RetainedMessages(new SqlRetainedStore(sql, limits, deps.log));
     this.connections = new Connections({
       store: this.store,
-      limits: deps.limits,
+      limits,
       metrics: this.metrics,
       log: deps.log,
       connectionLog: this.connectionLog,
@@ -163,7 +171,7 @@ export class Namespace implements ProtocolContext {
     });
     this.outbound = new Outbound({
       store: this.store,
-      limits: deps.limits,
+      limits,
       metrics: this.metrics,
       log: deps.log,
       now,
@@ -196,7 +204,27 @@ export class Namespace implements ProtocolContext {
   }
 
   get limits(): BrokerLimits {
-    return this.deps.limits;
+    return this.ownLimits;
+  }
+
+  termsOf(link: ClientLink): ConnectTerms {
+    return link.state.terms ?? this.ownLimits;
+  }
+
+  admitPublish(link: ClientLink, qos: number): boolean | Promise<boolean> {
+    return this.connections.admitPublish(link, qos);
+  }
+
+  /** The namespace's limits and which of them it set for itself (GET /admin/<ns>/quotas). */
+  quotaView(): QuotaView[] {
+    return this.quotas.view();
+  }
+
+  /** Sets or clears quotas (PATCH /admin/<ns>/quotas): all or none; effective from the next packet or connection. */
+  setQuotas(changes: QuotaChanges): QuotaOutcome {
+    const outcome = this.quotas.set(changes, this.deps.now());
+    if (outcome.ok && outcome.changed.some((name) => name === 'maxPublishRate' || name === 'namespacePublishRate')) this.connections.publishRatesChanged();
+    return outcome;
   }
 
   get hooks(): BrokerHooks {

@@ -43,8 +43,10 @@ export interface ClientFlow {
   /** QoS 1/2 acknowledgements held now, and in all. */
   heldAcks: number;
   heldAcksTotal: number;
-  /** QoS 0 messages dropped while it was over its share. */
+  /** QoS 0 messages dropped to slow it (over its share while the namespace was behind, or over a publish rate). */
   droppedQos0: number;
+  /** QoS 1/2 messages that waited for a publish rate. */
+  delayedPublishes: number;
   /** Time it has been slowed, in ms (the current stretch included). */
   slowedMs: number;
   slowed: boolean;

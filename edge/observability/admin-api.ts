@@ -16,13 +16,15 @@
  * | `GET /admin/<ns>/sidecars` | `{ namespace, sidecars: SidecarView[] }` (the sidecars' links open now, with their broker bridges as last reported) |
  * | `GET /admin/<ns>/events?limit=&type=&reason=` | `{ namespace, events: ConnectionEventEntry[], unsaved, capacity }` (the last refusals and disconnect causes, newest first) |
  * | `/admin/<ns>/users…`, `/admin/<ns>/acl…` | users and ACL entries at runtime: admin-users.ts |
+ * | `GET`, `PATCH /admin/<ns>/quotas` | the namespace's limits, read and set at run time: admin-quotas.ts |
  * | `POST /admin/<ns>/drain` | `{ namespace, disconnected, wills }`: disconnects every client as a clean broker stop does (every will published first, 5.0 clients DISCONNECT 0x8B, sessions kept); `npm start` does it on exit |
  * | `POST /admin/<ns>/objects/<name>/restart` | `{ namespace, object, restarted: true }`: resets one of the namespace's objects (its core, or a gateway listed in `stats.objects`); its memory is lost and its clients are disconnected, as when Cloudflare restarts it. For operations and fault tests. |
  *
- * Errors are `{ "error": "..." }` with 400 (bad input), 401 (token), 404,
+ * Errors are `{ "error": "..." }` with 400 (bad input), 401 (token), 403
+ * (setting quotas with a namespace's own token), 404,
  * 405 (method, with `Allow`), 409 (users and ACL: a configured user; a
  * dead letter's retry: the outbox is full), 413
- * (a body over 4 KiB; only PUT users/<name> and POST acl take one) or 503
+ * (a body over 4 KiB; only PUT users/<name>, POST acl and PATCH quotas take one) or 503
  * (the namespace could not be reached).
  */
 import { validateTopicName } from '../../shared/topic.ts';
@@ -33,6 +35,7 @@ import { gatewayNamespace } from '../gateway/gateway-names.ts';
 import { EventLogCapacity, isRecordedEvent, RecordedEvents } from '../core/connection-events.ts';
 import type { EventQuery } from '../core/readouts.ts';
 import { handleUsersAction, parseUsersAction, usersAllowedMethods, type UsersAction } from './admin-users.ts';
+import { handleQuotasAction, parseQuotasAction, quotasAllowedMethods, type QuotasAction } from './admin-quotas.ts';
 import { deadLettersAllowedMethods, handleDeadLettersAction, isDeadLettersAction, parseDeadLettersAction, type DeadLettersAction } from './admin-dead-letters.ts';
 
 /** Default and largest `?limit=` of the list endpoints. */
@@ -53,6 +56,7 @@ type AdminAction =
   | { kind: 'restart'; object: string }
   | { kind: 'drain' }
   | UsersAction
+  | QuotasAction
   | DeadLettersAction;
 
 /** What follows `/admin/<ns>/`: one of the routes above; undefined for none, null for a client id that is not valid percent-encoding. */
@@ -62,6 +66,8 @@ function parseAction(rest: string): AdminAction | undefined | null {
   if (users !== undefined) return users;
   const deadLetters = parseDeadLettersAction(parts);
   if (deadLetters !== undefined) return deadLetters;
+  const quotas = parseQuotasAction(parts);
+  if (quotas !== undefined) return quotas;
   if (parts.length === 1 && parts[0] === 'stats') return { kind: 'stats' };
   if (parts.length === 1 && parts[0] === 'clients') return { kind: 'clients' };
   if (parts.length === 1 && parts[0] === 'retained') return { kind: 'retained' };
@@ -103,6 +109,7 @@ const allowedMethods: Record<AdminAction['kind'], string[]> = {
   restart: ['POST'],
   drain: ['POST'],
   ...usersAllowedMethods,
+  ...quotasAllowedMethods,
   ...deadLettersAllowedMethods,
 };
 
@@ -114,16 +121,18 @@ const DefaultTopicLimit = 100;
 const MaxTopicLimit = 256;
 
 /** Routes whose requests carry a JSON body (read by their handler, with the same limit). */
-const TakesBody = (kind: AdminAction['kind'], method: string): boolean => (kind === 'user' && method === 'PUT') || (kind === 'acl' && method === 'POST');
+const TakesBody = (kind: AdminAction['kind'], method: string): boolean =>
+  (kind === 'user' && method === 'PUT') || (kind === 'acl' && method === 'POST') || (kind === 'quotas' && method === 'PATCH');
 
 /**
  * Answers one admin request for `namespace` (already validated by the
  * router; null when invalid). The caller has checked the token.
  */
-export async function handleAdminRequest(request: Request, env: EdgeEnv, namespace: string | null, rest: string, log: Logger): Promise<Response> {
+/** `operator`: the request carries the deployment's token (MQTT_ADMIN_TOKEN), not only the namespace's own. */
+export async function handleAdminRequest(request: Request, env: EdgeEnv, namespace: string | null, rest: string, log: Logger, operator = true): Promise<Response> {
   const action = parseAction(rest);
   if (action === undefined) {
-    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /rules/dead-letters, /history, /topics, /subscriptions, /events, /sidecars, /drain, /users, /users/<name>, /acl or /acl/<id>`);
+    return jsonError(404, `no such admin route "${new URL(request.url).pathname}": use /admin/<namespace>/stats, /clients, /clients/<id>/disconnect, /retained, /rules, /rules/dead-letters, /history, /topics, /subscriptions, /events, /sidecars, /drain, /quotas, /users, /users/<name>, /acl or /acl/<id>`);
   }
   if (action === null) return jsonError(400, 'the client id or username in the path is not valid percent-encoding');
   if (namespace === null) return jsonError(400, 'invalid namespace: use 1-64 letters, digits, ".", "_" or "-"');
@@ -185,6 +194,8 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
         return await listEvents(stub, namespace, url);
       case 'sidecars':
         return jsonResponse(200, { namespace, sidecars: await stub.sidecars() });
+      case 'quotas':
+        return await handleQuotasAction(request, method, stub, namespace, log, operator);
       default:
         if (isDeadLettersAction(action)) return await handleDeadLettersAction(url, method, action, stub, namespace, log);
         return await handleUsersAction(request, method, action, stub, namespace, log);

@@ -34,7 +34,8 @@ const namespaceMetrics: Array<{ name: string; type: MetricFamily['type']; help: 
   { name: 'mqtt_clients_slowed', type: 'gauge', help: 'Clients slowed now: over their share while the namespace is behind.', value: (s) => s.flow.slowedClients },
   { name: 'mqtt_acks_held', type: 'gauge', help: 'QoS 1/2 acknowledgements held now from slowed clients.', value: (s) => s.flow.heldAcks },
   { name: 'mqtt_acks_held_total', type: 'counter', help: 'QoS 1/2 acknowledgements held back from clients over their share (each sent later).', value: (s) => s.counters.acksHeld },
-  { name: 'mqtt_publish_qos0_dropped_total', type: 'counter', help: 'QoS 0 messages dropped from clients over their share while the namespace was behind.', value: (s) => s.counters.qos0Dropped },
+  { name: 'mqtt_publish_qos0_dropped_total', type: 'counter', help: 'QoS 0 messages dropped to slow their sender: over its share while the namespace was behind, or over a publish rate.', value: (s) => s.counters.qos0Dropped },
+  { name: 'mqtt_publish_delayed_total', type: 'counter', help: 'QoS 1/2 messages that waited for a publish rate before they were routed.', value: (s) => s.counters.publishDelayed },
 ];
 
 /** Per rule of MQTT_RULES, labelled `namespace` and `rule`. */

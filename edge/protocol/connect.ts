@@ -14,6 +14,7 @@ import { isReservedTopicName, sameIdentity, type Identity } from '../core/access
 import type { AuthenticateContext, ClientInfo, DenyDecision } from '../core/hooks.ts';
 import type { ClientLink } from '../core/link.ts';
 import { toBytes, type BrokerMessage } from '../core/message.ts';
+import { connectTerms } from '../core/limits.ts';
 import { SessionNeverExpires } from '../core/session-store.ts';
 import type { ProtocolContext } from './context.ts';
 
@@ -152,6 +153,10 @@ function readWill(flow: ConnectFlow): boolean {
   const will = flow.packet.will;
   if (will === undefined) return true;
   if (!validateTopicName(will.topic)) throw new MqttError('Protocol', ReasonCode.TopicNameInvalid, 'invalid will topic');
+  // [MQTT-3.2.2-12] [MQTT-3.2.2-13] a will the namespace could not publish as asked is refused (3.x: CONNACK 3).
+  const limits = flow.ctx.limits;
+  if ((will.qos ?? 0) > limits.maximumQos) return refuse(flow, ReasonCode.QoSNotSupported, `will QoS ${will.qos ?? 0} is above the maximum QoS ${limits.maximumQos}`);
+  if (will.retain === true && !limits.retainAvailable) return refuse(flow, ReasonCode.RetainNotSupported, 'retained messages are not available (will retain)');
   const willProperties = will.properties ?? {};
   flow.will = {
     topic: will.topic,
@@ -294,6 +299,7 @@ function bindConnection(flow: ConnectFlow): boolean {
   state.sessionExpiry = flow.expiryInterval;
   state.requestProblemInformation = properties.requestProblemInformation !== false;
   state.clientTopicAliasMaximum = isV5 ? (properties.topicAliasMaximum ?? 0) : 0;
+  state.terms = connectTerms(limits);
   if (flow.authenticationMethod !== undefined) state.authenticationMethod = flow.authenticationMethod;
   else delete state.authenticationMethod;
   ctx.bindClient(link, flow.clientId);
@@ -304,19 +310,21 @@ function bindConnection(flow: ConnectFlow): boolean {
 /** CONNACK: session present, and in 5.0 what the broker supports and what it changed. */
 function sendConnack(flow: ConnectFlow): boolean {
   const { ctx, link } = flow;
-  const limits = ctx.limits;
+  const terms = ctx.termsOf(link);
   const connack: ConnackPacket = { cmd: 'connack', sessionPresent: flow.sessionPresent };
   if (flow.isV5) {
     connack.reasonCode = ReasonCode.Success;
     const properties: NonNullable<ConnackPacket['properties']> = {
-      receiveMaximum: limits.receiveMaximum,
-      maximumPacketSize: limits.maxPacketSize,
-      topicAliasMaximum: limits.topicAliasMaximum,
-      retainAvailable: true,
+      receiveMaximum: terms.receiveMaximum,
+      maximumPacketSize: terms.maxPacketSize,
+      topicAliasMaximum: terms.topicAliasMaximum,
+      retainAvailable: terms.retainAvailable,
       wildcardSubscriptionAvailable: true,
       subscriptionIdentifiersAvailable: true,
-      sharedSubscriptionAvailable: true,
+      sharedSubscriptionAvailable: terms.sharedSubscriptionsAvailable,
     };
+    // [MQTT-3.2.2-9] absent means 2.
+    if (terms.maximumQos < 2) properties.maximumQoS = terms.maximumQos;
     if (flow.expiryInterval !== flow.requestedExpiry) properties.sessionExpiryInterval = flow.expiryInterval;
     if (flow.serverKeepAlive !== undefined) properties.serverKeepAlive = flow.serverKeepAlive;
     if (flow.assignedClientId !== undefined) properties.assignedClientIdentifier = flow.assignedClientId;

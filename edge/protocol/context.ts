@@ -5,7 +5,7 @@
  */
 import type { MqttPacket } from '../../shared/codec/types.ts';
 import type { BrokerMessage } from '../core/message.ts';
-import type { BrokerLimits } from '../core/limits.ts';
+import type { BrokerLimits, ConnectTerms } from '../core/limits.ts';
 import type { ClientAccess, Identity } from '../core/access.ts';
 import type { BrokerHooks, ClientInfo, HookName, HookOutcome } from '../core/hooks.ts';
 import type { ClientLink } from '../core/link.ts';
@@ -75,6 +75,13 @@ export interface ProtocolContext {
   slows(link: ClientLink): boolean;
   /** Counts a QoS 0 message dropped because its client was slowed. */
   dropSlowed(link: ClientLink): void;
+  /**
+   * A PUBLISH within the publish rates (core/publish-rate.ts): true at once,
+   * or for QoS 1/2 when its turn comes; false for QoS 0 over them (dropped, counted).
+   */
+  admitPublish(link: ClientLink, qos: number): boolean | Promise<boolean>;
+  /** The limits the connection was given at CONNECT, which hold to its end (core/limits.ts). */
+  termsOf(link: ClientLink): ConnectTerms;
   /** The client ended the connection itself (DISCONNECT): close it and end it, without a will. */
   closeByClient(link: ClientLink): void;
   /** Asks for the alarm at the link's next deadline (keep-alive). */

@@ -20,6 +20,7 @@ export async function handlePublish(ctx: ProtocolContext, link: ClientLink, pack
   if (packet.qos === 0 && packet.dup) throw new MqttError('MalformedPacket', ReasonCode.MalformedPacket, 'DUP set on a QoS 0 PUBLISH');
   const topic = resolveTopic(ctx, link, packet);
   checkTopic(ctx, topic);
+  checkTerms(ctx, link, packet);
   const properties = packet.properties ?? {};
   // [MQTT-3.3.4-6] a client must not send a Subscription Identifier.
   if (properties.subscriptionIdentifier !== undefined) throw new MqttError('Protocol', ReasonCode.ProtocolError, 'Subscription Identifier in a PUBLISH from a client');
@@ -40,9 +41,10 @@ export async function handlePublish(ctx: ProtocolContext, link: ClientLink, pack
   if (packet.qos === 2) {
     // [MQTT-4.3.3-10] route once; a duplicate PUBLISH before PUBREL is only acknowledged again.
     const packetId = packet.messageId as number;
-    if (link.isV5 && ctx.store.countInboundQoS2(clientId) >= ctx.limits.receiveMaximum && !ctx.store.hasInboundQoS2(clientId, packetId)) {
+    const receiveMaximum = ctx.termsOf(link).receiveMaximum;
+    if (link.isV5 && ctx.store.countInboundQoS2(clientId) >= receiveMaximum && !ctx.store.hasInboundQoS2(clientId, packetId)) {
       // [MQTT-3.3.4-9] more unacknowledged QoS 2 PUBLISH than the Receive Maximum we announced.
-      throw new MqttError('Protocol', ReasonCode.ReceiveMaximumExceeded, `more than ${ctx.limits.receiveMaximum} QoS 2 messages awaiting PUBREL`);
+      throw new MqttError('Protocol', ReasonCode.ReceiveMaximumExceeded, `more than ${receiveMaximum} QoS 2 messages awaiting PUBREL`);
     }
     if (!ctx.store.rememberInboundQoS2(clientId, packetId)) {
       link.write({ cmd: 'pubrec', messageId: packetId });
@@ -55,6 +57,10 @@ export async function handlePublish(ctx: ProtocolContext, link: ClientLink, pack
     ctx.dropSlowed(link);
     return;
   }
+  // Publish rates (MQTT_MAX_PUBLISH_RATE, MQTT_NAMESPACE_PUBLISH_RATE): QoS 1/2 waits its turn, QoS 0 over them is dropped.
+  const admitted = ctx.admitPublish(link, packet.qos);
+  if (!(admitted === true || (admitted !== false && (await admitted)))) return;
+  if (link.closed) return;
   const refusal = await askPublishHook(ctx, link, message, properties.messageExpiryInterval);
   if (refusal === undefined) await ctx.publish(message);
   else ctx.metrics.add('publishDropped');
@@ -65,6 +71,18 @@ export async function handlePublish(ctx: ProtocolContext, link: ClientLink, pack
   const ack = { cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId as number } as const;
   // 3.x cannot tell the publisher; the message is dropped and acknowledged as usual. Held while the client is over its share.
   ctx.acknowledge(link, link.isV5 && refusal !== undefined ? { ...ack, reasonCode: refusal } : ack);
+}
+
+/**
+ * [MQTT-3.2.2-11] [MQTT-3.2.2-14] a QoS above the Maximum QoS, or a retained
+ * message where Retain Available is 0, is a protocol error: DISCONNECT 0x9B /
+ * 0x9A (3.x: the connection is closed, as mosquitto's max_qos and
+ * retain_available do).
+ */
+function checkTerms(ctx: ProtocolContext, link: ClientLink, packet: PublishPacket): void {
+  const terms = ctx.termsOf(link);
+  if (packet.qos > terms.maximumQos) throw new MqttError('Protocol', ReasonCode.QoSNotSupported, `QoS ${packet.qos} is above the maximum QoS ${terms.maximumQos}`);
+  if (packet.retain && !terms.retainAvailable) throw new MqttError('Protocol', ReasonCode.RetainNotSupported, 'retained messages are not available');
 }
 
 /** The onPublish hook: undefined to go ahead, or the reason code of the refusal. */
@@ -120,8 +138,9 @@ function resolveTopic(ctx: ProtocolContext, link: ClientLink, packet: PublishPac
     if (packet.topic.length === 0) throw new MqttError('Protocol', ReasonCode.ProtocolError, 'empty topic without a topic alias');
     return packet.topic;
   }
-  if (!link.isV5 || alias === 0 || alias > ctx.limits.topicAliasMaximum) {
-    throw new MqttError('Protocol', ReasonCode.TopicAliasInvalid, `topic alias ${alias} is outside 1..${ctx.limits.topicAliasMaximum}`);
+  const maximum = ctx.termsOf(link).topicAliasMaximum;
+  if (!link.isV5 || alias === 0 || alias > maximum) {
+    throw new MqttError('Protocol', ReasonCode.TopicAliasInvalid, `topic alias ${alias} is outside 1..${maximum}`);
   }
   if (link.topicAliases === undefined) {
     link.topicAliases = link.state.hasTopicAliases === true ? ctx.store.loadTopicAliases(link.id) : new Map();

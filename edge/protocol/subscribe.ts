@@ -24,6 +24,7 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
   const retainedToSend: SubscriptionEntry[] = [];
   const store = ctx.store;
 
+  const terms = ctx.termsOf(link);
   let handled = 0;
   for (const request of packet.subscriptions) {
     if (++handled % FiltersPerTurn === 0) {
@@ -43,6 +44,11 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
       failure(ReasonCode.TopicFilterInvalid);
       continue;
     }
+    if (shared.kind === 'shared' && !terms.sharedSubscriptionsAvailable) {
+      // Announced as not available (5.0 CONNACK): refused per filter, the others go on.
+      failure(ReasonCode.SharedSubscriptionsNotSupported);
+      continue;
+    }
     if (shared.kind === 'shared' && request.nl === true) {
       // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
       throw new MqttError('Protocol', ReasonCode.ProtocolError, 'No Local on a shared subscription');
@@ -58,7 +64,8 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
       failure(ReasonCode.NotAuthorized);
       continue;
     }
-    let qos = Math.min(request.qos, 2) as QoS;
+    // [MQTT-3.2.2-10] never above the Maximum QoS: granted lower (as mosquitto's max_qos).
+    let qos = Math.min(request.qos, terms.maximumQos) as QoS;
     const onSubscribe = ctx.hooks.onSubscribe;
     if (onSubscribe !== undefined) {
       const context = { ...ctx.clientInfo(link), filter: request.topic, qos };

@@ -9,7 +9,8 @@
  * panel against their routes' shapes; a phone's screen; client-made text
  * shown as text; the clients laid out to fit 1,280 px and a 390 px phone
  * (every row's buttons in view), searched and paged by the broker among a
- * few hundred; the log of refusals; the sidecars and their bridges.
+ * few hundred; the log of refusals; the sidecars and their bridges; a
+ * namespace's limits set and put back.
  * Screenshots go to test-results/ (the README's come from scripts/screenshots.ts).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -299,6 +300,34 @@ describe('dashboard', () => {
     expect(calls).toContain('DELETE /admin/default/acl/8');
     expect(await page.evaluate(() => document.querySelectorAll('#users-panel b').length)).toBe(0);
     expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("sets a namespace's limit from the Limits panel, shows it as its own, and puts it back to the default", async () => {
+    const namespace = 'limits-panel';
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = watchErrors(page);
+    await signIn(page, namespace);
+    await page.locator('#quotas-panel').waitFor({ state: 'visible', timeout: 10_000 });
+    const row = page.locator('tr[data-quota-row="namespacePublishRate"]');
+    expect(await row.textContent()).toContain('no limit');
+    await page.locator('button[data-quota="namespacePublishRate"]').click();
+    await page.locator('input[data-quota-input="namespacePublishRate"]').fill('100');
+    await page.locator('button[data-quota-save="namespacePublishRate"]').click();
+    await waitFor(() => row.textContent()).toContain('100 /s');
+    expect(await row.locator('.badge').textContent()).toBe('own');
+    type Quotas = { quotas: Array<{ name: string; value: unknown; set: boolean }> };
+    expect((await adminGet<Quotas>(`/admin/${namespace}/quotas`)).quotas.find((q) => q.name === 'namespacePublishRate')).toMatchObject({ value: 100, set: true });
+    // A value the broker refuses: its message, and nothing changed.
+    await page.locator('button[data-quota="maxTopicLevels"]').click();
+    await page.locator('input[data-quota-input="maxTopicLevels"]').fill('0');
+    await page.locator('button[data-quota-save="maxTopicLevels"]').click();
+    await waitFor(() => page.locator('#quotas-error').textContent()).toContain('maxTopicLevels must be an integer');
+    await page.locator('button[data-quota-reset="namespacePublishRate"]').click();
+    await waitFor(() => row.textContent()).toContain('no limit');
+    expect((await adminGet<Quotas>(`/admin/${namespace}/quotas`)).quotas.filter((q) => q.set)).toEqual([]);
+    await page.screenshot({ path: join(resultsDir, 'dashboard-limits.png'), fullPage: false });
+    expect(errors.filter((error) => !/400/.test(error))).toEqual([]);
     await page.close();
   });
 

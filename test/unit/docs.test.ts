@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../scripts/local-edge.ts';
+import { limitSettings } from '../../edge/core/limit-settings.ts';
 
 /** Source files whose settings users set: the edge, the sidecar, what both share, and `npm start`. */
 function sourceFiles(dir: string): string[] {
@@ -51,6 +52,21 @@ describe('docs/configuration.md', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it('lists every limit with its quota name, when it applies and what a client over it gets, in one table row', () => {
+    const section = reference.slice(reference.indexOf('### Limits, and what a client over them gets'), reference.indexOf('### The namespace'));
+    const rows = section.split('\n').filter((line) => line.startsWith('| `MQTT_'));
+    const problems: string[] = [];
+    for (const setting of limitSettings) {
+      const row = rows.find((line) => line.includes(`\`${setting.variable}\``));
+      if (row === undefined) problems.push(`${setting.variable}: no row`);
+      else {
+        if (!row.includes(`\`${setting.name}\``)) problems.push(`${setting.variable}: quota name ${setting.name} missing`);
+        if (!row.includes(setting.applies === 'now' ? '| at once |' : '| next connection |')) problems.push(`${setting.variable}: applies ${setting.applies}`);
+      }
+    }
+    expect(problems).toEqual([]);
   });
 
   it('finds the settings it looks for (the scan itself works)', () => {

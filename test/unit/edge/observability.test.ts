@@ -26,6 +26,7 @@ const zero: MetricCounters = {
   acksUnmatched: 0,
   qos0Dropped: 0,
   acksHeld: 0,
+  publishDelayed: 0,
 };
 
 /** A core with numbers the test sets, recording what is published. */

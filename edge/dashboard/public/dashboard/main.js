@@ -14,6 +14,7 @@ import { loadSidecars } from './sidecars.js';
 import { loadSubscriptions, setupSubscriptions } from './subscriptions.js';
 import { loadTopics, setupTopics } from './topics.js';
 import { addLiveSample, loadHistory, resetTraffic, setupTraffic } from './traffic.js';
+import { loadQuotas, resetQuotas } from './quotas.js';
 import { loadUsersAndAcl, setupUsersAndAcl } from './users.js';
 
 const NsKey = 'edge-mqtt-broker.namespace';
@@ -77,6 +78,7 @@ function openNamespace(ns) {
   session.ns = ns;
   clearMessages();
   resetClients();
+  resetQuotas();
   startApp(null);
 }
 
@@ -120,7 +122,7 @@ async function pollStats() {
 async function pollLists() {
   clearTimeout(timers.lists);
   if (!session.token || document.hidden) return;
-  await Promise.all([loadClients(showBanner), loadEvents(), loadSidecars(), loadRetained(), loadSubscriptions(), loadTopics(showBanner), loadRules(), loadUsersAndAcl()]).catch(() => {});
+  await Promise.all([loadClients(showBanner), loadEvents(), loadSidecars(), loadRetained(), loadSubscriptions(), loadTopics(showBanner), loadRules(), loadUsersAndAcl(), loadQuotas()]).catch(() => {});
   schedule('lists', pollLists, ListsEveryMs);
 }
 
