@@ -10,7 +10,10 @@
  *
  * Keys are namespace names or `prefix*` patterns (an exact name wins, then
  * the longest prefix). Each setting an entry leaves out falls back to the
- * global one. Authentication is expressed as the `authenticate` hook and
+ * global one, but for JWT: a namespace with an entry is its own tenant, so
+ * a token of the global keys is valid there only if it names the namespace
+ * (`mqtt.namespaces`), and an entry with keys of its own accepts only its
+ * own (settingsFor says why). Authentication is expressed as the `authenticate` hook and
  * composed with the user's own (the configuration decides first, the user's
  * hook can only narrow); the ACL is the core's access policy, checked per
  * message delivered.
@@ -50,6 +53,12 @@ export interface AccessSettings {
   passwords?: PasswordFile;
   acl?: Acl;
   jwt?: JwtVerifier;
+  /**
+   * `jwt` is the global verifier, lent to a namespace that has an
+   * MQTT_NAMESPACE_ACCESS entry without keys of its own: a token is valid
+   * here only if its `mqtt.namespaces` names the namespace.
+   */
+  jwtOnlyIfNamed?: boolean;
   /** Admin API and /metrics for these namespaces (besides the global MQTT_ADMIN_TOKEN). */
   adminToken?: string;
   /** POST /publish for these namespaces (besides the global MQTT_API_TOKEN). */
@@ -87,15 +96,31 @@ export function loadAccessConfig(env: AccessEnv): AccessConfig {
   const global: AccessSettings = anonymous === 'true' || anonymous === 'false' ? { allowAnonymous: anonymous === 'true' } : {};
   if (nonEmpty(env.MQTT_PASSWORDS)) global.passwords = withVariable('MQTT_PASSWORDS', () => parsePasswordFile(env.MQTT_PASSWORDS as string));
   if (nonEmpty(env.MQTT_ACL)) global.acl = withVariable('MQTT_ACL', () => parseAclFile(env.MQTT_ACL as string));
-  const jwt = jwtFrom('MQTT_JWT', { secret: env.MQTT_JWT_SECRET, jwks: env.MQTT_JWT_JWKS, issuer: env.MQTT_JWT_ISSUER, audience: env.MQTT_JWT_AUDIENCE });
+  const jwt = jwtFrom('MQTT_JWT', { secret: env.MQTT_JWT_SECRET, jwks: env.MQTT_JWT_JWKS, issuer: env.MQTT_JWT_ISSUER, audience: env.MQTT_JWT_AUDIENCE }, {
+    keys: 'MQTT_JWT_SECRET or MQTT_JWT_JWKS',
+    claims: 'MQTT_JWT_ISSUER and MQTT_JWT_AUDIENCE',
+  });
   if (jwt !== undefined) global.jwt = jwt;
   if (nonEmpty(env.MQTT_ADMIN_TOKEN)) global.adminToken = env.MQTT_ADMIN_TOKEN as string;
   if (nonEmpty(env.MQTT_API_TOKEN)) global.apiToken = env.MQTT_API_TOKEN as string;
   return { global, scoped: nonEmpty(env.MQTT_NAMESPACE_ACCESS) ? parseScoped(env.MQTT_NAMESPACE_ACCESS as string) : [] };
 }
 
-function jwtFrom(variable: string, options: { secret?: string | undefined; jwks?: string | undefined; issuer?: string | undefined; audience?: string | undefined }): JwtVerifier | undefined {
-  if (!nonEmpty(options.secret) && !nonEmpty(options.jwks)) return undefined;
+/**
+ * The verifier of one scope's JWT settings; none without keys. An issuer or
+ * audience without keys is refused: it reads like "only tokens from there",
+ * yet without keys of the same scope nothing would check it (an entry's would
+ * quietly leave the global keys in charge).
+ */
+function jwtFrom(
+  variable: string,
+  options: { secret?: string | undefined; jwks?: string | undefined; issuer?: string | undefined; audience?: string | undefined },
+  names: { keys: string; claims: string },
+): JwtVerifier | undefined {
+  if (!nonEmpty(options.secret) && !nonEmpty(options.jwks)) {
+    if (nonEmpty(options.issuer) || nonEmpty(options.audience)) throw new BrokerConfigError(`${variable}: ${names.claims} need ${names.keys} beside them`);
+    return undefined;
+  }
   return withVariable(variable, () =>
     createJwtVerifier({
       ...(nonEmpty(options.secret) ? { secret: options.secret as string } : {}),
@@ -137,7 +162,10 @@ function parseScoped(text: string): AccessConfig['scoped'] {
     if (passwords !== undefined) settings.passwords = withVariable(`${where}.passwords`, () => parsePasswordFile(passwords));
     const acl = text('acl');
     if (acl !== undefined) settings.acl = withVariable(`${where}.acl`, () => parseAclFile(acl));
-    const jwt = jwtFrom(`${where}.jwt`, { secret: text('jwtSecret'), jwks: text('jwtJwks'), issuer: text('jwtIssuer'), audience: text('jwtAudience') });
+    const jwt = jwtFrom(`${where}.jwt`, { secret: text('jwtSecret'), jwks: text('jwtJwks'), issuer: text('jwtIssuer'), audience: text('jwtAudience') }, {
+      keys: 'jwtSecret or jwtJwks',
+      claims: 'jwtIssuer and jwtAudience',
+    });
     if (jwt !== undefined) settings.jwt = jwt;
     const adminToken = text('adminToken');
     if (adminToken !== undefined) settings.adminToken = adminToken;
@@ -151,7 +179,17 @@ function nonEmpty(value: string | undefined): boolean {
   return value !== undefined && value.trim() !== '';
 }
 
-/** The settings for one namespace: its entry (an exact name, else the longest prefix), each missing setting from the global ones. */
+/**
+ * The settings for one namespace: its entry (an exact name, else the
+ * longest prefix), each missing setting from the global ones. JWT is the
+ * exception. A global token that names no namespace was issued for "every
+ * namespace", and a namespace with an entry of its own is a tenant whose
+ * operator chose its own credentials: taking such a token there would let
+ * whoever holds the global key into every tenant. So an entry with JWT keys
+ * accepts only tokens of its keys; an entry without keys accepts global
+ * tokens only if they name the namespace (`mqtt.namespaces`: its name or a
+ * pattern covering it), which the global key's holder then did on purpose.
+ */
 export function settingsFor(config: AccessConfig, namespace: string): AccessSettings {
   const matching = config.scoped.filter((entry) => matchesNamespacePattern(entry.pattern, namespace));
   const exact = matching.find((entry) => entry.pattern === namespace);
@@ -159,6 +197,7 @@ export function settingsFor(config: AccessConfig, namespace: string): AccessSett
   if (best === undefined) return config.global;
   const merged: AccessSettings = { ...config.global };
   for (const [key, value] of Object.entries(best.settings)) if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value;
+  if (best.settings.jwt === undefined && merged.jwt !== undefined) merged.jwtOnlyIfNamed = true;
   return merged;
 }
 
@@ -173,9 +212,10 @@ export function accessPolicyFor(config: AccessConfig, namespace: string): Access
  * Who may connect, by configuration:
  * - a username listed in the password file must give its password;
  * - with JWT configured, a password that is a token is verified: it must be
- *   valid in this namespace (`mqtt.namespaces`, when present), its `sub` must
- *   equal the username when both are given, and `sub` is who the ACL sees;
- *   its claims may limit topics;
+ *   valid in this namespace (`mqtt.namespaces`, when present; and present,
+ *   naming it, for a global token in a namespace with an entry), its `sub` must
+ *   equal the username when both are given, and `sub` is who the ACL sees
+ *   (no `sub`: nobody, whatever the username); its claims may limit topics;
  * - a client without credentials is let in only when anonymous access is on
  *   (MQTT_ALLOW_ANONYMOUS=true), or, when it is not set, if the broker has
  *   an `authenticate` hook of its own (`hookDecides`) to decide instead;
@@ -191,16 +231,14 @@ export async function authenticateByConfig(settings: AccessSettings, ctx: Authen
     const result = await settings.jwt(new TextDecoder().decode(password));
     if (!result.ok) return { allow: false, reason: 'bad-credentials' };
     // A token for other namespaces, or for another user, is no credential here.
-    if (result.namespaces !== undefined && !result.namespaces.some((pattern) => matchesNamespacePattern(pattern, ctx.namespace))) return { allow: false, reason: 'not-authorized' };
+    if (!isValidIn(result.namespaces, ctx.namespace, settings.jwtOnlyIfNamed === true)) return { allow: false, reason: 'not-authorized', message: 'the token is not valid in this namespace (mqtt.namespaces)' };
     if (result.subject !== undefined && username !== undefined && result.subject !== username) return { allow: false, reason: 'bad-credentials' };
     const grants: ClientGrants = {};
     if (result.publish !== undefined) grants.publish = result.publish;
     if (result.subscribe !== undefined) grants.subscribe = result.subscribe;
-    return {
-      allow: true,
-      ...(Object.keys(grants).length > 0 ? { grants } : {}),
-      ...(result.subject !== undefined ? { identity: result.subject } : {}),
-    };
+    // A token without `sub` vouches for no name: the client is nobody for the ACL, whatever username it gave
+    // (refusing it instead would shut out 3.1.1 clients, which cannot send a password without a username [MQTT-3.1.2-22]).
+    return { allow: true, ...(Object.keys(grants).length > 0 ? { grants } : {}), identity: result.subject ?? null };
   }
   if (username === undefined && password === undefined) return anonymousDecision(settings, hookDecides);
   if (settings.passwords !== undefined || settings.jwt !== undefined) {
@@ -212,6 +250,12 @@ export async function authenticateByConfig(settings: AccessSettings, ctx: Authen
     return { allow: false, reason: 'bad-credentials' };
   }
   return anonymousDecision(settings, hookDecides);
+}
+
+/** Whether a token's `mqtt.namespaces` lets it in here; `mustName`: a token that names none is not enough. */
+function isValidIn(namespaces: string[] | undefined, namespace: string, mustName: boolean): boolean {
+  if (namespaces === undefined) return !mustName;
+  return namespaces.some((pattern) => matchesNamespacePattern(pattern, namespace));
 }
 
 /** Said to a client refused for want of anything that could let it in, so that whoever runs the broker sees what to set. */
@@ -258,7 +302,8 @@ export function composeHooks<Env>(config: AccessConfig, user: UserHooks<Env>, se
 
 function mergeGrants(first: AllowDecision, second: AllowDecision): AllowDecision {
   const merged: AllowDecision = { ...second };
-  const identity = second.identity ?? first.identity;
+  // The user's hook may name the client (its code is the broker's own); else the configuration's name, or its none (null), holds.
+  const identity = second.identity !== undefined ? second.identity : first.identity;
   if (identity !== undefined) merged.identity = identity;
   if (first.grants === undefined) return merged;
   if (second.grants === undefined) return { ...merged, grants: first.grants };

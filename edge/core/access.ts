@@ -106,6 +106,15 @@ export function resolveAccess(policy: AccessPolicy | undefined, identity: Identi
   return identity.grants === undefined ? rules : new BothAccess(rules, new GrantedAccess(identity.grants));
 }
 
+/**
+ * Who an allowed client is: the name its authentication gave (`null`: none),
+ * else the CONNECT's `username`; with the limits of its credentials.
+ */
+export function identityFrom(decision: { identity?: string | null; grants?: ClientGrants }, username: string | undefined): Identity {
+  const name = decision.identity === undefined ? username : (decision.identity ?? undefined);
+  return { ...(name === undefined ? {} : { username: name }), ...(decision.grants === undefined ? {} : { grants: decision.grants }) };
+}
+
 /** Whether two identities are the same for access control. */
 export function sameIdentity(a: Identity | undefined, b: Identity | undefined): boolean {
   return (a?.username ?? null) === (b?.username ?? null) && JSON.stringify(a?.grants ?? null) === JSON.stringify(b?.grants ?? null);

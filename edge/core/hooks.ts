@@ -15,6 +15,11 @@ import type { MessageProperties } from './message.ts';
 export interface ClientInfo {
   namespace: string;
   clientId: string;
+  /**
+   * To `authenticate`: the CONNECT's username. After it: who authentication
+   * says the client is (its identity, e.g. a JWT's `sub`), which is what the
+   * ACL knows it by; absent when its credentials vouch for no name.
+   */
   username?: string;
   protocolLevel: ProtocolLevel;
   /** The client's address: from the runtime, or from the trusted sidecar. */
@@ -50,9 +55,12 @@ export interface AllowDecision {
   grants?: ClientGrants;
   /**
    * The name the namespace's ACL knows this client by, when it is not the
-   * CONNECT's username (a JWT's `sub`, for example).
+   * CONNECT's username (a JWT's `sub`, for example); `null`: none, whatever
+   * username the client gave (credentials that vouch for no name, such as a
+   * JWT without `sub`, must not let the client pick its ACL block). Hooks
+   * after CONNECT see it as `username`.
    */
-  identity?: string;
+  identity?: string | null;
   /** Final data for the client at the end of an enhanced authentication. */
   authenticationData?: Uint8Array;
 }

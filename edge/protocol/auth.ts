@@ -6,6 +6,7 @@ import { decodeAll } from '../../shared/codec/decoder.ts';
 import type { AuthPacket, ConnectPacket } from '../../shared/codec/types.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
+import { identityFrom } from '../core/access.ts';
 import type { ClientLink } from '../core/link.ts';
 import { handleConnect, refusalOf } from './connect.ts';
 import type { ProtocolContext } from './context.ts';
@@ -64,8 +65,10 @@ export async function handleAuth(ctx: ProtocolContext, link: ClientLink, packet:
     state.authenticationStep = 0;
     // Re-authentication may change who the client is and what its credentials allow.
     const previous = link.identity;
-    const username = decision.identity ?? state.username;
-    ctx.setIdentity(link, { ...(username === undefined ? {} : { username }), ...(decision.grants === undefined ? {} : { grants: decision.grants }) }, state.clientId as string);
+    const identity = identityFrom(decision, state.username);
+    if (identity.username === undefined) delete state.username;
+    else state.username = identity.username;
+    ctx.setIdentity(link, identity, state.clientId as string);
     ctx.reviewSession(link, previous);
     link.write({
       cmd: 'auth',

@@ -10,7 +10,7 @@ import type { ConnackPacket, ConnectPacket } from '../../shared/codec/types.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { validateTopicName } from '../../shared/topic.ts';
-import { isReservedTopicName, sameIdentity, type Identity } from '../core/access.ts';
+import { identityFrom, isReservedTopicName, sameIdentity, type Identity } from '../core/access.ts';
 import type { AuthenticateContext, ClientInfo, DenyDecision } from '../core/hooks.ts';
 import type { ClientLink } from '../core/link.ts';
 import { toBytes, type BrokerMessage } from '../core/message.ts';
@@ -215,10 +215,15 @@ async function authenticate(flow: ConnectFlow): Promise<boolean> {
       const { code, text } = refusalOf(decision.reason ?? 'not-authorized');
       return refuse(flow, code, decision.message ?? text);
     }
-    if (decision.identity !== undefined) flow.identity = { username: decision.identity };
-    if (decision.grants !== undefined) flow.identity.grants = decision.grants;
+    flow.identity = identityFrom(decision, packet.username);
     if (decision.authenticationData !== undefined) flow.finalAuthenticationData = decision.authenticationData;
   }
+  // From here on the client's username (hooks, logs, the admin API) is who authentication says it is,
+  // not a name it picked: a JWT without `sub` vouches for none.
+  if (flow.identity.username === undefined) delete link.state.username;
+  else link.state.username = flow.identity.username;
+  if (flow.identity.username === undefined) delete info.username;
+  else info.username = flow.identity.username;
   if (continuation !== undefined) ctx.store.deletePendingConnect(link.id);
   // Checked again after the (possibly slow) hook: concurrent CONNECTs must not overshoot the limit.
   if (isOverConnectionLimit(flow)) return refuse(flow, flow.isV5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, 'maximum connections reached');

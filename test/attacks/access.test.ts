@@ -3,7 +3,9 @@
  * against the real Worker on workerd, each while a well-behaved client of
  * the namespace under attack measures its latency: credentials that belong
  * to one namespace, a takeover of another user's session, wills as a way
- * around the ACL, a JWT for somebody else, a forged client address.
+ * around the ACL, a JWT for somebody else, a forged client address; and
+ * the holes found after: a token of the global key in a namespace with
+ * access of its own, a token without `sub` picking its ACL name.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,6 +20,8 @@ import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { expectUnharmed, startVictim, type Victim } from './victim.ts';
 
 const jwtSecret = 'an-access-test-secret-of-at-least-32-bytes';
+/** MQTT_JWT_SECRET: the key of tokens for namespaces without access of their own. */
+const globalJwtSecret = 'the-global-secret-of-the-access-attacks!';
 const tenantAcl = `
 user alice
 topic readwrite #
@@ -26,6 +30,8 @@ user owner
 topic readwrite #
 user victim
 topic readwrite victim/#
+user auditor
+topic read #
 pattern readwrite $fence/%c
 `;
 
@@ -47,10 +53,11 @@ beforeAll(async () => {
   edge = await startTestEdge({
     MQTT_NAMESPACES: 'tenant-a tenant-b tokens',
     MQTT_ALLOW_ANONYMOUS: 'false',
+    MQTT_JWT_SECRET: globalJwtSecret,
     MQTT_NAMESPACE_ACCESS: JSON.stringify({
       'tenant-a': { passwords: tenantA, acl: tenantAcl, adminToken: 'admin-of-a' },
       'tenant-b': { passwords: tenantB, acl: 'user bob\ntopic readwrite #\nuser victim\ntopic readwrite victim/#\n' },
-      tokens: { jwtSecret, acl: 'user device-17\ntopic readwrite devices/17/#\nuser ops\ntopic readwrite #\n' },
+      tokens: { jwtSecret, acl: 'user device-17\ntopic readwrite devices/17/#\nuser ops\ntopic readwrite #\nuser victim\ntopic readwrite victim/#\n' },
     }),
   });
   hooks = await startTestEdge({ MQTT_NAMESPACES: 'default' }, { scriptPath: process.env['HOOKS_BUNDLE'] as string });
@@ -204,5 +211,45 @@ describe('addresses', () => {
     const call = hooks.logs.map((line) => (line.startsWith('HOOK ') ? (JSON.parse(line.slice(5)) as { hook: string; clientId: string; remoteAddress?: string }) : undefined)).find((c) => c?.hook === 'authenticate' && c.clientId === 'forger');
     expect(call).toBeDefined();
     expect(call?.remoteAddress).not.toBe('198.51.100.7');
+  });
+});
+
+/** A token signed with `secret` that expires in five minutes. */
+function sign(secret: string, claims: { sub?: string; namespaces?: string[] } = {}): Promise<string> {
+  const jwt = new SignJWT(claims.namespaces === undefined ? {} : { mqtt: { namespaces: claims.namespaces } }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m');
+  if (claims.sub !== undefined) jwt.setSubject(claims.sub);
+  return jwt.sign(new TextEncoder().encode(secret));
+}
+
+/** The SUBACK codes of one SUBSCRIBE. */
+function subackCodes(client: MqttClient, filters: string[]): Promise<number[]> {
+  return new Promise((resolve) => {
+    client.on('packetreceive', (packet) => packet.cmd === 'suback' && resolve((packet as { granted: number[] }).granted));
+    client.subscribe(filters, { qos: 1 }, () => undefined);
+  });
+}
+
+describe('tokens', () => {
+  it("refuses a token of the global key that names no namespace in a namespace with access of its own, and takes one that names it", async () => {
+    const victim = await victimOf('tenant-a');
+    // auditor has no password in tenant-a, only an ACL block (read #): the token would make the client auditor.
+    const everywhere = await sign(globalJwtSecret, { sub: 'auditor' });
+    expect((await connackCode(url('tenant-a'), { username: 'auditor', password: everywhere, protocolVersion: 5, clientId: 'global-token-5' })).code).toBe(0x87);
+    expect((await connackCode(url('tenant-a'), { username: 'auditor', password: everywhere, protocolVersion: 4, clientId: 'global-token-4' })).code).toBe(5);
+    const named = await sign(globalJwtSecret, { sub: 'auditor', namespaces: ['tenant-a'] });
+    expect((await connackCode(url('tenant-a'), { username: 'auditor', password: named, protocolVersion: 5, clientId: 'named-token' })).code).toBe(0);
+    await expectVictimUnharmed(victim, 'a token of the global key in a namespace with access of its own');
+  });
+
+  it("gives a token without sub no ACL name: the username it picks (ops, readwrite #) gets nothing of ops's", async () => {
+    const victim = await startVictim(url('tokens'), { clientId: 'victim-tokens', username: 'victim', password: await sign(jwtSecret, { sub: 'victim' }) });
+    const nameless = await sign(jwtSecret);
+    for (const protocolVersion of [5, 4] as const) {
+      const attacker = await connackCode(url('tokens'), { username: 'ops', password: nameless, protocolVersion, clientId: `nameless-${protocolVersion}` });
+      expect(attacker.code).toBe(0);
+      const refused = protocolVersion === 5 ? 0x87 : 0x80;
+      expect(await subackCodes(attacker.client, ['#', 'victim/#', 'devices/17/#'])).toEqual([refused, refused, refused]);
+    }
+    await expectVictimUnharmed(victim, 'a token without sub choosing a username');
   });
 });
