@@ -21,7 +21,7 @@ import type { CloseCause } from './close-cause.ts';
 import { Connections } from './connections.ts';
 import { Deadlines, type DeadlineSource } from './deadlines.ts';
 import { Directory } from './directory.ts';
-import { resolveAccess, sameIdentity, type AccessPolicy, type ClientAccess, type Identity } from './access.ts';
+import { isReservedTopicName, resolveAccess, sameIdentity, type AccessPolicy, type ClientAccess, type Identity } from './access.ts';
 import { bindHookEnvironment, normalizePublishDecision, runHook, type AnyUserHooks, type BrokerHooks, type ClientInfo, type HookEnvironment, type HookName, type HookOutcome } from './hooks.ts';
 import type { BrokerLimits, ConnectTerms } from './limits.ts';
 import { NamespaceQuotas, type QuotaChanges, type QuotaOutcome, type QuotaView } from './quotas.ts';
@@ -38,7 +38,7 @@ import { RetainedMessages, SqlRetainedStore } from './retained.ts';
 import { matchFilterOf, Router, type Delivery } from './router.ts';
 import { GatedSql } from './gated-sql.ts';
 import { SessionStore, type SessionListing, type SqlExecutor } from './session-store.ts';
-import { Sessions } from './sessions.ts';
+import { Sessions, type WillOwner } from './sessions.ts';
 import { StallWatchdog } from './stall-watchdog.ts';
 import { SystemTopicsSchedule, type SystemTopicsPublisher } from './system-topics.ts';
 import type { SubscriptionEntry } from './topic-tree.ts';
@@ -191,7 +191,7 @@ export class Namespace implements ProtocolContext {
       now,
       requestAlarm,
       isConnected,
-      publish: (message) => this.publishWill(message),
+      publish: (message, owner) => this.publishWill(message, owner),
       deleted: (clientId) => this.accessByClient.delete(clientId),
     });
     this.systemTopics = new SystemTopicsSchedule(deps.systemTopics, this, () => this.router.hasOnlineSystemSubscriber(isConnected), now, requestAlarm);
@@ -436,7 +436,7 @@ export class Namespace implements ProtocolContext {
   async shutdown(): Promise<{ disconnected: number; wills: number }> {
     const connected = [...this.connections.all()].filter((link) => link.state.phase === 'connected' && link.state.clientId !== undefined);
     const wills = this.sessions.takeWills(connected.map((link) => link.state.clientId as string));
-    await Promise.all(wills.map((will) => this.publishWill(will)));
+    await Promise.all(wills.map(({ will, owner }) => this.publishWill(will, owner)));
     this.connections.flushAll();
     let disconnected = 0;
     for (const link of [...this.connections.all()]) {
@@ -585,11 +585,16 @@ export class Namespace implements ProtocolContext {
     return this.deps.takeover ?? 'any';
   }
 
-  /** Who the client of `link` is, from now on (after authentication). */
+  /**
+   * Who the client of `link` is, from now on (after authentication). A
+   * connected client's re-authentication is written to its session too:
+   * its will goes out as who it is then, and a wake reads it back.
+   */
   setIdentity(link: ClientLink, identity: Identity, clientId: string): void {
     link.identity = identity;
     link.access = resolveAccess(this.deps.access, identity, clientId);
     this.accessByClient.set(clientId, link.access);
+    if (link.state.phase === 'connected') this.store.setIdentity(clientId, identity);
   }
 
   /** What the client of `link` may do (after a wake: from its session's identity). */
@@ -608,10 +613,6 @@ export class Namespace implements ProtocolContext {
       this.accessByClient.set(clientId, access);
     }
     return access;
-  }
-
-  identityOf(clientId: string): Identity | undefined {
-    return this.store.getSession(clientId)?.identity;
   }
 
   /**
@@ -719,24 +720,38 @@ export class Namespace implements ProtocolContext {
   }
 
   /**
-   * A will goes out: a publish of the client that left, so the onPublish
-   * hook decides on it as on any other (its topic was checked at CONNECT).
+   * A will goes out: a publish of the client that left, so it is checked as
+   * one, now. Its topic passed the rules at CONNECT, but they may have
+   * changed since (runtime ACL entries), and a delayed will goes out long
+   * after: so the owner's access is resolved afresh from the identity its
+   * session keeps (not from what is cached for the client id, which a new
+   * connection of another identity may hold by now), the grants of its
+   * credentials included; then the onPublish hook decides, seeing what it
+   * sees of that client's publishes.
    */
-  private publishWill(will: BrokerMessage): Promise<void> {
+  private publishWill(will: BrokerMessage, owner: WillOwner): Promise<void> {
+    const { clientId } = owner;
+    const identity = owner.identity ?? {};
+    if (isReservedTopicName(will.topic) || !resolveAccess(this.deps.access, identity, clientId).mayWrite(will.topic)) {
+      this.metrics.add('publishDropped');
+      this.deps.log.log('info', 'will_refused', { client: clientId, topic: will.topic, by: 'access' });
+      return Promise.resolve();
+    }
     const onPublish = this.hooks.onPublish;
     if (onPublish === undefined) return this.publishAsBroker(will, 'will_failed');
-    const clientId = will.senderClientId ?? '';
-    const username = this.identityOf(clientId)?.username;
+    const username = identity.username;
+    const expiresIn = will.expiresAt === undefined ? undefined : Math.max(0, Math.ceil((will.expiresAt - this.now()) / 1000));
     const context = {
       namespace: this.namespace,
       clientId,
-      protocolLevel: this.store.getSession(clientId)?.protocolLevel ?? 4,
+      protocolLevel: owner.protocolLevel,
       ...(username === undefined ? {} : { username }),
       topic: will.topic,
       payload: will.payload,
       qos: will.qos,
       retain: will.retain,
-      ...(will.properties === undefined ? {} : { properties: will.properties }),
+      // As for a publish: 5.0 clients' properties, with the expiry that is left.
+      ...(owner.protocolLevel === 5 ? { properties: { ...will.properties, ...(expiresIn === undefined ? {} : { messageExpiryInterval: expiresIn }) } } : {}),
     };
     return this.runHook('onPublish', clientId, () => onPublish(context)).then(async (outcome) => {
       if (!outcome.ok || !normalizePublishDecision(outcome.value).allow) {

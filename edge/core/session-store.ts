@@ -315,6 +315,11 @@ export class SessionStore {
     this.sql.exec('UPDATE sessions SET expiry_interval = ? WHERE client_id = ?', expiryInterval, clientId);
   }
 
+  /** Who the session belongs to now (a re-authentication changed it). */
+  setIdentity(clientId: string, identity: Identity): void {
+    this.sql.exec('UPDATE sessions SET identity = ? WHERE client_id = ?', JSON.stringify(identity), clientId);
+  }
+
   clearWill(clientId: string): void {
     this.sql.exec('UPDATE sessions SET will = NULL, will_at = NULL WHERE client_id = ?', clientId);
   }

@@ -4,13 +4,31 @@
  * session expiry, deleting a session with everything it owns, and handing
  * a leaving share group member's messages to another member.
  */
+import type { Identity } from './access.ts';
 import type { CloseCause } from './close-cause.ts';
 import type { DeadlineSource } from './deadlines.ts';
 import type { Logger } from './log.ts';
 import type { BrokerMessage } from './message.ts';
 import type { Outbound } from './outbound.ts';
 import { deliveryOf, type Router } from './router.ts';
-import { SessionNeverExpires, type SessionStore } from './session-store.ts';
+import { SessionNeverExpires, type SessionRecord, type SessionStore } from './session-store.ts';
+
+/**
+ * Whose a will is: the client that left it, as its session knew it (the
+ * identity of the connection that set the will). It is checked against
+ * the access rules as it goes out, as that client's publish would be.
+ */
+export interface WillOwner {
+  clientId: string;
+  identity?: Identity;
+  protocolLevel: 3 | 4 | 5;
+}
+
+/** A will and whose it is. */
+export interface OwnedWill {
+  will: BrokerMessage;
+  owner: WillOwner;
+}
 
 export interface SessionsDeps {
   store: SessionStore;
@@ -20,8 +38,8 @@ export interface SessionsDeps {
   now(): number;
   requestAlarm(at: number): void;
   isConnected(clientId: string): boolean;
-  /** Publishes a will; settles once it is routed. */
-  publish(message: BrokerMessage): Promise<void>;
+  /** Publishes a will, if its owner may publish it now; settles once it is routed (or refused). */
+  publish(message: BrokerMessage, owner: WillOwner): Promise<void>;
   /** A session is gone: forget what is kept of it in memory elsewhere. */
   deleted(clientId: string): void;
 }
@@ -43,10 +61,10 @@ export class Sessions implements DeadlineSource {
       // [MQTT-3.1.3-9] the will waits for its delay, but never beyond the session.
       const delay = Math.min(session.will.delaySeconds, session.expiryInterval);
       if (delay > 0) willAt = now + delay * 1000;
-      else this.publishWill(session.will);
+      else this.publishWill(session);
     }
     if (session.expiryInterval === 0) {
-      if (willAt !== undefined && session.will !== undefined) this.publishWill(session.will);
+      if (willAt !== undefined && session.will !== undefined) this.publishWill(session);
       this.delete(clientId);
     } else {
       if (willAt === undefined && session.will !== undefined) store.clearWill(clientId);
@@ -60,7 +78,7 @@ export class Sessions implements DeadlineSource {
   discard(clientId: string): void {
     const existing = this.deps.store.getSession(clientId);
     if (existing === undefined) return;
-    if (existing.will !== undefined && existing.willAt !== undefined) this.publishWill(existing.will);
+    if (existing.will !== undefined && existing.willAt !== undefined) this.publishWill(existing);
     this.delete(clientId);
   }
 
@@ -73,7 +91,7 @@ export class Sessions implements DeadlineSource {
     const session = this.deps.store.getSession(clientId);
     if (session === undefined || session.connectionId !== undefined || session.disconnectedAt === undefined) return;
     if (session.expiryInterval === SessionNeverExpires || session.disconnectedAt + session.expiryInterval * 1000 > this.deps.now()) return;
-    if (session.will !== undefined && session.willAt !== undefined) this.publishWill(session.will);
+    if (session.will !== undefined && session.willAt !== undefined) this.publishWill(session);
     this.delete(clientId);
     this.deps.log.log('info', 'session_expired', { client: clientId });
   }
@@ -108,8 +126,10 @@ export class Sessions implements DeadlineSource {
     }
   }
 
-  publishWill(will: BrokerMessage): void {
-    void this.deps.publish({ ...will });
+  /** Sends the session's will, as the session's owner; read before the session goes, so the owner is still known. */
+  private publishWill(session: SessionRecord): void {
+    if (session.will === undefined) return;
+    void this.deps.publish({ ...session.will }, ownerOf(session));
   }
 
   /**
@@ -117,14 +137,14 @@ export class Sessions implements DeadlineSource {
    * `clientIds` and those of offline sessions still waiting for their delay.
    * Each is taken off its session, so nothing publishes it a second time.
    */
-  takeWills(clientIds: readonly string[]): BrokerMessage[] {
+  takeWills(clientIds: readonly string[]): OwnedWill[] {
     const { store } = this.deps;
-    const wills: BrokerMessage[] = [];
+    const wills: OwnedWill[] = [];
     for (const clientId of [...clientIds, ...store.dueWills(Number.MAX_SAFE_INTEGER)]) {
-      const will = store.getSession(clientId)?.will;
-      if (will === undefined) continue;
+      const session = store.getSession(clientId);
+      if (session?.will === undefined) continue;
       store.clearWill(clientId);
-      wills.push({ ...will });
+      wills.push({ will: { ...session.will }, owner: ownerOf(session) });
     }
     return wills;
   }
@@ -139,13 +159,17 @@ export class Sessions implements DeadlineSource {
     for (const clientId of store.dueWills(now)) {
       const session = store.getSession(clientId);
       store.clearWill(clientId);
-      if (session?.will !== undefined) this.publishWill(session.will);
+      if (session !== undefined) this.publishWill(session);
     }
     for (const clientId of store.expiredSessions(now)) {
       const session = store.getSession(clientId);
-      if (session?.will !== undefined && session.willAt !== undefined) this.publishWill(session.will);
+      if (session?.will !== undefined && session.willAt !== undefined) this.publishWill(session);
       this.delete(clientId);
       log.log('info', 'session_expired', { client: clientId });
     }
   }
+}
+
+function ownerOf(session: SessionRecord): WillOwner {
+  return { clientId: session.clientId, protocolLevel: session.protocolLevel, ...(session.identity === undefined ? {} : { identity: session.identity }) };
 }

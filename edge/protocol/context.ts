@@ -116,8 +116,6 @@ export interface ProtocolContext {
   setIdentity(link: ClientLink, identity: Identity, clientId: string): void;
   /** What the client of `link` may read and write. */
   accessOf(link: ClientLink): ClientAccess;
-  /** The identity a session was last used by. */
-  identityOf(clientId: string): Identity | undefined;
   /** A session resumed by another identity keeps only what that identity may read. */
   reviewSession(link: ClientLink, previous: Identity | undefined): void;
   /** Whether a client id may be taken over by another identity. */

@@ -5,7 +5,8 @@
  * to one namespace, a takeover of another user's session, wills as a way
  * around the ACL, a JWT for somebody else, a forged client address; and
  * the holes found after: a token of the global key in a namespace with
- * access of its own, a token without `sub` picking its ACL name.
+ * access of its own, a token without `sub` picking its ACL name, a will
+ * sent after the entry that allowed it was revoked.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,6 +17,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePacket } from '../../shared/codec/encoder.ts';
+import { adminClient } from '../helpers/admin-api.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { expectUnharmed, startVictim, type Victim } from './victim.ts';
 
@@ -251,5 +253,30 @@ describe('tokens', () => {
       expect(await subackCodes(attacker.client, ['#', 'victim/#', 'devices/17/#'])).toEqual([refused, refused, refused]);
     }
     await expectVictimUnharmed(victim, 'a token without sub choosing a username');
+  });
+});
+
+describe('wills after a revocation', () => {
+  it('does not send a will whose ACL entry was revoked at run time, retained or live', async () => {
+    const victim = await victimOf('tenant-a');
+    const admin = adminClient(edge.url, 'admin-of-a');
+    expect((await admin('PUT', '/admin/tenant-a/users/mallory', { password: 'mallory-pw' })).status).toBe(201);
+    const entry = await admin('POST', '/admin/tenant-a/acl', { username: 'mallory', access: 'readwrite', topic: 'alerts/#' });
+    expect(entry.status).toBe(201);
+    const watcher = await connackCode(url('tenant-a'), { username: 'owner', password: 'owner-pw', protocolVersion: 5, clientId: 'alerts-watcher' });
+    const got: string[] = [];
+    watcher.client.on('message', (topic) => got.push(topic));
+    await watcher.client.subscribeAsync('alerts/#', { qos: 1 });
+    const mallory = await connackCode(url('tenant-a'), { username: 'mallory', password: 'mallory-pw', protocolVersion: 5, clientId: 'mallory', will: { topic: 'alerts/fire', payload: Buffer.from('evacuate'), qos: 1, retain: true } });
+    expect(mallory.code).toBe(0);
+    expect((await admin('DELETE', `/admin/tenant-a/acl/${String(entry.body['id'])}`)).status).toBe(200);
+    mallory.client.stream.destroy();
+    // The broker notices the drop and refuses the will: wait for that, then fence what the watcher got.
+    const deadline = Date.now() + 10_000;
+    while (!edge.logs.some((line) => line.includes('"will_refused"') && line.includes('alerts/fire')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await fence(watcher.client, 'alerts-watcher');
+    expect(got.filter((topic) => topic.startsWith('alerts/'))).toEqual([]);
+    expect((await admin('GET', '/admin/tenant-a/retained')).body['retained']).not.toContainEqual(expect.objectContaining({ topic: 'alerts/fire' }));
+    await expectVictimUnharmed(victim, 'a will whose grant was revoked');
   });
 });

@@ -14,7 +14,8 @@ import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
 import type { CloseCause, CloseKind } from '../../edge/core/close-cause.ts';
-import type { BrokerHooks } from '../../edge/core/hooks.ts';
+import type { AccessPolicy } from '../../edge/core/access.ts';
+import type { AnyUserHooks } from '../../edge/core/hooks.ts';
 import { defaultLimits, type BrokerLimits } from '../../edge/core/limits.ts';
 import type { ConnectionState, Transport } from '../../edge/core/link.ts';
 import type { LogFields, LogLevel, Logger } from '../../edge/core/log.ts';
@@ -24,7 +25,9 @@ import { openTestDatabase, type TestDatabase } from './sql.ts';
 
 export interface HarnessOptions {
   limits?: Partial<BrokerLimits>;
-  hooks?: BrokerHooks;
+  hooks?: AnyUserHooks;
+  /** The namespace's access rules (an ACL); none: everything allowed. */
+  access?: AccessPolicy;
   namespace?: string;
   /** The clock's start (ms since the epoch). */
   startAt?: number;
@@ -81,6 +84,7 @@ export class CoreHarness {
       requestAlarm: (at) => this.requestAlarm(at),
       setTimer: (ms, callback) => this.setTimer(ms, callback),
       newId: () => `id-${++this.idCounter}`,
+      ...(this.options.access === undefined ? {} : { access: this.options.access }),
       ...(this.options.rules === undefined ? {} : { rules: this.options.rules }),
       ...(this.options.ruleServices === undefined ? {} : { ruleServices: this.options.ruleServices }),
     });
