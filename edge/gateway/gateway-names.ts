@@ -57,6 +57,20 @@ export function gatewayNamespace(name: string): string | undefined {
 }
 
 /**
+ * Whether `object` names one of the namespace's objects that exist: its
+ * core (the namespace's name), or a gateway its core lists (`listed`: the
+ * core's `objects`, asked only for a name of one of its gateways). A
+ * Durable Object is created by being addressed, so an admin action on any
+ * other name must not address it: a made-up `<ns>/gw/<anything>` would be
+ * a new object per name.
+ */
+export async function isObjectOf(namespace: string, object: string, listed: () => Promise<ReadonlyArray<{ role: string; name: string }>>): Promise<boolean> {
+  if (object === namespace) return true;
+  if (gatewayNamespace(object) !== namespace) return false;
+  return (await listed()).some((known) => known.role === 'gateway' && known.name === object);
+}
+
+/**
  * Which gateway a new WebSocket gets. The Worker does not know the client id
  * yet (CONNECT follows the upgrade), and no client id needs a fixed gateway
  * (the core owns the directory), so any spread will do: random spreads

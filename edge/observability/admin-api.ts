@@ -18,7 +18,7 @@
  * | `/admin/<ns>/users…`, `/admin/<ns>/acl…` | users and ACL entries at runtime: admin-users.ts |
  * | `GET`, `PATCH /admin/<ns>/quotas` | the namespace's limits, read and set at run time: admin-quotas.ts |
  * | `POST /admin/<ns>/drain` | `{ namespace, disconnected, wills }`: disconnects every client as a clean broker stop does (every will published first, 5.0 clients DISCONNECT 0x8B, sessions kept); `npm start` does it on exit |
- * | `POST /admin/<ns>/objects/<name>/restart` | `{ namespace, object, restarted: true }`: resets one of the namespace's objects (its core, or a gateway listed in `stats.objects`); its memory is lost and its clients are disconnected, as when Cloudflare restarts it. For operations and fault tests. |
+ * | `POST /admin/<ns>/objects/<name>/restart` | `{ namespace, object, restarted: true }`: resets one of the namespace's objects (its core, or a gateway listed in `stats.objects`); its memory is lost and its clients are disconnected, as when Cloudflare restarts it. Any other name is 404, and no object is addressed by it. For operations and fault tests. |
  *
  * Errors are `{ "error": "..." }` with 400 (bad input), 401 (token), 403
  * (setting quotas with a namespace's own token), 404,
@@ -31,7 +31,7 @@ import { validateTopicName } from '../../shared/topic.ts';
 import type { EdgeEnv } from '../env.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { drainLimited, jsonError, jsonResponse, MaxAdminBodyBytes, namespaceStub, parseCount, parseLimit, parseOffset } from './http.ts';
-import { gatewayNamespace } from '../gateway/gateway-names.ts';
+import { isObjectOf } from '../gateway/gateway-names.ts';
 import { EventLogCapacity, isRecordedEvent, RecordedEvents } from '../core/connection-events.ts';
 import type { EventQuery } from '../core/readouts.ts';
 import { handleUsersAction, parseUsersAction, usersAllowedMethods, type UsersAction } from './admin-users.ts';
@@ -150,8 +150,8 @@ export async function handleAdminRequest(request: Request, env: EdgeEnv, namespa
       case 'clients':
         return await listClients(stub, namespace, url);
       case 'restart': {
-        // Only the namespace's own objects: its core (its name) or one of its gateways.
-        if (action.object !== namespace && gatewayNamespace(action.object) !== namespace) {
+        // Asks the core for its objects only about a name of one of its gateways; nothing else is addressed.
+        if (!(await isObjectOf(namespace, action.object, async () => (await stub.stats()).objects ?? []))) {
           return jsonError(404, `"${action.object}" is not an object of namespace "${namespace}": see "objects" in /admin/${namespace}/stats`);
         }
         log.log('warn', 'admin_restart', { namespace, object: action.object });

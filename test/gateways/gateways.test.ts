@@ -81,6 +81,19 @@ describe('spread over gateways', () => {
     expect((await admin('POST', `/admin/${namespace}/objects/other/restart`)).status).toBe(404);
     expect((await admin('GET', `/admin/${namespace}/objects/${namespace}/restart`)).status).toBe(405);
   });
+
+  it('restarts only gateways that exist: a made-up gateway name is 404, and no object is made for it', async () => {
+    const namespace = unique('made-up');
+    const client = await connectClient(mqttUrl(namespace), { clientId: unique('c') });
+    const gateways = (await objectsOf(namespace)).filter((object) => object.role === 'gateway').map((object) => object.name);
+    expect(gateways.length).toBeGreaterThan(0);
+    const madeUp = [`${namespace}/gw/any/64`, `${namespace}/gw/anything`, `${namespace}/gw/weur/0`];
+    for (const name of madeUp) expect((await admin('POST', `/admin/${namespace}/objects/${encodeURIComponent(name)}/restart`)).status, name).toBe(404);
+    // Neither the admin API nor an object of that name did anything with it.
+    expect(edge.logs.filter((line) => madeUp.some((name) => line.includes(JSON.stringify(name))))).toEqual([]);
+    expect((await objectsOf(namespace)).map((object) => object.name).sort()).toEqual([namespace, ...gateways].sort());
+    await client.end();
+  });
 });
 
 /** A client that reconnects by itself and resumes its session, as a device would. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadEdgeConfig } from '../../../edge/config.ts';
-import { gatewayName, gatewayNamespace, locationHintFor, pickGatewayIndex } from '../../../edge/gateway/gateway-names.ts';
+import { gatewayName, gatewayNamespace, isObjectOf, locationHintFor, pickGatewayIndex } from '../../../edge/gateway/gateway-names.ts';
 import { ObjectRates } from '../../../edge/gateway/object-stats.ts';
 
 describe('gateway names and placement', () => {
@@ -11,6 +11,20 @@ describe('gateway names and placement', () => {
     // A namespace name cannot hold "/", so no namespace is taken for a gateway.
     expect(gatewayNamespace('tenant-1')).toBeUndefined();
     expect(gatewayNamespace('/gw/x/1')).toBeUndefined();
+  });
+
+  it("knows the namespace's objects that exist (its core, the gateways its core lists) and asks the core only about its gateways' names", async () => {
+    const asked: string[] = [];
+    const listed = (object: string) => async () => {
+      asked.push(object);
+      return [{ role: 'core', name: 'ns' }, { role: 'gateway', name: 'ns/gw/any/0' }];
+    };
+    const known = async (object: string): Promise<boolean> => isObjectOf('ns', object, listed(object));
+    expect(await known('ns')).toBe(true);
+    expect(await known('ns/gw/any/0')).toBe(true);
+    // Made-up gateways of the namespace (a restart would create each), and anything of another namespace.
+    for (const object of ['ns/gw/any/1', 'ns/gw/anything', 'ns/gw/weur/0', 'other/gw/any/0', 'other', 'ns2']) expect(await known(object), object).toBe(false);
+    expect(asked).toEqual(['ns/gw/any/0', 'ns/gw/any/1', 'ns/gw/anything', 'ns/gw/weur/0']);
   });
 
   it('maps the request region to a location hint, and none without one', () => {
