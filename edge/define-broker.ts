@@ -25,7 +25,8 @@ import type { EdgeEnv } from './env.ts';
 import type { UserHooks } from './core/hooks.ts';
 import type { BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';
-import type { ApiMessage } from './http-api.ts';
+import { checkApiMessage, type ApiMessage } from './http-api.ts';
+import { NamespaceNamePattern } from './namespaces.ts';
 import { createBrokerNamespaceClass } from './namespace-object.ts';
 import type { NamespaceStats } from './observability/stats.ts';
 import { loadRulesConfig } from './rules/config.ts';
@@ -110,21 +111,38 @@ export function defineBroker<Env extends EdgeEnv = EdgeEnv>(options: BrokerOptio
   const BrokerNamespace = createBrokerNamespaceClass(resolve);
 
   class BrokerApi extends WorkerEntrypoint<EdgeEnv> {
-    /** Publishes into `namespace` as the HTTP API does. */
+    /**
+     * Publishes into `namespace` as the HTTP API does, held to the same
+     * checks: a declared namespace, and a message within the limits of a
+     * client's PUBLISH. Throws a TypeError saying what is wrong otherwise.
+     */
     async publish(namespace: string, message: ApiMessage): Promise<void> {
-      const stub = this.env.BROKER.get(this.env.BROKER.idFromName(namespace)) as unknown as BrokerNamespaceRpc;
-      await stub.publish(message);
+      const resolved = resolve(this.env);
+      const checked = checkApiMessage(message, resolved.limits);
+      if (!checked.ok) throw new TypeError(`BrokerApi.publish: ${checked.error}`);
+      await declaredStub(this.env, resolved, namespace, 'publish').publish(checked.message);
     }
 
     /** The namespace's statistics, as `GET /admin/<namespace>/stats` returns them. */
     async stats(namespace: string): Promise<NamespaceStats> {
-      const stub = this.env.BROKER.get(this.env.BROKER.idFromName(namespace)) as unknown as BrokerNamespaceRpc;
-      return stub.stats();
+      return declaredStub(this.env, resolve(this.env), namespace, 'stats').stats();
     }
   }
 
   const worker = createWorkerHandler(resolve) as { fetch: ExportedHandlerFetchHandler<EdgeEnv> };
   return { worker: worker as unknown as DefinedBroker<Env>['worker'], BrokerNamespace, BrokerApi };
+}
+
+/**
+ * The namespace's object, for a declared namespace only: as for every
+ * request the Worker routes, an undeclared name is refused before any
+ * object is addressed (addressing one by a new name creates it).
+ */
+function declaredStub(env: EdgeEnv, resolved: ResolvedBroker, namespace: string, method: string): BrokerNamespaceRpc {
+  if (typeof namespace !== 'string' || !NamespaceNamePattern.test(namespace) || !resolved.namespaces.has(namespace)) {
+    throw new TypeError(`BrokerApi.${method}: unknown namespace "${String(namespace).slice(0, 64)}": declare it in MQTT_NAMESPACES`);
+  }
+  return env.BROKER.get(env.BROKER.idFromName(namespace)) as unknown as BrokerNamespaceRpc;
 }
 
 /**

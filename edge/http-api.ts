@@ -2,11 +2,14 @@
  * The HTTP publish API: `POST /publish` (namespace `default`) or
  * `POST /publish/<namespace>` with `Authorization: Bearer <MQTT_API_TOKEN>`
  * and a JSON body `{ "topic", "payload" | "payload_base64", "qos", "retain" }`.
+ * Its messages, and the service binding's, are held to the limits of a
+ * client's PUBLISH (checkApiMessage).
  */
 import { readLimited } from './request-body.ts';
 import { validateTopicName } from '../shared/topic.ts';
 import { constantTimeEqual } from './auth/constant-time.ts';
 import { decodeBase64 } from '../shared/base64.ts';
+import { topicOverLimits, type BrokerLimits } from './core/limits.ts';
 
 export interface ApiMessage {
   topic: string;
@@ -30,7 +33,10 @@ export function isAuthorized(request: Request, token: string | undefined): boole
   return constantTimeEqual(encoder.encode(match[1].trim()), encoder.encode(token));
 }
 
-export async function parsePublishRequest(request: Request, maxPayloadBytes: number): Promise<ParsedPublish> {
+/** The limits a message from outside MQTT is held to: those a client's PUBLISH is held to. */
+export type ApiLimits = Pick<BrokerLimits, 'maxPacketSize' | 'maxTopicLength' | 'maxTopicLevels'>;
+
+export async function parsePublishRequest(request: Request, limits: ApiLimits): Promise<ParsedPublish> {
   const body = await readLimited(request, MaxApiBodyBytes);
   if (body === undefined) return { ok: false, status: 413, error: `body larger than ${MaxApiBodyBytes} bytes` };
   let json: unknown;
@@ -41,18 +47,32 @@ export async function parsePublishRequest(request: Request, maxPayloadBytes: num
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, status: 400, error: 'body must be a JSON object' };
   const fields = json as Record<string, unknown>;
-  const { topic, payload, payload_base64: payloadBase64, qos = 0, retain = false } = fields;
-  if (typeof topic !== 'string' || !validateTopicName(topic)) return { ok: false, status: 400, error: '"topic" must be a topic name without wildcards' };
-  if (topic.startsWith('$')) return { ok: false, status: 400, error: 'topics starting with "$" are reserved for the broker' };
-  if (qos !== 0 && qos !== 1 && qos !== 2) return { ok: false, status: 400, error: '"qos" must be 0, 1 or 2' };
-  if (typeof retain !== 'boolean') return { ok: false, status: 400, error: '"retain" must be true or false' };
-  let bytes: Uint8Array | undefined;
+  const { payload, payload_base64: payloadBase64 } = fields;
   if (payload !== undefined && payloadBase64 !== undefined) return { ok: false, status: 400, error: 'give "payload" or "payload_base64", not both' };
+  let bytes: Uint8Array | undefined;
   if (typeof payload === 'string') bytes = new TextEncoder().encode(payload);
   else if (typeof payloadBase64 === 'string') bytes = decodeBase64(payloadBase64);
   else if (payload === undefined && payloadBase64 === undefined) bytes = new Uint8Array(0);
   if (bytes === undefined) return { ok: false, status: 400, error: '"payload" must be a string, "payload_base64" valid base64' };
-  if (bytes.byteLength > maxPayloadBytes) return { ok: false, status: 413, error: `payload larger than ${maxPayloadBytes} bytes` };
-  return { ok: true, message: { topic, payload: bytes, qos, retain } };
+  return checkApiMessage({ topic: fields['topic'], payload: bytes, qos: fields['qos'], retain: fields['retain'] }, limits);
 }
 
+/**
+ * Checks a message from outside MQTT (the HTTP API's body, a service
+ * binding's call) by the rules a client's PUBLISH is held to: a topic name
+ * without wildcards, within MQTT_MAX_TOPIC_LENGTH and MQTT_MAX_TOPIC_LEVELS,
+ * not under `$` (the broker's own); QoS 0-2 (default 0); retain a boolean
+ * (default false); the payload bytes within MQTT_MAX_PACKET_SIZE.
+ */
+export function checkApiMessage(fields: { topic?: unknown; payload?: unknown; qos?: unknown; retain?: unknown }, limits: ApiLimits): ParsedPublish {
+  const { topic, payload = new Uint8Array(0), qos = 0, retain = false } = fields;
+  if (typeof topic !== 'string' || !validateTopicName(topic)) return { ok: false, status: 400, error: '"topic" must be a topic name without wildcards' };
+  const over = topicOverLimits(topic, limits);
+  if (over !== undefined) return { ok: false, status: 400, error: over };
+  if (topic.startsWith('$')) return { ok: false, status: 400, error: 'topics starting with "$" are reserved for the broker' };
+  if (qos !== 0 && qos !== 1 && qos !== 2) return { ok: false, status: 400, error: '"qos" must be 0, 1 or 2' };
+  if (typeof retain !== 'boolean') return { ok: false, status: 400, error: '"retain" must be true or false' };
+  if (!(payload instanceof Uint8Array)) return { ok: false, status: 400, error: '"payload" must be bytes (a Uint8Array)' };
+  if (payload.byteLength > limits.maxPacketSize) return { ok: false, status: 413, error: `payload larger than ${limits.maxPacketSize} bytes` };
+  return { ok: true, message: { topic, payload, qos, retain } };
+}

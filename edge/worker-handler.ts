@@ -110,7 +110,7 @@ async function handlePublish(request: Request, env: EdgeEnv, resolved: ResolvedB
   }
   if (namespace === null) return text(400, InvalidNamespace);
   if (!resolved.namespaces.has(namespace)) return unknownNamespace(namespace, 'text');
-  const parsed = await parsePublishRequest(request, resolved.limits.maxPacketSize);
+  const parsed = await parsePublishRequest(request, resolved.limits);
   if (!parsed.ok) return json(parsed.status, { error: parsed.error });
   const stub = env.BROKER.get(env.BROKER.idFromName(namespace)) as unknown as BrokerNamespaceRpc;
   await stub.publish(parsed.message);

@@ -106,3 +106,16 @@ export function connectTerms(limits: BrokerLimits): ConnectTerms {
     sharedSubscriptionsAvailable: limits.sharedSubscriptionsAvailable,
   };
 }
+
+/**
+ * Why `topic` is over the namespace's topic limits, or undefined when it is
+ * not. Every way a topic name gets into a namespace is held to the same
+ * limits: a client's PUBLISH and its will, the HTTP API and the service
+ * binding.
+ */
+export function topicOverLimits(topic: string, limits: Pick<BrokerLimits, 'maxTopicLength' | 'maxTopicLevels'>): string | undefined {
+  if (topic.length > limits.maxTopicLength) return `the topic is ${topic.length} characters long, more than ${limits.maxTopicLength} (MQTT_MAX_TOPIC_LENGTH)`;
+  const levels = topic.split('/').length;
+  if (levels > limits.maxTopicLevels) return `the topic has ${levels} levels, more than ${limits.maxTopicLevels} (MQTT_MAX_TOPIC_LEVELS)`;
+  return undefined;
+}

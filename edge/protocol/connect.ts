@@ -12,9 +12,9 @@ import { ReasonCode } from '../../shared/reason-codes.ts';
 import { validateTopicName } from '../../shared/topic.ts';
 import { identityFrom, isReservedTopicName, sameIdentity, type Identity } from '../core/access.ts';
 import type { AuthenticateContext, ClientInfo, DenyDecision } from '../core/hooks.ts';
+import { connectTerms, topicOverLimits } from '../core/limits.ts';
 import type { ClientLink } from '../core/link.ts';
 import { toBytes, type BrokerMessage } from '../core/message.ts';
-import { connectTerms } from '../core/limits.ts';
 import { SessionNeverExpires } from '../core/session-store.ts';
 import type { ProtocolContext } from './context.ts';
 
@@ -153,6 +153,9 @@ function readWill(flow: ConnectFlow): boolean {
   const will = flow.packet.will;
   if (will === undefined) return true;
   if (!validateTopicName(will.topic)) throw new MqttError('Protocol', ReasonCode.TopicNameInvalid, 'invalid will topic');
+  // A will is a publish: held to the topic limits a PUBLISH is held to.
+  const over = topicOverLimits(will.topic, flow.ctx.limits);
+  if (over !== undefined) throw new MqttError('Limit', ReasonCode.TopicNameInvalid, `will: ${over}`);
   // [MQTT-3.2.2-12] [MQTT-3.2.2-13] a will the namespace could not publish as asked is refused (3.x: CONNACK 3).
   const limits = flow.ctx.limits;
   if ((will.qos ?? 0) > limits.maximumQos) return refuse(flow, ReasonCode.QoSNotSupported, `will QoS ${will.qos ?? 0} is above the maximum QoS ${limits.maximumQos}`);

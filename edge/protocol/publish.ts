@@ -8,6 +8,7 @@ import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { validateTopicName } from '../../shared/topic.ts';
 import { isReservedTopicName } from '../core/access.ts';
+import { topicOverLimits } from '../core/limits.ts';
 import type { ClientLink } from '../core/link.ts';
 import type { ProtocolContext } from './context.ts';
 import { toBytes, type BrokerMessage } from '../core/message.ts';
@@ -164,10 +165,8 @@ function resolveTopic(ctx: ProtocolContext, link: ClientLink, packet: PublishPac
 function checkTopic(ctx: ProtocolContext, topic: string): void {
   // [MQTT-3.3.2-2] no wildcards in a topic name.
   if (!validateTopicName(topic)) throw new MqttError('Protocol', ReasonCode.TopicNameInvalid, `invalid topic name "${topic.slice(0, 64)}"`);
-  const limits = ctx.limits;
-  if (topic.length > limits.maxTopicLength || topic.split('/').length > limits.maxTopicLevels) {
-    throw new MqttError('Limit', ReasonCode.TopicNameInvalid, 'topic name exceeds the length or level limit');
-  }
+  const over = topicOverLimits(topic, ctx.limits);
+  if (over !== undefined) throw new MqttError('Limit', ReasonCode.TopicNameInvalid, over);
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

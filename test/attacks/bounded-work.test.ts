@@ -4,8 +4,6 @@
  * well-behaved client of the same namespace measures its latency: the
  * attacker gets a clean refusal, the victim loses nothing and stays fast.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,50 +11,32 @@ import { encodePacket } from '../../shared/codec/encoder.ts';
 import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import type { MqttPacket } from '../../shared/codec/types.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
+import { brokerApiCaller, callBrokerApi } from '../helpers/broker-api-caller.ts';
 import { startTestEdge, withGateways, type TestEdge } from '../helpers/edge.ts';
+import { newStorage as newObjectStorage, storageFiles as objectStorageFiles } from '../helpers/object-storage.ts';
 import { expectUnharmed, startVictim } from './victim.ts';
 
 const ConnectTimeoutMs = 1500;
 let edge: TestEdge;
 
 beforeAll(async () => {
-  edge = await startTestEdge({
-    MQTT_NAMESPACES: 'default tenant-*',
-    MQTT_CONNECT_TIMEOUT_MS: String(ConnectTimeoutMs),
-    MQTT_MAX_RETAINED_BYTES: String(64 * 1024),
-    // Two of the largest packets (1 MiB): the flood below passes it within its first messages.
-    MQTT_MAX_PENDING_BYTES: String(2 * 1024 * 1024),
-  });
+  edge = await startTestEdge(
+    {
+      MQTT_NAMESPACES: 'default tenant-*',
+      MQTT_CONNECT_TIMEOUT_MS: String(ConnectTimeoutMs),
+      MQTT_MAX_RETAINED_BYTES: String(64 * 1024),
+      // Two of the largest packets (1 MiB): the flood below passes it within its first messages.
+      MQTT_MAX_PENDING_BYTES: String(2 * 1024 * 1024),
+    },
+    { extraWorkers: [brokerApiCaller()] },
+  );
 });
 afterAll(async () => {
   await edge?.dispose();
 });
 
-/** The namespaces' own SQLite files (the runtime's shared-memory index files aside), with their sizes. */
-function storageFiles(): Map<string, number> {
-  const dir = join(edge.persistDir, 'edge-BrokerNamespace');
-  const files = new Map<string, number>();
-  for (const name of readdirSync(dir)) {
-    if (name.startsWith('metadata') || name.endsWith('-shm')) continue;
-    // A live namespace's -wal file can go between readdir and stat (the runtime checkpoints it);
-    // a new object would still show by its .sqlite file.
-    const size = statSync(join(dir, name), { throwIfNoEntry: false })?.size;
-    if (size !== undefined) files.set(name, size);
-  }
-  return files;
-}
-
-/** What objects created since `before` hold: the victim's own namespace, which existed before, does not count. */
-function newStorage(before: Map<string, number>): { objects: number; bytes: number } {
-  let objects = 0;
-  let bytes = 0;
-  for (const [name, size] of storageFiles()) {
-    if (before.has(name)) continue;
-    if (name.endsWith('.sqlite')) objects++;
-    bytes += size;
-  }
-  return { objects, bytes };
-}
+const storageFiles = (): Map<string, number> => objectStorageFiles(edge.persistDir);
+const newStorage = (before: Map<string, number>): { objects: number; bytes: number } => newObjectStorage(edge.persistDir, before);
 
 interface RawSocket {
   ws: WebSocket;
@@ -112,6 +92,19 @@ describe('namespaces are declared, and an undeclared one costs nothing', () => {
     expect(await upgradeStatus('/mqtt/tenant-a')).toBe('open');
     const publish = await fetch(new URL('/publish/elsewhere', edge.url), { method: 'POST', headers: { Authorization: 'Bearer x' }, body: '{}' });
     expect([401, 404]).toContain(publish.status);
+  });
+
+  it('refuses undeclared names through the BrokerApi service binding too, before any Durable Object is addressed', async () => {
+    const victim = await startVictim(edge.mqttUrl);
+    const before = storageFiles();
+    for (let i = 0; i < 10; i++) {
+      const namespace = `random-${i}-${Math.random().toString(36).slice(2)}`;
+      expect(await callBrokerApi(edge.miniflare, { namespace, message: { topic: 'a', payload: 'x' } })).toMatch(/^refused: .*unknown namespace/);
+      expect(await callBrokerApi(edge.miniflare, { method: 'stats', namespace })).toMatch(/^refused: .*unknown namespace/);
+    }
+    expect(newStorage(before).objects).toBe(0);
+    expect(await callBrokerApi(edge.miniflare, { namespace: 'default', message: { topic: 'a', payload: 'x' } })).toBe('published');
+    expectUnharmed(await victim.stop(), 'service binding calls for undeclared namespaces');
   });
 
   it('lets 300 connections to declared namespaces that never CONNECT write nothing, while a client of default keeps its latency', async () => {

@@ -11,6 +11,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { adminClient } from '../helpers/admin-api.ts';
 import { connectClient, subscribe } from '../helpers/mqtt-clients.ts';
+import { newStorage, storageFiles } from '../helpers/object-storage.ts';
 import { uniqueNames } from '../helpers/names.ts';
 
 const Token = 'gateways-admin-token';
@@ -88,8 +89,10 @@ describe('spread over gateways', () => {
     const gateways = (await objectsOf(namespace)).filter((object) => object.role === 'gateway').map((object) => object.name);
     expect(gateways.length).toBeGreaterThan(0);
     const madeUp = [`${namespace}/gw/any/64`, `${namespace}/gw/anything`, `${namespace}/gw/weur/0`];
+    const before = storageFiles(edge.persistDir);
     for (const name of madeUp) expect((await admin('POST', `/admin/${namespace}/objects/${encodeURIComponent(name)}/restart`)).status, name).toBe(404);
-    // Neither the admin API nor an object of that name did anything with it.
+    // No object was started for them (the runtime makes a file for each it starts), and nothing logged doing anything with them.
+    expect(newStorage(edge.persistDir, before).objects).toBe(0);
     expect(edge.logs.filter((line) => madeUp.some((name) => line.includes(JSON.stringify(name))))).toEqual([]);
     expect((await objectsOf(namespace)).map((object) => object.name).sort()).toEqual([namespace, ...gateways].sort());
     await client.end();

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { brokerApiCaller, callBrokerApi } from '../helpers/broker-api-caller.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { connectClient, connectExpectingRefusal, eventually, publish, sleep, subscribe } from '../helpers/mqtt-clients.ts';
 import { openRawPeer } from '../helpers/raw-ws.ts';
@@ -55,7 +56,7 @@ beforeAll(async () => {
       MQTT_JWT_SECRET: jwtSecret,
       MQTT_API_TOKEN: apiToken,
     },
-    { extraWorkers: [rpcCaller()] },
+    { extraWorkers: [brokerApiCaller()] },
   );
 });
 
@@ -63,23 +64,6 @@ afterAll(async () => {
   await edge?.dispose();
   rmSync(workDir, { recursive: true, force: true });
 });
-
-/** Another Worker that publishes through a service binding to BrokerApi. */
-function rpcCaller() {
-  return {
-    name: 'caller',
-    modules: true,
-    compatibilityDate: '2026-04-20',
-    script: `export default {
-      async fetch(request, env) {
-        const { namespace, message } = await request.json();
-        await env.BROKER_API.publish(namespace, { ...message, payload: new TextEncoder().encode(message.payload) });
-        return new Response('published');
-      },
-    };`,
-    serviceBindings: { BROKER_API: { name: 'edge', entrypoint: 'BrokerApi' } },
-  };
-}
 
 const unique = uniqueNames();
 
@@ -247,13 +231,22 @@ describe('HTTP publish API and service binding', () => {
     await sub.end();
   });
 
+  it('holds a message to the topic limits of a client\'s PUBLISH (MQTT_MAX_TOPIC_LEVELS, MQTT_MAX_TOPIC_LENGTH): 400 with the reason, over HTTP and the service binding', async () => {
+    const deep = Array.from({ length: 40 }, (_, i) => `l${i}`).join('/');
+    const levels = await post('/publish', { topic: deep, payload: 'x' }, apiToken);
+    expect(levels.status).toBe(400);
+    expect(((await levels.json()) as { error: string }).error).toMatch(/40 levels, more than 32 \(MQTT_MAX_TOPIC_LEVELS\)/);
+    const long = await post('/publish', { topic: 'x'.repeat(1025), payload: 'x' }, apiToken);
+    expect(long.status).toBe(400);
+    expect(((await long.json()) as { error: string }).error).toMatch(/MQTT_MAX_TOPIC_LENGTH/);
+    expect(await callBrokerApi(edge.miniflare, { namespace: 'default', message: { topic: deep, payload: 'x', qos: 0, retain: false } })).toMatch(/^refused: .*MQTT_MAX_TOPIC_LEVELS/);
+  });
+
   it('publishes from another Worker through the BrokerApi service binding', async () => {
     const topic = `public/${unique('rpc')}`;
     const sub = await connectClient(edge.mqttUrl, { clientId: unique('sub') });
     await subscribe(sub.client, topic, { qos: 1 });
-    const caller = await edge.miniflare.getWorker('caller');
-    const response = await caller.fetch('http://caller/', { method: 'POST', body: JSON.stringify({ namespace: 'default', message: { topic, payload: 'via rpc', qos: 1, retain: false } }) });
-    expect(await response.text()).toBe('published');
+    expect(await callBrokerApi(edge.miniflare, { namespace: 'default', message: { topic, payload: 'via rpc', qos: 1, retain: false } })).toBe('published');
     const [message] = await sub.waitForMessages(1);
     expect(message?.payload).toBe('via rpc');
     await sub.end();

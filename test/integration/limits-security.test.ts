@@ -105,6 +105,11 @@ describe('bounded resources', () => {
     long.send({ cmd: 'publish', topic: 'x'.repeat(65), payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
     expect(((await long.waitFor('disconnect')) as { reasonCode?: number }).reasonCode).toBe(0x90);
 
+    // A will is a publish: the same limits, and its CONNECT is refused.
+    const deepWill = await openPeer(target(), 5);
+    deepWill.send(connectPacket(unique('deep-will'), { will: { topic: 'a/b/c/d/e', payload: Buffer.from('x'), qos: 0, retain: false } }));
+    expect(((await deepWill.waitFor('connack')) as { reasonCode?: number }).reasonCode).toBe(0x90);
+
     const many = await openPeer(target(), 5);
     many.send(connectPacket(unique('many')));
     await many.waitFor('connack');
