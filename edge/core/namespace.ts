@@ -191,6 +191,7 @@ export class Namespace implements ProtocolContext {
       now,
       requestAlarm,
       isConnected,
+      mayRead: (clientId, topic) => this.accessOfClient(clientId).mayRead(topic),
       publish: (message, owner) => this.publishWill(message, owner),
       deleted: (clientId) => this.accessByClient.delete(clientId),
     });

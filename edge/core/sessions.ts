@@ -38,6 +38,8 @@ export interface SessionsDeps {
   now(): number;
   requestAlarm(at: number): void;
   isConnected(clientId: string): boolean;
+  /** Whether the client may read a message on `topic` (the namespace's rules and its grants). */
+  mayRead(clientId: string, topic: string): boolean;
   /** Publishes a will, if its owner may publish it now; settles once it is routed (or refused). */
   publish(message: BrokerMessage, owner: WillOwner): Promise<void>;
   /** A session is gone: forget what is kept of it in memory elsewhere. */
@@ -109,15 +111,19 @@ export class Sessions implements DeadlineSource {
   /**
    * A share group member left: its queued messages of the group, and QoS 1
    * ones it has not acknowledged, go to a connected member instead
-   * [MQTT-4.8.2]. QoS 2 messages in flight stay with the session, which
-   * must complete them.
+   * [MQTT-4.8.2], one that may read them, as when the group's messages are
+   * routed (a message no other member may read stays with the session).
+   * QoS 2 messages in flight stay with the session, which must complete them.
    */
   handOverShared(clientId: string): void {
     const { store, router, outbound } = this.deps;
     const isConnected = (id: string): boolean => this.deps.isConnected(id);
     for (const record of store.shareMovable(clientId)) {
       const shareFilter = record.shareFilter as string;
-      const members = store.subscribersOf(shareFilter).filter((entry) => entry.clientId !== clientId && isConnected(entry.clientId));
+      const topic = record.message.topic;
+      const members = store
+        .subscribersOf(shareFilter)
+        .filter((entry) => entry.clientId !== clientId && isConnected(entry.clientId) && (entry.readCheck !== true || this.deps.mayRead(entry.clientId, topic)));
       if (members.length === 0) continue;
       const member = router.pickShareMember(`move\u0000${shareFilter}`, members, isConnected);
       store.deleteOutbound(record.id);

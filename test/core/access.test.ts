@@ -3,8 +3,9 @@
  * of the client that left, checked against the rules and its credentials'
  * grants as it goes out (the rules change at run time, a delayed will goes
  * out long after CONNECT, a re-authentication narrows the grants), and as
- * the client that left it; and a JWT without `sub` gives its client no name
- * for the ACL, whatever username it sent.
+ * the client that left it; a share group member's messages handed over
+ * when it leaves go only to a member that may read them; and a JWT
+ * without `sub` gives its client no name for the ACL, whatever username it sent.
  */
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -131,6 +132,22 @@ describe('a will is checked when it goes out', () => {
 async function publish(connection: HarnessConnection, topic: string): Promise<void> {
   await connection.send({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
 }
+
+describe('a share group member leaves', () => {
+  it('hands its unacknowledged messages only to a member that may read them', async () => {
+    harness = await CoreHarness.create({ access: changeableAcl('user owner\ntopic readwrite #\nuser alice\ntopic readwrite #\ntopic deny secret/#\n').policy });
+    const owner = await client('owner', { username: 'owner' });
+    await owner.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/g/#', qos: 1 }] });
+    const publisher = await client('publisher', { username: 'owner' });
+    for (const topic of ['secret/1', 'public/1']) await publisher.send({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 1, messageId: harness.nextId(), retain: false, dup: false });
+    // The owner was the group's only member: it has both, and acknowledges neither.
+    expect(topicsOf(owner)).toEqual(['secret/1', 'public/1']);
+    const alice = await client('alice', { username: 'alice' });
+    await alice.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/g/#', qos: 1 }] });
+    await owner.drop();
+    expect(topicsOf(alice)).toEqual(['public/1']);
+  });
+});
 
 describe('a JWT without sub', () => {
   it('gives its client no name for the ACL and the hooks, whatever username it sent', async () => {
