@@ -6,7 +6,8 @@
  * around the ACL, a JWT for somebody else, a forged client address; and
  * the holes found after: a token of the global key in a namespace with
  * access of its own, a token without `sub` picking its ACL name, a will
- * sent after the entry that allowed it was revoked.
+ * sent after the entry that allowed it was revoked, a share group member
+ * handed messages it may not read.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,6 +19,8 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import { adminClient } from '../helpers/admin-api.ts';
+import { eventually } from '../helpers/mqtt-clients.ts';
+import { openRawPeer } from '../helpers/raw-ws.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { expectUnharmed, startVictim, type Victim } from './victim.ts';
 
@@ -278,5 +281,30 @@ describe('wills after a revocation', () => {
     expect(got.filter((topic) => topic.startsWith('alerts/'))).toEqual([]);
     expect((await admin('GET', '/admin/tenant-a/retained')).body['retained']).not.toContainEqual(expect.objectContaining({ topic: 'alerts/fire' }));
     await expectVictimUnharmed(victim, 'a will whose grant was revoked');
+  });
+});
+
+describe('share groups', () => {
+  it("does not hand a leaving member's unacknowledged messages to a member that may not read them", async () => {
+    const victim = await victimOf('tenant-a');
+    // The owner never acknowledges: what it got stays its session's, to be handed over when it goes.
+    const owner = await openRawPeer(url('tenant-a'), 5);
+    owner.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'share-owner', clean: true, keepalive: 0, username: 'owner', password: Buffer.from('owner-pw') });
+    await owner.waitFor('connack');
+    owner.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/g/+/shared', qos: 1 }] });
+    await owner.waitFor('suback');
+    const held = (): string[] => owner.packets.flatMap((packet) => (packet.cmd === 'publish' ? [packet.topic] : []));
+    const publisher = await connackCode(url('tenant-a'), { username: 'owner', password: 'owner-pw', protocolVersion: 5, clientId: 'share-publisher' });
+    await publisher.client.publishAsync('secret/shared', 's', { qos: 1 });
+    await publisher.client.publishAsync('public/shared', 'p', { qos: 1 });
+    await eventually(() => held().includes('secret/shared') && held().includes('public/shared'), 10_000, 'the owner holding both');
+    const got: string[] = [];
+    const alice = await connackCode(url('tenant-a'), { username: 'alice', password: 'alice-pw', protocolVersion: 5, clientId: 'share-alice' }, (topic) => got.push(topic));
+    await alice.client.subscribeAsync('$share/g/+/shared', { qos: 1 });
+    owner.ws.terminate();
+    await eventually(() => got.includes('public/shared'), 10_000, 'the hand-over');
+    await fence(alice.client, 'share-alice');
+    expect(got.filter((topic) => !topic.startsWith('$fence/'))).toEqual(['public/shared']);
+    await expectVictimUnharmed(victim, 'a share group hand-over');
   });
 });
