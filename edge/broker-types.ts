@@ -10,7 +10,7 @@ import type { AccessSettings } from './access.ts';
 import type { AclEntryInput, AclEntryView } from './auth/runtime-users.ts';
 import type { AccessPolicy } from './core/access.ts';
 import type { UserHooks } from './core/hooks.ts';
-import type { BrokerLimits } from './core/limits.ts';
+import type { ApiRefusal, BrokerLimits } from './core/limits.ts';
 import type { LogLevel } from './core/log.ts';
 import type { QuotaOutcome, QuotaView } from './core/quotas.ts';
 import type { ClientPage, ClientQuery, ClientSummary, ConnectionEventEntry, EventQuery, RetainedSummary, SidecarView, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
@@ -68,7 +68,8 @@ export type BrokerNamespaceClass = new (ctx: DurableObjectState, env: EdgeEnv) =
 
 /** What a namespace's Durable Object offers other code (Durable Object RPC). */
 export interface BrokerNamespaceRpc {
-  publish(message: ApiMessage): Promise<void>;
+  /** Publishes as the broker; a message over the namespace's limits (its quotas too) is refused, with why. */
+  publish(message: ApiMessage): Promise<ApiRefusal | undefined>;
   /** Live numbers and counters of the namespace (admin API, /metrics, dashboard). */
   stats(): Promise<NamespaceStats>;
   /** Sessions (online first) with their subscriptions, at most `limit`. */

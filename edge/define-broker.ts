@@ -120,7 +120,8 @@ export function defineBroker<Env extends EdgeEnv = EdgeEnv>(options: BrokerOptio
       const resolved = resolve(this.env);
       const checked = checkApiMessage(message, resolved.limits);
       if (!checked.ok) throw new TypeError(`BrokerApi.publish: ${checked.error}`);
-      await declaredStub(this.env, resolved, namespace, 'publish').publish(checked.message);
+      const refusal = await declaredStub(this.env, resolved, namespace, 'publish').publish(checked.message);
+      if (refusal !== undefined) throw new TypeError(`BrokerApi.publish: ${refusal.error}`);
     }
 
     /** The namespace's statistics, as `GET /admin/<namespace>/stats` returns them. */

@@ -9,7 +9,7 @@ import { readLimited } from './request-body.ts';
 import { validateTopicName } from '../shared/topic.ts';
 import { constantTimeEqual } from './auth/constant-time.ts';
 import { decodeBase64 } from '../shared/base64.ts';
-import { topicOverLimits, type BrokerLimits } from './core/limits.ts';
+import { apiMessageOverLimits } from './core/limits.ts';
 
 export interface ApiMessage {
   topic: string;
@@ -34,7 +34,7 @@ export function isAuthorized(request: Request, token: string | undefined): boole
 }
 
 /** The limits a message from outside MQTT is held to: those a client's PUBLISH is held to. */
-export type ApiLimits = Pick<BrokerLimits, 'maxPacketSize' | 'maxTopicLength' | 'maxTopicLevels'>;
+export type ApiLimits = Parameters<typeof apiMessageOverLimits>[1];
 
 export async function parsePublishRequest(request: Request, limits: ApiLimits): Promise<ParsedPublish> {
   const body = await readLimited(request, MaxApiBodyBytes);
@@ -60,19 +60,18 @@ export async function parsePublishRequest(request: Request, limits: ApiLimits): 
 /**
  * Checks a message from outside MQTT (the HTTP API's body, a service
  * binding's call) by the rules a client's PUBLISH is held to: a topic name
- * without wildcards, within MQTT_MAX_TOPIC_LENGTH and MQTT_MAX_TOPIC_LEVELS,
- * not under `$` (the broker's own); QoS 0-2 (default 0); retain a boolean
- * (default false); the payload bytes within MQTT_MAX_PACKET_SIZE.
+ * without wildcards, not under `$` (the broker's own); QoS 0-2 (default 0);
+ * retain a boolean (default false); payload bytes; and within `limits`
+ * (apiMessageOverLimits: topic length and levels, size, maximum QoS, retain).
  */
 export function checkApiMessage(fields: { topic?: unknown; payload?: unknown; qos?: unknown; retain?: unknown }, limits: ApiLimits): ParsedPublish {
   const { topic, payload = new Uint8Array(0), qos = 0, retain = false } = fields;
   if (typeof topic !== 'string' || !validateTopicName(topic)) return { ok: false, status: 400, error: '"topic" must be a topic name without wildcards' };
-  const over = topicOverLimits(topic, limits);
-  if (over !== undefined) return { ok: false, status: 400, error: over };
   if (topic.startsWith('$')) return { ok: false, status: 400, error: 'topics starting with "$" are reserved for the broker' };
   if (qos !== 0 && qos !== 1 && qos !== 2) return { ok: false, status: 400, error: '"qos" must be 0, 1 or 2' };
   if (typeof retain !== 'boolean') return { ok: false, status: 400, error: '"retain" must be true or false' };
   if (!(payload instanceof Uint8Array)) return { ok: false, status: 400, error: '"payload" must be bytes (a Uint8Array)' };
-  if (payload.byteLength > limits.maxPacketSize) return { ok: false, status: 413, error: `payload larger than ${limits.maxPacketSize} bytes` };
-  return { ok: true, message: { topic, payload, qos, retain } };
+  const message: ApiMessage = { topic, payload, qos, retain };
+  const refusal = apiMessageOverLimits(message, limits);
+  return refusal === undefined ? { ok: true, message } : { ok: false, ...refusal };
 }

@@ -8,6 +8,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { BridgeCloseCode } from '../shared/bridge-close-codes.ts';
 import type { BrokerNamespaceClass, BrokerNamespaceRpc, BrokerResolver } from './broker-types.ts';
 import { WebSocketCloseCode, type CloseCause } from './core/close-cause.ts';
+import type { ApiRefusal } from './core/limits.ts';
 import type { ConnectionState, Transport } from './core/link.ts';
 import { consoleLogger, describeError, type Logger } from './core/log.ts';
 import { Namespace } from './core/namespace.ts';
@@ -117,8 +118,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     }
 
     /** Durable Object RPC: publish a message as the broker (HTTP API, service bindings). */
-    async publish(message: ApiMessage): Promise<void> {
-      await this.getCore().publishFromApi(message);
+    async publish(message: ApiMessage): Promise<ApiRefusal | undefined> {
+      return this.getCore().publishFromApi(message);
     }
 
     // Durable Object RPC for the admin API, /metrics and the dashboard: reads and admin actions on the core.

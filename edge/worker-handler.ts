@@ -113,7 +113,8 @@ async function handlePublish(request: Request, env: EdgeEnv, resolved: ResolvedB
   const parsed = await parsePublishRequest(request, resolved.limits);
   if (!parsed.ok) return json(parsed.status, { error: parsed.error });
   const stub = env.BROKER.get(env.BROKER.idFromName(namespace)) as unknown as BrokerNamespaceRpc;
-  await stub.publish(parsed.message);
+  const refusal = await stub.publish(parsed.message);
+  if (refusal !== undefined) return json(refusal.status, { error: refusal.error });
   return json(200, { ok: true, namespace, topic: parsed.message.topic });
 }
 

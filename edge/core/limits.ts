@@ -119,3 +119,29 @@ export function topicOverLimits(topic: string, limits: Pick<BrokerLimits, 'maxTo
   if (levels > limits.maxTopicLevels) return `the topic has ${levels} levels, more than ${limits.maxTopicLevels} (MQTT_MAX_TOPIC_LEVELS)`;
   return undefined;
 }
+
+/** Why a message from outside MQTT is refused: 413 for its size, 400 for anything else. */
+export interface ApiRefusal {
+  status: 400 | 413;
+  error: string;
+}
+
+/**
+ * Why a message from outside MQTT (the HTTP API, the service binding) is
+ * over `limits`, or undefined: what a client's PUBLISH would be refused for
+ * (its topic's length and levels, its size, a QoS above the maximum, retain
+ * where retained messages are not available). The Worker asks it with the
+ * deployment's limits before it addresses the namespace; the namespace asks
+ * again with its own, its quotas over them.
+ */
+export function apiMessageOverLimits(
+  message: { topic: string; payload: Uint8Array; qos: 0 | 1 | 2; retain: boolean },
+  limits: Pick<BrokerLimits, 'maxTopicLength' | 'maxTopicLevels' | 'maxPacketSize' | 'maximumQos' | 'retainAvailable'>,
+): ApiRefusal | undefined {
+  const over = topicOverLimits(message.topic, limits);
+  if (over !== undefined) return { status: 400, error: over };
+  if (message.payload.byteLength > limits.maxPacketSize) return { status: 413, error: `payload larger than ${limits.maxPacketSize} bytes (MQTT_MAX_PACKET_SIZE)` };
+  if (message.qos > limits.maximumQos) return { status: 400, error: `QoS ${message.qos} is above the maximum QoS ${limits.maximumQos}` };
+  if (message.retain && !limits.retainAvailable) return { status: 400, error: 'retained messages are not available' };
+  return undefined;
+}

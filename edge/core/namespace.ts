@@ -23,7 +23,7 @@ import { Deadlines, type DeadlineSource } from './deadlines.ts';
 import { Directory } from './directory.ts';
 import { isReservedTopicName, resolveAccess, sameIdentity, type AccessPolicy, type ClientAccess, type Identity } from './access.ts';
 import { bindHookEnvironment, normalizePublishDecision, runHook, type AnyUserHooks, type BrokerHooks, type ClientInfo, type HookEnvironment, type HookName, type HookOutcome } from './hooks.ts';
-import type { BrokerLimits, ConnectTerms } from './limits.ts';
+import { apiMessageOverLimits, type ApiRefusal, type BrokerLimits, type ConnectTerms } from './limits.ts';
 import { NamespaceQuotas, type QuotaChanges, type QuotaOutcome, type QuotaView } from './quotas.ts';
 import type { AcceptMeta, ClientLink, ConnectionState, Transport } from './link.ts';
 import { ConnectionEventLog } from './connection-events.ts';
@@ -303,13 +303,21 @@ export class Namespace implements ProtocolContext {
     this.connections.flushAll();
   }
 
-  /** A message from outside MQTT (HTTP API, RPC): routed as the broker's own, with no publisher. */
-  async publishFromApi(message: { topic: string; payload: Uint8Array; qos: 0 | 1 | 2; retain: boolean }): Promise<void> {
+  /**
+   * A message from outside MQTT (HTTP API, RPC): held to the namespace's
+   * limits in force, as a client's PUBLISH is (else why it was refused),
+   * then routed as the broker's own, with no publisher.
+   */
+  async publishFromApi(message: { topic: string; payload: Uint8Array; qos: 0 | 1 | 2; retain: boolean }): Promise<ApiRefusal | undefined> {
+    // The Worker checked it against the deployment's limits; the namespace's own (its quotas) may be lower.
+    const refusal = apiMessageOverLimits(message, this.limits);
+    if (refusal !== undefined) return refusal;
     try {
       await this.publish({ topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain });
     } finally {
       this.connections.flushAll();
     }
+    return undefined;
   }
 
   /** Writes down memory-only in-flight ids now (before the host lets the object go). */

@@ -14,13 +14,14 @@ import { uniqueNames } from '../helpers/names.ts';
 
 const Token = 'admin-token-for-quotas';
 const TenantToken = 'tenant-q-own-token';
+const ApiToken = 'api-token-for-quotas';
 let edge: TestEdge;
 let admin: ReturnType<typeof adminClient>;
 const unique = uniqueNames();
 const open: TestClient[] = [];
 
 beforeAll(async () => {
-  edge = await startTestEdge({ MQTT_ADMIN_TOKEN: Token, MQTT_NAMESPACE_ACCESS: JSON.stringify({ 'tenant-q': { adminToken: TenantToken } }) });
+  edge = await startTestEdge({ MQTT_ADMIN_TOKEN: Token, MQTT_API_TOKEN: ApiToken, MQTT_NAMESPACE_ACCESS: JSON.stringify({ 'tenant-q': { adminToken: TenantToken } }) });
   admin = adminClient(edge.url, Token);
 });
 afterAll(async () => {
@@ -133,5 +134,25 @@ describe('namespace quotas at run time', () => {
     expect((await admin('GET', `/admin/${ns}/quotas`)).body).toEqual(before);
     expect((await admin('PUT', `/admin/${ns}/quotas`, {})).status).toBe(405);
     expect((await admin('PATCH', `/admin/${ns}/quotas`, undefined, { rawBody: 'x'.repeat(10_000) })).status).toBe(413);
+  });
+});
+
+describe('the HTTP publish API', () => {
+  it("holds a message to the namespace's quotas, as a client's PUBLISH: 400 with the reason over its topic levels, maximum QoS or retain", async () => {
+    const ns = unique('api-quota');
+    expect((await admin('PATCH', `/admin/${ns}/quotas`, { maxTopicLevels: 4, maximumQos: 1, retainAvailable: false })).status).toBe(200);
+    const subscriber = await connect(ns);
+    await subscribe(subscriber.client, '#', { qos: 1 });
+    const post = async (body: Record<string, unknown>): Promise<{ status: number; error?: string }> => {
+      const response = await fetch(new URL(`/publish/${ns}`, edge.url), { method: 'POST', headers: { Authorization: `Bearer ${ApiToken}` }, body: JSON.stringify(body) });
+      return { status: response.status, ...((await response.json()) as { error?: string }) };
+    };
+    expect(await post({ topic: 'a/b/c/d/e', payload: 'x' })).toMatchObject({ status: 400, error: expect.stringMatching(/5 levels, more than 4 \(MQTT_MAX_TOPIC_LEVELS\)/) });
+    expect(await post({ topic: 'a/b', payload: 'x', qos: 2 })).toMatchObject({ status: 400, error: expect.stringMatching(/maximum QoS 1/) });
+    expect(await post({ topic: 'a/b', payload: 'x', retain: true })).toMatchObject({ status: 400, error: expect.stringMatching(/retained messages are not available/) });
+    expect(await post({ topic: 'a/b/c/d', payload: 'within', qos: 1 })).toMatchObject({ status: 200 });
+    const [message] = await subscriber.waitForMessages(1);
+    expect(message?.topic).toBe('a/b/c/d');
+    expect(subscriber.messages.map((m) => m.topic)).toEqual(['a/b/c/d']);
   });
 });

@@ -2,7 +2,8 @@
  * Messages from outside MQTT (the HTTP publish API's body, the service
  * binding's call) are held to the limits of a client's PUBLISH: a topic of
  * more levels than MQTT_MAX_TOPIC_LEVELS, or longer than
- * MQTT_MAX_TOPIC_LENGTH, is refused with 400 and the reason.
+ * MQTT_MAX_TOPIC_LENGTH, is refused with 400 and the reason; so is a QoS
+ * above the maximum, or retain where it is not available.
  */
 import { describe, expect, it } from 'vitest';
 import { defaultLimits, topicOverLimits } from '../../../edge/core/limits.ts';
@@ -31,5 +32,9 @@ describe('messages from outside MQTT', () => {
     expect(checkApiMessage({ topic: 'a', payload: 'not bytes', qos: 0, retain: false }, defaultLimits)).toMatchObject({ ok: false, status: 400 });
     expect(checkApiMessage({ topic: 'a', payload: new Uint8Array(11), qos: 0, retain: false }, { ...defaultLimits, maxPacketSize: 10 })).toMatchObject({ ok: false, status: 413 });
     expect(checkApiMessage({ topic: 'a/b', payload }, defaultLimits)).toEqual({ ok: true, message: { topic: 'a/b', payload, qos: 0, retain: false } });
+    // A namespace's maximum QoS and retain, as its clients' PUBLISH is held to them.
+    const strict = { ...defaultLimits, maximumQos: 1 as const, retainAvailable: false };
+    expect(checkApiMessage({ topic: 'a', payload, qos: 2, retain: false }, strict)).toMatchObject({ ok: false, status: 400, error: expect.stringMatching(/maximum QoS 1/) });
+    expect(checkApiMessage({ topic: 'a', payload, qos: 1, retain: true }, strict)).toMatchObject({ ok: false, status: 400, error: expect.stringMatching(/retained messages are not available/) });
   });
 });
