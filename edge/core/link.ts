@@ -177,6 +177,11 @@ export class ClientLink {
     return this.outgoing.length > 0;
   }
 
+  /** Bytes queued and not yet flushed. */
+  get pendingBytes(): number {
+    return this.outgoingBytes;
+  }
+
   flush(): void {
     if (this.outgoing.length === 0) return;
     const chunks = this.outgoing.splice(0);

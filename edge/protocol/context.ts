@@ -104,8 +104,8 @@ export interface ProtocolContext {
   addSubscription(entry: SubscriptionEntry): void;
   /** Removes a subscription; false if there was none. */
   removeSubscription(entry: SubscriptionEntry): boolean;
-  /** Sends the retained messages matching a new subscription [MQTT-3.3.1-9]. */
-  sendRetained(entry: SubscriptionEntry): void;
+  /** Sends the retained messages matching new subscriptions [MQTT-3.3.1-9], as the client's window allows. */
+  sendRetained(link: ClientLink, entries: readonly SubscriptionEntry[]): void;
 
   // ---- messages ----
   /** Routes a message to its subscribers (and stores it if retained). */

@@ -104,5 +104,5 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
   if (ctx.connectionLog.wants('subscribe')) {
     packet.subscriptions.forEach((request, index) => ctx.connectionLog.event('info', 'client.subscribed', link.state, { filter: request.topic, qos: request.qos, code: granted[index] }));
   }
-  for (const entry of retainedToSend) ctx.sendRetained(entry);
+  ctx.sendRetained(link, retainedToSend);
 }
