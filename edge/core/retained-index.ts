@@ -152,14 +152,17 @@ export class RetainedIndex {
     }
     if (level === '#') return this.rest(prefix, depth, from, quota);
     const isLast = depth === levels.length - 1;
+    // Below a '+' followed only by literal levels, each name of it has one topic to look at: read with the name.
+    const suffix = levels.slice(depth + 1).every((rest) => rest !== '+' && rest !== '#') ? levels.slice(depth + 1).map((rest) => `/${rest}`).join('') : undefined;
+    const isFinal = isLast || (level === '+' && suffix !== undefined);
     const topicOf = (name: string): string => (depth === 0 ? name : `${prefix}/${name}`);
     /** Goes on with one name of this level; false when the quota ran out. */
     const visit = (name: string, id: number | undefined, held: boolean, seq: number): boolean => {
       const topic = topicOf(name);
       const onPath = from !== undefined && from[depth] === name;
-      if (isLast) {
+      if (isFinal) {
         // On the position's path, the topic is the position itself (or comes before it): given already.
-        if (held && !onPath) quota.topics.push({ topic, seq });
+        if (held && !onPath) quota.topics.push({ topic: `${topic}${suffix ?? ''}`, seq });
       } else if (id !== undefined && !(onPath && past && from?.length === depth + 1)) {
         if (!this.walk(levels, depth + 1, id, topic, onPath ? from : undefined, past, quota)) return false;
       }
@@ -182,12 +185,12 @@ export class RetainedIndex {
     let inclusive = true;
     for (;;) {
       if (isSpent(quota)) return false;
-      const children = isLast
+      const children = isFinal
         ? this.sql
             .exec(
-              `SELECT c.name, r.topic IS NOT NULL AS held, r.seq FROM retained_levels c LEFT JOIN retained r ON r.topic = ? || c.name
+              `SELECT c.name, r.topic IS NOT NULL AS held, r.seq FROM retained_levels c LEFT JOIN retained r ON r.topic = ? || c.name || ?
                WHERE c.parent = ? AND c.name ${inclusive ? '>=' : '>'} ? ORDER BY c.name LIMIT ?`,
-              depth === 0 ? '' : `${prefix}/`, node, cursor, ChildrenPerQuery,
+              depth === 0 ? '' : `${prefix}/`, suffix ?? '', node, cursor, ChildrenPerQuery,
             )
             .toArray()
         : this.sql.exec(`SELECT id, name FROM retained_levels WHERE parent = ? AND name ${inclusive ? '>=' : '>'} ? ORDER BY name LIMIT ?`, node, cursor, ChildrenPerQuery).toArray();
