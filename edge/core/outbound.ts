@@ -180,14 +180,22 @@ export class Outbound {
       log.log('warn', 'queue_message_too_large', { client: clientId, size });
       return;
     }
-    // Policy: QoS 0 is never queued; a full queue (messages or bytes) drops its oldest message.
+    // Policy: QoS 0 is never queued; a full queue (messages or bytes) drops its oldest message. When the
+    // namespace's queues are full together, a session makes room from its own queue, never another's;
+    // without one, the new message is dropped for it.
     let { count, bytes } = store.queueUsage(clientId);
-    while (count > 0 && (count >= limits.maxQueued || bytes + size > limits.maxQueuedBytes)) {
+    const isNamespaceFull = (): boolean => limits.maxNamespaceQueuedBytes > 0 && store.namespaceQueueBytes() + size > limits.maxNamespaceQueuedBytes;
+    while (count > 0 && (count >= limits.maxQueued || bytes + size > limits.maxQueuedBytes || isNamespaceFull())) {
       const dropped = store.dropOldestQueued(clientId);
       count--;
       bytes -= dropped;
       metrics.add('publishDropped');
       log.log('warn', 'queue_full_dropped_oldest', { client: clientId });
+    }
+    if (isNamespaceFull()) {
+      metrics.add('publishDropped');
+      log.log('warn', 'namespace_queues_full', { client: clientId, size, queued: store.namespaceQueueBytes() });
+      return;
     }
     store.enqueue(clientId, message, subscriptionIds, undefined, shareFilter);
     const runtime = this.runtimes.get(clientId);

@@ -244,6 +244,9 @@ export class SessionStore {
    */
   private readonly packetRows = new Map<string, Map<number, number>>();
 
+  /** Bytes queued in the whole namespace (payloads and topics), once counted; kept exact as queueUsageCache is. */
+  private namespaceQueued: number | undefined;
+
   constructor(private readonly sql: SqlExecutor) {
     for (const statement of schema) sql.exec(statement);
     for (const [table, column, type] of addedColumns) {
@@ -363,6 +366,7 @@ export class SessionStore {
 
   /** Removes the session and everything it owns. */
   deleteSession(clientId: string): void {
+    if (this.namespaceQueued !== undefined) this.namespaceQueued -= this.queueUsage(clientId).bytes;
     this.sql.exec('DELETE FROM sessions WHERE client_id = ?', clientId);
     this.sql.exec('DELETE FROM subscriptions WHERE client_id = ?', clientId);
     this.sql.exec('DELETE FROM outbound WHERE client_id = ?', clientId);
@@ -484,6 +488,7 @@ export class SessionStore {
   }
 
   private adjustQueueUsage(clientId: string, count: number, bytes: number): void {
+    if (this.namespaceQueued !== undefined) this.namespaceQueued += bytes;
     const usage = this.queueUsageCache.get(clientId);
     if (usage === undefined) return;
     usage.count += count;
@@ -648,6 +653,15 @@ export class SessionStore {
     const usage = { count: (row?.['n'] as number | undefined) ?? 0, bytes: (row?.['bytes'] as number | undefined) ?? 0 };
     this.queueUsageCache.set(clientId, { ...usage });
     return usage;
+  }
+
+  /** Bytes (payloads and topics) queued for all the namespace's sessions. */
+  namespaceQueueBytes(): number {
+    if (this.namespaceQueued === undefined) {
+      const row = this.sql.exec('SELECT COALESCE(SUM(length(payload) + length(topic)), 0) AS bytes FROM outbound WHERE state = 0').toArray()[0];
+      this.namespaceQueued = (row?.['bytes'] as number | undefined) ?? 0;
+    }
+    return this.namespaceQueued;
   }
 
   // ---- retained replays -----------------------------------------------

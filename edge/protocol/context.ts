@@ -22,6 +22,7 @@ export type ProtocolStore = Pick<
   SessionStore,
   | 'getSession'
   | 'saveConnectedSession'
+  | 'countSessions'
   | 'setExpiryInterval'
   | 'clearWill'
   | 'rememberInboundQoS2'
@@ -90,6 +91,8 @@ export interface ProtocolContext {
   // ---- client ids ----
   linkOf(clientId: string): ClientLink | undefined;
   readonly connectedCount: number;
+  /** Subscriptions of every session of the namespace (its topic tree). */
+  readonly subscriptionCount: number;
   /** Makes `link` the live connection of its client (after CONNACK). */
   bindClient(link: ClientLink, clientId: string): void;
 
