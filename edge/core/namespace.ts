@@ -154,7 +154,11 @@ export class Namespace implements ProtocolContext {
       now,
       newId: () => deps.newId(),
       requestAlarm,
-      deferFlush: deps.deferFlush,
+      // The output pumps may leave waiting is counted until it is flushed (Outbound's turns).
+      deferFlush: deps.deferFlush === undefined ? undefined : (flush) => deps.deferFlush?.(() => {
+        flush();
+        this.outbound.flushed();
+      }),
       setTimer: deps.setTimer,
       yieldToOthers: deps.yieldToOthers,
       dispatch: (link, packet) => dispatchPacket(this, link, packet),

@@ -33,6 +33,12 @@ export const VolatileSpillMs = 5000;
  * queue or a replay holds in memory at once, besides the message being read.
  */
 export const TurnBytes = 256 * 1024;
+/**
+ * Output all connections' pumps leave waiting for a flush, together:
+ * many clients resuming at once (each with its first message, which goes
+ * whatever its size) must not add up to more than this either.
+ */
+export const UnflushedBytes = 4 * 1024 * 1024;
 /** Work one client's pump does before it lets other connections run: index rows read, and 4 per message sent. */
 const TurnWork = 2048;
 const WorkPerMessage = 4;
@@ -119,6 +125,8 @@ export class Outbound {
   /** Clients whose pump waits for its next turn (see continueLater), and whether that turn is scheduled. */
   private readonly continuing = new Set<string>();
   private continuationPending = false;
+  /** Bytes written to connections since their output was last flushed (see flushed). */
+  private unflushed = 0;
 
   constructor(private readonly deps: OutboundDeps) {
     this.replays = new Replays({ retained: deps.retained, store: deps.store, now: () => deps.now(), mayRead: (clientId, topic) => deps.mayRead(clientId, topic) });
@@ -220,6 +228,7 @@ export class Outbound {
     // Only a PUBLISH that really goes out teaches the client an alias.
     if (alias !== undefined) link.confirmOutboundAlias(message.topic, alias);
     this.deps.metrics.add('publishSent');
+    this.unflushed += bytes.byteLength;
     link.writeBytes(bytes, patch);
     this.deps.markDirty(link);
     this.deps.delivered?.(link, message);
@@ -474,7 +483,7 @@ export class Outbound {
   /** Whether this client's pump has done its share for now (only where it can let others run). */
   private isTurnOver(link: ClientLink, runtime: SessionRuntime): boolean {
     if (this.deps.yieldToOthers === undefined) return false;
-    return link.pendingBytes >= TurnBytes || runtime.work + this.replays.rowsRead >= TurnWork;
+    return link.pendingBytes >= TurnBytes || this.unflushed >= UnflushedBytes || runtime.work + this.replays.rowsRead >= TurnWork;
   }
 
   /**
@@ -489,7 +498,7 @@ export class Outbound {
     this.continuationPending = true;
     void pause().then(() => {
       this.continuationPending = false;
-      this.deps.flush();
+      this.flushNow();
       const clients = [...this.continuing];
       this.continuing.clear();
       for (const id of clients) {
@@ -498,10 +507,20 @@ export class Outbound {
         if (runtime === undefined || link === undefined) continue;
         runtime.work = 0;
         this.pump(link);
-        this.deps.markDirty(link);
+        // Each client's turn leaves before the next one's is made.
+        this.flushNow();
       }
-      this.deps.flush();
     });
+  }
+
+  private flushNow(): void {
+    this.deps.flush();
+    this.flushed();
+  }
+
+  /** Every connection's output has been flushed (the host's deferred flush, or a turn's own). */
+  flushed(): void {
+    this.unflushed = 0;
   }
 
   /**

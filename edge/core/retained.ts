@@ -51,6 +51,8 @@ export interface RetainedStore {
   get(topic: string, now: number): StoredRetained | undefined;
   /** The QoS of one topic's message, its payload left unread. */
   qosOf(topic: string): QoS | undefined;
+  /** The generation of one topic's message, if it holds one (read from the index, not the row). */
+  generationOf(topic: string): number | undefined;
   /** The generation of the newest message: a replay that starts now sends messages up to it. */
   generation(): number;
   /** The next page of topics `filter` matches after `after` (see RetainedIndex.page). */
@@ -85,6 +87,10 @@ export class MemoryRetainedStore implements RetainedStore {
 
   qosOf(topic: string): QoS | undefined {
     return this.messages.get(topic)?.message.qos;
+  }
+
+  generationOf(topic: string): number | undefined {
+    return this.messages.get(topic)?.seq;
   }
 
   generation(): number {
@@ -213,6 +219,11 @@ export class SqlRetainedStore implements RetainedStore {
     return this.sql.exec('SELECT qos FROM retained WHERE topic = ?', topic).toArray()[0]?.['qos'] as QoS | undefined;
   }
 
+  generationOf(topic: string): number | undefined {
+    const row = this.sql.exec('SELECT seq FROM retained WHERE topic = ?', topic).toArray()[0];
+    return row === undefined ? undefined : ((row['seq'] as number | null) ?? 0);
+  }
+
   generation(): number {
     if (this.seq === undefined) {
       const row = this.sql.exec('SELECT MAX(seq) AS seq FROM retained').toArray()[0];
@@ -302,6 +313,10 @@ export class RetainedMessages {
 
   qosOf(topic: string): QoS | undefined {
     return this.storeOf(topic).qosOf(topic);
+  }
+
+  generationOf(topic: string): number | undefined {
+    return this.storeOf(topic).generationOf(topic);
   }
 
   generation(filter: string): number {

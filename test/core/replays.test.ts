@@ -105,10 +105,14 @@ describe('what a replay sends', () => {
     const subscriber = await client('late');
     await subscriber.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 't/#', qos: 1 }] });
     expect(retainedTopics(subscriber)).toEqual(['t/0']);
+    const queued = (): number | undefined => harness.core.listClients().find((c) => c.clientId === 'late')?.queued;
+    expect(queued()).toBe(3);
     const publisher = await client('changer');
     await publisher.send({ cmd: 'publish', topic: 't/2', payload: Buffer.from('new'), qos: 0, retain: true, dup: false });
     await publisher.send({ cmd: 'publish', topic: 't/3', payload: Buffer.alloc(0), qos: 0, retain: true, dup: false });
     await publisher.send({ cmd: 'publish', topic: 't/9', payload: Buffer.from('added'), qos: 0, retain: true, dup: false });
+    // Of what the replay had left, only t/1 is still to send.
+    expect(queued()).toBe(1);
     await drain(subscriber);
     // Replayed: t/0 and t/1 only; t/2 (new), t/3 (clear) and t/9 came live, without RETAIN [MQTT-3.3.1-9].
     expect(retainedTopics(subscriber)).toEqual(['t/0', 't/1']);
