@@ -6,7 +6,7 @@
  * while a victim client of the same namespace (scripts/victim.ts) measures
  * its round trips:
  *
- * - wildcards: N retained messages (`ret/<i>`, 16 bytes), then one
+ * - wildcards: N retained messages (`ret/<i>`, 16 bytes, QoS 1), then one
  *   SUBSCRIBE of F filters `+/nomatch-<i>` that match none: time to SUBACK;
  * - replay: a client subscribes to `ret/#` over them, gets all N, and
  *   unsubscribes, --rounds times at QoS 0 and as many at QoS 1;
@@ -162,10 +162,10 @@ function connect(url: string, options: IClientOptions = {}): Promise<MqttClient>
   return within(mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 30_000, keepalive: 0, ...options }), 'connect');
 }
 
-/** Publishes `count` retained messages, many to a WebSocket message. */
+/** Publishes `count` retained messages at QoS 1 (so that a replay at QoS 1 goes through the window), many to a WebSocket message. */
 async function seedRetained(url: string, count: number, topicOf: (i: number) => string, payload: Buffer): Promise<void> {
   const client = await openRawClient(url, { clientId: 'seeder' });
-  await publishMany(client, count, topicOf, payload, { retain: true });
+  await publishMany(client, count, topicOf, payload, { retain: true, qos: 1 });
   client.close();
 }
 

@@ -88,16 +88,19 @@ export async function openRawClient(url: string, connect: { clientId: string; le
 }
 
 /**
- * Publishes `count` messages at QoS 0 (`topicOf(i)`, `payload`, retained
- * or not), `batch` to a WebSocket message, then a QoS 1 fence: a
- * connection's packets are handled in order, so once its PUBACK is back
- * every message before it has been.
+ * Publishes `count` messages (`topicOf(i)`, `payload`, at QoS 0 or 1 without
+ * waiting for their PUBACK, retained or not), `batch` to a WebSocket
+ * message, then a QoS 1 fence: a connection's packets are handled in
+ * order, so once its PUBACK is back every message before it has been.
  */
-export async function publishMany(client: RawClient, count: number, topicOf: (i: number) => string, payload: Buffer, options: { retain: boolean; batch?: number }): Promise<void> {
+export async function publishMany(client: RawClient, count: number, topicOf: (i: number) => string, payload: Buffer, options: { retain: boolean; qos?: 0 | 1; batch?: number }): Promise<void> {
+  const qos = options.qos ?? 0;
   const batch = options.batch ?? Math.max(1, Math.min(500, Math.floor((256 * 1024) / (payload.byteLength + 32))));
   for (let i = 0; i < count; i += batch) {
     const packets: MqttPacket[] = [];
-    for (let j = i; j < Math.min(count, i + batch); j++) packets.push({ cmd: 'publish', topic: topicOf(j), payload, qos: 0, retain: options.retain, dup: false });
+    for (let j = i; j < Math.min(count, i + batch); j++) {
+      packets.push(qos === 0 ? { cmd: 'publish', topic: topicOf(j), payload, qos, retain: options.retain, dup: false } : { cmd: 'publish', topic: topicOf(j), payload, qos, retain: options.retain, dup: false, messageId: (j % 50_000) + 1 });
+    }
     client.send(packets);
     // Lets the socket drain now and then, so that the batches do not pile up in this process.
     if ((i / batch) % 20 === 19) await new Promise((resolve) => setImmediate(resolve));
