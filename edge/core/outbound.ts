@@ -127,6 +127,8 @@ export class Outbound {
   private continuationPending = false;
   /** Bytes written to connections since their output was last flushed (see flushed). */
   private unflushed = 0;
+  /** Clients whose pump waits for its transport to deliver what it holds. */
+  private readonly draining = new Set<string>();
 
   constructor(private readonly deps: OutboundDeps) {
     this.replays = new Replays({ retained: deps.retained, store: deps.store, now: () => deps.now(), mayRead: (clientId, topic) => deps.mayRead(clientId, topic) });
@@ -483,7 +485,7 @@ export class Outbound {
   /** Whether this client's pump has done its share for now (only where it can let others run). */
   private isTurnOver(link: ClientLink, runtime: SessionRuntime): boolean {
     if (this.deps.yieldToOthers === undefined) return false;
-    return link.pendingBytes >= TurnBytes || this.unflushed >= UnflushedBytes || runtime.work + this.replays.rowsRead >= TurnWork;
+    return link.pendingBytes + link.backlog >= TurnBytes || this.unflushed >= UnflushedBytes || runtime.work + this.replays.rowsRead >= TurnWork;
   }
 
   /**
@@ -492,6 +494,17 @@ export class Outbound {
    * in memory.
    */
   private continueLater(clientId: string): void {
+    const link = this.deps.linkOf(clientId);
+    if (link !== undefined && link.backlog >= TurnBytes) {
+      // Its transport holds a turn's worth already (a gateway's calls): the pump waits for it, without spinning.
+      if (this.draining.has(clientId)) return;
+      this.draining.add(clientId);
+      void link.drained().then(() => {
+        this.draining.delete(clientId);
+        this.continueLater(clientId);
+      });
+      return;
+    }
     this.continuing.add(clientId);
     const pause = this.deps.yieldToOthers;
     if (this.continuationPending || pause === undefined) return;
