@@ -21,7 +21,7 @@ import { encodePublish, type EncodeCache } from './publish-encoding.ts';
 import type { Delivery } from './router.ts';
 import { Replays, type Replay } from './replays.ts';
 import type { RetainedMessages } from './retained.ts';
-import { OutboundState, type OutboundRecord, type SessionStore } from './session-store.ts';
+import { OutboundState, type SessionStore } from './session-store.ts';
 import type { SubscriptionEntry } from './topic-tree.ts';
 import type { WindowState } from './stall-watchdog.ts';
 
