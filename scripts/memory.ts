@@ -24,9 +24,7 @@
  * highest RSS of workerd, the storage on disk, the victim's losses and
  * latency, and the attack's own figures. Prints a Markdown table.
  *
- * The edge runs with the default limits except MQTT_MAX_PACKET_RATE=0, so
- * that one client can set the retained messages up quickly, and what
- * --vars NAME=value,... sets.
+ * The edge runs with the default limits and what --vars NAME=value,... sets.
  */
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -95,7 +93,7 @@ async function startMeasured(scriptPath: string): Promise<Measured> {
       port: 0,
       persistDir,
       scriptPath,
-      vars: { MQTT_MAX_PACKET_RATE: '0', MQTT_ADMIN_TOKEN: adminToken, MQTT_LOG_LEVEL: 'warn', ...extraVars },
+      vars: { MQTT_ADMIN_TOKEN: adminToken, MQTT_LOG_LEVEL: 'warn', ...extraVars },
       onLogLine: (line) => {
         if (args.verbose || line.includes('"error"')) log(`  edge: ${line.slice(0, 300)}`);
       },

@@ -89,27 +89,41 @@ export async function openRawClient(url: string, connect: { clientId: string; le
 
 /**
  * Publishes `count` messages (`topicOf(i)`, `payload`, at QoS 0 or 1 without
- * waiting for their PUBACK, retained or not), `batch` to a WebSocket
- * message, then a QoS 1 fence: a connection's packets are handled in
- * order, so once its PUBACK is back every message before it has been.
+ * waiting for their PUBACK, retained or not), many to a WebSocket message,
+ * and after each MiB or so a QoS 1 fence whose PUBACK it waits for: a
+ * connection's packets are handled in order, so once the fence's PUBACK is
+ * back every message before it has been. A client never has more than
+ * about a MiB sent and not handled (the namespace closes one over
+ * MQTT_MAX_PENDING_BYTES).
  */
-export async function publishMany(client: RawClient, count: number, topicOf: (i: number) => string, payload: Buffer, options: { retain: boolean; qos?: 0 | 1; batch?: number }): Promise<void> {
+export async function publishMany(client: RawClient, count: number, topicOf: (i: number) => string, payload: Buffer, options: { retain: boolean; qos?: 0 | 1 }): Promise<void> {
   const qos = options.qos ?? 0;
-  const batch = options.batch ?? Math.max(1, Math.min(500, Math.floor((256 * 1024) / (payload.byteLength + 32))));
+  const perFence = 1024 * 1024;
+  const batch = Math.max(1, Math.min(500, Math.floor((256 * 1024) / (payload.byteLength + 32))));
+  let sinceFence = 0;
   for (let i = 0; i < count; i += batch) {
     const packets: MqttPacket[] = [];
     for (let j = i; j < Math.min(count, i + batch); j++) {
       packets.push(qos === 0 ? { cmd: 'publish', topic: topicOf(j), payload, qos, retain: options.retain, dup: false } : { cmd: 'publish', topic: topicOf(j), payload, qos, retain: options.retain, dup: false, messageId: (j % 50_000) + 1 });
     }
     client.send(packets);
-    // Lets the socket drain now and then, so that the batches do not pile up in this process.
-    if ((i / batch) % 20 === 19) await new Promise((resolve) => setImmediate(resolve));
+    sinceFence += packets.length * (payload.byteLength + 32);
+    if (sinceFence >= perFence) {
+      await fence(client);
+      sinceFence = 0;
+    }
   }
+  await fence(client);
+}
+
+/** A QoS 1 PUBLISH of nothing, and its PUBACK: everything sent before it has been handled. */
+async function fence(client: RawClient): Promise<void> {
   const messageId = (fences++ % 1000) + 60_000;
-  client.send([{ cmd: 'publish', topic: 'fence/published', payload: Buffer.alloc(0), qos: 1, retain: false, dup: false, messageId }]);
   const isFence = (packet: MqttPacket): boolean => packet.cmd === 'puback' && packet.messageId === messageId;
+  // An earlier fence's PUBACK with the same id must not count.
   client.packets.splice(0, client.packets.length, ...client.packets.filter((packet) => !isFence(packet)));
-  await client.waitFor(isFence, `the PUBACK after ${count} messages`, 600_000);
+  client.send([{ cmd: 'publish', topic: 'fence/published', payload: Buffer.alloc(0), qos: 1, retain: false, dup: false, messageId }]);
+  await client.waitFor(isFence, 'a fence PUBACK', 600_000);
 }
 
 let fences = 0;

@@ -25,8 +25,7 @@ import { expectUnharmed, startVictim } from './victim.ts';
 let edge: TestEdge;
 
 beforeAll(async () => {
-  // Setting the retained messages up takes many PUBLISH from one client.
-  edge = await startTestEdge({ MQTT_MAX_PACKET_RATE: '0' });
+  edge = await startTestEdge();
 });
 afterAll(async () => {
   await edge?.dispose();

@@ -162,7 +162,7 @@ describe('what a replay sends', () => {
 
 describe('turns', () => {
   it('sends a QoS 0 replay of 5,000 messages of 1 KiB in pieces of at most TurnBytes, serving another client between them', async () => {
-    await start({ maxPacketRate: 0 }, true);
+    await start({}, true);
     await retain(5000, (i) => `big/${i}`, Buffer.alloc(1024, 1), 0);
     const subscriber = await client('reader');
     const other = await client('other');
@@ -179,7 +179,7 @@ describe('turns', () => {
   });
 
   it('reads a queue of 40 messages of 100 KiB one at a time when its session comes back, and sends it in pieces of at most TurnBytes', async () => {
-    await start({ maxPacketRate: 0, maxInflight: 100 }, true);
+    await start({ maxInflight: 100 }, true);
     const offline = await client('away', 4, { clean: false });
     await offline.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'in/#', qos: 1 }] });
     await offline.drop();
