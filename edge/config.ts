@@ -59,6 +59,10 @@ export interface EdgeVars extends RulesEnv {
   MQTT_MAXIMUM_QOS?: string;
   MQTT_RETAIN_AVAILABLE?: string;
   MQTT_SHARED_SUBSCRIPTIONS_AVAILABLE?: string;
+  MQTT_MAX_SESSIONS?: string;
+  MQTT_MAX_NAMESPACE_SUBSCRIPTIONS?: string;
+  MQTT_MAX_NAMESPACE_QUEUED_BYTES?: string;
+  MQTT_MAX_AWAITING_PUBREL?: string;
   /**
    * Whether the CF-Connecting-IP header names the client (true on Cloudflare,
    * which sets it; the local runner sets false, where a client could send it).

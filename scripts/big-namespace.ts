@@ -35,9 +35,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { freePort } from './free-port.ts';
-import { connectInspector, topFunctions, type CpuProfile, type Inspector } from './inspector.ts';
-import { buildEdge, repoRoot, startLocalEdge, type LocalEdge, type LocalEdgeOptions } from './local-edge.ts';
+import { heapUsage, inspectEdge, startEdgeWithInspector, warmEntry, within as withinMs } from './inspected-edge.ts';
+import { topFunctions, type CpuProfile, type Inspector } from './inspector.ts';
+import { buildEdge, repoRoot, type LocalEdge } from './local-edge.ts';
 import { childPids, rssKb } from './processes.ts';
 
 const { values: args } = parseArgs({
@@ -94,19 +94,7 @@ const median = (values: number[]): number => {
 // ---- MQTT.js, as promises bounded in time --------------------------------------------
 
 function within<T>(promise: Promise<T>, what: string, ms = stepTimeoutMs): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
+  return withinMs(promise, what, ms);
 }
 
 function persistentOptions(clientId: string): IClientOptions {
@@ -211,57 +199,36 @@ async function namespaceStats(edge: LocalEdge): Promise<{ sessions: number; subs
   return (await response.json()) as { sessions: number; subscriptions: number };
 }
 
-/**
- * startLocalEdge with workerd's inspector on a port that was free a moment
- * ago. Miniflare's own loopback server binds port 0 too and can get that
- * very port first; workerd then never becomes ready. So a start that takes
- * more than 30 s is abandoned (its workerd, a child of this process, killed
- * by pid) and tried again on another port.
- */
-async function startEdgeWithInspector(options: Omit<LocalEdgeOptions, 'inspectorPort'>): Promise<{ edge: LocalEdge; inspectorPort: number }> {
-  for (let attempt = 1; ; attempt++) {
-    const inspectorPort = await freePort();
-    const before = new Set(childPids(process.pid, 'workerd'));
-    const starting = startLocalEdge({ ...options, inspectorPort });
-    try {
-      return { edge: await within(starting, 'workerd start', 30_000), inspectorPort };
-    } catch (error) {
-      starting.catch(() => undefined);
-      for (const pid of childPids(process.pid, 'workerd')) if (!before.has(pid)) process.kill(pid, 'SIGKILL');
-      if (attempt === 3) throw error;
-      log(`  workerd did not start with its inspector on port ${inspectorPort}; again on another`);
-    }
-  }
-}
-
 async function startRuntime(persistDir: string): Promise<Runtime> {
   const records: LogRecord[] = [];
   const waiters: Array<{ match: (record: LogRecord) => boolean; resolve: (record: LogRecord) => void }> = [];
-  const { edge, inspectorPort } = await startEdgeWithInspector({
-    port: 0,
-    persistDir,
-    scriptPath,
-    vars: {
-      MQTT_MAX_CONNECTIONS: '0',
-      MQTT_MAX_SUBSCRIPTIONS: String(Math.max(1000, filtersPerClient)),
-      MQTT_MAX_QUEUED: String(Math.max(1000, queuedPerSession + 10)),
-      // A connect timeout shorter than the settle marker's expiry (see settle).
-      MQTT_CONNECT_TIMEOUT_MS: '2000',
-      MQTT_LOG_LEVEL: 'info',
-      MQTT_ADMIN_TOKEN: adminToken,
+  const { edge, inspectorPort } = await startEdgeWithInspector(
+    {
+      port: 0,
+      persistDir,
+      scriptPath,
+      vars: {
+        MQTT_MAX_CONNECTIONS: '0',
+        MQTT_MAX_SUBSCRIPTIONS: String(Math.max(1000, filtersPerClient)),
+        MQTT_MAX_QUEUED: String(Math.max(1000, queuedPerSession + 10)),
+        // A connect timeout shorter than the settle marker's expiry (see settle).
+        MQTT_CONNECT_TIMEOUT_MS: '2000',
+        MQTT_LOG_LEVEL: 'info',
+        MQTT_ADMIN_TOKEN: adminToken,
+      },
+      onLogLine: (line) => {
+        if (!watchedEvents.some((event) => line.includes(event))) return;
+        const record = { ...(JSON.parse(line.slice(line.indexOf('{'))) as Omit<LogRecord, 'at'>), at: performance.now() };
+        records.push(record);
+        for (const waiter of waiters.filter((w) => w.match(record))) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(record);
+        }
+      },
     },
-    onLogLine: (line) => {
-      if (!watchedEvents.some((event) => line.includes(event))) return;
-      const record = { ...(JSON.parse(line.slice(line.indexOf('{'))) as Omit<LogRecord, 'at'>), at: performance.now() };
-      records.push(record);
-      for (const waiter of waiters.filter((w) => w.match(record))) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(record);
-      }
-    },
-  });
-  // A request that no Durable Object sees makes workerd handle the inspector's messages (see connectInspector).
-  const inspector = await connectInspector(inspectorPort, () => warmEntry(edge));
+    log,
+  );
+  const inspector = await inspectEdge(edge, inspectorPort);
   return {
     edge,
     inspector,
@@ -304,11 +271,7 @@ async function stopRuntime(runtime: Runtime): Promise<{ sessions: number; subscr
 }
 
 /** The isolate's used JavaScript heap after a full collection, MB. */
-async function heapMb(inspector: Inspector): Promise<number> {
-  await inspector.call('HeapProfiler.collectGarbage');
-  const usage = (await inspector.call('Runtime.getHeapUsage')) as { usedSize: number; totalSize: number };
-  return usage.usedSize / 2 ** 20;
-}
+const heapMb = async (inspector: Inspector): Promise<number> => (await heapUsage(inspector, true)).usedMb;
 
 const rssMb = (runtime: Runtime): number => runtime.workerd.reduce((sum, pid) => sum + rssKb(pid), 0) / 1024;
 
@@ -332,18 +295,6 @@ function sqliteMb(dir: string): { database: number; wal: number } {
   };
   walk(dir);
   return largest;
-}
-
-/**
- * One plain request through the runtime first, answered by the Worker
- * without any Durable Object: what is timed after it is the object's wake,
- * not the local runtime's first request (on Cloudflare the Worker's isolate
- * is usually warm when an object wakes).
- */
-async function warmEntry(edge: LocalEdge): Promise<void> {
-  const response = await fetch(new URL('/healthz', edge.url));
-  if (!response.ok) throw new Error(`/healthz: ${response.status}`);
-  await response.text();
 }
 
 /**

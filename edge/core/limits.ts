@@ -15,6 +15,8 @@ export interface BrokerLimits {
   maxQueued: number;
   /** Bytes (payloads and topics) queued for one session. */
   maxQueuedBytes: number;
+  /** Bytes (payloads and topics) queued for all the namespace's sessions together. */
+  maxNamespaceQueuedBytes: number;
   /** PUBLISH packets per second from one client (bursts up to twice that); 0 = no limit. Over it the client is slowed (publish-rate.ts). */
   maxPublishRate: number;
   /** PUBLISH packets per second from all clients of the namespace together (bursts of one second's worth); 0 = no limit. */
@@ -23,12 +25,18 @@ export interface BrokerLimits {
   maxSessionExpiry: number;
   /** Concurrent connections per namespace; 0 = unlimited. */
   maxConnections: number;
+  /** Sessions per namespace (connected or not); 0 = unlimited. A new client id over it is refused. */
+  maxSessions: number;
   maxSubscriptionsPerClient: number;
+  /** Subscriptions of all the namespace's sessions together (the topic tree is in memory); 0 = unlimited. */
+  maxNamespaceSubscriptions: number;
   maxRetainedMessages: number;
   /** Topic Alias Maximum announced to 5.0 clients (client-to-server aliases). */
   topicAliasMaximum: number;
   /** Receive Maximum announced to 5.0 clients (inbound QoS 1/2 in flight). */
   receiveMaximum: number;
+  /** QoS 2 messages from one 3.x client awaiting its PUBREL (5.0 clients are held to receiveMaximum). */
+  maxAwaitingPubrel: number;
   /** Longest topic name or filter (characters), and most levels. */
   maxTopicLength: number;
   maxTopicLevels: number;
@@ -52,6 +60,12 @@ export interface BrokerLimits {
   sharedSubscriptionsAvailable: boolean;
 }
 
+/**
+ * The defaults add up inside a Durable Object's 128 MB isolate (the budget
+ * is in docs/design.md, "Memory"): what grows with clients in memory is
+ * bounded here (sessions, subscriptions); messages (queued, retained,
+ * awaiting PUBREL) are in SQLite and read one at a time.
+ */
 export const defaultLimits: BrokerLimits = {
   maxPacketSize: 1024 * 1024,
   maxKeepAlive: 0,
@@ -59,15 +73,22 @@ export const defaultLimits: BrokerLimits = {
   maxInflight: 100,
   maxQueued: 1000,
   maxQueuedBytes: 16 * 1024 * 1024,
+  maxNamespaceQueuedBytes: 256 * 1024 * 1024,
   maxPublishRate: 0,
   namespacePublishRate: 0,
   // A week: long enough for a device that is off over a holiday, short enough that abandoned sessions go.
   maxSessionExpiry: 7 * 24 * 3600,
   maxConnections: 0,
+  // About 0.9 KB of heap per connected client: 18 MB.
+  maxSessions: 20_000,
   maxSubscriptionsPerClient: 1000,
+  // About 390 bytes of heap each in the topic tree: 38 MB.
+  maxNamespaceSubscriptions: 100_000,
   maxRetainedMessages: 100_000,
   topicAliasMaximum: 32,
   receiveMaximum: 1024,
+  // The same bound as a 5.0 client's; mosquitto lets 20 in flight and 1,000 queued.
+  maxAwaitingPubrel: 1024,
   maxTopicLength: 1024,
   maxTopicLevels: 32,
   // Fits a CONNECT with a will of some kilobytes and a token or certificate-sized auth data.

@@ -106,6 +106,15 @@ export interface Transport {
   close(kind: CloseKind, reason: string): void;
   /** Persists `state` where it survives hibernation. */
   persist(state: ConnectionState): void;
+  /**
+   * Bytes sent and not yet taken by the far side, where the transport
+   * knows (a gateway's calls); a WebSocket does not (workerd has no
+   * `bufferedAmount`). With `drained`, which settles once they are taken:
+   * how a long replay or queue waits for a slow transport instead of
+   * piling up in front of it.
+   */
+  backlog?(): number;
+  drained?(): Promise<void>;
 }
 
 export class ClientLink {
@@ -175,6 +184,21 @@ export class ClientLink {
 
   get hasOutgoing(): boolean {
     return this.outgoing.length > 0;
+  }
+
+  /** Bytes queued and not yet flushed. */
+  get pendingBytes(): number {
+    return this.outgoingBytes;
+  }
+
+  /** Bytes flushed that the transport has not delivered yet (0 where it cannot tell). */
+  get backlog(): number {
+    return this.transport.backlog?.() ?? 0;
+  }
+
+  /** Settles once the transport's backlog is delivered (at once where it cannot tell). */
+  drained(): Promise<void> {
+    return this.transport.drained?.() ?? Promise.resolve();
   }
 
   flush(): void {

@@ -154,7 +154,11 @@ export class Namespace implements ProtocolContext {
       now,
       newId: () => deps.newId(),
       requestAlarm,
-      deferFlush: deps.deferFlush,
+      // The output pumps may leave waiting is counted until it is flushed (Outbound's turns).
+      deferFlush: deps.deferFlush === undefined ? undefined : (flush) => deps.deferFlush?.(() => {
+        flush();
+        this.outbound.flushed();
+      }),
       setTimer: deps.setTimer,
       yieldToOthers: deps.yieldToOthers,
       dispatch: (link, packet) => dispatchPacket(this, link, packet),
@@ -171,6 +175,8 @@ export class Namespace implements ProtocolContext {
     });
     this.outbound = new Outbound({
       store: this.store,
+      retained: this.retained,
+      mayRead: (clientId, topic) => this.accessOfClient(clientId).mayRead(topic),
       limits,
       metrics: this.metrics,
       log: deps.log,
@@ -179,6 +185,8 @@ export class Namespace implements ProtocolContext {
       linkOf: (clientId) => this.directory.linkOf(clientId),
       markDirty: (link) => this.connections.markDirty(link),
       suspectStall: (clientId) => this.watchdog.suspect(clientId),
+      yieldToOthers: deps.yieldToOthers,
+      flush: () => this.connections.flushAll(),
       delivered: this.connectionLog.wants('deliver')
         ? (link, message) => this.connectionLog.event('info', 'message.delivered', link.state, { topic: message.topic, qos: message.qos, retain: message.retain, bytes: message.payload.byteLength })
         : undefined,
@@ -458,11 +466,11 @@ export class Namespace implements ProtocolContext {
   }
 
   listRetained(limit = 1000): RetainedSummary[] {
-    return this.retained.list(limit).map((message) => ({
-      topic: message.topic,
-      qos: message.qos,
-      payloadBytes: message.payload.byteLength,
-      payloadPreview: new TextDecoder().decode(message.payload.subarray(0, 200)),
+    return this.retained.list(limit).map((listing) => ({
+      topic: listing.topic,
+      qos: listing.qos,
+      payloadBytes: listing.payloadBytes,
+      payloadPreview: new TextDecoder().decode(listing.preview),
     }));
   }
 
@@ -579,15 +587,12 @@ export class Namespace implements ProtocolContext {
   removeSubscription(entry: SubscriptionEntry): boolean {
     if (!this.store.deleteSubscription(entry.clientId, entry.filter)) return false;
     this.router.remove(entry);
+    this.outbound.endReplay(entry.clientId, entry.filter);
     return true;
   }
 
-  sendRetained(entry: SubscriptionEntry): void {
-    const delivery: Delivery = { clientId: entry.clientId, qos: entry.qos, retainAsPublished: true, subscriptionIds: entry.subscriptionId === undefined ? [] : [entry.subscriptionId] };
-    for (const message of this.retained.matching(matchFilterOf(entry), this.now())) {
-      if (entry.readCheck === true && !this.accessOfClient(entry.clientId).mayRead(message.topic)) continue;
-      this.outbound.deliver(message, delivery, true);
-    }
+  sendRetained(link: ClientLink, entries: readonly SubscriptionEntry[]): void {
+    if (entries.length > 0) this.outbound.replay(link, entries);
   }
 
   get takeoverPolicy(): 'any' | 'same-identity' {
@@ -698,7 +703,7 @@ export class Namespace implements ProtocolContext {
     const onDeliver = this.hooks.onDeliver;
     if (onDeliver === undefined) {
       const cache: EncodeCache = new Map();
-      for (const delivery of deliveries) this.outbound.deliver(message, delivery, false, cache);
+      for (const delivery of deliveries) this.outbound.deliver(message, delivery, cache);
       return;
     }
     return this.deliverWithHook(message, deliveries, onDeliver);
@@ -723,7 +728,7 @@ export class Namespace implements ProtocolContext {
     const cache: EncodeCache = new Map();
     deliveries.forEach((delivery, index) => {
       const verdict = verdicts[index];
-      if (verdict?.ok === true && verdict.value) this.outbound.deliver(message, delivery, false, cache);
+      if (verdict?.ok === true && verdict.value) this.outbound.deliver(message, delivery, cache);
     });
     this.connections.flushAll();
   }

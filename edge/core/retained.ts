@@ -4,11 +4,38 @@
  * tree (rewritten every interval: storing it would cost more than it is
  * worth; after a wake the next publish restores it). `RetainedMessages`
  * picks the form by topic, so nothing else special-cases `$SYS`.
+ *
+ * A new subscription finds its retained messages a page at a time
+ * (`page`: topics only, through retained-index.ts), and each message is
+ * read when it is sent (`get`), so a payload is in memory only while it is
+ * being sent. Every stored message has a generation (`seq`, growing with
+ * each put): a replay started at generation g sends only messages of
+ * generation g or older; a newer one came after the subscription and was
+ * delivered to it live.
  */
+import type { QoS } from '../../shared/codec/types.ts';
 import { topicMatchesFilter } from '../../shared/topic.ts';
 import type { Logger } from './log.ts';
 import { deserializeProperties, serializeProperties, type BrokerMessage } from './message.ts';
+import { RetainedIndex, type WalkPage, type WalkPosition } from './retained-index.ts';
 import type { SqlExecutor } from './session-store.ts';
+
+/** What the admin API shows of a retained message: its size and the start of its payload, never all of it. */
+export interface RetainedListing {
+  topic: string;
+  qos: number;
+  payloadBytes: number;
+  preview: Uint8Array;
+}
+
+/** A retained message as read to be sent, with its generation. */
+export interface StoredRetained {
+  message: BrokerMessage;
+  seq: number;
+}
+
+/** Bytes of a payload the admin listing reads. */
+const PreviewBytes = 200;
 
 export interface RetainedStore {
   /**
@@ -20,20 +47,29 @@ export interface RetainedStore {
   delete(topic: string): boolean;
   /** Whether `topic` holds a retained message (nothing is read but that). */
   has(topic: string): boolean;
-  /** Retained messages a new subscription with this filter gets; expired ones are deleted on the way. */
-  matching(filter: string, now: number): BrokerMessage[];
+  /** The message of one topic, payload included; an expired one is deleted and not returned. */
+  get(topic: string, now: number): StoredRetained | undefined;
+  /** The QoS of one topic's message, its payload left unread. */
+  qosOf(topic: string): QoS | undefined;
+  /** The generation of one topic's message, if it holds one (read from the index, not the row). */
+  generationOf(topic: string): number | undefined;
+  /** The generation of the newest message: a replay that starts now sends messages up to it. */
+  generation(): number;
+  /** The next page of topics `filter` matches after `after` (see RetainedIndex.page). */
+  page(filter: string, after: WalkPosition | undefined, limit: number, budget: number): WalkPage;
   /** In topic order, for the admin API. */
-  list(limit: number): BrokerMessage[];
+  list(limit: number): RetainedListing[];
   count(): number;
 }
 
-/** The `$SYS` tree: memory only. */
+/** The `$SYS` tree: memory only, a few dozen topics. */
 export class MemoryRetainedStore implements RetainedStore {
-  private readonly messages = new Map<string, BrokerMessage>();
+  private readonly messages = new Map<string, StoredRetained>();
+  private seq = 0;
 
   put(message: BrokerMessage): boolean {
     if (message.payload.byteLength === 0) this.messages.delete(message.topic);
-    else this.messages.set(message.topic, { ...message, retain: true });
+    else this.messages.set(message.topic, { message: { ...message, retain: true }, seq: ++this.seq });
     return true;
   }
 
@@ -45,12 +81,37 @@ export class MemoryRetainedStore implements RetainedStore {
     return this.messages.has(topic);
   }
 
-  matching(filter: string): BrokerMessage[] {
-    return [...this.messages.values()].filter((message) => topicMatchesFilter(filter, message.topic));
+  get(topic: string): StoredRetained | undefined {
+    return this.messages.get(topic);
   }
 
-  list(limit: number): BrokerMessage[] {
-    return [...this.messages.values()].sort((a, b) => (a.topic < b.topic ? -1 : 1)).slice(0, limit);
+  qosOf(topic: string): QoS | undefined {
+    return this.messages.get(topic)?.message.qos;
+  }
+
+  generationOf(topic: string): number | undefined {
+    return this.messages.get(topic)?.seq;
+  }
+
+  generation(): number {
+    return this.seq;
+  }
+
+  page(filter: string, after: WalkPosition | undefined, limit: number): WalkPage {
+    const topics = [...this.messages.values()]
+      .filter(({ message }) => topicMatchesFilter(filter, message.topic) && (after === undefined || message.topic > after.topic))
+      .sort((a, b) => (a.message.topic < b.message.topic ? -1 : 1))
+      .slice(0, limit)
+      .map(({ message, seq }) => ({ topic: message.topic, seq }));
+    const last = topics.at(-1);
+    return { topics, next: topics.length < limit || last === undefined ? undefined : { topic: last.topic, past: false }, read: this.messages.size };
+  }
+
+  list(limit: number): RetainedListing[] {
+    return [...this.messages.values()]
+      .map(({ message }) => ({ topic: message.topic, qos: message.qos, payloadBytes: message.payload.byteLength, preview: message.payload.subarray(0, PreviewBytes) }))
+      .sort((a, b) => (a.topic < b.topic ? -1 : 1))
+      .slice(0, limit);
   }
 
   count(): number {
@@ -58,12 +119,22 @@ export class MemoryRetainedStore implements RetainedStore {
   }
 }
 
-const Schema = `CREATE TABLE IF NOT EXISTS retained (
-  topic TEXT PRIMARY KEY,
-  payload BLOB NOT NULL,
-  qos INTEGER NOT NULL,
-  properties TEXT,
-  expires_at INTEGER)`;
+/**
+ * The generation and the small columns before the payload, so that reading
+ * them never walks a large payload's overflow pages (a namespace from
+ * before generations gets `seq` appended, and reads it through the index).
+ */
+const Schema = [
+  `CREATE TABLE IF NOT EXISTS retained (
+     topic TEXT PRIMARY KEY,
+     seq INTEGER,
+     qos INTEGER NOT NULL,
+     expires_at INTEGER,
+     properties TEXT,
+     payload BLOB NOT NULL)`,
+];
+/** After the column exists: topics and generations, read by the index's walks without the rows. */
+const GenerationIndex = 'CREATE INDEX IF NOT EXISTS retained_generations ON retained (topic, seq)';
 
 /** The size a retained message counts for: payload and topic (what storage holds of it). */
 function sizeOf(message: BrokerMessage): number {
@@ -74,13 +145,24 @@ function sizeOf(message: BrokerMessage): number {
 export class SqlRetainedStore implements RetainedStore {
   /** Counted once, then kept up to date. */
   private counted: { messages: number; bytes: number } | undefined;
+  /** The newest generation, read once, then counted here. */
+  private seq: number | undefined;
+  private readonly index: RetainedIndex;
 
   constructor(
     private readonly sql: SqlExecutor,
     private readonly limits: { maxRetainedMessages: number; maxRetainedBytes: number },
     private readonly log: Logger,
   ) {
-    sql.exec(Schema);
+    for (const statement of Schema) sql.exec(statement);
+    const columns = sql.exec('PRAGMA table_info(retained)').toArray().map((row) => row['name']);
+    if (columns.length > 0 && !columns.includes('seq')) sql.exec('ALTER TABLE retained ADD COLUMN seq INTEGER');
+    sql.exec(GenerationIndex);
+    this.index = new RetainedIndex(sql);
+    if (this.index.needsBuilding()) {
+      this.index.build();
+      log.log('info', 'retained_index_built', { topics: this.count() });
+    }
   }
 
   put(message: BrokerMessage): boolean {
@@ -99,11 +181,13 @@ export class SqlRetainedStore implements RetainedStore {
       return false;
     }
     this.sql.exec(
-      `INSERT INTO retained (topic, payload, qos, properties, expires_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos,
-         properties = excluded.properties, expires_at = excluded.expires_at`,
-      message.topic, message.payload, message.qos, serializeProperties(message.properties), message.expiresAt ?? null,
+      `INSERT INTO retained (topic, seq, qos, expires_at, properties, payload) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (topic) DO UPDATE SET seq = excluded.seq, qos = excluded.qos, expires_at = excluded.expires_at,
+         properties = excluded.properties, payload = excluded.payload`,
+      message.topic, this.generation() + 1, message.qos, message.expiresAt ?? null, serializeProperties(message.properties), message.payload,
     );
+    this.seq = this.generation() + 1;
+    if (existing === undefined) this.index.add(message.topic);
     this.counted = { messages, bytes };
     return true;
   }
@@ -111,6 +195,7 @@ export class SqlRetainedStore implements RetainedStore {
   delete(topic: string): boolean {
     const row = this.sql.exec('DELETE FROM retained WHERE topic = ? RETURNING length(payload) + length(topic) AS size', topic).toArray()[0];
     if (row === undefined) return false;
+    this.index.remove(topic);
     if (this.counted !== undefined) this.counted = { messages: this.counted.messages - 1, bytes: this.counted.bytes - (row['size'] as number) };
     return true;
   }
@@ -119,26 +204,43 @@ export class SqlRetainedStore implements RetainedStore {
     return this.sql.exec('SELECT 1 FROM retained WHERE topic = ?', topic).toArray().length > 0;
   }
 
-  matching(filter: string, now: number): BrokerMessage[] {
-    const wildcardAt = filter.search(/[+#]/);
-    // Only the topics under the filter's literal prefix are read, not the whole table.
-    const candidates = wildcardAt < 0 ? this.exact(filter) : this.withPrefix(filter.slice(0, wildcardAt));
-    // 'a/#' also matches 'a' itself, which sorts outside the prefix 'a/' [MQTT-4.7.1-2].
-    if (wildcardAt > 0 && filter[wildcardAt] === '#') candidates.push(...this.exact(filter.slice(0, wildcardAt - 1)));
-    const matching: BrokerMessage[] = [];
-    for (const message of candidates) {
-      if (wildcardAt >= 0 && !topicMatchesFilter(filter, message.topic)) continue;
-      if (message.expiresAt !== undefined && message.expiresAt <= now) {
-        this.delete(message.topic);
-        continue;
-      }
-      matching.push(message);
+  get(topic: string, now: number): StoredRetained | undefined {
+    const row = this.sql.exec('SELECT * FROM retained WHERE topic = ?', topic).toArray()[0];
+    if (row === undefined) return undefined;
+    const stored = { message: retainedFromRow(row), seq: (row['seq'] as number | null) ?? 0 };
+    if (stored.message.expiresAt !== undefined && stored.message.expiresAt <= now) {
+      this.delete(topic);
+      return undefined;
     }
-    return matching;
+    return stored;
   }
 
-  list(limit: number): BrokerMessage[] {
-    return this.rows('SELECT * FROM retained ORDER BY topic LIMIT ?', limit);
+  qosOf(topic: string): QoS | undefined {
+    return this.sql.exec('SELECT qos FROM retained WHERE topic = ?', topic).toArray()[0]?.['qos'] as QoS | undefined;
+  }
+
+  generationOf(topic: string): number | undefined {
+    const row = this.sql.exec('SELECT seq FROM retained WHERE topic = ?', topic).toArray()[0];
+    return row === undefined ? undefined : ((row['seq'] as number | null) ?? 0);
+  }
+
+  generation(): number {
+    if (this.seq === undefined) {
+      const row = this.sql.exec('SELECT MAX(seq) AS seq FROM retained').toArray()[0];
+      this.seq = typeof row?.['seq'] === 'number' ? row['seq'] : 0;
+    }
+    return this.seq;
+  }
+
+  page(filter: string, after: WalkPosition | undefined, limit: number, budget: number): WalkPage {
+    return this.index.page(filter, after, limit, budget);
+  }
+
+  list(limit: number): RetainedListing[] {
+    return this.sql
+      .exec('SELECT topic, qos, length(payload) AS bytes, substr(payload, 1, ?) AS preview FROM retained ORDER BY topic LIMIT ?', PreviewBytes, limit)
+      .toArray()
+      .map((row) => ({ topic: row['topic'] as string, qos: row['qos'] as number, payloadBytes: row['bytes'] as number, preview: bytesOf(row['preview']) }));
   }
 
   count(): number {
@@ -158,36 +260,14 @@ export class SqlRetainedStore implements RetainedStore {
     const row = this.sql.exec('SELECT length(payload) + length(topic) AS size FROM retained WHERE topic = ?', topic).toArray()[0];
     return row === undefined ? undefined : (row['size'] as number);
   }
+}
 
-  private exact(topic: string): BrokerMessage[] {
-    return this.rows('SELECT * FROM retained WHERE topic = ?', topic);
-  }
-
-  /**
-   * The topics under the literal prefix of a wildcard filter, as a range
-   * scan on the primary key. Wildcards fill whole levels, so the prefix is
-   * empty or ends with '/', and every topic under it sorts before the same
-   * text with '/' raised to '0'.
-   */
-  private withPrefix(prefix: string): BrokerMessage[] {
-    if (prefix === '') return this.rows('SELECT * FROM retained');
-    if (!prefix.endsWith('/')) throw new Error(`retained prefix must end with '/': ${prefix}`);
-    return this.rows('SELECT * FROM retained WHERE topic >= ? AND topic < ?', prefix, `${prefix.slice(0, -1)}0`);
-  }
-
-  private rows(query: string, ...bindings: unknown[]): BrokerMessage[] {
-    return this.sql.exec(query, ...bindings).toArray().map(retainedFromRow);
-  }
+function bytesOf(value: unknown): Uint8Array {
+  return value instanceof ArrayBuffer ? new Uint8Array(value) : value instanceof Uint8Array ? value : new Uint8Array(0);
 }
 
 function retainedFromRow(row: Record<string, unknown>): BrokerMessage {
-  const payload = row['payload'];
-  const message: BrokerMessage = {
-    topic: row['topic'] as string,
-    payload: payload instanceof ArrayBuffer ? new Uint8Array(payload) : payload instanceof Uint8Array ? payload : new Uint8Array(0),
-    qos: row['qos'] as BrokerMessage['qos'],
-    retain: true,
-  };
+  const message: BrokerMessage = { topic: row['topic'] as string, payload: bytesOf(row['payload']), qos: row['qos'] as BrokerMessage['qos'], retain: true };
   const properties = deserializeProperties(row['properties'] as string | null);
   if (properties !== undefined) message.properties = properties;
   if (typeof row['expires_at'] === 'number') message.expiresAt = row['expires_at'];
@@ -195,7 +275,7 @@ function retainedFromRow(row: Record<string, unknown>): BrokerMessage {
 }
 
 /** Clients' retained messages in SQLite and the broker's `$SYS` ones in memory, as one store. */
-export class RetainedMessages implements RetainedStore {
+export class RetainedMessages {
   constructor(
     private readonly clients: RetainedStore,
     private readonly system: RetainedStore = new MemoryRetainedStore(),
@@ -203,6 +283,16 @@ export class RetainedMessages implements RetainedStore {
 
   private storeOf(topic: string): RetainedStore {
     return topic.startsWith('$SYS/') ? this.system : this.clients;
+  }
+
+  /**
+   * The store a filter's topics are in: `$SYS` topics can only match a
+   * filter that starts with `$SYS` [MQTT-4.7.2-1], and clients cannot
+   * publish there (it is reserved), so such a filter matches only the
+   * broker's own.
+   */
+  private storeOfFilter(filter: string): RetainedStore {
+    return filter === '$SYS' || filter.startsWith('$SYS/') ? this.system : this.clients;
   }
 
   put(message: BrokerMessage): boolean {
@@ -217,12 +307,27 @@ export class RetainedMessages implements RetainedStore {
     return this.storeOf(topic).has(topic);
   }
 
-  matching(filter: string, now: number): BrokerMessage[] {
-    // $SYS topics can only match filters that start with $SYS [MQTT-4.7.2-1].
-    return filter.startsWith('$SYS') ? [...this.clients.matching(filter, now), ...this.system.matching(filter, now)] : this.clients.matching(filter, now);
+  get(topic: string, now: number): StoredRetained | undefined {
+    return this.storeOf(topic).get(topic, now);
   }
 
-  list(limit: number): BrokerMessage[] {
+  qosOf(topic: string): QoS | undefined {
+    return this.storeOf(topic).qosOf(topic);
+  }
+
+  generationOf(topic: string): number | undefined {
+    return this.storeOf(topic).generationOf(topic);
+  }
+
+  generation(filter: string): number {
+    return this.storeOfFilter(filter).generation();
+  }
+
+  page(filter: string, after: WalkPosition | undefined, limit: number, budget: number): WalkPage {
+    return this.storeOfFilter(filter).page(filter, after, limit, budget);
+  }
+
+  list(limit: number): RetainedListing[] {
     return [...this.clients.list(limit), ...this.system.list(limit)].slice(0, limit);
   }
 

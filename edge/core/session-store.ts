@@ -98,6 +98,27 @@ export interface OutboundRecord {
   shareFilter?: string;
 }
 
+/** An outbound row without its message: what the window and the queue are counted and walked by. */
+export interface OutboundHead {
+  id: number;
+  topic: string;
+  packetId?: number;
+  state: OutboundState;
+  shareFilter?: string;
+}
+
+/**
+ * A subscription whose retained messages are still being sent (QoS 1 and
+ * 2: they are owed, so the position is stored with the subscription and
+ * survives a reconnect or a restart): generation `seq` and older, after
+ * `after` in the index's walk order.
+ */
+export interface StoredReplay {
+  entry: SubscriptionEntry;
+  seq: number;
+  after?: { topic: string; past: boolean };
+}
+
 const schema = [
   `CREATE TABLE IF NOT EXISTS sessions (
      client_id TEXT PRIMARY KEY,
@@ -118,6 +139,9 @@ const schema = [
      subscription_id INTEGER,
      share_group TEXT,
      read_check INTEGER NOT NULL DEFAULT 0,
+     replay_seq INTEGER,
+     replay_after TEXT,
+     replay_past INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (client_id, filter))`,
   `CREATE TABLE IF NOT EXISTS outbound (
      id INTEGER PRIMARY KEY,
@@ -133,6 +157,8 @@ const schema = [
      subscription_ids TEXT,
      share_filter TEXT)`,
   `CREATE INDEX IF NOT EXISTS outbound_by_client ON outbound (client_id, id)`,
+  // A client's next queued message is one seek, however many of its messages are in flight before it.
+  `CREATE INDEX IF NOT EXISTS outbound_by_state ON outbound (client_id, state, id)`,
   `CREATE TABLE IF NOT EXISTS inbound_qos2 (
      client_id TEXT NOT NULL,
      packet_id INTEGER NOT NULL,
@@ -163,6 +189,9 @@ const addedColumns: Array<[table: string, column: string, type: string]> = [
   ['outbound', 'share_filter', 'TEXT'],
   ['sessions', 'identity', 'TEXT'],
   ['subscriptions', 'read_check', 'INTEGER NOT NULL DEFAULT 0'],
+  ['subscriptions', 'replay_seq', 'INTEGER'],
+  ['subscriptions', 'replay_after', 'TEXT'],
+  ['subscriptions', 'replay_past', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
 /** The `n` of a `SELECT COUNT(*) AS n`; 0 when there is no row (a namespace without storage yet). */
@@ -214,6 +243,9 @@ export class SessionStore {
    * keeps it, so an acknowledgement for an id not in it is unknown, at no cost.
    */
   private readonly packetRows = new Map<string, Map<number, number>>();
+
+  /** Bytes queued in the whole namespace (payloads and topics), once counted; kept exact as queueUsageCache is. */
+  private namespaceQueued: number | undefined;
 
   constructor(private readonly sql: SqlExecutor) {
     for (const statement of schema) sql.exec(statement);
@@ -334,6 +366,7 @@ export class SessionStore {
 
   /** Removes the session and everything it owns. */
   deleteSession(clientId: string): void {
+    if (this.namespaceQueued !== undefined) this.namespaceQueued -= this.queueUsage(clientId).bytes;
     this.sql.exec('DELETE FROM sessions WHERE client_id = ?', clientId);
     this.sql.exec('DELETE FROM subscriptions WHERE client_id = ?', clientId);
     this.sql.exec('DELETE FROM outbound WHERE client_id = ?', clientId);
@@ -455,6 +488,7 @@ export class SessionStore {
   }
 
   private adjustQueueUsage(clientId: string, count: number, bytes: number): void {
+    if (this.namespaceQueued !== undefined) this.namespaceQueued += bytes;
     const usage = this.queueUsageCache.get(clientId);
     if (usage === undefined) return;
     usage.count += count;
@@ -479,46 +513,60 @@ export class SessionStore {
     }
   }
 
-  /** Messages waiting to be resent, oldest first. */
-  resendWaiting(clientId: string, limit: number): OutboundRecord[] {
+  /** Ids of messages waiting to be resent, oldest first (their messages are read one by one as they go). */
+  resendWaitingHeads(clientId: string, limit: number): OutboundHead[] {
     return this.sql
-      .exec(`SELECT * FROM outbound WHERE client_id = ? AND state = ${OutboundState.ResendWaiting} ORDER BY id LIMIT ?`, clientId, limit)
+      .exec(`SELECT id, topic, packet_id, state, share_filter FROM outbound WHERE client_id = ? AND state = ${OutboundState.ResendWaiting} ORDER BY id LIMIT ?`, clientId, limit)
       .toArray()
-      .map(outboundFromRow);
+      .map(headFromRow);
   }
 
   countResendWaiting(clientId: string): number {
     return countOf(this.sql.exec(`SELECT COUNT(*) AS n FROM outbound WHERE client_id = ? AND state = ${OutboundState.ResendWaiting}`, clientId));
   }
 
+  /** Moves a message sent before to ResendWaiting or back (never a queued one: queued rows leave the queue through markSent). */
   setState(id: number, state: OutboundState): void {
-    const row = this.sql.exec('UPDATE outbound SET state = ? WHERE id = ? RETURNING client_id', state, id).toArray()[0];
-    // Not a queued row's way out (that is markSent); should it ever be, the count is redone.
-    if (row !== undefined) this.queueUsageCache.delete(row['client_id'] as string);
+    this.sql.exec('UPDATE outbound SET state = ? WHERE id = ? AND state <> 0', state, id);
   }
 
-  /** Messages with a packet id (PUBLISH or PUBREL sent and not yet acknowledged, or waiting to be resent), oldest first. */
-  inflight(clientId: string): OutboundRecord[] {
-    return this.sql
-      .exec('SELECT * FROM outbound WHERE client_id = ? AND state <> 0 ORDER BY id', clientId)
-      .toArray()
-      .map(outboundFromRow);
+  /** Every PUBLISH sent on an earlier connection and not acknowledged waits to be resent (a session resumes). */
+  markUnacknowledgedForResend(clientId: string): void {
+    this.sql.exec(`UPDATE outbound SET state = ${OutboundState.ResendWaiting} WHERE client_id = ? AND state = ${OutboundState.PublishSent}`, clientId);
   }
 
-  /** The oldest queued (not yet sent) messages. */
-  queued(clientId: string, limit: number): OutboundRecord[] {
-    return this.sql
-      .exec('SELECT * FROM outbound WHERE client_id = ? AND state = 0 ORDER BY id LIMIT ?', clientId, limit)
-      .toArray()
-      .map(outboundFromRow);
+  /** The rows with a packet id (PUBLISH or PUBREL sent and not acknowledged, or waiting to be resent), oldest first, without their messages. */
+  inflightHeads(clientId: string): OutboundHead[] {
+    return this.sql.exec('SELECT id, topic, packet_id, state, share_filter FROM outbound WHERE client_id = ? AND state <> 0 ORDER BY id', clientId).toArray().map(headFromRow);
   }
 
-  /** Messages a leaving share group member may hand over: queued ones, and QoS 1 ones in flight. */
-  shareMovable(clientId: string): OutboundRecord[] {
+  /** Whether a packet id is in flight to the client (a PUBLISH or a PUBREL not yet acknowledged). */
+  isInflight(clientId: string, packetId: number): boolean {
+    return this.rowsByPacketId(clientId).has(packetId);
+  }
+
+  countInflight(clientId: string): number {
+    return countOf(this.sql.exec('SELECT COUNT(*) AS n FROM outbound WHERE client_id = ? AND state <> 0', clientId));
+  }
+
+  /** One outbound row with its message (payload included), if it is still there. */
+  outbound(id: number): OutboundRecord | undefined {
+    const row = this.sql.exec('SELECT * FROM outbound WHERE id = ?', id).toArray()[0];
+    return row === undefined ? undefined : outboundFromRow(row);
+  }
+
+  /** The oldest queued (not yet sent) message, with its payload: the queue is read one message at a time. */
+  nextQueued(clientId: string): OutboundRecord | undefined {
+    const row = this.sql.exec('SELECT * FROM outbound WHERE client_id = ? AND state = 0 ORDER BY id LIMIT 1', clientId).toArray()[0];
+    return row === undefined ? undefined : outboundFromRow(row);
+  }
+
+  /** Messages a leaving share group member may hand over (queued ones, and QoS 1 ones in flight), without their messages. */
+  shareMovable(clientId: string): OutboundHead[] {
     return this.sql
-      .exec('SELECT * FROM outbound WHERE client_id = ? AND share_filter IS NOT NULL AND (state = 0 OR (state IN (1, 3) AND qos = 1)) ORDER BY id', clientId)
+      .exec('SELECT id, topic, packet_id, state, share_filter FROM outbound WHERE client_id = ? AND share_filter IS NOT NULL AND (state = 0 OR (state IN (1, 3) AND qos = 1)) ORDER BY id', clientId)
       .toArray()
-      .map(outboundFromRow);
+      .map(headFromRow);
   }
 
   /** Everyone subscribed with exactly this filter (the members of a share group). */
@@ -605,6 +653,40 @@ export class SessionStore {
     const usage = { count: (row?.['n'] as number | undefined) ?? 0, bytes: (row?.['bytes'] as number | undefined) ?? 0 };
     this.queueUsageCache.set(clientId, { ...usage });
     return usage;
+  }
+
+  /** Bytes (payloads and topics) queued for all the namespace's sessions. */
+  namespaceQueueBytes(): number {
+    if (this.namespaceQueued === undefined) {
+      const row = this.sql.exec('SELECT COALESCE(SUM(length(payload) + length(topic)), 0) AS bytes FROM outbound WHERE state = 0').toArray()[0];
+      this.namespaceQueued = (row?.['bytes'] as number | undefined) ?? 0;
+    }
+    return this.namespaceQueued;
+  }
+
+  // ---- retained replays -----------------------------------------------
+
+  /** A subscription's retained messages (generation `seq` and older) are to be sent, from the start. */
+  startReplay(clientId: string, filter: string, seq: number): void {
+    this.sql.exec('UPDATE subscriptions SET replay_seq = ?, replay_after = NULL, replay_past = 0 WHERE client_id = ? AND filter = ?', seq, clientId, filter);
+  }
+
+  /** Where a subscription's replay has got to; none: it is complete. */
+  advanceReplay(clientId: string, filter: string, after: { topic: string; past: boolean } | undefined): void {
+    if (after === undefined) this.sql.exec('UPDATE subscriptions SET replay_seq = NULL, replay_after = NULL, replay_past = 0 WHERE client_id = ? AND filter = ?', clientId, filter);
+    else this.sql.exec('UPDATE subscriptions SET replay_after = ?, replay_past = ? WHERE client_id = ? AND filter = ?', after.topic, after.past ? 1 : 0, clientId, filter);
+  }
+
+  /** A client's subscriptions with retained messages still to send. */
+  replays(clientId: string): StoredReplay[] {
+    return this.sql
+      .exec('SELECT * FROM subscriptions WHERE client_id = ? AND replay_seq IS NOT NULL ORDER BY rowid', clientId)
+      .toArray()
+      .map((row) => {
+        const replay: StoredReplay = { entry: subscriptionFromRow(row), seq: row['replay_seq'] as number };
+        if (typeof row['replay_after'] === 'string') replay.after = { topic: row['replay_after'], past: row['replay_past'] === 1 };
+        return replay;
+      });
   }
 
   // ---- inbound QoS 2 --------------------------------------------------
@@ -731,4 +813,12 @@ function outboundFromRow(row: Record<string, unknown>): OutboundRecord {
   if (packetId !== undefined) record.packetId = packetId;
   if (typeof row['share_filter'] === 'string') record.shareFilter = row['share_filter'];
   return record;
+}
+
+function headFromRow(row: Record<string, unknown>): OutboundHead {
+  const head: OutboundHead = { id: row['id'] as number, topic: row['topic'] as string, state: row['state'] as OutboundState };
+  const packetId = optionalNumber(row['packet_id']);
+  if (packetId !== undefined) head.packetId = packetId;
+  if (typeof row['share_filter'] === 'string') head.shareFilter = row['share_filter'];
+  return head;
 }

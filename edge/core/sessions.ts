@@ -118,17 +118,20 @@ export class Sessions implements DeadlineSource {
   handOverShared(clientId: string): void {
     const { store, router, outbound } = this.deps;
     const isConnected = (id: string): boolean => this.deps.isConnected(id);
-    for (const record of store.shareMovable(clientId)) {
-      const shareFilter = record.shareFilter as string;
-      const topic = record.message.topic;
+    // Read one message at a time: a member's queue may hold megabytes.
+    for (const head of store.shareMovable(clientId)) {
+      const shareFilter = head.shareFilter as string;
+      const topic = head.topic;
       const members = store
         .subscribersOf(shareFilter)
         .filter((entry) => entry.clientId !== clientId && isConnected(entry.clientId) && (entry.readCheck !== true || this.deps.mayRead(entry.clientId, topic)));
       if (members.length === 0) continue;
+      const record = store.outbound(head.id);
+      if (record === undefined) continue;
       const member = router.pickShareMember(`move\u0000${shareFilter}`, members, isConnected);
-      store.deleteOutbound(record.id);
-      if (record.packetId !== undefined) outbound.release(clientId, record.packetId);
-      outbound.deliver(record.message, { ...deliveryOf(member), shareFilter }, false);
+      store.deleteOutbound(head.id);
+      if (head.packetId !== undefined) outbound.release(clientId, head.packetId);
+      outbound.deliver(record.message, { ...deliveryOf(member), shareFilter });
     }
   }
 

@@ -34,6 +34,8 @@ export class BatchedCalls {
   private last: Promise<void> = Promise.resolve();
   /** Calls made and bytes carried, for the per-object numbers. */
   readonly counts = { calls: 0, bytes: 0 };
+  /** Bytes sent and not yet carried (queued, or in the call on its way). */
+  private waitingBytes = 0;
 
   constructor(
     /** Delivers one batch; rejects when the destination could not take it. */
@@ -47,9 +49,15 @@ export class BatchedCalls {
     return !this.inFlight && this.queue.length === 0;
   }
 
+  /** Bytes sent and not yet carried: what a destination slower than its senders has let pile up. */
+  get backlog(): number {
+    return this.waitingBytes;
+  }
+
   /** Queues a message; the promise settles when the call that carries it has. */
   send(message: Uint8Array): Promise<void> {
     this.queue.push(message);
+    this.waitingBytes += message.byteLength;
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.inFlight) void this.pump();
     this.last = done.catch(() => undefined);
@@ -70,11 +78,13 @@ export class BatchedCalls {
           this.counts.calls++;
           this.counts.bytes += message.byteLength;
           await this.callWithin(message);
+          this.waitingBytes -= message.byteLength;
           for (const waiter of waiters) waiter.resolve();
         } catch (error) {
           // What was queued behind the failed call is dropped with it: its order cannot be kept.
           const dropped = this.waiters.splice(0);
           this.queue = [];
+          this.waitingBytes = 0;
           for (const waiter of [...waiters, ...dropped]) waiter.reject(error);
           this.failed(error);
         }

@@ -166,6 +166,8 @@ export class GatewayLinks {
             .finally(() => this.marker?.settled());
         },
         close: (_code, reason) => void this.calls.reset(gateway, reason).catch(() => undefined),
+        backlog: () => calls.backlog,
+        drained: () => calls.settled(),
       },
       this.devices,
       this.connectionLog,

@@ -32,6 +32,9 @@ export interface LinkCore {
 export interface LinkSocket {
   send(bytes: Uint8Array): void;
   close(code: number, reason: string): void;
+  /** What was sent and not yet delivered, where the socket knows (see Transport.backlog). */
+  backlog?(): number;
+  drained?(): Promise<void>;
 }
 
 /** What the link's WebSocket attachment holds. */
@@ -303,6 +306,8 @@ export class LinkHost {
       persist: (state) => {
         if (this.connections.get(channel) === state.id) this.devices.save(this.id, channel, state);
       },
+      backlog: () => this.socket.backlog?.() ?? 0,
+      drained: () => this.socket.drained?.() ?? Promise.resolve(),
     };
   }
 

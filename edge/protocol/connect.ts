@@ -142,9 +142,15 @@ function isOverConnectionLimit(flow: ConnectFlow): boolean {
  * The connection limit once more, after authentication: CONNECTs that
  * arrive together (a batch from a gateway or a sidecar's link) all passed
  * the first check while their hooks ran, and only one place may be left.
+ * Then the session limit: a client id without a session would make one
+ * more (a client id with one, even a clean start, takes its own place).
  */
 function checkCapacity(flow: ConnectFlow): boolean {
-  if (isOverConnectionLimit(flow)) return refuse(flow, flow.isV5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, 'maximum connections reached');
+  const quota = flow.isV5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable;
+  if (isOverConnectionLimit(flow)) return refuse(flow, quota, 'maximum connections reached');
+  const { ctx } = flow;
+  const max = ctx.limits.maxSessions;
+  if (max > 0 && ctx.store.getSession(flow.clientId) === undefined && ctx.store.countSessions() >= max) return refuse(flow, quota, 'maximum sessions reached');
   return true;
 }
 

@@ -22,6 +22,7 @@ export type ProtocolStore = Pick<
   SessionStore,
   | 'getSession'
   | 'saveConnectedSession'
+  | 'countSessions'
   | 'setExpiryInterval'
   | 'clearWill'
   | 'rememberInboundQoS2'
@@ -90,6 +91,8 @@ export interface ProtocolContext {
   // ---- client ids ----
   linkOf(clientId: string): ClientLink | undefined;
   readonly connectedCount: number;
+  /** Subscriptions of every session of the namespace (its topic tree). */
+  readonly subscriptionCount: number;
   /** Makes `link` the live connection of its client (after CONNACK). */
   bindClient(link: ClientLink, clientId: string): void;
 
@@ -104,8 +107,8 @@ export interface ProtocolContext {
   addSubscription(entry: SubscriptionEntry): void;
   /** Removes a subscription; false if there was none. */
   removeSubscription(entry: SubscriptionEntry): boolean;
-  /** Sends the retained messages matching a new subscription [MQTT-3.3.1-9]. */
-  sendRetained(entry: SubscriptionEntry): void;
+  /** Sends the retained messages matching new subscriptions [MQTT-3.3.1-9], as the client's window allows. */
+  sendRetained(link: ClientLink, entries: readonly SubscriptionEntry[]): void;
 
   // ---- messages ----
   /** Routes a message to its subscribers (and stores it if retained). */

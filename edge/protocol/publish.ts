@@ -42,10 +42,13 @@ export async function handlePublish(ctx: ProtocolContext, link: ClientLink, pack
   if (packet.qos === 2) {
     // [MQTT-4.3.3-10] route once; a duplicate PUBLISH before PUBREL is only acknowledged again.
     const packetId = packet.messageId as number;
-    const receiveMaximum = ctx.termsOf(link).receiveMaximum;
-    if (link.isV5 && ctx.store.countInboundQoS2(clientId) >= receiveMaximum && !ctx.store.hasInboundQoS2(clientId, packetId)) {
-      // [MQTT-3.3.4-9] more unacknowledged QoS 2 PUBLISH than the Receive Maximum we announced.
-      throw new MqttError('Protocol', ReasonCode.ReceiveMaximumExceeded, `more than ${receiveMaximum} QoS 2 messages awaiting PUBREL`);
+    // [MQTT-3.3.4-9] 5.0: more unacknowledged QoS 2 PUBLISH than the Receive Maximum we announced. A 3.x client
+    // has no such number, yet each id it leaves without PUBREL is kept: held to a bound of its own, and closed
+    // over it as a 5.0 client is (mosquitto refuses PUBLISH over its in-flight and queue bounds: 3.x cannot be
+    // told, so it drops the message behind a PUBREC, and a QoS 2 publisher would believe it delivered).
+    const max = link.isV5 ? ctx.termsOf(link).receiveMaximum : ctx.limits.maxAwaitingPubrel;
+    if (ctx.store.countInboundQoS2(clientId) >= max && !ctx.store.hasInboundQoS2(clientId, packetId)) {
+      throw new MqttError(link.isV5 ? 'Protocol' : 'Limit', ReasonCode.ReceiveMaximumExceeded, `more than ${max} QoS 2 messages awaiting PUBREL`);
     }
     if (!ctx.store.rememberInboundQoS2(clientId, packetId)) {
       link.write({ cmd: 'pubrec', messageId: packetId });

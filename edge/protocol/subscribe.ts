@@ -54,7 +54,9 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
       throw new MqttError('Protocol', ReasonCode.ProtocolError, 'No Local on a shared subscription');
     }
     const exists = store.hasSubscription(clientId, request.topic);
-    if (!exists && store.countSubscriptions(clientId) >= ctx.limits.maxSubscriptionsPerClient) {
+    const namespaceMax = ctx.limits.maxNamespaceSubscriptions;
+    // The client's own bound, then the namespace's: every subscription is in its topic tree, in memory.
+    if (!exists && (store.countSubscriptions(clientId) >= ctx.limits.maxSubscriptionsPerClient || (namespaceMax > 0 && ctx.subscriptionCount >= namespaceMax))) {
       failure(ReasonCode.QuotaExceeded);
       continue;
     }
@@ -104,5 +106,5 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
   if (ctx.connectionLog.wants('subscribe')) {
     packet.subscriptions.forEach((request, index) => ctx.connectionLog.event('info', 'client.subscribed', link.state, { filter: request.topic, qos: request.qos, code: granted[index] }));
   }
-  for (const entry of retainedToSend) ctx.sendRetained(entry);
+  ctx.sendRetained(link, retainedToSend);
 }

@@ -34,6 +34,13 @@ export interface HarnessOptions {
   /** MQTT_RULES, and what their targets reach (a fake fetch, say). */
   rules?: RulesConfig;
   ruleServices?: NamespaceDeps['ruleServices'];
+  /**
+   * Lets the core pause between turns of its work, as the Durable Object
+   * does with a zero-delay timer (here: until Node's next event-loop turn),
+   * and defer its output to the end of the event as the object does; else
+   * the core does everything an event allows at once.
+   */
+  turns?: boolean;
 }
 
 export interface LogRecord {
@@ -83,6 +90,9 @@ export class CoreHarness {
       now: () => this.now,
       requestAlarm: (at) => this.requestAlarm(at),
       setTimer: (ms, callback) => this.setTimer(ms, callback),
+      ...(this.options.turns === true
+        ? { yieldToOthers: () => new Promise<void>((resolve) => setImmediate(resolve)), deferFlush: (flush: () => void) => void setImmediate(flush) }
+        : {}),
       newId: () => `id-${++this.idCounter}`,
       ...(this.options.access === undefined ? {} : { access: this.options.access }),
       ...(this.options.rules === undefined ? {} : { rules: this.options.rules }),
@@ -206,6 +216,8 @@ export class HarnessConnection {
   attachment: ConnectionState | undefined;
   /** Every packet the core sent, decoded at the connection's level. */
   readonly packets: MqttPacket[] = [];
+  /** The size of each transport message the core sent (one flush each). */
+  readonly sends: number[] = [];
   /** Set once the core closed the connection. */
   closedWith: { kind: CloseKind; reason: string } | undefined;
   /** Set when the test closed it (the client went away). */
@@ -264,6 +276,7 @@ export class HarnessConnection {
 
   private deliver(bytes: Uint8Array): void {
     if (this.closedWith !== undefined) throw new Error('send on a closed connection');
+    this.sends.push(bytes.byteLength);
     this.decoder ??= new PacketDecoder({ maxPacketSize: 256 * 1024 * 1024, protocolLevel: this.level });
     const { packets, error } = this.decoder.push(bytes);
     if (error !== undefined) throw new Error(`the core sent bytes that do not decode: ${error.message}`);

@@ -349,6 +349,79 @@ describe('flow control and limits', () => {
     expect(pub.received('disconnect')[0]).toMatchObject({ reasonCode: ReasonCode.ReceiveMaximumExceeded });
   });
 
+  it('closes a 3.1.1 client over MQTT_MAX_AWAITING_PUBREL QoS 2 messages without PUBREL, and keeps what it had sent', async () => {
+    await start({ maxAwaitingPubrel: 5 });
+    const pub = await client('no-pubrel', 4, { clean: false });
+    for (let i = 0; i < 5; i++) await pub.send({ cmd: 'publish', topic: 'q2', payload: Buffer.from('x'), qos: 2, messageId: 100 + i, retain: false, dup: false });
+    // A PUBLISH resent before its PUBREL is no new one: it is answered again.
+    await pub.send({ cmd: 'publish', topic: 'q2', payload: Buffer.from('x'), qos: 2, messageId: 100, retain: false, dup: true });
+    expect(pub.received('pubrec')).toHaveLength(6);
+    expect(pub.isOpen).toBe(true);
+    await pub.send({ cmd: 'publish', topic: 'q2', payload: Buffer.from('x'), qos: 2, messageId: 200, retain: false, dup: false });
+    expect(pub.received('pubrec')).toHaveLength(6);
+    expect(pub.closedWith).toBeDefined();
+    expect(harness.logs.some((record) => record.event === 'connection.protocol-error' && record.fields['code'] === ReasonCode.ReceiveMaximumExceeded)).toBe(true);
+    expect(harness.core.listClients().find((c) => c.clientId === 'no-pubrel')?.awaitingRel).toBe(5);
+    // Back with its session, it releases them, and may publish again.
+    const back = await client('no-pubrel', 4, { clean: false });
+    for (let i = 0; i < 5; i++) await back.send({ cmd: 'pubrel', messageId: 100 + i });
+    await back.send({ cmd: 'publish', topic: 'q2', payload: Buffer.from('x'), qos: 2, messageId: 200, retain: false, dup: false });
+    expect(back.received('pubrec')).toHaveLength(1);
+  });
+
+  it('refuses a new client id over MQTT_MAX_SESSIONS (3.1.1: CONNACK 3, 5.0: 0x97), while a client id with a session takes its place', async () => {
+    await start({ maxSessions: 2 });
+    const kept = await client('kept', 4, { clean: false });
+    await kept.drop();
+    await client('online');
+    const refused = harness.open();
+    await refused.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'third', clean: true, keepalive: 0 });
+    expect(refused.received('connack')[0]).toMatchObject({ returnCode: 3 });
+    const refused5 = harness.open();
+    await refused5.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'third', clean: true, keepalive: 0 });
+    expect(refused5.received('connack')[0]).toMatchObject({ reasonCode: ReasonCode.QuotaExceeded });
+    // 'kept' has a session: it comes back, even starting clean.
+    const back = await client('kept', 4, { clean: true });
+    expect(back.received('connack')[0]).toMatchObject({ returnCode: 0 });
+  });
+
+  it('refuses a new subscription over MQTT_MAX_NAMESPACE_SUBSCRIPTIONS across clients (SUBACK 0x97), and replaces an existing one', async () => {
+    await start({ maxNamespaceSubscriptions: 3 });
+    const a = await client('a');
+    const b = await client('b');
+    await subscribe(a, 'one');
+    await subscribe(a, 'two');
+    await subscribe(b, 'three');
+    await subscribe(b, 'four');
+    await subscribe(a, 'one', 0);
+    expect(b.received('suback')[1]?.granted).toEqual([ReasonCode.QuotaExceeded]);
+    expect(a.received('suback')[2]?.granted).toEqual([0]);
+    expect(harness.core.subscriptionCount).toBe(3);
+  });
+
+  it('keeps the queues of all sessions within MQTT_MAX_NAMESPACE_QUEUED_BYTES: a session makes room from its own queue, one without a queue goes without', async () => {
+    await start({ maxNamespaceQueuedBytes: 3000 });
+    for (const id of ['s1', 's2']) {
+      const session = await client(id, 4, { clean: false });
+      await subscribe(session, id === 's1' ? 'q/#' : 'q/late', 1);
+      await session.drop();
+    }
+    const pub = await client('pub');
+    // s1 gets three of 1,003 bytes with their topics: the third does not fit.
+    for (let i = 0; i < 3; i++) await publish(pub, `q/${i}`, 'x'.repeat(1000), 1);
+    expect(harness.core.store.namespaceQueueBytes()).toBeLessThanOrEqual(3000);
+    // The third did not fit with the first two: s1 dropped its oldest for it.
+    expect(harness.core.store.countQueued('s1')).toBe(2);
+    // s2 has nothing of its own to drop: its message is dropped; s1, which gets it too, drops its oldest.
+    await publish(pub, 'q/late', 'x'.repeat(1000), 1);
+    expect(harness.core.store.countQueued('s2')).toBe(0);
+    expect(harness.core.store.countQueued('s1')).toBe(2);
+    expect(harness.logs.filter((record) => record.event === 'namespace_queues_full')).toHaveLength(1);
+    const back = await client('s1', 4, { clean: false });
+    expect(payloads(back)).toHaveLength(2);
+    expect(back.received('publish').map((p) => p.topic)).toEqual(['q/2', 'q/late']);
+  });
+
   it('drops a message too large for one subscriber only', async () => {
     await start();
     const small = await client('small', 5, { properties: { maximumPacketSize: 64 } });

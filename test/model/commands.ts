@@ -93,6 +93,7 @@ class ConnectCommand implements Command {
         qos2Due: new Map(),
         qos2Got: new Map(),
         streams: new Map(),
+        replays: new Map(),
       };
       model.sessions.set(clientId, session);
     } else {
@@ -161,7 +162,7 @@ class SubscribeCommand implements Command {
     session.subscriptions.set(this.filter, subscription);
     if (subscription.group !== undefined) session.shareFilters.add(this.filter);
     // [MQTT-3.3.1-9] Retain Handling 0: matching retained messages on every SUBSCRIBE; none for shared ones.
-    else model.expectRetained(session, subscription);
+    else model.expectRetained(session, this.filter, subscription);
     const messageId = nextPacketId();
     peer.queue({ cmd: 'subscribe', messageId, subscriptions: [{ topic: this.filter, qos: this.qos }] });
     await world.settle(this.toString());
@@ -186,8 +187,9 @@ class UnsubscribeCommand implements Command {
 
   async run(model: ReferenceModel, world: World): Promise<void> {
     const session = connectedSession(model, this.clientId) as SessionModel;
-    // Messages already owed stay owed: UNSUBSCRIBE stops new ones only [MQTT-3.10.4-3].
+    // Messages already started stay owed: UNSUBSCRIBE stops new ones [MQTT-3.10.4-3], and retained ones not yet sent.
     session.subscriptions.delete(this.filter);
+    model.endReplay(session, this.filter);
     world.peer(this.clientId).queue({ cmd: 'unsubscribe', messageId: nextPacketId(), unsubscriptions: [this.filter] });
     await world.settle(this.toString());
   }

@@ -6,7 +6,13 @@
  *
  * It deliberately allows what the spec allows: a QoS 1 message may arrive
  * twice; a QoS 0 message to a client whose connection ends in the same
- * instant may be lost; a shared subscription's message may go to any member.
+ * instant may be lost; a shared subscription's message may go to any member;
+ * a retained message a SUBSCRIBE owes and the broker has not started to
+ * send (the client's window is full) may be passed over once it is replaced
+ * or cleared (the replacement went to the subscription live; a cleared one
+ * is gone, as an expired one would be), once the subscription is
+ * unsubscribed [MQTT-3.10.4-3], or when the same filter is subscribed again
+ * (which owes the retained messages of then instead [MQTT-3.8.4-4]).
  * It is strict where the spec is: a QoS 2 message arrives once, QoS 0 is not
  * kept for an offline session, an ended session gets nothing of the old
  * one, and messages of one publisher and topic arrive in the order sent.
@@ -84,6 +90,12 @@ export interface SessionModel {
   qos2Got: Map<string, number>;
   /** Last publication seq seen per stream (publisher, topic, QoS), for order. */
   streams: Map<string, number>;
+  /**
+   * Retained messages owed by a SUBSCRIBE at QoS 1 or 2 and not yet sent,
+   * per filter and topic, at the QoS they go at (which may be 0): what the
+   * broker may still pass over (see the class comment).
+   */
+  replays: Map<string, Map<string, { key: string; qos: QoS }>>;
 }
 
 /** One delivery of a message: live, or a retained one sent on subscribe. */
@@ -122,6 +134,7 @@ export class ReferenceModel {
     this.messages.set(routed.key, routed);
     if (routed.retain) {
       // The tests never publish an empty retained payload as a message; clearing is modelled apart.
+      this.passOverReplays(routed.topic);
       this.retained.set(routed.topic, routed);
     }
     const groups = new Set<string>();
@@ -143,12 +156,78 @@ export class ReferenceModel {
     if (groups.size > 0) this.sharedPending.set(routed.key, groups);
   }
 
-  /** A retained message sent to a new subscription [MQTT-3.3.1-9]. */
-  expectRetained(session: SessionModel, filter: Subscription): void {
+  /**
+   * The retained messages sent to a new subscription [MQTT-3.3.1-9]: at
+   * QoS 0 now, at QoS 1 or 2 as the client's window allows (owed until
+   * started, see `replays`). What an earlier SUBSCRIBE of the filter has
+   * not started is owed no more [MQTT-3.8.4-4].
+   */
+  expectRetained(session: SessionModel, filterKey: string, filter: Subscription): void {
+    this.endReplay(session, filterKey);
+    const pending = new Map<string, { key: string; qos: QoS }>();
     for (const message of this.retained.values()) {
       if (!filterMatches(filter.match, message.topic)) continue;
-      this.expect(session, message.key, true, Math.min(message.qos, filter.qos) as QoS, false);
+      const qos = Math.min(message.qos, filter.qos) as QoS;
+      if (filter.qos === 0) {
+        this.expect(session, message.key, true, qos, false);
+        continue;
+      }
+      pending.set(message.topic, { key: message.key, qos });
+      if (qos > 0) this.expect(session, message.key, true, qos, false);
     }
+    if (pending.size > 0) session.replays.set(filterKey, pending);
+  }
+
+  /** A subscription is gone: the retained messages it had not started to send are owed no more [MQTT-3.10.4-3]. */
+  endReplay(session: SessionModel, filterKey: string): void {
+    for (const pending of session.replays.get(filterKey)?.values() ?? []) this.unexpect(session, pending.key, pending.qos);
+    session.replays.delete(filterKey);
+  }
+
+  /** A retained topic is replaced or cleared: no replay sends its old message any more. */
+  private passOverReplays(topic: string): void {
+    for (const session of this.sessions.values()) {
+      for (const [filterKey, pending] of session.replays) {
+        const entry = pending.get(topic);
+        if (entry === undefined) continue;
+        pending.delete(topic);
+        this.unexpect(session, entry.key, entry.qos);
+        if (pending.size === 0) session.replays.delete(filterKey);
+      }
+    }
+  }
+
+  /** A retained delivery owed at `qos` is not owed any more. */
+  private unexpect(session: SessionModel, key: string, qos: QoS): void {
+    if (qos === 0) return;
+    const delivery = deliveryKey(key, true);
+    const owed = owedKey(delivery, qos);
+    const count = session.owed.get(owed) ?? 0;
+    if (count <= 1) session.owed.delete(owed);
+    else session.owed.set(owed, count - 1);
+    if (qos !== 2) return;
+    const due = (session.qos2Due.get(delivery) ?? 0) - 1;
+    if (due <= 0) session.qos2Due.delete(delivery);
+    else session.qos2Due.set(delivery, due);
+  }
+
+  /** A retained message went out: it is started (no replay passes it over now); true if a replay owed it at this QoS. */
+  private startReplayed(session: SessionModel, key: string, topic: string, qos: QoS): boolean {
+    for (const [filterKey, pending] of session.replays) {
+      const entry = pending.get(topic);
+      if (entry === undefined || entry.key !== key || entry.qos !== qos) continue;
+      pending.delete(topic);
+      if (pending.size === 0) session.replays.delete(filterKey);
+      return true;
+    }
+    return false;
+  }
+
+  /** Retained messages replays owe at QoS 0 (sent after QoS 1/2 ones of theirs, so they may wait too). */
+  static pendingQoS0(session: SessionModel): number {
+    let count = 0;
+    for (const pending of session.replays.values()) for (const entry of pending.values()) if (entry.qos === 0) count++;
+    return count;
   }
 
   private expect(session: SessionModel, key: string, retain: boolean, qos: QoS, mayBeLost: boolean): void {
@@ -164,6 +243,7 @@ export class ReferenceModel {
   }
 
   clearRetained(topic: string): void {
+    this.passOverReplays(topic);
     this.retained.delete(topic);
   }
 
@@ -181,8 +261,9 @@ export class ReferenceModel {
     }
     if (message.topic !== received.topic) this.violation(`${clientId} got ${received.key} on ${received.topic}, published on ${message.topic}`);
     const delivery = deliveryKey(received.key, received.retain);
+    const replayed = received.retain && this.startReplayed(session, received.key, received.topic, received.qos);
     // Explained by the session's own subscriptions first; otherwise as one of its share groups' copy [MQTT-4.8.2].
-    let own = received.qos === 0 ? session.expected0.has(delivery) || session.optional0.has(delivery) : session.owed.has(owedKey(delivery, received.qos));
+    let own = received.qos === 0 ? replayed || session.expected0.has(delivery) || session.optional0.has(delivery) : session.owed.has(owedKey(delivery, received.qos));
     if (received.qos === 2 && own && (session.qos2Got.get(delivery) ?? 0) >= (session.qos2Due.get(delivery) ?? 0)) own = false;
     const asShared = !own && this.takeShared(session, received.key, received.qos);
     if (!own && !asShared) {

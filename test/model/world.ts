@@ -132,12 +132,14 @@ export class World {
           atClient.set(owed, (atClient.get(owed) ?? 0) + 1);
         }
         const missing = [...session.owed].filter(([owed, count]) => count > (atClient.get(owed) ?? 0)).map(([owed]) => owed);
+        if (ReferenceModel.pendingQoS0(session) > 0) missing.push(`${ReferenceModel.pendingQoS0(session)} retained at QoS 0`);
         if (missing.length > 0) problems.push(`${name}: STALL: owed ${missing.join(', ')} with ${peer.window.size}/${peer.receiveMaximum} in flight`);
       }
     }
     if (session.shareFilters.size === 0) {
-      // Everything the session owes is queued or in flight; QoS 2 after PUBREC stays in flight until PUBCOMP.
-      const owed = ReferenceModel.owedCount(session);
+      // Everything the session owes is queued or in flight (retained ones a replay sends at QoS 0 queued too);
+      // QoS 2 after PUBREC stays in flight until PUBCOMP.
+      const owed = ReferenceModel.owedCount(session) + ReferenceModel.pendingQoS0(session);
       if (summary.queued + summary.inflight !== owed + peer.pubrecSent.size) {
         problems.push(`${name}: broker holds ${summary.queued} queued + ${summary.inflight} in flight, model ${owed} owed + ${peer.pubrecSent.size} awaiting PUBCOMP`);
       }
