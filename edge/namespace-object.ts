@@ -23,6 +23,7 @@ import { RuntimeAccess, type AddAclOutcome, type DeleteUserOutcome, type PutUser
 import { LinkDeviceStore } from './link/link-device-store.ts';
 import { LinkHost, type LinkAttachment } from './link/link-host.ts';
 import { LinkStatusStore } from './link/link-status-store.ts';
+import { defaultFlowControl, linkWindowsOf, type LinkWindows } from './link/flow-control.ts';
 import { linkVersionOf } from '../shared/link-protocol.ts';
 import { namespaceStats, type NamespaceStats } from './observability/stats.ts';
 import { Gateway, type GatewayClientAttachment } from './gateway/gateway.ts';
@@ -96,6 +97,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     private namespace: string;
     private rememberedNamespace: string | undefined;
     private maxMessageBytes = Number.POSITIVE_INFINITY;
+    /** The windows this object grants its links (and, as a gateway, keeps to). */
+    private windows: LinkWindows = linkWindowsOf(defaultFlowControl);
 
     constructor(ctx: DurableObjectState, env: EdgeEnv) {
       super(ctx, env);
@@ -178,6 +181,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const resolved = resolve(this.env);
       this.log = consoleLogger({ component: 'edge', namespace, gateway: name }, resolved.logLevel);
       this.maxMessageBytes = resolved.limits.maxPacketSize + WebSocketMessageSlack;
+      this.windows = linkWindowsOf(resolved.flow);
       const existing: Array<{ socket: WebSocket; channel: number }> = [];
       for (const ws of this.ctx.getWebSockets()) {
         const attachment = readGatewayAttachment(ws);
@@ -198,9 +202,13 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
           throw error;
         }
       };
-      this.gateway = new Gateway<WebSocket>(name, existing, { frames }, (error, clients) =>
-        this.log.log('warn', 'core_unreachable', { gateway: name, clients, error: describeError(error) }),
-      );
+      this.gateway = new Gateway<WebSocket>(name, existing, { frames }, (error, clients) => this.log.log('warn', 'core_unreachable', { gateway: name, clients, error: describeError(error) }), {
+        windows: this.windows,
+        // One largest message is always let in, whatever the setting says.
+        backlogBytes: Math.max(resolved.flow.gatewayClientBacklogBytes, this.maxMessageBytes),
+        onOverBacklog: (channel, unsentBytes) =>
+          this.log.log('warn', 'gateway_client_over_backlog', { gateway: name, channel, unsentBytes, limit: Math.max(resolved.flow.gatewayClientBacklogBytes, this.maxMessageBytes), close: 1008 }),
+      });
       return this.gateway;
     }
 
@@ -371,6 +379,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const resolved = resolve(this.env);
       this.log = consoleLogger({ component: 'edge', namespace: this.namespace }, resolved.logLevel);
       this.maxMessageBytes = resolved.limits.maxPacketSize + WebSocketMessageSlack;
+      this.windows = linkWindowsOf(resolved.flow);
       // Authentication and the ACL decide by configuration plus this namespace's runtime users and entries.
       const runtime = new RuntimeAccess(this.sql, resolved.accessFor(this.namespace).settings, () => Date.now(), () => this.core?.accessChanged());
       this.runtime = runtime;
@@ -438,6 +447,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
           probe: (gateway) => this.gatewayStub(gateway).gatewayProbe(gateway),
         },
         marker,
+        this.windows,
       );
       this.gateways = gateways;
       const behindGateways = gateways.restore();
@@ -506,6 +516,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         (changed) => ws.serializeAttachment(changed),
         'sidecar',
         { store: this.linkStatusStore(), now: () => Date.now() },
+        this.windows,
       );
       this.links.set(ws, host);
       return host;

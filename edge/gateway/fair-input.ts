@@ -1,0 +1,152 @@
+/**
+ * What a gateway's clients sent, waiting for a call to the core
+ * (docs/scale.md): a queue per client, taken round robin, each call
+ * carrying at most a fair share of each client's bytes, and each client's
+ * DATA only within the credit the core returned for it (its window; the
+ * link's window across all of them). A client that sends faster than the
+ * core gets through its share waits here, in its own queue, and holds up
+ * no one else: the client next to it gets its bytes into the next call.
+ *
+ * A WebSocket cannot be read more slowly, so the queue of a client that
+ * keeps sending past its share grows; the gateway closes a client whose
+ * unsent input passes its bound (gateway.ts). OPEN and CLOSE need no
+ * credit, but keep their place in their client's queue: a client's
+ * DISCONNECT still reaches the core before its CLOSE.
+ */
+import { concatBytes } from '../../shared/codec/framer.ts';
+import { LinkCreditChannel, encodeLinkFrames, type LinkFrame } from '../../shared/link-protocol.ts';
+import type { LinkWindows } from '../link/flow-control.ts';
+import type { CallBatch, CallQueue, Waiter } from './batched-calls.ts';
+
+/** Bytes of one client a call carries before the next client's turn (at least one whole message). */
+export const ShareBytes = 16 * 1024;
+
+interface Item {
+  bytes: Uint8Array;
+  /** DATA bytes (what credit counts); 0 for OPEN and CLOSE. */
+  data: number;
+  waiter: Waiter;
+}
+
+interface ClientInput {
+  items: Item[];
+  /** DATA bytes queued. */
+  unsent: number;
+  credit: number;
+  /** Its CLOSE is queued: the client is forgotten once that has gone. */
+  closing: boolean;
+}
+
+export class FairInput implements CallQueue {
+  private readonly clients = new Map<number, ClientInput>();
+  /** Clients with something queued, in turn order. */
+  private readonly turns = new Set<number>();
+  private linkCredit: number;
+
+  constructor(private readonly windows: LinkWindows) {
+    this.linkCredit = windows.link;
+  }
+
+  /** Queues one frame of a client; the promise settles when a call carried it (or it was dropped). */
+  push(frame: Extract<LinkFrame, { type: 'open' | 'data' | 'close' }>): Promise<void> {
+    const client = this.clientOf(frame.channel);
+    const data = frame.type === 'data' ? frame.bytes.byteLength : 0;
+    client.unsent += data;
+    if (frame.type === 'close') client.closing = true;
+    this.turns.add(frame.channel);
+    return new Promise<void>((resolve, reject) => client.items.push({ bytes: encodeLinkFrames([frame]), data, waiter: { resolve, reject } }));
+  }
+
+  /** DATA bytes of a client waiting for a call. */
+  unsent(channel: number): number {
+    return this.clients.get(channel)?.unsent ?? 0;
+  }
+
+  /** The core processed `bytes` of `channel` (LinkCreditChannel: of the link). */
+  credit(channel: number, bytes: number): void {
+    if (channel === LinkCreditChannel) this.linkCredit += bytes;
+    else {
+      const client = this.clients.get(channel);
+      if (client !== undefined) client.credit += bytes;
+    }
+  }
+
+  /** Drops what a client has queued (it is being closed); each of its events settles. */
+  drop(channel: number): void {
+    const client = this.clients.get(channel);
+    if (client === undefined) return;
+    for (const item of client.items.splice(0)) item.waiter.resolve();
+    client.unsent = 0;
+    this.turns.delete(channel);
+  }
+
+  /** The core starts afresh (it restarted, or woke): nothing of ours is in its work, every window is whole again. */
+  resetCredit(): void {
+    this.linkCredit = this.windows.link;
+    for (const client of this.clients.values()) client.credit = this.windows.channel;
+  }
+
+  get ready(): boolean {
+    for (const channel of this.turns) if (this.canSend(this.clients.get(channel) as ClientInput)) return true;
+    return false;
+  }
+
+  take(maxBytes: number): CallBatch {
+    const parts: Uint8Array[] = [];
+    const waiters: Waiter[] = [];
+    let size = 0;
+    let progressed = true;
+    // Rounds over the clients in turn, each giving a share, until the call is full or no one can send.
+    while (progressed && size < maxBytes) {
+      progressed = false;
+      for (const channel of [...this.turns]) {
+        const client = this.clients.get(channel) as ClientInput;
+        let share = 0;
+        while (client.items.length > 0 && this.canSend(client)) {
+          const next = client.items[0] as Item;
+          if (share > 0 && share + next.bytes.byteLength > ShareBytes) break;
+          if (size > 0 && size + next.bytes.byteLength > maxBytes) break;
+          client.items.shift();
+          parts.push(next.bytes);
+          waiters.push(next.waiter);
+          size += next.bytes.byteLength;
+          share += next.bytes.byteLength;
+          client.unsent -= next.data;
+          client.credit -= next.data;
+          this.linkCredit -= next.data;
+        }
+        if (share > 0) progressed = true;
+        // Its next turn is after everyone else's.
+        this.turns.delete(channel);
+        if (client.items.length > 0) this.turns.add(channel);
+        else if (client.closing) this.clients.delete(channel);
+        if (size >= maxBytes) break;
+      }
+    }
+    return { message: parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts, size), waiters };
+  }
+
+  clear(): Waiter[] {
+    const waiters = [...this.clients.values()].flatMap((client) => client.items.map((item) => item.waiter));
+    this.clients.clear();
+    this.turns.clear();
+    this.resetCredit();
+    return waiters;
+  }
+
+  /** OPEN and CLOSE go at once; DATA while the client and the link have credit (the last may overdraw it). */
+  private canSend(client: ClientInput): boolean {
+    const next = client.items[0];
+    if (next === undefined) return false;
+    return next.data === 0 || (client.credit > 0 && this.linkCredit > 0);
+  }
+
+  private clientOf(channel: number): ClientInput {
+    let client = this.clients.get(channel);
+    if (client === undefined) {
+      client = { items: [], unsent: 0, credit: this.windows.channel, closing: false };
+      this.clients.set(channel, client);
+    }
+    return client;
+  }
+}
