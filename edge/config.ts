@@ -149,19 +149,22 @@ const MaxWindowBytes = 0xffffffff;
 
 function parseFlowControl(env: EdgeVars): FlowControl {
   const flow: FlowControl = { ...defaultFlowControl };
-  for (const [variable, key] of flowVariables) {
-    const text = env[variable];
-    if (text === undefined || text === '') continue;
-    const value = Number(text);
-    if (typeof text !== 'string' || !Number.isInteger(value) || value < MinWindowBytes || value > MaxWindowBytes) {
-      throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `${variable}="${String(text)}" must be an integer in ${MinWindowBytes}..${MaxWindowBytes}`);
-    }
-    flow[key] = value;
-  }
+  for (const [variable, key] of flowVariables) flow[key] = parseInteger(env, variable, MinWindowBytes, MaxWindowBytes) ?? flow[key];
   if (flow.channelWindowBytes > flow.linkWindowBytes) {
     throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `MQTT_LINK_CHANNEL_WINDOW_BYTES (${flow.channelWindowBytes}) must not be larger than MQTT_LINK_WINDOW_BYTES (${flow.linkWindowBytes})`);
   }
   return flow;
+}
+
+/** An integer setting in min..max; undefined when unset or empty. */
+function parseInteger(env: EdgeVars, variable: keyof EdgeVars, min: number, max: number): number | undefined {
+  const text = env[variable];
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (typeof text !== 'string' || !Number.isInteger(value) || value < min || value > max) {
+    throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `${variable}="${String(text)}" must be an integer in ${min}..${max}`);
+  }
+  return value;
 }
 
 /** Seconds, fractions allowed (tests use 0.5); 0 turns the $SYS tree off, as mosquitto's sys_interval 0 does. */

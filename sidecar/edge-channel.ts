@@ -46,8 +46,12 @@ export interface EdgeChannel {
   terminate(): void;
 }
 
-/** Opens the channel of one device; `address` is the device's, forwarded to the edge. */
-export type EdgeDialer = (address: string, events: EdgeChannelEvents) => EdgeChannel;
+/**
+ * Opens the channel of one device; `address` is the device's, forwarded to
+ * the edge. A client of the sidecar's own (a broker bridge) claims none: the
+ * edge then sees the sidecar's.
+ */
+export type EdgeDialer = (address: string | undefined, events: EdgeChannelEvents) => EdgeChannel;
 
 /** Per-device mode: each device gets its own WebSocket to the edge. */
 export function webSocketDialer(target: EdgeTarget): EdgeDialer {

@@ -157,7 +157,7 @@ export class EdgeLink {
   /** Opens a device's channel (on the link, or on its own WebSocket when the edge has no link). */
   readonly dial: EdgeDialer = (address, events) => {
     if (this.#perDevice !== undefined) return this.#perDevice(address, events);
-    const channel = new LinkChannel(this, this.#nextChannel++, address, events, this.#options.deviceQueueBytes);
+    const channel = new LinkChannel(this, this.#nextChannel++, address ?? '', events, this.#options.deviceQueueBytes);
     if (this.#state === 'stopped') channel.lost('sidecar shutting down');
     else if (this.#state === 'open') this.#openChannel(channel);
     else this.#waiting.add(channel);

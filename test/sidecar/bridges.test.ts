@@ -339,7 +339,8 @@ describe.skipIf(!hasMosquitto)('broker bridges to a real mosquitto', () => {
     const bridgeState = async (): Promise<Record<string, unknown> | undefined> => (await listing()).sidecars[0]?.bridges[0];
 
     await expect.poll(bridgeState, { timeout: 15_000 }).toMatchObject({ name: 'factory-7', remote: `127.0.0.1:${port}`, state: 'connected', messagesIn: 0 });
-    expect((await listing()).sidecars).toEqual([expect.objectContaining({ name: expect.stringContaining(':'), version: LinkProtocolVersion, devices: 0, connectedSince: expect.any(Number) })]);
+    // The bridge's own connection to the edge is a channel of the link, as a device's is (with its credit).
+    expect((await listing()).sidecars).toEqual([expect.objectContaining({ name: expect.stringContaining(':'), version: LinkProtocolVersion, devices: 1, connectedSince: expect.any(Number) })]);
     // One message in, counted (and reported with the next change at the latest).
     const receiver = await client(localUrl, { protocolVersion: 5 });
     await subscribe(receiver.client, 'up/#', { qos: 1 });
