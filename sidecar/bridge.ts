@@ -63,9 +63,18 @@ type Phase = 'reading-connect' | 'connecting-edge' | 'open' | 'draining' | 'clos
 
 /**
  * Why the device is not being read: its packets wait for the edge (a full
- * buffer, or no credit), or what it is sent waits for it to read.
+ * buffer, or no credit), what it is sent waits for it to read, or it had
+ * its share of this turn of the event loop.
  */
-type ReadHold = 'edge-backlog' | 'device-backlog';
+type ReadHold = 'edge-backlog' | 'device-backlog' | 'turn';
+
+/**
+ * Bytes of one device handled in one turn of the event loop before the
+ * others get theirs. libuv reads a socket that always has data up to 32
+ * times in a row (2 MiB): a million PINGREQs, 100 ms of work, before any
+ * other device is read. A legitimate device rarely reads this much at once.
+ */
+const TurnBytes = 64 * 1024;
 
 interface CloseOptions {
   /** Last bytes for the device (a CONNACK refusal or a DISCONNECT). */
@@ -114,6 +123,8 @@ export class ClientBridge {
 
   /** Why device reads are stopped now; read while there is none. */
   readonly #readHolds = new Set<ReadHold>();
+  /** Bytes read from the device in this turn of the event loop. */
+  #turnBytes = 0;
   /** Edge reads stopped because the device side is backed up. */
   #edgeReadPaused = false;
   #deviceClosed = false;
@@ -341,6 +352,7 @@ export class ClientBridge {
     // While closing, bytes are read and dropped, only so the device's FIN is seen.
     // [MQTT-3.14.4-1] nothing a device sends after DISCONNECT counts.
     if (this.#phase !== 'open' || this.#disconnectForwarded) return;
+    this.#takeTurn(chunk.length);
     const { frames, error } = this.#framer.push(chunk);
     if (frames.length > 0) this.#forwardFrames(frames);
     if (error !== undefined && this.#phase === 'open') this.#onDeviceProtocolError(error);
@@ -410,6 +422,17 @@ export class ClientBridge {
     const edge = this.#edge;
     if (edge === undefined || edge.awaitingCredit || edge.bufferedAmount > this.#settings.highWaterBytes / 2) return;
     this.#releaseReading('edge-backlog');
+  }
+
+  /** Counts a read against the device's share of this turn; past it, the device waits for the next turn. */
+  #takeTurn(bytes: number): void {
+    this.#turnBytes += bytes;
+    if (this.#turnBytes < TurnBytes || this.#readHolds.has('turn')) return;
+    this.#holdReading('turn');
+    setImmediate(() => {
+      this.#turnBytes = 0;
+      this.#releaseReading('turn');
+    });
   }
 
   #holdReading(hold: ReadHold): void {
