@@ -38,6 +38,8 @@ import type { DeadLetterOutcome, DeadLetterSelection } from './rules/rules.ts';
 
 /** How long a drain waits for its clients to finish closing: a client that does not answer the close is not waited for longer. */
 const DrainCloseWaitMs = 2_000;
+/** How often a gateway holding input checks whether it may hibernate again. */
+const StayAwakeCheckMs = 1_000;
 /** `WebSocket.readyState` once the close handshake is done. */
 const WebSocketClosed = 3;
 
@@ -82,6 +84,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     /** Gateway role: the clients this object holds for its namespace's core. */
     private gateway: Gateway<WebSocket> | undefined;
     private readonly objectRates = new ObjectRates();
+    /** Gateway role: the timer that keeps it awake while it holds its clients' input. */
+    private awake: ReturnType<typeof setTimeout> | undefined;
     /** Gateway role: each client socket's attachment, read once (not on every message). */
     private readonly gatewayClients = new WeakMap<WebSocket, GatewayClientAttachment>();
     /** Every part of this object reads and writes SQLite through this, so its rows are counted (they are billed). */
@@ -255,7 +259,19 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         await gateway.refuse(attachment.channel, refusal.code, refusal.reason);
         return;
       }
-      await gateway.received(attachment.channel, new Uint8Array(message as ArrayBuffer));
+      // Not awaited: a client whose input waits for its share would keep thousands of events open (a flood
+      // does); the object stays awake instead while anything waits for the core, so nothing queued is lost.
+      void gateway.received(attachment.channel, new Uint8Array(message as ArrayBuffer));
+      this.stayAwakeWhileSending(gateway);
+    }
+
+    /** A pending timer keeps an object from hibernating: one, while the gateway holds input for the core. */
+    private stayAwakeWhileSending(gateway: Gateway<WebSocket>): void {
+      if (this.awake !== undefined || gateway.idle) return;
+      const check = (): void => {
+        this.awake = gateway.idle ? undefined : setTimeout(check, StayAwakeCheckMs);
+      };
+      this.awake = setTimeout(check, StayAwakeCheckMs);
     }
 
     async listClients(limit: number): Promise<ClientSummary[]> {

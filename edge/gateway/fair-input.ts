@@ -86,6 +86,11 @@ export class FairInput implements CallQueue {
     for (const client of this.clients.values()) client.credit = this.windows.channel;
   }
 
+  /** Nothing waits for a call. */
+  get empty(): boolean {
+    return this.turns.size === 0;
+  }
+
   get ready(): boolean {
     for (const channel of this.turns) if (this.canSend(this.clients.get(channel) as ClientInput)) return true;
     return false;

@@ -126,6 +126,11 @@ export class Gateway<S extends GatewaySocket> {
     return carried;
   }
 
+  /** Nothing of the clients' waits here or is on its way to the core. */
+  get idle(): boolean {
+    return this.input.empty && this.calls.idle;
+  }
+
   /** Input of a client not yet carried to the core. */
   unsent(channel: number): number {
     return this.input.unsent(channel);

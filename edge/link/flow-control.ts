@@ -19,16 +19,20 @@ export interface FlowControl {
 }
 
 /**
- * A device's window holds a burst of small packets (a QoS 1 window of 100
- * messages is 10 KiB) many times over and keeps a big publisher busy for a
- * round trip of ~50 ms at 5 MB/s; the link's lets 16 devices use their
- * whole window at once while bounding what one sidecar can queue in the
- * core; a gateway's client may be a few windows ahead before it is closed.
+ * A channel's window holds a burst of small packets (a QoS 1 window of 100
+ * messages is 8 KiB) several times over, and lets a big publisher send
+ * 64 KiB per round trip (6 MB/s at 10 ms); it is also the work one client
+ * can queue in the core: 64 KiB of PINGREQs are 32,768 packets to answer,
+ * which is why it is not larger. The link's window lets 64 devices use
+ * their whole window at once while bounding what one sidecar (or gateway)
+ * can queue in the core. A gateway's client may be 1 MiB ahead of its
+ * window (and at least one largest message) before it is closed: a client
+ * that waits for its acknowledgements is never that far ahead.
  */
 export const defaultFlowControl: FlowControl = {
   linkWindowBytes: 4 * 1024 * 1024,
-  channelWindowBytes: 256 * 1024,
-  gatewayClientBacklogBytes: 2 * 1024 * 1024,
+  channelWindowBytes: 64 * 1024,
+  gatewayClientBacklogBytes: 1024 * 1024,
 };
 
 /** The windows a link grants: the link's own, and each channel's when it opens. */

@@ -27,6 +27,8 @@ import { PacketSizeGuard } from './packet-size-guard.ts';
 /** The broker announced a packet larger than the bridge takes: the connection ends before it is read. */
 export class IncomingPacketTooLargeError extends Error {
   override readonly name = 'IncomingPacketTooLargeError';
+  /** MQTT.js reports a stream error (its 'error' event, which the bridge logs) only when it has a code. */
+  readonly code = 'ERR_MQTT_PACKET_TOO_LARGE';
 
   constructor(
     readonly size: number,

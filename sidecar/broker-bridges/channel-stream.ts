@@ -59,7 +59,7 @@ export function openChannelStream(dial: EdgeDialer): Duplex {
       if (!stream.push(bytes)) channel?.pause();
     },
     onProtocolError: (reason) => {
-      failure = new Error(`the edge broke the channel: ${reason}`);
+      failure = edgeError(`the edge broke the channel: ${reason}`);
       channel?.terminate();
     },
     onError: (error) => {
@@ -67,12 +67,17 @@ export function openChannelStream(dial: EdgeDialer): Duplex {
     },
     onClose: (code, reason) => {
       if (stream.destroyed) return;
-      const error = failure ?? (code === EdgeCloseCode.Normal ? undefined : new Error(`the edge closed the bridge's connection (${code}${reason === '' ? '' : ` ${reason}`})`));
+      const error = failure ?? (code === EdgeCloseCode.Normal ? undefined : edgeError(`the edge closed the bridge's connection (${code}${reason === '' ? '' : ` ${reason}`})`));
       stream.push(null);
       stream.destroy(error);
     },
     // The bridge did not take what the edge sent while the remote side was backed up: it starts again.
-    onOverflow: (queuedBytes) => stream.destroy(new Error(`${queuedBytes} bytes from the edge waited for the remote broker: reconnecting`)),
+    onOverflow: (queuedBytes) => stream.destroy(edgeError(`${queuedBytes} bytes from the edge waited for the remote broker: reconnecting`)),
   });
   return stream;
+}
+
+/** MQTT.js reports a stream error (its 'error' event, which the bridge logs) only when it has a code. */
+function edgeError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_EDGE_CHANNEL' });
 }

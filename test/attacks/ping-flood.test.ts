@@ -8,16 +8,12 @@
  * up, and a TCP client through it and a WebSocket client of the edge keep
  * every message and their latency.
  */
-import net from 'node:net';
-import { once } from 'node:events';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { encodePacket } from '../../shared/codec/encoder.ts';
-import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
-import { eventually } from '../helpers/mqtt-clients.ts';
-import { startSidecarProcess, type SidecarProcess } from './sidecar-process.ts';
+import type { TestEdge } from '../helpers/edge.ts';
+import { connectRawDevice, floodSocket } from './flood.ts';
+import { startEdgeAndSidecar, type SidecarProcess } from './sidecar-process.ts';
 import { expectUnharmed, startVictim } from './victim.ts';
 
-const Secret = 'ping-flood-secret';
 /** A flood runs this long at most (it may stall itself sooner). */
 const FloodMs = 4_000;
 /**
@@ -33,41 +29,25 @@ const MaxHeldBytes = 1024 * 1024;
 let edge: TestEdge;
 let sidecar: SidecarProcess;
 
+let stop: () => Promise<void> = async () => undefined;
+
 beforeAll(async () => {
-  edge = await startTestEdge({ MQTT_BRIDGE_SECRET: Secret, MQTT_MAX_PACKET_RATE: '0' });
-  sidecar = await startSidecarProcess({ MQTT_EDGE_URL: edge.mqttUrl, MQTT_BRIDGE_SECRET: Secret });
+  ({ edge, sidecar, stop } = await startEdgeAndSidecar());
 });
-afterAll(async () => {
-  await sidecar?.stop();
-  await edge?.dispose();
-});
+afterAll(() => stop());
 
 /** 1 MiB of PINGREQs (half a million of them). */
 const pings = Buffer.alloc(1024 * 1024, Buffer.of(0xc0, 0x00));
 
 /** A device that connects, then writes PINGREQs as fast as the sidecar takes them for FloodMs; reads the answers or not. */
 async function flood(read: boolean): Promise<{ sent: number; answered: number; stalled: boolean; held: number }> {
-  const socket = net.connect({ host: '127.0.0.1', port: sidecar.tcpPort });
-  socket.on('error', () => undefined);
-  await once(socket, 'connect');
-  let received = 0;
-  socket.on('data', (chunk: Buffer) => (received += chunk.length));
-  socket.write(encodePacket({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: `pinger-${read ? 'reading' : 'deaf'}`, clean: true, keepalive: 0 }, 4));
-  await eventually(() => received >= 4, 10_000, 'the CONNACK');
+  const { socket, received } = await connectRawDevice(sidecar.tcpPort, `pinger-${read ? 'reading' : 'deaf'}`);
   if (!read) socket.pause();
-  let sent = 0;
-  let stalled = false;
-  const deadline = performance.now() + FloodMs;
-  while (performance.now() < deadline && !socket.destroyed) {
-    sent += pings.length;
-    if (socket.write(pings)) continue;
-    const drained = await Promise.race([once(socket, 'drain').then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), Math.max(0, deadline - performance.now())))]);
-    if (!drained) stalled = true;
-  }
+  const { bytes: sent, stalled } = await floodSocket(socket, pings, FloodMs);
   // What the sidecar holds for it, before it goes.
   const { bufferedToDevice: held } = await sidecar.memory();
   socket.destroy();
-  return { sent, answered: Math.max(0, received - 4) / 2, stalled, held };
+  return { sent, answered: Math.max(0, received() - 4) / 2, stalled, held };
 }
 
 it('a device that sends PINGREQs and never reads the answers stops itself; the sidecar stays small and up, the others unharmed', { timeout: 60_000 }, async () => {

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { repoRoot } from '../../scripts/local-edge.ts';
+import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { eventually } from '../helpers/mqtt-clients.ts';
 
 export interface SidecarProcess {
@@ -69,4 +70,23 @@ export async function startSidecarProcess(env: Record<string, string>): Promise<
   running.tcpPort = Number(String(listening['tcp']).split(':').pop());
   const metricsPort = Number(String(listening['metrics']).split(':').pop());
   return running;
+}
+
+/**
+ * The edge on workerd with a sidecar process linked to it (bridge secret
+ * set), as the sidecar attacks need. The per-client packet rate limit is
+ * off, as it is by default: it must not be what stops an attacker here.
+ */
+export async function startEdgeAndSidecar(sidecarEnv: Record<string, string> = {}): Promise<{ edge: TestEdge; sidecar: SidecarProcess; stop(): Promise<void> }> {
+  const secret = 'attack-test-secret';
+  const edge = await startTestEdge({ MQTT_BRIDGE_SECRET: secret, MQTT_MAX_PACKET_RATE: '0' });
+  const sidecar = await startSidecarProcess({ MQTT_EDGE_URL: edge.mqttUrl, MQTT_BRIDGE_SECRET: secret, ...sidecarEnv });
+  return {
+    edge,
+    sidecar,
+    async stop() {
+      await sidecar.stop();
+      await edge.dispose();
+    },
+  };
 }
