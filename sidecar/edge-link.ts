@@ -122,7 +122,7 @@ export class EdgeLink {
    * window each new channel starts with (0 until the edge's WINDOW came).
    * Undefined on a link without credit.
    */
-  #flow: { credit: number; channelWindow: number } | undefined;
+  #flow: { credit: number; channelWindow: number; linkWindow: number } | undefined;
   /** Channels with credit whose packets wait for the link's, in turn order. */
   readonly #waitingForLink = new Set<LinkChannel>();
   /** Channels with packets waiting for their own credit. */
@@ -265,7 +265,7 @@ export class EdgeLink {
     this.#version = version;
     this.stats.version = version;
     // No DATA before the edge's WINDOW (it follows its HELLO): until then every channel has no credit.
-    this.#flow = version >= CreditSinceVersion ? { credit: 0, channelWindow: 0 } : undefined;
+    this.#flow = version >= CreditSinceVersion ? { credit: 0, channelWindow: 0, linkWindow: 0 } : undefined;
     this.#state = 'open';
     this.stats.up = 1;
     this.stats.connects++;
@@ -459,8 +459,9 @@ export class EdgeLink {
 
   /** The edge's windows: the link's credit, and every channel's (those open now, and those to come). */
   #window(link: number, channel: number): void {
-    const flow = this.#flow as { credit: number; channelWindow: number };
+    const flow = this.#flow as { credit: number; channelWindow: number; linkWindow: number };
     flow.credit += link;
+    flow.linkWindow = link;
     flow.channelWindow = channel;
     for (const open of this.#channels.values()) {
       open.credit += channel;
@@ -469,15 +470,17 @@ export class EdgeLink {
     this.#pump();
   }
 
+  /** Credit back from the edge; never above a window (credit comes back only for what was sent, so more is a broken edge's). */
   #credit(channelId: number, bytes: number): void {
+    const flow = this.#flow as { credit: number; channelWindow: number; linkWindow: number };
     if (channelId === LinkCreditChannel) {
-      (this.#flow as { credit: number }).credit += bytes;
+      flow.credit = Math.min(flow.linkWindow, flow.credit + bytes);
       return;
     }
     // Credit for a channel that has closed since is of no use.
     const channel = this.#channels.get(channelId);
     if (channel === undefined) return;
-    channel.credit += bytes;
+    channel.credit = Math.min(flow.channelWindow, channel.credit + bytes);
     this.#schedule(channel);
   }
 

@@ -22,11 +22,22 @@ import type { CallBatch, CallQueue, Waiter } from './batched-calls.ts';
 export const ShareBytes = 16 * 1024;
 
 interface Item {
+  /** An OPEN or CLOSE frame as encoded; for DATA, the client's bytes (its messages of one turn become one frame). */
   bytes: Uint8Array;
   /** DATA bytes (what credit counts); 0 for OPEN and CLOSE. */
   data: number;
   waiter: Waiter;
 }
+
+/** A DATA frame's bytes besides its data: type, channel, length. */
+const DataFrameHeader = 9;
+/**
+ * What a queued message costs the gateway besides its bytes (its entry,
+ * and the promise of its event): a client that sends one PINGREQ per
+ * WebSocket message holds 2 bytes of data per message but much more
+ * memory, and it is memory that the backlog bound is for.
+ */
+export const QueuedMessageOverheadBytes = 128;
 
 interface ClientInput {
   items: Item[];
@@ -54,7 +65,8 @@ export class FairInput implements CallQueue {
     client.unsent += data;
     if (frame.type === 'close') client.closing = true;
     this.turns.add(frame.channel);
-    return new Promise<void>((resolve, reject) => client.items.push({ bytes: encodeLinkFrames([frame]), data, waiter: { resolve, reject } }));
+    const bytes = frame.type === 'data' ? frame.bytes : encodeLinkFrames([frame]);
+    return new Promise<void>((resolve, reject) => client.items.push({ bytes, data, waiter: { resolve, reject } }));
   }
 
   /** DATA bytes of a client waiting for a call. */
@@ -62,12 +74,23 @@ export class FairInput implements CallQueue {
     return this.clients.get(channel)?.unsent ?? 0;
   }
 
-  /** The core processed `bytes` of `channel` (LinkCreditChannel: of the link). */
+  /** What a client's queue holds: its bytes, and what each of its messages costs besides. */
+  held(channel: number): number {
+    const client = this.clients.get(channel);
+    return client === undefined ? 0 : client.unsent + client.items.length * QueuedMessageOverheadBytes;
+  }
+
+  /**
+   * The core processed `bytes` of `channel` (LinkCreditChannel: of the
+   * link). Never above the window: credit can only come back for what was
+   * sent, and after a reset (resetCredit, or this gateway woke with whole
+   * windows) the core may still return what it owed from before.
+   */
   credit(channel: number, bytes: number): void {
-    if (channel === LinkCreditChannel) this.linkCredit += bytes;
+    if (channel === LinkCreditChannel) this.linkCredit = Math.min(this.windows.link, this.linkCredit + bytes);
     else {
       const client = this.clients.get(channel);
-      if (client !== undefined) client.credit += bytes;
+      if (client !== undefined) client.credit = Math.min(this.windows.channel, client.credit + bytes);
     }
   }
 
@@ -107,19 +130,33 @@ export class FairInput implements CallQueue {
       for (const channel of [...this.turns]) {
         const client = this.clients.get(channel) as ClientInput;
         let share = 0;
+        // Consecutive messages of the client in its turn go as one DATA frame: a client that sends a packet
+        // per WebSocket message (a PINGREQ flood) costs the core one piece of work per turn, not one per message.
+        let data: Uint8Array[] = [];
+        const endData = (): void => {
+          if (data.length === 0) return;
+          parts.push(encodeLinkFrames([{ type: 'data', channel, bytes: data.length === 1 ? (data[0] as Uint8Array) : concatBytes(data) }]));
+          data = [];
+        };
         while (client.items.length > 0 && this.canSend(client)) {
           const next = client.items[0] as Item;
-          if (share > 0 && share + next.bytes.byteLength > ShareBytes) break;
-          if (size > 0 && size + next.bytes.byteLength > maxBytes) break;
+          const cost = next.data > 0 && data.length > 0 ? next.bytes.byteLength : next.bytes.byteLength + (next.data > 0 ? DataFrameHeader : 0);
+          if (share > 0 && share + cost > ShareBytes) break;
+          if (size > 0 && size + cost > maxBytes) break;
           client.items.shift();
-          parts.push(next.bytes);
+          if (next.data > 0) data.push(next.bytes);
+          else {
+            endData();
+            parts.push(next.bytes);
+          }
           waiters.push(next.waiter);
-          size += next.bytes.byteLength;
-          share += next.bytes.byteLength;
+          size += cost;
+          share += cost;
           client.unsent -= next.data;
           client.credit -= next.data;
           this.linkCredit -= next.data;
         }
+        endData();
         if (share > 0) progressed = true;
         // Its next turn is after everyone else's.
         this.turns.delete(channel);

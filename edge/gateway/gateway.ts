@@ -114,7 +114,7 @@ export class Gateway<S extends GatewaySocket> {
     const socket = this.sockets.get(channel);
     if (bytes.byteLength === 0 || socket === undefined) return Promise.resolve();
     const carried = this.forward({ type: 'data', channel, bytes });
-    const unsent = this.input.unsent(channel);
+    const unsent = this.input.held(channel);
     if (unsent > this.backlogBytes) {
       // Far past its share, and a WebSocket cannot be read more slowly: what it queued goes, and so does it.
       this.input.drop(channel);
