@@ -97,6 +97,8 @@ export async function startHostileBroker(level: 4 | 5): Promise<HostileBroker> {
         written += chunk.length;
         if (!to.write(chunk)) await drainOrClose(to, deadline - performance.now());
       }
+      // All of it may fit in the sockets' buffers before the bridge has read the header: its hang-up comes after.
+      if (!isClosed) await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - performance.now())))]);
       return { written, closed: isClosed };
     },
     async close() {
