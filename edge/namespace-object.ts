@@ -211,7 +211,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         // One largest message is always let in, whatever the setting says.
         backlogBytes: Math.max(resolved.flow.gatewayClientBacklogBytes, this.maxMessageBytes),
         onOverBacklog: (channel, unsentBytes) =>
-          this.log.log('warn', 'gateway_client_over_backlog', { gateway: name, channel, unsentBytes, limit: Math.max(resolved.flow.gatewayClientBacklogBytes, this.maxMessageBytes), close: 1008 }),
+          this.log.log('warn', 'gateway_client_over_backlog', { gateway: name, channel, unsentBytes, limit: Math.max(resolved.flow.gatewayClientBacklogBytes, this.maxMessageBytes), outcome: 'ended by the core (0x96)' }),
       });
       return this.gateway;
     }

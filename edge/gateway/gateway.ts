@@ -13,8 +13,10 @@
  * What clients send waits in a queue per client (fair-input.ts): each call
  * carries a fair share of each one's bytes, within the credit the core
  * returns per client, so a client that floods holds up only itself. Its
- * queue is bounded: a client whose unsent input passes the bound is closed
- * (WebSocket 1008), since a WebSocket cannot be read more slowly.
+ * queue is bounded: a WebSocket cannot be read more slowly, so a client
+ * whose unsent input passes the bound has it dropped and is ended by the
+ * core as one of its own past MQTT_MAX_PENDING_BYTES is (DISCONNECT 0x96):
+ * the shape of the namespace changes nothing a client sees.
  */
 import { BridgeCloseCode } from '../../shared/bridge-close-codes.ts';
 import { LinkProtocolError, decodeLinkFrames, fanoutBytesFor, type LinkFrame } from '../../shared/link-protocol.ts';
@@ -44,15 +46,13 @@ export interface GatewayCoreCalls {
 
 /** WebSocket close code when the core cannot be reached: the client should come back later. */
 const TryAgainLater = 1013;
-/** WebSocket close code of a client that sent far more than its share: a policy violation. */
-const PolicyViolation = 1008;
 
 export interface GatewayOptions {
   /** The windows the core grants this gateway's link and each client (the same configuration as the core's). */
   windows?: LinkWindows;
   /** Unsent input of one client above which it is closed (at least one largest message more than its window). */
   backlogBytes?: number;
-  /** A client was closed for its backlog (for the log). */
+  /** A client is being closed for its backlog (for the log). */
   onOverBacklog?: (channel: number, unsentBytes: number) => void;
   /** Channel numbers start at random (tests fix it). */
   random?: () => number;
@@ -60,6 +60,8 @@ export interface GatewayOptions {
 
 export class Gateway<S extends GatewaySocket> {
   private readonly sockets = new Map<number, S>();
+  /** Clients past their bound, whose input is dropped while the core ends them. */
+  private readonly refused = new Set<number>();
   private nextChannel: number;
   /** Whether the core has heard which channels survived this instance's start. */
   private synced = false;
@@ -111,17 +113,16 @@ export class Gateway<S extends GatewaySocket> {
   /** Bytes from a client; settles when a call carried them to the core (so the event lasts until then). */
   received(channel: number, bytes: Uint8Array): Promise<void> {
     // An empty WebSocket message (MQTT.js sends one for an empty payload) carries nothing; a DATA frame may not be empty.
-    const socket = this.sockets.get(channel);
-    if (bytes.byteLength === 0 || socket === undefined) return Promise.resolve();
+    if (bytes.byteLength === 0 || !this.sockets.has(channel) || this.refused.has(channel)) return Promise.resolve();
     const carried = this.forward({ type: 'data', channel, bytes });
     const unsent = this.input.held(channel);
     if (unsent > this.backlogBytes) {
-      // Far past its share, and a WebSocket cannot be read more slowly: what it queued goes, and so does it.
+      // Far past its share, and a WebSocket cannot be read more slowly: what it queued goes, and the core ends it
+      // (its DISCONNECT reaches the client, then the core's CLOSE closes the socket).
       this.input.drop(channel);
-      this.sockets.delete(channel);
-      safeClose(socket, PolicyViolation, 'sending faster than the broker can take');
+      this.refused.add(channel);
       this.onOverBacklog(channel, unsent);
-      void this.forward({ type: 'close', channel, code: BridgeCloseCode.DeviceProtocolError });
+      void this.forward({ type: 'close', channel, code: BridgeCloseCode.TooMuchInput });
     }
     return carried;
   }
@@ -138,6 +139,7 @@ export class Gateway<S extends GatewaySocket> {
 
   /** The client's socket closed (or broke). */
   closed(channel: number): Promise<void> {
+    this.refused.delete(channel);
     if (!this.sockets.delete(channel)) return Promise.resolve();
     return this.forward({ type: 'close', channel, code: BridgeCloseCode.DeviceLost });
   }
@@ -193,6 +195,7 @@ export class Gateway<S extends GatewaySocket> {
         case 'close': {
           const socket = this.sockets.get(frame.channel);
           this.sockets.delete(frame.channel);
+          this.refused.delete(frame.channel);
           // The core has ended it: what it still sent goes nowhere.
           this.input.drop(frame.channel);
           if (socket !== undefined) safeClose(socket, frame.code, frame.reason ?? '');
@@ -227,6 +230,7 @@ export class Gateway<S extends GatewaySocket> {
     const sockets = [...this.sockets.values()];
     for (const channel of this.sockets.keys()) this.input.drop(channel);
     this.sockets.clear();
+    this.refused.clear();
     for (const socket of sockets) safeClose(socket, code, reason);
   }
 

@@ -13,7 +13,7 @@ export interface FlowControl {
   channelWindowBytes: number;
   /**
    * Input a gateway holds for one client beyond its credit (MQTT_GATEWAY_CLIENT_BACKLOG_BYTES):
-   * a WebSocket cannot be read more slowly, so a client past it is closed (1008).
+   * a WebSocket cannot be read more slowly, so a client past it is ended by the core (DISCONNECT 0x96).
    */
   gatewayClientBacklogBytes: number;
 }

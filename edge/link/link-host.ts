@@ -38,6 +38,8 @@ export interface LinkCore {
   accept(transport: Transport, meta: AcceptMeta): ConnectionState;
   receive(connectionId: string, bytes: Uint8Array): Promise<void>;
   closed(connectionId: string, cause: CloseCause): Promise<void>;
+  /** Ends a connection whose carrier holds far too much of its input (DISCONNECT 0x96); its transport closes. */
+  refuseInput(connectionId: string, reason: string): void;
 }
 
 /** The link's WebSocket, as far as the host writes to it. */
@@ -259,6 +261,12 @@ export class LinkHost {
       }
       case 'close': {
         const connectionId = this.connections.get(frame.channel);
+        if (this.peer === 'gateway' && frame.code === BridgeCloseCode.TooMuchInput) {
+          // The gateway holds too much of this client's input: the core ends it, and its CLOSE answers.
+          if (connectionId === undefined) this.answerClose(frame.channel, WebSocketCloseCode['server-error'], 'not connected');
+          else core.refuseInput(connectionId, 'sent far more than its share: its input waiting at its gateway passed the bound');
+          return undefined;
+        }
         // The edge closed this channel first and its CLOSE crossed this one: done on both ends.
         if (connectionId === undefined) return undefined;
         if (this.peer === 'gateway') {

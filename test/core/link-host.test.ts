@@ -356,6 +356,7 @@ function heldCore(): { core: LinkCore; work: Array<() => void> } {
     accept: () => ({ v: 1, id: `held-${++accepted}`, phase: 'awaiting-connect', acceptedAt: 0, lastSeen: 0, bridged: true, keepAlive: 0, clientReceiveMaximum: 100, clientMaxPacketSize: 0, requestProblemInformation: true }),
     receive: () => new Promise<void>((resolve) => work.push(resolve)),
     closed: async () => undefined,
+    refuseInput: () => undefined,
   };
   return { core, work };
 }

@@ -2,12 +2,13 @@
  * A gateway's queue of its clients' input (edge/gateway/fair-input.ts) and
  * the gateway around it: each call takes the clients in turn, a fair share
  * each, within their credit and the link's; OPEN and CLOSE keep their place
- * and need no credit; a client far past its share is closed with 1008.
+ * and need no credit; a client far past its share is handed to the core to end.
  */
 import { describe, expect, it } from 'vitest';
 import { FairInput, ShareBytes } from '../../../edge/gateway/fair-input.ts';
 import { Gateway, type GatewaySocket } from '../../../edge/gateway/gateway.ts';
-import { LinkCreditChannel, decodeLinkFrames, type LinkFrame } from '../../../shared/link-protocol.ts';
+import { BridgeCloseCode } from '../../../shared/bridge-close-codes.ts';
+import { LinkCreditChannel, decodeLinkFrames, encodeLinkFrames, type LinkFrame } from '../../../shared/link-protocol.ts';
 
 const data = (channel: number, size: number): Extract<LinkFrame, { type: 'data' }> => ({ type: 'data', channel, bytes: new Uint8Array(size) });
 const framesOf = (message: Uint8Array): LinkFrame[] => decodeLinkFrames(message);
@@ -87,7 +88,7 @@ class Socket implements GatewaySocket {
 }
 
 describe('a gateway', () => {
-  it('closes a client whose unsent input passes its bound with 1008, and tells the core', async () => {
+  it('asks the core to end a client whose unsent input passes its bound, drops what it queued, and takes no more of it', async () => {
     const calls: Uint8Array[] = [];
     const overBacklog: number[] = [];
     const gateway = new Gateway<Socket>(
@@ -102,16 +103,19 @@ describe('a gateway', () => {
     const witness = new Socket();
     const channel = gateway.open(flooder, '10.0.0.1:1');
     const other = gateway.open(witness, '10.0.0.2:1');
-    for (let i = 0; i < 40 && flooder.closedWith === undefined; i++) void gateway.received(channel, new Uint8Array(2000));
-    expect(flooder.closedWith).toEqual({ code: 1008, reason: 'sending faster than the broker can take' });
+    for (let i = 0; i < 40; i++) void gateway.received(channel, new Uint8Array(2000));
     expect(overBacklog[0]).toBe(channel);
     expect(overBacklog[1]).toBeGreaterThan(64 * 1024);
     expect(gateway.unsent(channel)).toBe(0);
+    // Its socket stays open for the core's DISCONNECT; the core's CLOSE closes it.
+    expect(flooder.closedWith).toBeUndefined();
     // The witness is untouched and still gets its bytes to the core.
     await gateway.received(other, Uint8Array.of(0xc0, 0x00));
     expect(witness.closedWith).toBeUndefined();
     const frames = calls.flatMap((message) => decodeLinkFrames(message));
-    expect(frames).toContainEqual({ type: 'close', channel, code: 4002 });
+    expect(frames).toContainEqual({ type: 'close', channel, code: BridgeCloseCode.TooMuchInput });
     expect(frames.some((frame) => frame.type === 'data' && frame.channel === other)).toBe(true);
+    gateway.deliver(encodeLinkFrames([{ type: 'close', channel, code: 1002, reason: 'message rate too high' }]));
+    expect(flooder.closedWith).toEqual({ code: 1002, reason: 'message rate too high' });
   });
 });
