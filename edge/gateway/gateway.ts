@@ -50,7 +50,7 @@ const TryAgainLater = 1013;
 export interface GatewayOptions {
   /** The windows the core grants this gateway's link and each client (the same configuration as the core's). */
   windows?: LinkWindows;
-  /** Unsent input of one client above which it is closed (at least one largest message more than its window). */
+  /** What the gateway may hold of one client's input (its unsent bytes and what each message costs) before the core ends it. */
   backlogBytes?: number;
   /** A client is being closed for its backlog (for the log). */
   onOverBacklog?: (channel: number, unsentBytes: number) => void;
@@ -115,13 +115,13 @@ export class Gateway<S extends GatewaySocket> {
     // An empty WebSocket message (MQTT.js sends one for an empty payload) carries nothing; a DATA frame may not be empty.
     if (bytes.byteLength === 0 || !this.sockets.has(channel) || this.refused.has(channel)) return Promise.resolve();
     const carried = this.forward({ type: 'data', channel, bytes });
-    const unsent = this.input.held(channel);
-    if (unsent > this.backlogBytes) {
+    const held = this.input.held(channel);
+    if (held > this.backlogBytes) {
       // Far past its share, and a WebSocket cannot be read more slowly: what it queued goes, and the core ends it
       // (its DISCONNECT reaches the client, then the core's CLOSE closes the socket).
       this.input.drop(channel);
       this.refused.add(channel);
-      this.onOverBacklog(channel, unsent);
+      this.onOverBacklog(channel, held);
       void this.forward({ type: 'close', channel, code: BridgeCloseCode.TooMuchInput });
     }
     return carried;
