@@ -11,6 +11,7 @@ import type { AclEntryInput, AclEntryView } from './auth/runtime-users.ts';
 import type { AccessPolicy } from './core/access.ts';
 import type { UserHooks } from './core/hooks.ts';
 import type { ApiRefusal, BrokerLimits } from './core/limits.ts';
+import type { FlowControl } from './link/flow-control.ts';
 import type { LogLevel } from './core/log.ts';
 import type { QuotaOutcome, QuotaView } from './core/quotas.ts';
 import type { ClientPage, ClientQuery, ClientSummary, ConnectionEventEntry, EventQuery, RetainedSummary, SidecarView, SubscriptionSummary, TopicSummary } from './core/readouts.ts';
@@ -38,6 +39,8 @@ export interface ResolvedBroker {
   sysIntervalMs: number;
   /** Gateway objects per namespace and region (MQTT_GATEWAYS); 1: the namespace's object holds its clients. */
   gateways: number;
+  /** Windows of sidecar and gateway links, a gateway's bound on a client's unsent input. */
+  flow: FlowControl;
   /** The namespaces that exist (MQTT_NAMESPACES). */
   namespaces: NamespaceSet;
   /** Whether CF-Connecting-IP names the client (MQTT_TRUST_CF_CONNECTING_IP). */

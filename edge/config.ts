@@ -8,6 +8,7 @@ import { MqttError } from '../shared/errors.ts';
 import { ReasonCode } from '../shared/reason-codes.ts';
 import { assignLimit, limitSettings, parseLimitText } from './core/limit-settings.ts';
 import { defaultLimits, type BrokerLimits } from './core/limits.ts';
+import { defaultFlowControl, type FlowControl } from './link/flow-control.ts';
 import { NamespaceSet } from './namespaces.ts';
 import type { RulesEnv } from './rules/config.ts';
 
@@ -78,6 +79,10 @@ export interface EdgeVars extends RulesEnv {
    * them itself. See docs/scale.md.
    */
   MQTT_GATEWAYS?: string;
+  /** Flow control of sidecar and gateway links (edge/link/flow-control.ts, docs/link-protocol.md). */
+  MQTT_LINK_WINDOW_BYTES?: string;
+  MQTT_LINK_CHANNEL_WINDOW_BYTES?: string;
+  MQTT_GATEWAY_CLIENT_BACKLOG_BYTES?: string;
 }
 
 export interface EdgeConfig {
@@ -91,6 +96,8 @@ export interface EdgeConfig {
   sysIntervalMs: number;
   /** MQTT_GATEWAYS: 1 = clients attach to the namespace's object itself. */
   gateways: number;
+  /** The windows of sidecar and gateway links, and a gateway's bound on a client's unsent input. */
+  flow: FlowControl;
 }
 
 /** Most gateways per namespace and region: each is an object the core keeps a link to. */
@@ -130,7 +137,38 @@ export function loadEdgeConfig(env: EdgeVars, base: Partial<BrokerLimits> = {}, 
     takeover: parseTakeover(env.MQTT_TAKEOVER),
     sysIntervalMs: Math.round(parseSysInterval(env.MQTT_SYS_INTERVAL, fromCode.sysInterval ?? DefaultSysIntervalSeconds) * 1000),
     gateways: parseGateways(env.MQTT_GATEWAYS),
+    flow: parseFlowControl(env),
   };
+}
+
+const flowVariables: Array<[keyof EdgeVars, keyof FlowControl]> = [
+  ['MQTT_LINK_WINDOW_BYTES', 'linkWindowBytes'],
+  ['MQTT_LINK_CHANNEL_WINDOW_BYTES', 'channelWindowBytes'],
+  ['MQTT_GATEWAY_CLIENT_BACKLOG_BYTES', 'gatewayClientBacklogBytes'],
+];
+/** A window below this would cost a CREDIT frame every few packets. */
+const MinWindowBytes = 4096;
+/** A CREDIT entry is a u32. */
+const MaxWindowBytes = 0xffffffff;
+
+function parseFlowControl(env: EdgeVars): FlowControl {
+  const flow: FlowControl = { ...defaultFlowControl };
+  for (const [variable, key] of flowVariables) flow[key] = parseInteger(env, variable, MinWindowBytes, MaxWindowBytes) ?? flow[key];
+  if (flow.channelWindowBytes > flow.linkWindowBytes) {
+    throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `MQTT_LINK_CHANNEL_WINDOW_BYTES (${flow.channelWindowBytes}) must not be larger than MQTT_LINK_WINDOW_BYTES (${flow.linkWindowBytes})`);
+  }
+  return flow;
+}
+
+/** An integer setting in min..max; undefined when unset or empty. */
+function parseInteger(env: EdgeVars, variable: keyof EdgeVars, min: number, max: number): number | undefined {
+  const text = env[variable];
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (typeof text !== 'string' || !Number.isInteger(value) || value < min || value > max) {
+    throw new MqttError('Config', ReasonCode.ImplementationSpecificError, `${variable}="${String(text)}" must be an integer in ${min}..${max}`);
+  }
+  return value;
 }
 
 /** Seconds, fractions allowed (tests use 0.5); 0 turns the $SYS tree off, as mosquitto's sys_interval 0 does. */

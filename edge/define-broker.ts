@@ -92,6 +92,7 @@ export function defineBroker<Env extends EdgeEnv = EdgeEnv>(options: BrokerOptio
       logEvents: fromEnv.logEvents,
       sysIntervalMs: fromEnv.sysIntervalMs,
       gateways: fromEnv.gateways,
+      flow: fromEnv.flow,
       namespaces: fromEnv.namespaces,
       trustConnectingIp: fromEnv.trustConnectingIp,
       takeover: fromEnv.takeover,

@@ -23,6 +23,7 @@ import { RuntimeAccess, type AddAclOutcome, type DeleteUserOutcome, type PutUser
 import { LinkDeviceStore } from './link/link-device-store.ts';
 import { LinkHost, type LinkAttachment } from './link/link-host.ts';
 import { LinkStatusStore } from './link/link-status-store.ts';
+import { defaultFlowControl, linkWindowsOf, type LinkWindows } from './link/flow-control.ts';
 import { linkVersionOf } from '../shared/link-protocol.ts';
 import { namespaceStats, type NamespaceStats } from './observability/stats.ts';
 import { Gateway, type GatewayClientAttachment } from './gateway/gateway.ts';
@@ -37,6 +38,8 @@ import type { DeadLetterOutcome, DeadLetterSelection } from './rules/rules.ts';
 
 /** How long a drain waits for its clients to finish closing: a client that does not answer the close is not waited for longer. */
 const DrainCloseWaitMs = 2_000;
+/** How often a gateway holding input checks whether it may hibernate again. */
+const StayAwakeCheckMs = 1_000;
 /** `WebSocket.readyState` once the close handshake is done. */
 const WebSocketClosed = 3;
 
@@ -81,6 +84,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     /** Gateway role: the clients this object holds for its namespace's core. */
     private gateway: Gateway<WebSocket> | undefined;
     private readonly objectRates = new ObjectRates();
+    /** Gateway role: the timer that keeps it awake while it holds its clients' input. */
+    private awake: ReturnType<typeof setTimeout> | undefined;
     /** Gateway role: each client socket's attachment, read once (not on every message). */
     private readonly gatewayClients = new WeakMap<WebSocket, GatewayClientAttachment>();
     /** Every part of this object reads and writes SQLite through this, so its rows are counted (they are billed). */
@@ -96,6 +101,8 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     private namespace: string;
     private rememberedNamespace: string | undefined;
     private maxMessageBytes = Number.POSITIVE_INFINITY;
+    /** The windows this object grants its links (and, as a gateway, keeps to). */
+    private windows: LinkWindows = linkWindowsOf(defaultFlowControl);
 
     constructor(ctx: DurableObjectState, env: EdgeEnv) {
       super(ctx, env);
@@ -178,6 +185,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const resolved = resolve(this.env);
       this.log = consoleLogger({ component: 'edge', namespace, gateway: name }, resolved.logLevel);
       this.maxMessageBytes = resolved.limits.maxPacketSize + WebSocketMessageSlack;
+      this.windows = linkWindowsOf(resolved.flow);
       const existing: Array<{ socket: WebSocket; channel: number }> = [];
       for (const ws of this.ctx.getWebSockets()) {
         const attachment = readGatewayAttachment(ws);
@@ -198,9 +206,13 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
           throw error;
         }
       };
-      this.gateway = new Gateway<WebSocket>(name, existing, { frames }, (error, clients) =>
-        this.log.log('warn', 'core_unreachable', { gateway: name, clients, error: describeError(error) }),
-      );
+      this.gateway = new Gateway<WebSocket>(name, existing, { frames }, (error, clients) => this.log.log('warn', 'core_unreachable', { gateway: name, clients, error: describeError(error) }), {
+        windows: this.windows,
+        // One largest message is always let in, whatever the setting says.
+        backlogBytes: Math.max(resolved.flow.gatewayClientBacklogBytes, this.maxMessageBytes),
+        onOverBacklog: (channel, unsentBytes) =>
+          this.log.log('warn', 'gateway_client_over_backlog', { gateway: name, channel, unsentBytes, limit: Math.max(resolved.flow.gatewayClientBacklogBytes, this.maxMessageBytes), outcome: 'ended by the core (0x96)' }),
+      });
       return this.gateway;
     }
 
@@ -247,7 +259,19 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         await gateway.refuse(attachment.channel, refusal.code, refusal.reason);
         return;
       }
-      await gateway.received(attachment.channel, new Uint8Array(message as ArrayBuffer));
+      // Not awaited: a client whose input waits for its share would keep thousands of events open (a flood
+      // does); the object stays awake instead while anything waits for the core, so nothing queued is lost.
+      void gateway.received(attachment.channel, new Uint8Array(message as ArrayBuffer));
+      this.stayAwakeWhileSending(gateway);
+    }
+
+    /** A pending timer keeps an object from hibernating: one, while the gateway holds input for the core. */
+    private stayAwakeWhileSending(gateway: Gateway<WebSocket>): void {
+      if (this.awake !== undefined || gateway.idle) return;
+      const check = (): void => {
+        this.awake = gateway.idle ? undefined : setTimeout(check, StayAwakeCheckMs);
+      };
+      this.awake = setTimeout(check, StayAwakeCheckMs);
     }
 
     async listClients(limit: number): Promise<ClientSummary[]> {
@@ -371,6 +395,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       const resolved = resolve(this.env);
       this.log = consoleLogger({ component: 'edge', namespace: this.namespace }, resolved.logLevel);
       this.maxMessageBytes = resolved.limits.maxPacketSize + WebSocketMessageSlack;
+      this.windows = linkWindowsOf(resolved.flow);
       // Authentication and the ACL decide by configuration plus this namespace's runtime users and entries.
       const runtime = new RuntimeAccess(this.sql, resolved.accessFor(this.namespace).settings, () => Date.now(), () => this.core?.accessChanged());
       this.runtime = runtime;
@@ -438,6 +463,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
           probe: (gateway) => this.gatewayStub(gateway).gatewayProbe(gateway),
         },
         marker,
+        this.windows,
       );
       this.gateways = gateways;
       const behindGateways = gateways.restore();
@@ -506,6 +532,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
         (changed) => ws.serializeAttachment(changed),
         'sidecar',
         { store: this.linkStatusStore(), now: () => Date.now() },
+        this.windows,
       );
       this.links.set(ws, host);
       return host;

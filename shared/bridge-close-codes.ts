@@ -19,4 +19,10 @@ export const BridgeCloseCode = {
   DeviceProtocolError: 4002,
   /** The device did not read what it was sent, past its queue on the sidecar's link. */
   SlowDevice: 4003,
+  /**
+   * From a gateway: its client sent far more than its share, past the bound
+   * on what the gateway holds for it. Not a close but a request: the core
+   * ends the client (DISCONNECT 0x96) and answers with CLOSE.
+   */
+  TooMuchInput: 4004,
 } as const;

@@ -11,10 +11,16 @@
  *   FANOUT  0x04  chunks:u16 (patched:u8 length:u32 bytes)*  edge → sidecar: the same packets
  *                 devices:u16 (channel:u32 packetId:u16*)*    for many devices, packet ids patched in
  *   STATUS  0x05  length:u32 JSON                           sidecar → edge (version 2): its broker bridges
+ *   WINDOW  0x06  length:u32 link:u32 channel:u32           edge → sidecar (version 3), after HELLO: the credit
+ *                                                           the link and each channel start with
+ *   CREDIT  0x07  length:u32 (channel:u32 bytes:u32)*       edge → sidecar (version 3): DATA bytes processed;
+ *                                                           channel 0 is the link's own
  *
  * Every type from 0x05 on has the form type:u8 length:u32 body, so that a
  * receiver skips a type it does not know: from version 2, frames are added
  * without a new version, and a peer that does not know one goes on working.
+ * WINDOW and CREDIT needed version 3 all the same: a sidecar that sends
+ * within its credit must know that the edge grants it (docs/link-protocol.md).
  *
  * A CLOSE from the sidecar carries a BridgeCloseCode (why the device went);
  * one from the edge a WebSocket-style code (1000 normal, 1002 protocol error,
@@ -26,9 +32,9 @@ import { withPacketId } from './codec/packet-id.ts';
 import { decodeLinkStatus, encodeLinkStatus, type LinkStatus } from './link-status.ts';
 
 /** The newest version this code speaks. */
-export const LinkProtocolVersion = 2;
+export const LinkProtocolVersion = 3;
 /** Every version this code speaks, newest first: a link is opened at the newest both ends speak. */
-export const LinkProtocolVersions: readonly number[] = [2, 1];
+export const LinkProtocolVersions: readonly number[] = [3, 2, 1];
 /** The WebSocket subprotocol of a link, carrying its version. */
 export const linkSubprotocolOf = (version: number): string => `mqtt-link.${version}`;
 /** The subprotocol of the newest version. */
@@ -44,8 +50,16 @@ export function linkVersionOf(subprotocol: string): number | undefined {
 
 /** STATUS (and anything later) exists from this version on; an older peer is never sent one. */
 export const StatusSinceVersion = 2;
+/**
+ * WINDOW and CREDIT exist from this version on: the edge grants DATA bytes
+ * per channel and per link, and the sidecar sends within them. An end of an
+ * older version neither sends nor expects them, and sends DATA as it comes.
+ */
+export const CreditSinceVersion = 3;
+/** The channel number of a CREDIT entry that is the link's own credit (channels start at 1). */
+export const LinkCreditChannel = 0;
 
-export const LinkFrameType = { Hello: 0x00, Open: 0x01, Data: 0x02, Close: 0x03, Fanout: 0x04, Status: 0x05 } as const;
+export const LinkFrameType = { Hello: 0x00, Open: 0x01, Data: 0x02, Close: 0x03, Fanout: 0x04, Status: 0x05, Window: 0x06, Credit: 0x07 } as const;
 /** Frame types from this one on are length-prefixed, and skipped when unknown. */
 const FirstLengthPrefixedType = 0x05;
 
@@ -63,6 +77,10 @@ export type LinkFrame =
   | { type: 'close'; channel: number; code: number; reason?: string }
   | { type: 'fanout'; chunks: FanoutChunk[]; devices: Array<{ channel: number; packetIds: number[] }> }
   | { type: 'status'; status: LinkStatus }
+  /** The DATA bytes the link, and each channel when it opens, may have sent and not yet credited. */
+  | { type: 'window'; link: number; channel: number }
+  /** DATA bytes the edge processed, per channel (LinkCreditChannel: the link's), to be sent again. */
+  | { type: 'credit'; grants: Array<{ channel: number; bytes: number }> }
   /** A length-prefixed frame of a later version: its receiver skips it. */
   | { type: 'unknown'; frameType: number; body: Uint8Array };
 
@@ -90,6 +108,10 @@ export function frameSize(frame: LinkFrame): number {
       return 5 + frame.chunks.reduce((sum, chunk) => sum + 5 + chunk.bytes.byteLength, 0) + frame.devices.reduce((sum, device) => sum + 4 + 2 * device.packetIds.length, 0);
     case 'status':
       return 5 + encodeLinkStatus(frame.status).byteLength;
+    case 'window':
+      return 5 + 8;
+    case 'credit':
+      return 5 + 8 * frame.grants.length;
     case 'unknown':
       return 5 + frame.body.byteLength;
   }
@@ -161,6 +183,20 @@ export function encodeLinkFrames(frames: readonly LinkFrame[]): Uint8Array {
         for (const device of frame.devices) {
           u32(device.channel);
           for (const id of device.packetIds) u16(id);
+        }
+        break;
+      case 'window':
+        u8(LinkFrameType.Window);
+        u32(8);
+        u32(frame.link);
+        u32(frame.channel);
+        break;
+      case 'credit':
+        u8(LinkFrameType.Credit);
+        u32(8 * frame.grants.length);
+        for (const grant of frame.grants) {
+          u32(grant.channel);
+          u32(grant.bytes);
         }
         break;
       case 'status':
@@ -277,6 +313,10 @@ export function decodeLinkFrames(message: Uint8Array): LinkFrame[] {
       default: {
         if (type < FirstLengthPrefixedType) throw new LinkProtocolError(`unknown frame type 0x${type.toString(16)} at byte ${at - 1}`);
         const body = bytes(u32(`frame 0x${type.toString(16)} length`), `frame 0x${type.toString(16)}`);
+        if (type === LinkFrameType.Window || type === LinkFrameType.Credit) {
+          frames.push(decodeCredit(type, body));
+          break;
+        }
         if (type !== LinkFrameType.Status) {
           // A later version's frame: its length let it be read past, and the receiver skips it.
           frames.push({ type: 'unknown', frameType: type, body });
@@ -290,6 +330,22 @@ export function decodeLinkFrames(message: Uint8Array): LinkFrame[] {
     }
   }
   return frames;
+}
+
+/** A WINDOW or CREDIT body: whole u32 pairs, windows of at least one byte. */
+function decodeCredit(type: number, body: Uint8Array): LinkFrame {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  if (type === LinkFrameType.Window) {
+    if (body.byteLength !== 8) throw new LinkProtocolError(`WINDOW of ${body.byteLength} bytes`);
+    const link = view.getUint32(0);
+    const channel = view.getUint32(4);
+    if (link === 0 || channel === 0) throw new LinkProtocolError('WINDOW of 0 bytes');
+    return { type: 'window', link, channel };
+  }
+  if (body.byteLength % 8 !== 0) throw new LinkProtocolError(`CREDIT of ${body.byteLength} bytes`);
+  const grants: Array<{ channel: number; bytes: number }> = [];
+  for (let at = 0; at < body.byteLength; at += 8) grants.push({ channel: view.getUint32(at), bytes: view.getUint32(at + 4) });
+  return { type: 'credit', grants };
 }
 
 /** A CLOSE's reason as sent: UTF-8, cut to 123 bytes (as a WebSocket close reason) on a character boundary. */

@@ -7,8 +7,12 @@
  * - enforces keep-alive and, when the edge trusts it (MQTT_BRIDGE_SECRET),
  *   answers PINGREQ itself, so idle devices never wake the edge,
  * - watches the edge's CONNACK (a 5.0 Server Keep Alive overrides the device's),
- * - applies backpressure both ways, so memory per device stays bounded (a
- *   device on the shared link that stops reading is dropped, not waited for),
+ * - applies backpressure both ways, so memory per device stays bounded: a
+ *   device is not read while its packets wait for the edge (over the
+ *   high-water mark, or without the link's credit), nor while what it is
+ *   sent waits for it to read (so a device that sends PINGREQs and does not
+ *   read the PINGRESPs stops itself); a device on the shared link that stops
+ *   reading is dropped, not waited for,
  * - closes each side when the other closes, in the way the other side
  *   expects (see EdgeCloseCode).
  *
@@ -57,6 +61,21 @@ export interface BridgeSettings {
 
 type Phase = 'reading-connect' | 'connecting-edge' | 'open' | 'draining' | 'closing';
 
+/**
+ * Why the device is not being read: its packets wait for the edge (a full
+ * buffer, or no credit), what it is sent waits for it to read, or it had
+ * its share of this turn of the event loop.
+ */
+type ReadHold = 'edge-backlog' | 'device-backlog' | 'turn';
+
+/**
+ * Bytes of one device handled in one turn of the event loop before the
+ * others get theirs. libuv reads a socket that always has data up to 32
+ * times in a row (2 MiB): a million PINGREQs, 100 ms of work, before any
+ * other device is read. A legitimate device rarely reads this much at once.
+ */
+const TurnBytes = 64 * 1024;
+
 interface CloseOptions {
   /** Last bytes for the device (a CONNACK refusal or a DISCONNECT). */
   reply?: Uint8Array | undefined;
@@ -102,8 +121,10 @@ export class ClientBridge {
   #pingOwed = false;
   #disconnectForwarded = false;
 
-  /** Device reads stopped because the edge side is backed up. */
-  #deviceReadPaused = false;
+  /** Why device reads are stopped now; read while there is none. */
+  readonly #readHolds = new Set<ReadHold>();
+  /** Bytes read from the device in this turn of the event loop. */
+  #turnBytes = 0;
   /** Edge reads stopped because the device side is backed up. */
   #edgeReadPaused = false;
   #deviceClosed = false;
@@ -156,7 +177,7 @@ export class ClientBridge {
 
   /** Bytes held for this device on the way to it. */
   get bufferedToDevice(): number {
-    return this.#socket.writableLength;
+    return this.#socket.writableLength + (this.#edge?.queuedForDevice ?? 0);
   }
 
   start(): void {
@@ -265,7 +286,7 @@ export class ClientBridge {
     this.#pendingError = undefined;
     this.#forwardFrames(frames);
     if (error !== undefined) this.#onDeviceProtocolError(error);
-    if (this.#phase === 'open' && !this.#deviceReadPaused) this.#socket.resume();
+    if (this.#phase === 'open' && this.#readHolds.size === 0) this.#socket.resume();
   }
 
   #onEdgeError(error: Error): void {
@@ -331,6 +352,7 @@ export class ClientBridge {
     // While closing, bytes are read and dropped, only so the device's FIN is seen.
     // [MQTT-3.14.4-1] nothing a device sends after DISCONNECT counts.
     if (this.#phase !== 'open' || this.#disconnectForwarded) return;
+    this.#takeTurn(chunk.length);
     const { frames, error } = this.#framer.push(chunk);
     if (frames.length > 0) this.#forwardFrames(frames);
     if (error !== undefined && this.#phase === 'open') this.#onDeviceProtocolError(error);
@@ -341,6 +363,7 @@ export class ClientBridge {
     if (frames.length === 0) return;
     this.#keepAlive.touch();
     const outgoing: Uint8Array[] = [];
+    let pings = 0;
     let error: MqttError | undefined;
     for (const frame of frames) {
       if (frame.type === PacketType.PINGREQ) {
@@ -351,7 +374,7 @@ export class ClientBridge {
         if (this.#settings.answerPings) {
           // Answered here and never forwarded: an idle device costs the edge nothing.
           // The edge trusts a bridge with the secret to enforce keep-alive itself.
-          this.#answerPing();
+          pings++;
           continue;
         }
         // Without the secret the edge enforces keep-alive and must see the pings.
@@ -371,6 +394,7 @@ export class ClientBridge {
       }
     }
     if (outgoing.length > 0) this.#sendToEdge(outgoing);
+    if (pings > 0) this.#answerPings(pings);
     if (error !== undefined) {
       this.#onDeviceProtocolError(error);
     } else if (this.#disconnectForwarded) {
@@ -387,27 +411,52 @@ export class ClientBridge {
     const edge = this.#edge;
     if (edge === undefined || edge.state !== 'open') return;
     edge.send(toEdgeMessage(packets), (error) => this.#onEdgeWritten(error));
-    if (!this.#deviceReadPaused && edge.bufferedAmount > this.#settings.highWaterBytes) {
-      this.#deviceReadPaused = true;
-      this.#socket.pause();
-      this.#keepAlive.suspend();
-    }
+    // Not read while its packets wait: the edge has not the room (credit), or the network not the pace.
+    if (edge.awaitingCredit || edge.bufferedAmount > this.#settings.highWaterBytes) this.#holdReading('edge-backlog');
   }
 
-  /** Called as each message leaves for the edge: resume the device below the low-water mark. */
+  /** Called as each message leaves for the edge: read the device again once its packets have credit and are below the low-water mark. */
   #onEdgeWritten(error: Error | null | undefined): void {
     // Node calls write callbacks with null on success, not undefined.
-    if (error != null || !this.#deviceReadPaused || this.#phase !== 'open') return;
-    if ((this.#edge?.bufferedAmount ?? 0) > this.#settings.highWaterBytes / 2) return;
-    this.#deviceReadPaused = false;
-    this.#keepAlive.resume();
-    this.#socket.resume();
+    if (error != null || !this.#readHolds.has('edge-backlog') || this.#phase !== 'open') return;
+    const edge = this.#edge;
+    if (edge === undefined || edge.awaitingCredit || edge.bufferedAmount > this.#settings.highWaterBytes / 2) return;
+    this.#releaseReading('edge-backlog');
   }
 
-  #answerPing(): void {
-    this.pingsAnswered++;
-    if (this.#connackForwarded) this.#writeToDevice(PINGRESP);
-    else this.#pingOwed = true;
+  /** Counts a read against the device's share of this turn; past it, the device waits for the next turn. */
+  #takeTurn(bytes: number): void {
+    this.#turnBytes += bytes;
+    if (this.#turnBytes < TurnBytes || this.#readHolds.has('turn')) return;
+    this.#holdReading('turn');
+    setImmediate(() => {
+      this.#turnBytes = 0;
+      this.#releaseReading('turn');
+    });
+  }
+
+  #holdReading(hold: ReadHold): void {
+    if (this.#readHolds.has(hold)) return;
+    if (this.#readHolds.size === 0) this.#socket.pause();
+    this.#readHolds.add(hold);
+    // Stalled by the edge, the device cannot be heard: that silence is not its own. (Not reading what it is sent is.)
+    if (hold === 'edge-backlog') this.#keepAlive.suspend();
+  }
+
+  #releaseReading(hold: ReadHold): void {
+    if (!this.#readHolds.delete(hold)) return;
+    if (hold === 'edge-backlog') this.#keepAlive.resume();
+    if (this.#readHolds.size === 0 && this.#phase === 'open' && !this.#disconnectForwarded) this.#socket.resume();
+  }
+
+  /** The PINGREQs of one read, answered with one write. */
+  #answerPings(count: number): void {
+    this.pingsAnswered += count;
+    if (!this.#connackForwarded) {
+      this.#pingOwed = true;
+      return;
+    }
+    this.#writeToDevice(count === 1 ? PINGRESP : Buffer.alloc(count * PINGRESP.byteLength, PINGRESP));
   }
 
   // ── Edge → device ─────────────────────────────────────────────────────
@@ -483,14 +532,18 @@ export class ClientBridge {
 
   #writeToDevice(bytes: Uint8Array): void {
     if (this.#deviceClosed || this.#socket.writableEnded) return;
-    if (!this.#socket.write(bytes) && !this.#edgeReadPaused && this.#edge !== undefined) {
-      // Stop reading the edge until the device has taken what it has.
+    if (this.#socket.write(bytes)) return;
+    // Backed up: nothing more from the edge, and nothing more read from the device (whose packets would
+    // only add answers), until it has taken what it has.
+    if (this.#phase === 'open') this.#holdReading('device-backlog');
+    if (!this.#edgeReadPaused && this.#edge !== undefined) {
       this.#edgeReadPaused = true;
       this.#edge.pause();
     }
   }
 
   #onDeviceDrained(): void {
+    this.#releaseReading('device-backlog');
     if (!this.#edgeReadPaused) return;
     this.#edgeReadPaused = false;
     this.#edge?.resume();

@@ -31,6 +31,10 @@ export interface EdgeChannel {
   readonly state: 'connecting' | 'open' | 'closed';
   /** Bytes sent by this device and not yet handed to the network. */
   readonly bufferedAmount: number;
+  /** The device's packets wait for the edge's credit (docs/link-protocol.md): the device is not read meanwhile. */
+  readonly awaitingCredit: boolean;
+  /** Bytes from the edge held here for the device while it is paused. */
+  readonly queuedForDevice: number;
   /** Sends whole packets; `written` runs once they left (or could not). */
   send(bytes: Uint8Array, written: (error?: Error | null) => void): void;
   /** Stop delivering messages from the edge (the device is backed up). */
@@ -42,8 +46,12 @@ export interface EdgeChannel {
   terminate(): void;
 }
 
-/** Opens the channel of one device; `address` is the device's, forwarded to the edge. */
-export type EdgeDialer = (address: string, events: EdgeChannelEvents) => EdgeChannel;
+/**
+ * Opens the channel of one device; `address` is the device's, forwarded to
+ * the edge. A client of the sidecar's own (a broker bridge) claims none: the
+ * edge then sees the sidecar's.
+ */
+export type EdgeDialer = (address: string | undefined, events: EdgeChannelEvents) => EdgeChannel;
 
 /** Per-device mode: each device gets its own WebSocket to the edge. */
 export function webSocketDialer(target: EdgeTarget): EdgeDialer {
@@ -74,6 +82,16 @@ class WebSocketChannel implements EdgeChannel {
 
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;
+  }
+
+  /** A WebSocket of its own has no credit: its socket's buffer (bufferedAmount) is the backpressure. */
+  get awaitingCredit(): boolean {
+    return false;
+  }
+
+  /** The WebSocket is paused instead: what the edge sends waits in the network. */
+  get queuedForDevice(): number {
+    return 0;
   }
 
   send(bytes: Uint8Array, written: (error?: Error | null) => void): void {

@@ -12,6 +12,12 @@
  * - Backpressure stays per device: a device whose socket is backed up gets
  *   a bounded queue here, then is dropped (`onOverflow`); it never pauses
  *   the link, which all the other devices share.
+ * - From version 3 the edge grants credit (WINDOW, then CREDIT as its core
+ *   has processed what it got): a device's bytes are sent only while it and
+ *   the link have credit, the others wait in the device's own queue (and its
+ *   bridge stops reading it), and devices waiting for the link's credit get
+ *   it in turn, one message each. So one device can make the edge hold at
+ *   most its window, and cannot take the link from the others.
  * - The link is kept alive with WebSocket pings; a lost link ends every
  *   device on it (their bridges tell them as when the edge is down) and is
  *   redialled with backoff, sooner when a device is waiting for it.
@@ -25,7 +31,7 @@ import os from 'node:os';
 import WebSocket from 'ws';
 import { BridgeCloseCode } from '../shared/bridge-close-codes.ts';
 import { BridgeHeader, LinkRefusalFix, isLinkRefusal, type LinkRefusal } from '../shared/bridge-secret.ts';
-import { LinkProtocolError, LinkSubprotocols, StatusSinceVersion, decodeLinkFrames, encodeLinkFrames, fanoutBytesFor, frameSize, linkVersionOf, type LinkFrame } from '../shared/link-protocol.ts';
+import { CreditSinceVersion, LinkCreditChannel, LinkProtocolError, LinkSubprotocols, StatusSinceVersion, decodeLinkFrames, encodeLinkFrames, fanoutBytesFor, frameSize, linkVersionOf, type LinkFrame } from '../shared/link-protocol.ts';
 import type { LinkStatus } from '../shared/link-status.ts';
 import { webSocketDialer, type EdgeChannel, type EdgeChannelEvents, type EdgeDialer } from './edge-channel.ts';
 import { openEdgeSocket, type EdgeTarget } from './edge-socket.ts';
@@ -67,6 +73,16 @@ export interface EdgeLinkStats {
   perDevice: boolean;
   /** The link protocol version of the link now (0 while there is none). */
   version: number;
+  /** DATA bytes the edge would take now, on a link with credit (version 3). */
+  creditBytes: number;
+  /** Devices with packets waiting for credit (not read meanwhile). */
+  channelsAwaitingCredit: number;
+}
+
+/** A device's packets, waiting for credit or on their way into the next message. */
+interface Outgoing {
+  bytes: Uint8Array;
+  written: (error?: Error | null) => void;
 }
 
 type LinkState = 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped';
@@ -101,6 +117,16 @@ export class EdgeLink {
   /** The version the edge chose for the link now. */
   #version = 0;
   #reporter: StatusReporter | undefined;
+  /**
+   * The link's credit (version 3): DATA bytes the edge takes now, and the
+   * window each new channel starts with (0 until the edge's WINDOW came).
+   * Undefined on a link without credit.
+   */
+  #flow: { credit: number; channelWindow: number; linkWindow: number } | undefined;
+  /** Channels with credit whose packets wait for the link's, in turn order. */
+  readonly #waitingForLink = new Set<LinkChannel>();
+  /** Channels with packets waiting for their own credit. */
+  readonly #awaitingCredit = new Set<LinkChannel>();
 
   /** Device packets (and CLOSEs) of this turn, leaving together. */
   #batch: LinkFrame[] = [];
@@ -108,7 +134,7 @@ export class EdgeLink {
   #batchWritten: Array<{ channel: LinkChannel; bytes: number; written: (error?: Error | null) => void }> = [];
   #flushScheduled = false;
 
-  readonly stats: EdgeLinkStats = { up: 0, channels: 0, connects: 0, messagesSent: 0, messagesReceived: 0, fanoutDeliveries: 0, perDevice: false, version: 0 };
+  readonly stats: EdgeLinkStats = { up: 0, channels: 0, connects: 0, messagesSent: 0, messagesReceived: 0, fanoutDeliveries: 0, perDevice: false, version: 0, creditBytes: 0, channelsAwaitingCredit: 0 };
 
   constructor(options: EdgeLinkOptions) {
     this.#options = {
@@ -131,7 +157,7 @@ export class EdgeLink {
   /** Opens a device's channel (on the link, or on its own WebSocket when the edge has no link). */
   readonly dial: EdgeDialer = (address, events) => {
     if (this.#perDevice !== undefined) return this.#perDevice(address, events);
-    const channel = new LinkChannel(this, this.#nextChannel++, address, events, this.#options.deviceQueueBytes);
+    const channel = new LinkChannel(this, this.#nextChannel++, address ?? '', events, this.#options.deviceQueueBytes);
     if (this.#state === 'stopped') channel.lost('sidecar shutting down');
     else if (this.#state === 'open') this.#openChannel(channel);
     else this.#waiting.add(channel);
@@ -238,6 +264,8 @@ export class EdgeLink {
     }
     this.#version = version;
     this.stats.version = version;
+    // No DATA before the edge's WINDOW (it follows its HELLO): until then every channel has no credit.
+    this.#flow = version >= CreditSinceVersion ? { credit: 0, channelWindow: 0, linkWindow: 0 } : undefined;
     this.#state = 'open';
     this.stats.up = 1;
     this.stats.connects++;
@@ -271,6 +299,10 @@ export class EdgeLink {
     const stopped = this.#state === 'stopped';
     this.stats.up = 0;
     this.stats.version = 0;
+    this.#flow = undefined;
+    this.#waitingForLink.clear();
+    this.#awaitingCredit.clear();
+    this.#countCredit();
     this.#batch = [];
     this.#batchBytes = 0;
     const written = this.#batchWritten.splice(0);
@@ -336,6 +368,21 @@ export class EdgeLink {
         case 'unknown':
           // A report goes the other way; a frame of a later version is skipped (docs/link-protocol.md).
           break;
+        case 'window':
+          if (this.#flow === undefined || this.#flow.channelWindow !== 0) {
+            this.#protocolError(ws, this.#flow === undefined ? `WINDOW on a link of version ${this.#version}` : 'a second WINDOW');
+            return;
+          }
+          this.#window(frame.link, frame.channel);
+          break;
+        case 'credit':
+          if (this.#flow === undefined) {
+            this.#protocolError(ws, `CREDIT on a link of version ${this.#version}`);
+            return;
+          }
+          for (const grant of frame.grants) this.#credit(grant.channel, grant.bytes);
+          this.#pump();
+          break;
         case 'data':
           this.#channels.get(frame.channel)?.deliver(asBuffer(frame.bytes));
           break;
@@ -368,28 +415,116 @@ export class EdgeLink {
   // ── Channels ──────────────────────────────────────────────────────────
 
   #openChannel(channel: LinkChannel): void {
+    channel.credit = this.#flow?.channelWindow ?? 0;
     this.#channels.set(channel.id, channel);
     this.stats.channels = this.#channels.size;
     this.#enqueue({ type: 'open', channel: channel.id, address: channel.address });
     channel.opened();
   }
 
-  /** Sends a device's packets; they leave with the rest of this turn's. */
+  /**
+   * Sends a device's packets: with the rest of this turn's, or once the
+   * device and the link have credit for them (in the device's outbox until
+   * then; each of its packets waits for those before it).
+   */
   sendData(channel: LinkChannel, bytes: Uint8Array, written: (error?: Error | null) => void): boolean {
     if (this.#state !== 'open') return false;
     if (bytes.byteLength + 9 > MaxLinkMessageBytes) return false;
-    this.#enqueue({ type: 'data', channel: channel.id, bytes }, { channel, bytes: bytes.byteLength, written });
+    const flow = this.#flow;
+    if (flow === undefined) {
+      this.#enqueue({ type: 'data', channel: channel.id, bytes }, { channel, bytes: bytes.byteLength, written });
+      return true;
+    }
+    channel.outbox.push({ bytes, written });
+    this.#schedule(channel);
+    this.#pump();
     return true;
   }
 
+  /** Ends a channel on the link; after what it still has in its outbox, so that its DISCONNECT arrives before its CLOSE. */
   sendClose(channel: LinkChannel, code: number, reason: string): void {
-    if (this.#state === 'open') this.#enqueue({ type: 'close', channel: channel.id, code, reason });
+    if (this.#state !== 'open') return;
+    if (channel.outbox.length > 0) channel.closeAfterOutbox = { code, reason };
+    else this.#enqueue({ type: 'close', channel: channel.id, code, reason });
   }
 
   forget(channel: LinkChannel): void {
     this.#channels.delete(channel.id);
     this.#waiting.delete(channel);
+    this.#waitingForLink.delete(channel);
+    this.#awaitingCredit.delete(channel);
     this.stats.channels = this.#channels.size;
+    this.#countCredit();
+  }
+
+  /** The edge's windows: the link's credit, and every channel's (those open now, and those to come). */
+  #window(link: number, channel: number): void {
+    const flow = this.#flow as { credit: number; channelWindow: number; linkWindow: number };
+    flow.credit += link;
+    flow.linkWindow = link;
+    flow.channelWindow = channel;
+    for (const open of this.#channels.values()) {
+      open.credit += channel;
+      this.#schedule(open);
+    }
+    this.#pump();
+  }
+
+  /** Credit back from the edge; never above a window (credit comes back only for what was sent, so more is a broken edge's). */
+  #credit(channelId: number, bytes: number): void {
+    const flow = this.#flow as { credit: number; channelWindow: number; linkWindow: number };
+    if (channelId === LinkCreditChannel) {
+      flow.credit = Math.min(flow.linkWindow, flow.credit + bytes);
+      return;
+    }
+    // Credit for a channel that has closed since is of no use.
+    const channel = this.#channels.get(channelId);
+    if (channel === undefined) return;
+    channel.credit = Math.min(flow.channelWindow, channel.credit + bytes);
+    this.#schedule(channel);
+  }
+
+  /** Where a channel with packets waits: for the link's credit (it has its own), or for its own. */
+  #schedule(channel: LinkChannel): void {
+    if (channel.outbox.length === 0) return;
+    if (channel.credit > 0) {
+      this.#awaitingCredit.delete(channel);
+      this.#waitingForLink.add(channel);
+    } else {
+      this.#waitingForLink.delete(channel);
+      this.#awaitingCredit.add(channel);
+    }
+  }
+
+  /**
+   * Sends what credit allows: the channels waiting for the link's credit in
+   * turn, one message each per round (the last may overdraw a credit: a
+   * message is never split, so a packet larger than a window still goes).
+   */
+  #pump(): void {
+    const flow = this.#flow;
+    if (flow !== undefined) {
+      while (flow.credit > 0 && this.#waitingForLink.size > 0) {
+        const channel = this.#waitingForLink.values().next().value as LinkChannel;
+        this.#waitingForLink.delete(channel);
+        const next = channel.outbox.shift() as Outgoing;
+        channel.credit -= next.bytes.byteLength;
+        flow.credit -= next.bytes.byteLength;
+        this.#enqueue({ type: 'data', channel: channel.id, bytes: next.bytes }, { channel, bytes: next.bytes.byteLength, written: next.written });
+        const close = channel.closeAfterOutbox;
+        if (channel.outbox.length === 0 && close !== undefined) {
+          channel.closeAfterOutbox = undefined;
+          this.#enqueue({ type: 'close', channel: channel.id, code: close.code, reason: close.reason });
+        }
+        this.#schedule(channel);
+      }
+    }
+    this.#countCredit();
+  }
+
+  #countCredit(): void {
+    this.stats.creditBytes = this.#flow?.credit ?? 0;
+    this.stats.channelsAwaitingCredit = this.#awaitingCredit.size + this.#waitingForLink.size;
   }
 
   #enqueue(frame: LinkFrame, written?: { channel: LinkChannel; bytes: number; written: (error?: Error | null) => void }): void {
@@ -441,7 +576,14 @@ export class EdgeLink {
 /** One device's channel on the link, as its bridge sees it. */
 class LinkChannel implements EdgeChannel {
   #state: 'connecting' | 'open' | 'closing' | 'closed' = 'connecting';
+  /** Bytes sent by the device and not yet handed to the network (its outbox included). */
   #buffered = 0;
+  /** DATA bytes the edge takes from this device now (a link with credit). */
+  credit = 0;
+  /** Packets waiting for credit, oldest first. */
+  readonly outbox: Outgoing[] = [];
+  /** A CLOSE to send once the outbox has gone. */
+  closeAfterOutbox: { code: number; reason: string } | undefined;
   #paused = false;
   #queue: Buffer[] = [];
   #queuedBytes = 0;
@@ -460,7 +602,15 @@ class LinkChannel implements EdgeChannel {
   }
 
   get bufferedAmount(): number {
-    return this.#buffered + this.#queuedBytes;
+    return this.#buffered;
+  }
+
+  get awaitingCredit(): boolean {
+    return this.outbox.length > 0;
+  }
+
+  get queuedForDevice(): number {
+    return this.#queuedBytes;
   }
 
   opened(): void {
@@ -559,7 +709,13 @@ class LinkChannel implements EdgeChannel {
     clearTimeout(this.#ackTimer);
     this.#queue = [];
     this.#queuedBytes = 0;
+    const unsent = this.outbox.splice(0);
+    // A CLOSE still behind packets that got no credit in time goes without them: the edge must hear of the end.
+    const close = this.closeAfterOutbox;
+    this.closeAfterOutbox = undefined;
+    if (close !== undefined) this.link.sendClose(this, close.code, close.reason);
     this.link.forget(this);
+    for (const entry of unsent) entry.written(new Error('channel closed'));
     // Events come later, as a WebSocket's do: never inside the caller's own close().
     queueMicrotask(() => {
       if (error !== undefined) this.events.onError(error);

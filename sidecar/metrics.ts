@@ -49,6 +49,9 @@ export class SidecarMetrics {
       gauge('mqtt_sidecar_refusing', 'Over-limit devices whose CONNECT is read only to refuse it.', stats.refusing),
       gauge('mqtt_sidecar_buffered_to_edge_bytes', 'Bytes held on their way to the edge.', stats.bufferedToEdge),
       gauge('mqtt_sidecar_buffered_to_device_bytes', 'Bytes held on their way to devices.', stats.bufferedToDevice),
+      // The process's own memory: what every bound above is there to keep flat.
+      gauge('mqtt_sidecar_resident_memory_bytes', 'Resident memory of the sidecar process.', process.memoryUsage.rss()),
+      gauge('mqtt_sidecar_heap_used_bytes', 'JavaScript heap in use by the sidecar process.', process.memoryUsage().heapUsed),
       {
         name: 'mqtt_sidecar_connections_accepted_total',
         help: 'Device connections accepted, per listener.',
@@ -82,5 +85,7 @@ function linkFamilies(
     counter('mqtt_sidecar_link_messages_sent_total', 'WebSocket messages sent on the link (each carries many packets).', link.messagesSent),
     counter('mqtt_sidecar_link_messages_received_total', 'WebSocket messages received on the link.', link.messagesReceived),
     counter('mqtt_sidecar_link_fanout_deliveries_total', 'Device deliveries that crossed the link once for many devices.', link.fanoutDeliveries),
+    gauge('mqtt_sidecar_link_credit_bytes', 'Bytes of device packets the edge takes now (link version 3).', link.creditBytes),
+    gauge('mqtt_sidecar_link_channels_awaiting_credit', 'Devices whose packets wait for the edge to take more (not read meanwhile).', link.channelsAwaitingCredit),
   ];
 }

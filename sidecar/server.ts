@@ -161,7 +161,8 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
   // Broker bridges are clients of the edge like the devices; a file they need and cannot read stops the start here.
   let brokerBridges: BrokerBridges;
   try {
-    brokerBridges = await createBrokerBridges(config.bridges, { edge, namespace: config.namespace, log });
+    // Carried to the edge as the devices are (on the link, with its credit), and held to the same packet size.
+    brokerBridges = await createBrokerBridges(config.bridges, { edge, dial: settings.dial, maxPacketSize: settings.maxPacketSize, namespace: config.namespace, log });
   } catch (error) {
     await Promise.all([...servers.map(closeServer), metricsServer?.close()]);
     throw error;

@@ -75,9 +75,21 @@ export const SidecarSettings: readonly Setting[] = [
   },
   { name: 'MQTT_EDGE_CONNECT_TIMEOUT_MS', group: 'edge', value: '<ms>', default: '10000', meaning: 'time the edge has to complete a WebSocket upgrade' },
   { name: 'MQTT_MAX_CONNECTIONS', group: 'devices', value: '<n>', default: '10000', meaning: 'devices at once, counted from TCP accept (0: unlimited); more get CONNACK "server unavailable"' },
-  { name: 'MQTT_MAX_PACKET_SIZE', group: 'devices', value: '<bytes>', default: '1048576', meaning: 'largest packet accepted from a device, fixed header included (at most 268435455)' },
+  {
+    name: 'MQTT_MAX_PACKET_SIZE',
+    group: 'devices',
+    value: '<bytes>',
+    default: '1048576',
+    meaning: "largest packet accepted from a device, fixed header included (at most 268435455); also from a bridge's remote broker, refused at its fixed header",
+  },
   { name: 'MQTT_CONNECT_TIMEOUT_MS', group: 'devices', value: '<ms>', default: '10000', meaning: 'time a device has to complete TLS and send its CONNECT' },
-  { name: 'MQTT_HIGH_WATER_BYTES', group: 'devices', value: '<bytes>', default: '262144', meaning: "bytes of a device's packets waiting for the edge above which it is no longer read" },
+  {
+    name: 'MQTT_HIGH_WATER_BYTES',
+    group: 'devices',
+    value: '<bytes>',
+    default: '262144',
+    meaning: "bytes of a device's packets waiting for the edge above which it is no longer read (on a link of version 3 it is not read either while it has no credit)",
+  },
   {
     name: 'MQTT_LINK_DEVICE_QUEUE_BYTES',
     group: 'devices',

@@ -14,6 +14,7 @@
  */
 import type { MqttPacket } from '../../shared/codec/types.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
+import { MqttError } from '../../shared/errors.ts';
 import type { LogEventName } from '../../shared/log-events.ts';
 import type { ProtocolContext } from '../protocol/context.ts';
 import { dispatchPacket } from '../protocol/dispatch.ts';
@@ -303,6 +304,18 @@ export class Namespace implements ProtocolContext {
   /** The transport closed (client went away, network error, or the sidecar said why). */
   closed(connectionId: string, cause: CloseCause = 'network-error'): Promise<void> {
     return this.connections.closed(connectionId, cause);
+  }
+
+  /**
+   * The connection's carrier (a gateway) holds far more of its input than
+   * its share: it ends as a client of this object past MQTT_MAX_PENDING_BYTES
+   * does, DISCONNECT 0x96 (5.0) and a close, whatever shape the namespace has.
+   */
+  refuseInput(connectionId: string, reason: string): void {
+    const link = this.connections.get(connectionId);
+    if (link === undefined || link.closed) return;
+    this.connections.fail(link, new MqttError('Limit', ReasonCode.MessageRateTooHigh, reason));
+    this.connections.flushAll();
   }
 
   /** Deadlines: connect timeouts, keep-alive, delayed wills, session expiry, $SYS, stalls. */

@@ -18,6 +18,7 @@ import type { ConnectionState, Transport } from '../core/link.ts';
 import { describeError } from '../core/log.ts';
 import type { LinkDeviceStore } from '../link/link-device-store.ts';
 import { LinkHost, type LinkCore } from '../link/link-host.ts';
+import { defaultFlowControl, linkWindowsOf, type LinkWindows } from '../link/flow-control.ts';
 import { BatchedCalls } from './batched-calls.ts';
 import type { OutputMarker } from './output-marker.ts';
 
@@ -66,6 +67,8 @@ export class GatewayLinks {
     private readonly calls: GatewayCalls,
     /** Whether output to the gateways may have been lost when the core last stopped (output-marker.ts); none: never. */
     private readonly marker?: OutputMarker,
+    /** The credit each gateway link grants (a gateway keeps to the same windows, from the same configuration). */
+    private readonly windows: LinkWindows = linkWindowsOf(defaultFlowControl),
   ) {}
 
   /**
@@ -173,6 +176,8 @@ export class GatewayLinks {
       this.connectionLog,
       () => undefined,
       'gateway',
+      undefined,
+      this.windows,
     );
     const link = { host, calls };
     this.links.set(gateway, link);

@@ -9,10 +9,20 @@
  * Its only state is each socket's channel number, in the socket's
  * attachment: a gateway hibernates and wakes with its clients, and writes
  * no storage.
+ *
+ * What clients send waits in a queue per client (fair-input.ts): each call
+ * carries a fair share of each one's bytes, within the credit the core
+ * returns per client, so a client that floods holds up only itself. Its
+ * queue is bounded: a WebSocket cannot be read more slowly, so a client
+ * whose unsent input passes the bound has it dropped and is ended by the
+ * core as one of its own past MQTT_MAX_PENDING_BYTES is (DISCONNECT 0x96):
+ * the shape of the namespace changes nothing a client sees.
  */
 import { BridgeCloseCode } from '../../shared/bridge-close-codes.ts';
-import { LinkProtocolError, decodeLinkFrames, encodeLinkFrames, fanoutBytesFor, type LinkFrame } from '../../shared/link-protocol.ts';
-import { BatchedCalls } from './batched-calls.ts';
+import { LinkProtocolError, decodeLinkFrames, fanoutBytesFor, type LinkFrame } from '../../shared/link-protocol.ts';
+import { defaultFlowControl, linkWindowsOf, type LinkWindows } from '../link/flow-control.ts';
+import { BatchedCalls, CallTimeoutMs } from './batched-calls.ts';
+import { FairInput } from './fair-input.ts';
 
 export interface GatewaySocket {
   send(bytes: Uint8Array): void;
@@ -37,23 +47,43 @@ export interface GatewayCoreCalls {
 /** WebSocket close code when the core cannot be reached: the client should come back later. */
 const TryAgainLater = 1013;
 
+export interface GatewayOptions {
+  /** The windows the core grants this gateway's link and each client (the same configuration as the core's). */
+  windows?: LinkWindows;
+  /** What the gateway may hold of one client's input (its unsent bytes and what each message costs) before the core ends it. */
+  backlogBytes?: number;
+  /** A client is being closed for its backlog (for the log). */
+  onOverBacklog?: (channel: number, unsentBytes: number) => void;
+  /** Channel numbers start at random (tests fix it). */
+  random?: () => number;
+}
+
 export class Gateway<S extends GatewaySocket> {
   private readonly sockets = new Map<number, S>();
+  /** Clients past their bound, whose input is dropped while the core ends them. */
+  private readonly refused = new Set<number>();
   private nextChannel: number;
   /** Whether the core has heard which channels survived this instance's start. */
   private synced = false;
   private readonly calls: BatchedCalls;
+  private readonly input: FairInput;
+  private readonly backlogBytes: number;
+  private readonly onOverBacklog: (channel: number, unsentBytes: number) => void;
 
   constructor(
     readonly name: string,
     existing: Iterable<{ socket: S; channel: number }>,
     private readonly core: GatewayCoreCalls,
     private readonly onCoreLost: (error: unknown, clients: number) => void,
-    random: () => number = Math.random,
+    options: GatewayOptions = {},
   ) {
     for (const { socket, channel } of existing) this.sockets.set(channel, socket);
     // Channels are never reused on purpose, and a restarted gateway does not remember the last one: start at random.
-    this.nextChannel = 1 + Math.floor(random() * 0x7fffffff);
+    this.nextChannel = 1 + Math.floor((options.random ?? Math.random)() * 0x7fffffff);
+    const windows = options.windows ?? linkWindowsOf(defaultFlowControl);
+    this.input = new FairInput(windows);
+    this.backlogBytes = options.backlogBytes ?? defaultFlowControl.gatewayClientBacklogBytes;
+    this.onOverBacklog = options.onOverBacklog ?? (() => undefined);
     this.calls = new BatchedCalls(
       (message) => {
         const live = this.synced ? undefined : [...this.sockets.keys()];
@@ -61,6 +91,8 @@ export class Gateway<S extends GatewaySocket> {
         return this.core.frames(message, live);
       },
       (error) => this.coreLost(error),
+      CallTimeoutMs,
+      this.input,
     );
   }
 
@@ -78,15 +110,36 @@ export class Gateway<S extends GatewaySocket> {
     return channel;
   }
 
-  /** Bytes from a client; settles when the core has them (so the event lasts until then). */
+  /** Bytes from a client; settles when a call carried them to the core (so the event lasts until then). */
   received(channel: number, bytes: Uint8Array): Promise<void> {
     // An empty WebSocket message (MQTT.js sends one for an empty payload) carries nothing; a DATA frame may not be empty.
-    if (bytes.byteLength === 0 || !this.sockets.has(channel)) return Promise.resolve();
-    return this.forward({ type: 'data', channel, bytes });
+    if (bytes.byteLength === 0 || !this.sockets.has(channel) || this.refused.has(channel)) return Promise.resolve();
+    const carried = this.forward({ type: 'data', channel, bytes });
+    const held = this.input.held(channel);
+    if (held > this.backlogBytes) {
+      // Far past its share, and a WebSocket cannot be read more slowly: what it queued goes, and the core ends it
+      // (its DISCONNECT reaches the client, then the core's CLOSE closes the socket).
+      this.input.drop(channel);
+      this.refused.add(channel);
+      this.onOverBacklog(channel, held);
+      void this.forward({ type: 'close', channel, code: BridgeCloseCode.TooMuchInput });
+    }
+    return carried;
+  }
+
+  /** Nothing of the clients' waits here or is on its way to the core. */
+  get idle(): boolean {
+    return this.input.empty && this.calls.idle;
+  }
+
+  /** Input of a client not yet carried to the core. */
+  unsent(channel: number): number {
+    return this.input.unsent(channel);
   }
 
   /** The client's socket closed (or broke). */
   closed(channel: number): Promise<void> {
+    this.refused.delete(channel);
     if (!this.sockets.delete(channel)) return Promise.resolve();
     return this.forward({ type: 'close', channel, code: BridgeCloseCode.DeviceLost });
   }
@@ -130,6 +183,9 @@ export class Gateway<S extends GatewaySocket> {
     };
     for (const frame of frames) {
       switch (frame.type) {
+        case 'credit':
+          for (const grant of frame.grants) this.input.credit(grant.channel, grant.bytes);
+          break;
         case 'data':
           write(frame.channel, frame.bytes);
           break;
@@ -139,32 +195,50 @@ export class Gateway<S extends GatewaySocket> {
         case 'close': {
           const socket = this.sockets.get(frame.channel);
           this.sockets.delete(frame.channel);
+          this.refused.delete(frame.channel);
+          // The core has ended it: what it still sent goes nowhere.
+          this.input.drop(frame.channel);
           if (socket !== undefined) safeClose(socket, frame.code, frame.reason ?? '');
           break;
         }
         case 'hello':
         case 'open':
+        case 'window':
+        case 'status':
+        case 'unknown':
           break;
       }
     }
+    // Credit may let queued input go.
+    this.calls.wake();
     return [...unknown];
   }
 
-  /** The channels with a socket now (the core asks after its own restart). */
+  /**
+   * The channels with a socket now. The core asks after each wake: it then
+   * has none of this gateway's input in its work (what it had when it stopped
+   * is gone with it), so every window is whole again.
+   */
   liveChannels(): number[] {
+    this.input.resetCredit();
+    this.calls.wake();
     return [...this.sockets.keys()];
   }
 
   /** Closes every client: the core is gone or told the gateway to drop them. */
   closeAll(code: number, reason: string): void {
     const sockets = [...this.sockets.values()];
+    for (const channel of this.sockets.keys()) this.input.drop(channel);
     this.sockets.clear();
+    this.refused.clear();
     for (const socket of sockets) safeClose(socket, code, reason);
   }
 
-  private forward(frame: LinkFrame): Promise<void> {
+  private forward(frame: Extract<LinkFrame, { type: 'open' | 'data' | 'close' }>): Promise<void> {
+    const carried = this.input.push(frame);
+    this.calls.wake();
     // A failed call is handled once, in coreLost; each event's own promise need not fail too.
-    return this.calls.send(encodeLinkFrames([frame])).catch(() => undefined);
+    return carried.catch(() => undefined);
   }
 
   /**

@@ -26,8 +26,14 @@ export class OutputMarker {
   private pending = 0;
   private marked: boolean;
   private readonly foundAtStart: boolean;
-  /** Bumped by every new output, so a clear scheduled before it does nothing. */
-  private generation = 0;
+  /** When output last settled with none left on its way. */
+  private quietSince = 0;
+  /**
+   * One timer at a time: output that settles thousands of times a second
+   * (a client of a gateway flooding) would otherwise set a timer each time,
+   * past the runtime's cap on active timeouts (10,000 per isolate).
+   */
+  private clearPending = false;
 
   constructor(
     private readonly sql: SqlExecutor,
@@ -49,7 +55,6 @@ export class OutputMarker {
   /** Output to a gateway starts: marked before it leaves (the runtime sends nothing before the write is durable). */
   sending(): void {
     this.pending++;
-    this.generation++;
     if (this.marked || !this.hasStorage()) return;
     this.sql.exec(Schema);
     this.sql.exec('INSERT OR REPLACE INTO gateway_output (id, since) VALUES (1, ?)', this.now());
@@ -60,9 +65,23 @@ export class OutputMarker {
   settled(): void {
     this.pending--;
     if (this.pending > 0 || !this.marked) return;
-    const generation = this.generation;
-    this.setTimer(QuietMs, () => {
-      if (this.pending > 0 || generation !== this.generation || !this.marked) return;
+    this.quietSince = this.now();
+    this.clearWhenQuiet(QuietMs);
+  }
+
+  /** Removes the mark once output has been quiet for QuietMs since it last settled. */
+  private clearWhenQuiet(ms: number): void {
+    if (this.clearPending) return;
+    this.clearPending = true;
+    this.setTimer(ms, () => {
+      this.clearPending = false;
+      // Output on its way: its settling starts the wait again.
+      if (this.pending > 0 || !this.marked) return;
+      const quietFor = this.now() - this.quietSince;
+      if (quietFor < QuietMs) {
+        this.clearWhenQuiet(QuietMs - quietFor);
+        return;
+      }
       this.sql.exec('DELETE FROM gateway_output');
       this.marked = false;
     });

@@ -8,16 +8,28 @@
  *
  * A malformed frame ends the link (and so every device on it) with a
  * logged reason; it never reaches the namespace core.
+ *
+ * From version 3 (and always for a gateway) the link is flow-controlled:
+ * the host grants a window of DATA bytes to the link and to each channel
+ * and returns credit as the core has processed a channel's data
+ * (credit-returns.ts). Such a link's messages are handed to the core's
+ * connections and not waited for: each device's packets still go in order,
+ * a device with much to do does not hold up the others behind it in the
+ * next message, and what the sender may queue here is bounded by the
+ * windows. A link of an older version gets no credit, and each message is
+ * waited for, as before.
  */
 import { BridgeCloseCode } from '../../shared/bridge-close-codes.ts';
 import { concatBytes } from '../../shared/codec/framer.ts';
 import { withPacketId } from '../../shared/codec/packet-id.ts';
-import { LinkProtocolError, decodeLinkFrames, encodeLinkFrames, frameSize, isValidChannel, type FanoutChunk, type LinkFrame } from '../../shared/link-protocol.ts';
+import { CreditSinceVersion, LinkProtocolError, decodeLinkFrames, encodeLinkFrames, frameSize, isValidChannel, type FanoutChunk, type LinkFrame } from '../../shared/link-protocol.ts';
 import { WebSocketCloseCode, type CloseCause } from '../core/close-cause.ts';
 import type { AcceptMeta, ConnectionState, OutgoingChunk, Transport } from '../core/link.ts';
 import type { ConnectionLog } from '../core/connection-log.ts';
 import type { SidecarView } from '../core/readouts.ts';
 import { isSharedEncoding } from '../core/publish-encoding.ts';
+import { CreditReturns } from './credit-returns.ts';
+import type { LinkWindows } from './flow-control.ts';
 import type { LinkDeviceStore } from './link-device-store.ts';
 import type { LinkStatusStore, ReceivedStatus } from './link-status-store.ts';
 
@@ -26,6 +38,8 @@ export interface LinkCore {
   accept(transport: Transport, meta: AcceptMeta): ConnectionState;
   receive(connectionId: string, bytes: Uint8Array): Promise<void>;
   closed(connectionId: string, cause: CloseCause): Promise<void>;
+  /** Ends a connection whose carrier holds far too much of its input (DISCONNECT 0x96); its transport closes. */
+  refuseInput(connectionId: string, reason: string): void;
 }
 
 /** The link's WebSocket, as far as the host writes to it. */
@@ -78,6 +92,8 @@ export class LinkHost {
   private pending: Array<{ channel: number; chunks: readonly OutgoingChunk[] } | { close: number; code: number; reason: string }> = [];
   private flushScheduled = false;
   private ended = false;
+  /** What the sender is owed, on a flow-controlled link. */
+  private readonly credit: CreditReturns | undefined;
 
   constructor(
     readonly attachment: LinkAttachment,
@@ -88,8 +104,15 @@ export class LinkHost {
     private readonly persist: (attachment: LinkAttachment) => void,
     private readonly peer: LinkPeer = 'sidecar',
     /** Where a sidecar's STATUS reports are kept (none: they are not, as for a gateway, which sends none). */
-    private readonly reports?: { store: LinkStatusStore; now: () => number },
-  ) {}
+    private readonly reports?: { store: LinkStatusStore; now: () => number } | undefined,
+    /** The windows this host grants, on a link that has them: a gateway's, or a sidecar's from version 3. */
+    windows?: LinkWindows,
+  ) {
+    const controlled = windows !== undefined && (peer === 'gateway' || this.version >= CreditSinceVersion);
+    // Credit due at once is flushed with this turn's output; credit of an idle channel after the namespace's
+    // own deferred flush (a zero-delay timer), so that it leaves with the answers to what was processed.
+    this.credit = controlled ? new CreditReturns(windows, (when) => (when === 'now' ? this.scheduleFlush() : void setTimeout(() => this.scheduleFlush(), 0)), peer === 'sidecar') : undefined;
+  }
 
   /** What the sidecar last reported; read from storage once after a wake. */
   private report: ReceivedStatus | null | undefined;
@@ -190,6 +213,8 @@ export class LinkHost {
         return;
       }
     }
+    // Credit bounds what the sender can queue here: the next message need not wait for this one's work.
+    if (this.credit !== undefined) return;
     await Promise.all(work);
   }
 
@@ -203,7 +228,8 @@ export class LinkHost {
         if (frame.version !== this.version) return `link protocol version ${frame.version} in HELLO; the link was opened as version ${this.version}`;
         this.attachment.name = frame.name;
         this.persist(this.attachment);
-        this.enqueueFrame({ type: 'hello', version: this.version, name: 'edge' });
+        // The windows follow the HELLO at once: the sidecar sends no DATA before it knows them.
+        this.send(encodeLinkFrames([{ type: 'hello', version: this.version, name: 'edge' }, ...(this.credit === undefined ? [] : [{ type: 'window' as const, ...this.credit.windows }])]), this.credit === undefined ? 1 : 2);
         this.log.link('info', 'link.opened', { sidecar: frame.name, remote: this.attachment.remoteAddress });
         return undefined;
       case 'open': {
@@ -224,14 +250,26 @@ export class LinkHost {
       }
       case 'data': {
         const connectionId = this.connections.get(frame.channel);
-        // A device the edge already closed may still have packets on their way: dropped.
-        if (connectionId !== undefined) work.push(core.receive(connectionId, frame.bytes));
+        if (connectionId !== undefined) {
+          const processed = core.receive(connectionId, frame.bytes);
+          this.credit?.track(frame.channel, frame.bytes.byteLength, processed);
+          work.push(processed);
+          return undefined;
+        }
+        // A device the edge already closed may still have packets on their way: dropped, and the link's credit back.
+        this.credit?.dropped(frame.bytes.byteLength);
         // A gateway's client the namespace does not know (lost in a restart of either): told to go.
-        else if (this.peer === 'gateway') this.answerClose(frame.channel, WebSocketCloseCode['server-error'], 'not connected');
+        if (this.peer === 'gateway') this.answerClose(frame.channel, WebSocketCloseCode['server-error'], 'not connected');
         return undefined;
       }
       case 'close': {
         const connectionId = this.connections.get(frame.channel);
+        if (this.peer === 'gateway' && frame.code === BridgeCloseCode.TooMuchInput) {
+          // The gateway holds too much of this client's input: the core ends it, and its CLOSE answers.
+          if (connectionId === undefined) this.answerClose(frame.channel, WebSocketCloseCode['server-error'], 'not connected');
+          else core.refuseInput(connectionId, 'sent far more than its share: its input waiting at its gateway passed the bound');
+          return undefined;
+        }
         // The edge closed this channel first and its CLOSE crossed this one: done on both ends.
         if (connectionId === undefined) return undefined;
         if (this.peer === 'gateway') {
@@ -249,6 +287,9 @@ export class LinkHost {
       }
       case 'fanout':
         return 'FANOUT from the sidecar';
+      case 'window':
+      case 'credit':
+        return `${frame.type.toUpperCase()} from the sidecar`;
       case 'status': {
         const receivedAt = this.reports?.now() ?? Date.now();
         this.report = { status: frame.status, receivedAt };
@@ -288,6 +329,7 @@ export class LinkHost {
   }
 
   private forget(channel: number, connectionId: string): void {
+    this.credit?.forget(channel);
     this.connections.delete(channel);
     this.channels.delete(connectionId);
     this.devices.delete(this.id, channel);
@@ -317,10 +359,6 @@ export class LinkHost {
     this.scheduleFlush();
   }
 
-  private enqueueFrame(frame: LinkFrame): void {
-    this.send(encodeLinkFrames([frame]), 1);
-  }
-
   private send(message: Uint8Array, frames: number): void {
     this.traffic.framesOut += frames;
     this.socket.send(message);
@@ -344,8 +382,10 @@ export class LinkHost {
   private flush(): void {
     const pending = this.pending;
     this.pending = [];
-    if (pending.length === 0 || this.ended) return;
-    const frames: LinkFrame[] = [];
+    const grants = this.credit?.take();
+    if ((pending.length === 0 && grants === undefined) || this.ended) return;
+    // Credit first: the sender may be waiting for it to read its devices again.
+    const frames: LinkFrame[] = grants === undefined ? [] : [{ type: 'credit', grants }];
     const groups = new Map<string, { chunks: readonly OutgoingChunk[]; devices: Array<{ channel: number; packetIds: number[] }> }>();
     for (const item of pending) {
       if ('close' in item) {

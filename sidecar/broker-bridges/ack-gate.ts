@@ -22,6 +22,26 @@ import { Duplex } from 'node:stream';
 import type { StreamBuilder } from 'mqtt';
 import { PacketFramer } from '../../shared/codec/framer.ts';
 import { MaxPacketSizeLimit, PacketType } from '../../shared/codec/types.ts';
+import { PacketSizeGuard } from './packet-size-guard.ts';
+
+/** The broker announced a packet larger than the bridge takes: the connection ends before it is read. */
+export class IncomingPacketTooLargeError extends Error {
+  override readonly name = 'IncomingPacketTooLargeError';
+  /** MQTT.js reports a stream error (its 'error' event, which the bridge logs) only when it has a code. */
+  readonly code = 'ERR_MQTT_PACKET_TOO_LARGE';
+
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`the broker sent a packet of ${Number.isFinite(size) ? `${size} bytes` : 'a malformed length'}, more than MQTT_MAX_PACKET_SIZE (${limit}): disconnected without reading it`);
+  }
+}
+
+export interface AckGateOptions {
+  /** Largest packet accepted from the broker; a larger one ends the connection at its fixed header. */
+  maxIncomingPacketSize?: number;
+}
 
 /** Lets the acknowledgement of one message go. Calling it again does nothing. */
 export type ReleaseAcknowledgement = () => void;
@@ -38,13 +58,22 @@ export class AckGate extends Duplex {
   readonly #held = new Set<number>();
   /** Acknowledgements written while one before them is held, oldest first. */
   readonly #waiting: QueuedAcknowledgement[] = [];
+  readonly #sizeGuard: PacketSizeGuard | undefined;
+  /** The relay does not want more from this broker now (the other side is backed up). */
+  #readingHeld = false;
 
-  constructor(socket: Duplex) {
+  constructor(socket: Duplex, options: AckGateOptions = {}) {
     // Like a net.Socket: the end of what the broker sends ends the connection.
     super({ allowHalfOpen: false });
     this.#socket = socket;
+    this.#sizeGuard = options.maxIncomingPacketSize === undefined ? undefined : new PacketSizeGuard(options.maxIncomingPacketSize);
     socket.on('data', (chunk: Buffer) => {
-      if (!this.push(chunk)) socket.pause();
+      const tooLarge = this.#sizeGuard?.check(chunk);
+      if (tooLarge !== undefined) {
+        this.destroy(new IncomingPacketTooLargeError(tooLarge, this.#sizeGuard?.maxPacketSize ?? 0));
+        return;
+      }
+      if (!this.push(chunk) || this.#readingHeld) socket.pause();
     });
     socket.on('end', () => this.push(null));
     socket.on('error', (error: Error) => this.destroy(error));
@@ -64,8 +93,19 @@ export class AckGate extends Duplex {
     };
   }
 
+  /**
+   * Stops reading the broker (true) or reads it again (false): the bytes
+   * wait in its socket, and TCP slows the broker down.
+   */
+  holdReading(held: boolean): void {
+    if (this.#readingHeld === held) return;
+    this.#readingHeld = held;
+    if (held) this.#socket.pause();
+    else if (this.readableFlowing !== false && this.readableLength < this.readableHighWaterMark) this.#socket.resume();
+  }
+
   override _read(): void {
-    this.#socket.resume();
+    if (!this.#readingHeld) this.#socket.resume();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
@@ -130,6 +170,8 @@ export interface GatedStreams {
   streamBuilder: StreamBuilder;
   /** Holds an acknowledgement on the connection open now (the one the PUBLISH came in on). */
   holdAcknowledgement(packetId: number): ReleaseAcknowledgement;
+  /** Stops or restarts reading the connection open now (and those after it, while held). */
+  holdReading(held: boolean): void;
 }
 
 /**
@@ -139,16 +181,22 @@ export interface GatedStreams {
  * const { streamBuilder, holdAcknowledgement } = gateStreams(() => net.connect(1883, 'broker'));
  * const client = new MqttClient(streamBuilder, { manualConnect: true });
  */
-export function gateStreams(open: () => Duplex): GatedStreams {
+export function gateStreams(open: () => Duplex, options: AckGateOptions = {}): GatedStreams {
   let current: AckGate | undefined;
+  let readingHeld = false;
   return {
     streamBuilder: () => {
-      current = new AckGate(open());
+      current = new AckGate(open(), options);
+      current.holdReading(readingHeld);
       return current;
     },
     holdAcknowledgement(packetId) {
       // No connection, no acknowledgement to hold: MQTT.js answers nothing without one.
       return current?.hold(packetId) ?? (() => undefined);
+    },
+    holdReading(held) {
+      readingHeld = held;
+      current?.holdReading(held);
     },
   };
 }

@@ -15,6 +15,7 @@
  * (status(), shared/link-status.ts).
  */
 import type { MqttClient } from 'mqtt';
+import { webSocketDialer, type EdgeDialer } from '../edge-channel.ts';
 import type { EdgeTarget } from '../edge-socket.ts';
 import type { Logger } from '../log.ts';
 import { BridgeSide } from './bridge-side.ts';
@@ -29,6 +30,10 @@ import type { StatusChange } from '../status-reporter.ts';
 
 export interface BrokerBridgeSettings {
   edge: EdgeTarget;
+  /** Opens the bridge's channel to the edge as a device's (the sidecar's link); default: a WebSocket of its own. */
+  dial?: EdgeDialer;
+  /** Largest packet taken from either broker (MQTT_MAX_PACKET_SIZE). */
+  maxPacketSize?: number;
   /** Namespace the edge URL selects (for logs). */
   namespace: string;
   /** CA certificates from bridge_cafile, already read. */
@@ -69,8 +74,14 @@ export class BrokerBridge {
       connectTimeoutMs: settings.remoteConnectTimeoutMs,
       reconnectPeriodMs: remoteBackoff.next(),
       ...(settings.ca === undefined ? {} : { ca: settings.ca }),
+      ...(settings.maxPacketSize === undefined ? {} : { maxPacketSize: settings.maxPacketSize }),
     });
-    const local = createLocalClient(config, { edge: settings.edge, reconnectPeriodMs: localBackoff.next() });
+    const local = createLocalClient(config, {
+      edge: settings.edge,
+      dial: settings.dial ?? webSocketDialer(settings.edge),
+      reconnectPeriodMs: localBackoff.next(),
+      ...(settings.maxPacketSize === undefined ? {} : { maxPacketSize: settings.maxPacketSize }),
+    });
 
     const onChange = (): void => this.#reportState();
     this.#remoteSide = new BridgeSide({

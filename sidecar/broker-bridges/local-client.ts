@@ -1,17 +1,20 @@
 /**
  * The bridge's MQTT.js client toward this broker: an MQTT 5 client of the
- * edge's namespace, over the same kind of WebSocket the sidecar opens for a
- * device (openEdgeSocket: `mqtt` subprotocol, MQTT_BRIDGE_SECRET, no
- * compression, the handshake bound). It is not a device, so it claims no
- * client address: the edge sees the sidecar's own.
+ * edge's namespace, carried as a device is (channel-stream.ts): a channel
+ * of the sidecar's link, with the credit the edge grants it, or without a
+ * link the same kind of WebSocket the sidecar opens for a device
+ * (openEdgeSocket: `mqtt` subprotocol, MQTT_BRIDGE_SECRET, no compression,
+ * the handshake bound). It is not a device, so it claims no client
+ * address: the edge sees the sidecar's own.
  *
  * MQTT 5 because the edge supports No Local, which is what keeps the
  * bridge from being sent back what it publishes here.
  */
 import { MqttClient, type IClientOptions } from 'mqtt';
-import { createWebSocketStream } from 'ws';
-import { openEdgeSocket, type EdgeTarget } from '../edge-socket.ts';
+import type { EdgeDialer } from '../edge-channel.ts';
+import type { EdgeTarget } from '../edge-socket.ts';
 import { gateStreams } from './ack-gate.ts';
+import { openChannelStream } from './channel-stream.ts';
 import type { BridgeConfig } from './config.ts';
 import type { GatedClient } from './relay.ts';
 import { SessionNeverExpires } from './remote-client.ts';
@@ -25,6 +28,10 @@ export const LocalKeepAliveSeconds = 60;
 
 export interface LocalClientSettings {
   edge: EdgeTarget;
+  /** Opens the bridge's channel to the edge, as a device's is opened (the link's, or a WebSocket's). */
+  dial: EdgeDialer;
+  /** Largest packet taken from the edge (MQTT_MAX_PACKET_SIZE), announced in CONNECT. */
+  maxPacketSize?: number;
   /** Delay before the first retry; the caller changes `client.options.reconnectPeriod` as it backs off. */
   reconnectPeriodMs: number;
 }
@@ -49,18 +56,16 @@ export function createLocalClient(config: BridgeConfig, settings: LocalClientSet
     queueQoSZero: false,
     manualConnect: true,
   };
-  // A persistent session keeps what arrives here for the remote while the bridge is away.
-  if (!config.cleanSession) options.properties = { sessionExpiryInterval: SessionNeverExpires };
+  options.properties = {
+    // A persistent session keeps what arrives here for the remote while the bridge is away.
+    ...(config.cleanSession ? {} : { sessionExpiryInterval: SessionNeverExpires }),
+    // The edge then keeps a larger message from the bridge (counted as dropped for it) rather than send it.
+    ...(settings.maxPacketSize === undefined ? {} : { maximumPacketSize: settings.maxPacketSize }),
+  };
   if (config.localCredentials !== undefined) {
     options.username = config.localCredentials.username;
     if (config.localCredentials.password !== undefined) options.password = config.localCredentials.password;
   }
-  const streams = gateStreams(() => {
-    const socket = openEdgeSocket(settings.edge);
-    const stream = createWebSocketStream(socket);
-    // As MQTT.js's own WebSocket transport does: the socket's end is the stream's.
-    socket.on('close', () => stream.destroy());
-    return stream;
-  });
-  return { client: new MqttClient(streams.streamBuilder, options), holdAcknowledgement: streams.holdAcknowledgement };
+  const streams = gateStreams(() => openChannelStream(settings.dial), settings.maxPacketSize === undefined ? {} : { maxIncomingPacketSize: settings.maxPacketSize });
+  return { client: new MqttClient(streams.streamBuilder, options), holdAcknowledgement: streams.holdAcknowledgement, holdReading: streams.holdReading };
 }

@@ -19,6 +19,12 @@
  *
  * QoS 0 is never held: forwarded at once, or dropped while the destination
  * is down (queueQoSZero is off), as QoS 0 may be.
+ *
+ * A source that sends faster than the destination takes (a remote broker
+ * flooding QoS 0 toward the edge, whose link gives the bridge only its
+ * channel's credit) is not read while the destination's stream is backed
+ * up: its messages wait in its own socket and TCP slows it, instead of
+ * piling up in the sidecar or taking the link from the devices.
  */
 import { ErrorWithReasonCode, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { generate } from 'mqtt-packet';
@@ -35,10 +41,11 @@ export interface RelayEvents {
   forwarded?(): void;
 }
 
-/** A client whose acknowledgements can be held (its streams go through an AckGate). */
+/** A client whose acknowledgements can be held, and whose reading can be (its streams go through an AckGate). */
 export interface GatedClient {
   client: MqttClient;
   holdAcknowledgement(packetId: number): ReleaseAcknowledgement;
+  holdReading(held: boolean): void;
 }
 
 export interface RelayEnds {
@@ -75,7 +82,11 @@ export function relayMessages(ends: RelayEnds): void {
     const announced = connack.properties?.maximumPacketSize;
     limit.bytes = announced === undefined ? ends.maxPacketSize : Math.min(announced, ends.maxPacketSize ?? announced);
   });
-  const forward = (topic: string, packet: IPublishPacket, settled: (acknowledge: boolean) => void): void => forwardCopy(ends, limit.bytes, topic, packet, settled);
+  const throttle = throttleSource(ends);
+  const forward = (topic: string, packet: IPublishPacket, settled: (acknowledge: boolean) => void): void => {
+    forwardCopy(ends, limit.bytes, topic, packet, settled);
+    throttle();
+  };
 
   // MQTT.js installs customHandleAcks only for MQTT 5 clients but reads the
   // option each time a QoS 1/2 PUBLISH arrives: set here, 3.1 and 3.1.1
@@ -93,6 +104,28 @@ export function relayMessages(ends: RelayEnds): void {
     // QoS 1/2 went through customHandleAcks; QoS 0 has nothing to acknowledge.
     if (packet.qos === 0) forward(topic, packet, () => undefined);
   });
+}
+
+/**
+ * After each copy: if the destination's stream is backed up, the source is
+ * not read until it has drained (or is gone: a new connection starts afresh).
+ */
+function throttleSource(ends: RelayEnds): () => void {
+  let held = false;
+  return () => {
+    const stream = ends.destination.stream as (NodeJS.WritableStream & { writableNeedDrain?: boolean; destroyed?: boolean }) | undefined;
+    if (held || stream === undefined || stream.writableNeedDrain !== true) return;
+    held = true;
+    ends.source.holdReading(true);
+    const release = (): void => {
+      stream.removeListener('drain', release);
+      stream.removeListener('close', release);
+      held = false;
+      ends.source.holdReading(false);
+    };
+    stream.once('drain', release);
+    stream.once('close', release);
+  };
 }
 
 /** Publishes the copy; `settled(true)` once the source may be acknowledged, `settled(false)` when it must not be. */

@@ -25,6 +25,12 @@ export interface RemoteClientSettings {
   connectTimeoutMs: number;
   /** Delay before the first retry; the caller changes `client.options.reconnectPeriod` as it backs off. */
   reconnectPeriodMs: number;
+  /**
+   * Largest packet taken from the remote (MQTT_MAX_PACKET_SIZE): announced
+   * to an MQTT 5 remote, and a larger one ends the connection at its fixed
+   * header, before the bridge buffers it.
+   */
+  maxPacketSize?: number;
 }
 
 export interface RemoteClient extends GatedClient {
@@ -50,11 +56,14 @@ export function createRemoteClient(config: BridgeConfig, settings: RemoteClientS
   let attempt = -1;
   let current: BridgeAddress = config.addresses[0] as BridgeAddress;
   // MQTT.js calls the builder for every (re)connection: each one tries the next address.
-  const streams = gateStreams(() => {
-    attempt++;
-    current = config.addresses[attempt % config.addresses.length] as BridgeAddress;
-    return settings.ca === undefined ? openTcp(current) : openTls(current, settings.ca, config.tls?.insecure === true);
-  });
+  const streams = gateStreams(
+    () => {
+      attempt++;
+      current = config.addresses[attempt % config.addresses.length] as BridgeAddress;
+      return settings.ca === undefined ? openTcp(current) : openTls(current, settings.ca, config.tls?.insecure === true);
+    },
+    settings.maxPacketSize === undefined ? {} : { maxIncomingPacketSize: settings.maxPacketSize },
+  );
 
   const level = ProtocolLevels[config.protocol];
   const options: IClientOptions = {
@@ -72,7 +81,13 @@ export function createRemoteClient(config: BridgeConfig, settings: RemoteClientS
     queueQoSZero: false,
     manualConnect: true,
   };
-  if (level.protocolVersion === 5 && !config.cleanSession) options.properties = { sessionExpiryInterval: SessionNeverExpires };
+  if (level.protocolVersion === 5) {
+    options.properties = {
+      ...(config.cleanSession ? {} : { sessionExpiryInterval: SessionNeverExpires }),
+      // [MQTT-3.1.2-24] the remote must not send a larger packet: it drops such a message for the bridge instead.
+      ...(settings.maxPacketSize === undefined ? {} : { maximumPacketSize: settings.maxPacketSize }),
+    };
+  }
   if (config.remoteCredentials !== undefined) {
     options.username = config.remoteCredentials.username;
     if (config.remoteCredentials.password !== undefined) options.password = config.remoteCredentials.password;
@@ -84,7 +99,7 @@ export function createRemoteClient(config: BridgeConfig, settings: RemoteClientS
 
   const client = new MqttClient(streams.streamBuilder, options);
   if (config.tryPrivate && level.protocolVersion !== 5) announceBridge(client);
-  return { client, holdAcknowledgement: streams.holdAcknowledgement, address: () => formatHostPort(current) };
+  return { client, holdAcknowledgement: streams.holdAcknowledgement, holdReading: streams.holdReading, address: () => formatHostPort(current) };
 }
 
 /**

@@ -5,6 +5,7 @@
  * first connection attempt.
  */
 import { readFile } from 'node:fs/promises';
+import type { EdgeDialer } from '../edge-channel.ts';
 import type { EdgeTarget } from '../edge-socket.ts';
 import { describeError, type Logger } from '../log.ts';
 import { BrokerBridge } from './broker-bridge.ts';
@@ -29,6 +30,10 @@ export interface BrokerBridges {
 
 export interface StartBridgesSettings {
   edge: EdgeTarget;
+  /** How the bridges reach the edge: as devices do (the sidecar's link when it has one). */
+  dial?: EdgeDialer;
+  /** MQTT_MAX_PACKET_SIZE: the largest packet a bridge takes from either broker. */
+  maxPacketSize?: number;
   namespace: string;
   log: Logger;
 }
@@ -46,6 +51,8 @@ export async function createBrokerBridges(configs: readonly BridgeConfig[], sett
     (config, index) =>
       new BrokerBridge(config, {
         edge: settings.edge,
+        ...(settings.dial === undefined ? {} : { dial: settings.dial }),
+        ...(settings.maxPacketSize === undefined ? {} : { maxPacketSize: settings.maxPacketSize }),
         namespace: settings.namespace,
         remoteConnectTimeoutMs: RemoteConnectTimeoutMs,
         log: settings.log,

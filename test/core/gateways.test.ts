@@ -17,6 +17,7 @@ import { encodePacket } from '../../shared/codec/encoder.ts';
 import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
 import { encodeLinkFrames } from '../../shared/link-protocol.ts';
 import { BridgeCloseCode } from '../../shared/bridge-close-codes.ts';
+import { ReasonCode } from '../../shared/reason-codes.ts';
 import { CoreHarness, settleMicrotasks } from './harness.ts';
 
 let harness: CoreHarness | undefined;
@@ -321,5 +322,26 @@ describe('a namespace over gateways', () => {
     expect(world.harness.logs.filter((record) => record.event === 'connection.closed')).toHaveLength(0);
     await client.write({ cmd: 'pingreq' });
     expect(client.received('pingresp')).toHaveLength(4);
+  });
+
+  it('gives a client of a gateway its share: one that floods waits in its own queue, and past its bound the core ends it with DISCONNECT 0x96', async () => {
+    const world = await setUp();
+    const witness = await world.connect('gw/a', connect('witness'));
+    await witness.write({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'w', qos: 1 }] });
+    const flooder = await world.connect('gw/a', connect('flooder'));
+    const gateway = world.gateway('gw/a');
+    const pings = new Uint8Array(2000).fill(0xc0).map((byte, i) => (i % 2 === 0 ? byte : 0));
+    // 2 MB of PINGREQs at once (each message a thousand): far past the window the core gave it, and past its bound.
+    for (let i = 0; i < 1000; i++) void gateway.received(flooder.channel, pings);
+    // The witness, written after all of it, is not behind it.
+    await witness.write({ cmd: 'publish', topic: 'w', payload: Buffer.from('through'), qos: 1, retain: false, dup: false, messageId: 2 });
+    await world.settle();
+    expect(witness.received('puback')).toHaveLength(1);
+    expect(witness.received('publish').map((p) => p.payload.toString())).toEqual(['through']);
+    // The flooder got answers for what it sent within its share, then MQTT's word for why it goes.
+    expect(flooder.received('pingresp').length).toBeGreaterThan(0);
+    expect(flooder.received('disconnect')).toEqual([expect.objectContaining({ reasonCode: ReasonCode.MessageRateTooHigh })]);
+    expect(flooder.closedWith?.code).toBe(1002);
+    expect(witness.closedWith).toBeUndefined();
   });
 });

@@ -11,7 +11,8 @@ import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
 import { LinkProtocolVersion, decodeLinkFrames, encodeLinkFrames, fanoutBytesFor, type LinkFrame } from '../../shared/link-protocol.ts';
 import { BridgeCloseCode } from '../../shared/bridge-close-codes.ts';
 import { LinkDeviceStore } from '../../edge/link/link-device-store.ts';
-import { LinkHost, type LinkAttachment } from '../../edge/link/link-host.ts';
+import { LinkHost, type LinkAttachment, type LinkCore } from '../../edge/link/link-host.ts';
+import type { LinkWindows } from '../../edge/link/flow-control.ts';
 import { CoreHarness, settleMicrotasks } from './harness.ts';
 
 let harness: CoreHarness | undefined;
@@ -32,6 +33,7 @@ class FakeSidecar {
   constructor(
     readonly harness: CoreHarness,
     attachment?: LinkAttachment,
+    windows?: LinkWindows,
   ) {
     // As the namespace object opens a link: at the version of its subprotocol, here the newest.
     this.attachment = attachment ?? { v: 1, kind: 'link', id: `link-${harness.nextId()}`, version: LinkProtocolVersion };
@@ -52,6 +54,9 @@ class FakeSidecar {
       this.devices,
       new ConnectionLog(logger, 'link-test', () => Date.now()),
       () => undefined,
+      'sidecar',
+      undefined,
+      windows,
     );
   }
 
@@ -278,3 +283,80 @@ describe('a sidecar link at the edge', () => {
     expect(rows()).toBe(0);
   });
 });
+
+describe('credit on a link of version 3', () => {
+  const windows: LinkWindows = { link: 64 * 1024, channel: 16 * 1024 };
+  const grantsOf = (sidecar: FakeSidecar): Array<{ channel: number; bytes: number }> => sidecar.frames.flatMap((frame) => (frame.type === 'credit' ? frame.grants : []));
+  const creditFor = (sidecar: FakeSidecar, channel: number): number => grantsOf(sidecar).reduce((sum, grant) => sum + (grant.channel === channel ? grant.bytes : 0), 0);
+
+  async function credited(version = LinkProtocolVersion): Promise<{ harness: CoreHarness; sidecar: FakeSidecar }> {
+    harness = await CoreHarness.create();
+    const sidecar = new FakeSidecar(harness, { v: 1, kind: 'link', id: `link-${harness.nextId()}`, version }, windows);
+    await sidecar.send({ type: 'hello', version, name: 'test-sidecar' });
+    return { harness, sidecar };
+  }
+
+  it('follows its HELLO with the windows, and returns what the core processed to the channel and the link', async () => {
+    const { sidecar } = await credited();
+    expect(sidecar.frames.slice(0, 2)).toEqual([
+      { type: 'hello', version: LinkProtocolVersion, name: 'edge' },
+      { type: 'window', link: windows.link, channel: windows.channel },
+    ]);
+    await sidecar.connect(1, 'credited');
+    await sidecar.packet(1, { cmd: 'publish', topic: 'c/1', payload: Buffer.alloc(1000), qos: 0, retain: false, dup: false });
+    // Everything sent came back as credit once processed (the channel is idle), to the channel and to the link.
+    const connect = encodePacket({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'credited', clean: true, keepalive: 60 }, 4).byteLength;
+    const publish = encodePacket({ cmd: 'publish', topic: 'c/1', payload: Buffer.alloc(1000), qos: 0, retain: false, dup: false }, 4).byteLength;
+    await expect.poll(() => creditFor(sidecar, 1)).toBe(connect + publish);
+    expect(creditFor(sidecar, 0)).toBe(connect + publish);
+  });
+
+  it('credits the link at once for DATA of a channel it does not have', async () => {
+    const { sidecar } = await credited();
+    await sidecar.send({ type: 'data', channel: 9, bytes: Uint8Array.of(0xc0, 0x00) });
+    await expect.poll(() => creditFor(sidecar, 0)).toBe(2);
+    expect(creditFor(sidecar, 9)).toBe(0);
+  });
+
+  it("hands a message's frames to the devices without waiting for their work, and credits each once done", async () => {
+    const { sidecar } = await credited();
+    const { core, work } = heldCore();
+    await sidecar.host.receive(core, encodeLinkFrames([{ type: 'open', channel: 1, address: '' }, { type: 'data', channel: 1, bytes: new Uint8Array(4000) }]));
+    await sidecar.host.receive(core, encodeLinkFrames([{ type: 'data', channel: 1, bytes: new Uint8Array(3000) }]));
+    expect(work).toHaveLength(2);
+    await settleMicrotasks();
+    expect(creditFor(sidecar, 1)).toBe(0);
+    work.shift()?.();
+    work.shift()?.();
+    await expect.poll(() => creditFor(sidecar, 1)).toBe(7000);
+    expect(creditFor(sidecar, 0)).toBe(7000);
+  });
+
+  it('grants nothing on a link of version 2, and waits for each message to be processed, as before', async () => {
+    const { sidecar } = await credited(2);
+    expect(sidecar.frames.map((frame) => frame.type)).toEqual(['hello']);
+    await sidecar.connect(1, 'older');
+    await settleMicrotasks();
+    expect(grantsOf(sidecar)).toEqual([]);
+    const { core, work } = heldCore();
+    let returned = false;
+    const handled = sidecar.host.receive(core, encodeLinkFrames([{ type: 'open', channel: 2, address: '' }, { type: 'data', channel: 2, bytes: Uint8Array.of(0xc0, 0x00) }])).then(() => (returned = true));
+    await settleMicrotasks();
+    expect(returned).toBe(false);
+    work.shift()?.();
+    await handled;
+  });
+});
+
+/** A core whose work on a device's packets ends only when the test says so (`work`, oldest first). */
+function heldCore(): { core: LinkCore; work: Array<() => void> } {
+  const work: Array<() => void> = [];
+  let accepted = 0;
+  const core: LinkCore = {
+    accept: () => ({ v: 1, id: `held-${++accepted}`, phase: 'awaiting-connect', acceptedAt: 0, lastSeen: 0, bridged: true, keepAlive: 0, clientReceiveMaximum: 100, clientMaxPacketSize: 0, requestProblemInformation: true }),
+    receive: () => new Promise<void>((resolve) => work.push(resolve)),
+    closed: async () => undefined,
+    refuseInput: () => undefined,
+  };
+  return { core, work };
+}

@@ -568,7 +568,8 @@ describe('dashboard', () => {
       const name = sidecar.events('link.opened')[0]?.['sidecar'] as string;
       const block = page.locator(`#sidecars-list [data-sidecar="${name}"]`);
       await block.waitFor({ timeout: 15_000 });
-      await expect.poll(() => block.textContent(), { timeout: 15_000 }).toMatch(/link v2.*1 device/);
+      // The device and the bridge's own connection to the edge, a channel of the link like a device's.
+      await expect.poll(() => block.textContent(), { timeout: 15_000 }).toMatch(/link v3.*2 devices/);
       const bridge = block.locator('tr[data-bridge="warehouse-2"]');
       await expect.poll(() => bridge.textContent(), { timeout: 15_000 }).toMatch(/127\.0\.0\.1:9.*(backing-off|connecting)/);
       await expect.poll(() => bridge.textContent(), { timeout: 15_000 }).toContain('ECONNREFUSED');

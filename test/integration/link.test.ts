@@ -65,9 +65,9 @@ describe('opening a link', () => {
     });
   });
 
-  it('picks the newest version both ends speak: 2 for a sidecar that offers 3, 2 and 1; 1 for one that speaks only 1', async () => {
-    const newer = await openLink('link-auth', { 'x-mqtt-bridge-secret': Secret }, ['mqtt-link.3', 'mqtt-link.2', 'mqtt-link.1']);
-    expect(newer.ws.protocol).toBe('mqtt-link.2');
+  it('picks the newest version both ends speak: 3 for a sidecar that offers 4, 3, 2 and 1; 1 for one that speaks only 1', async () => {
+    const newer = await openLink('link-auth', { 'x-mqtt-bridge-secret': Secret }, ['mqtt-link.4', 'mqtt-link.3', 'mqtt-link.2', 'mqtt-link.1']);
+    expect(newer.ws.protocol).toBe('mqtt-link.3');
     newer.ws.close();
     // An older sidecar: version 1 as before, HELLO answered with 1, its device served as ever.
     const older = await openLink('link-v1', { 'x-mqtt-bridge-secret': Secret }, 'mqtt-link.1');
@@ -82,7 +82,7 @@ describe('opening a link', () => {
 
   it('closes a link whose HELLO names another version than the one it was opened at', async () => {
     const { ws, closed } = await openLink('link-auth', { 'x-mqtt-bridge-secret': Secret }, 'mqtt-link.1');
-    ws.send(encodeLinkFrames([{ type: 'hello', version: 2, name: 'confused' }]));
+    ws.send(encodeLinkFrames([{ type: 'hello', version: 3, name: 'confused' }]));
     const { code, reason } = await closed;
     expect(code).toBe(1002);
     expect(reason).toContain('opened as version 1');
@@ -96,10 +96,10 @@ describe("a sidecar's report", () => {
     const admin = adminClient(edge.url, Token);
     const { ws, frames } = await openLink('link-status', { 'x-mqtt-bridge-secret': Secret });
     const connect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'reporting-device', clean: true, keepalive: 60 }, { protocolVersion: 4 });
-    ws.send(encodeLinkFrames([{ type: 'hello', version: 2, name: 'reporting-sidecar' }, { type: 'status', status }, { type: 'open', channel: 7, address: '10.0.0.9:1' }, { type: 'data', channel: 7, bytes: connect }]));
+    ws.send(encodeLinkFrames([{ type: 'hello', version: LinkProtocolVersion, name: 'reporting-sidecar' }, { type: 'status', status }, { type: 'open', channel: 7, address: '10.0.0.9:1' }, { type: 'data', channel: 7, bytes: connect }]));
     await eventually(() => frames.some((frame) => frame.type === 'data'), 10_000, 'the CONNACK');
     const listed = await admin('GET', '/admin/link-status/sidecars');
-    expect(listed.body).toEqual({ namespace: 'link-status', sidecars: [{ id: expect.any(String), name: 'reporting-sidecar', devices: 1, connectedSince: expect.any(Number), version: 2, bridges: status.bridges, statusAt: expect.any(Number) }] });
+    expect(listed.body).toEqual({ namespace: 'link-status', sidecars: [{ id: expect.any(String), name: 'reporting-sidecar', devices: 1, connectedSince: expect.any(Number), version: LinkProtocolVersion, bridges: status.bridges, statusAt: expect.any(Number) }] });
 
     // A frame type this edge does not know, between a PINGREQ and another: skipped, both answered.
     const ping = Uint8Array.of(0xc0, 0x00);

@@ -19,6 +19,7 @@ import { hasMosquitto, startMosquitto, type Mosquitto, type MosquittoOptions } f
 import { connectClient, publish, subscribe, type ReceivedMessage, type TestClient } from '../helpers/mqtt-clients.ts';
 import { hasMosquittoPasswd } from '../unit/auth/mosquitto-tools.ts';
 import { closedPort, closeStarted, startTestSidecar, waitUntil, type TestSidecar } from './harness.ts';
+import { LinkProtocolVersion } from '../../shared/link-protocol.ts';
 
 const secret = 'bridge-test-secret';
 const adminToken = 'bridge-test-admin';
@@ -338,7 +339,8 @@ describe.skipIf(!hasMosquitto)('broker bridges to a real mosquitto', () => {
     const bridgeState = async (): Promise<Record<string, unknown> | undefined> => (await listing()).sidecars[0]?.bridges[0];
 
     await expect.poll(bridgeState, { timeout: 15_000 }).toMatchObject({ name: 'factory-7', remote: `127.0.0.1:${port}`, state: 'connected', messagesIn: 0 });
-    expect((await listing()).sidecars).toEqual([expect.objectContaining({ name: expect.stringContaining(':'), version: 2, devices: 0, connectedSince: expect.any(Number) })]);
+    // The bridge's own connection to the edge is a channel of the link, as a device's is (with its credit).
+    expect((await listing()).sidecars).toEqual([expect.objectContaining({ name: expect.stringContaining(':'), version: LinkProtocolVersion, devices: 1, connectedSince: expect.any(Number) })]);
     // One message in, counted (and reported with the next change at the latest).
     const receiver = await client(localUrl, { protocolVersion: 5 });
     await subscribe(receiver.client, 'up/#', { qos: 1 });

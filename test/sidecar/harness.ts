@@ -12,7 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { PacketDecoder, decodeAll } from '../../shared/codec/decoder.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
 import { MaxPacketSizeLimit, type MqttPacket, type ProtocolLevel } from '../../shared/codec/types.ts';
-import { LinkProtocolVersion, decodeLinkFrames, encodeLinkFrames, linkSubprotocolOf, type LinkFrame } from '../../shared/link-protocol.ts';
+import { CreditSinceVersion, LinkCreditChannel, LinkProtocolVersion, decodeLinkFrames, encodeLinkFrames, linkSubprotocolOf, type LinkFrame } from '../../shared/link-protocol.ts';
 import { loadSidecarConfig, type SidecarConfig } from '../../sidecar/config.ts';
 import { createLogger } from '../../sidecar/log.ts';
 import { startSidecar, type Sidecar } from '../../sidecar/server.ts';
@@ -74,6 +74,8 @@ export interface EdgeLinkConnection {
   closed: Promise<{ code: number; reason: string }>;
   /** Writes link frames as one message. */
   sendFrames(frames: LinkFrame[]): void;
+  /** DATA bytes received per channel (0: the link's total), for tests that return credit themselves. */
+  dataBytes: Map<number, number>;
 }
 
 export interface FakeEdgeOptions {
@@ -90,6 +92,10 @@ export interface FakeEdgeOptions {
   path?: string;
   /** The link protocol version this edge speaks (default the newest): an older edge is 1. */
   linkVersion?: number;
+  /** From version 3: the windows granted after HELLO (default 4 MiB for the link, 256 KiB per channel). */
+  windows?: { link: number; channel: number };
+  /** From version 3: return credit for DATA as soon as it arrives (default), or never (the test grants it). */
+  returnCredit?: boolean;
 }
 
 export interface FakeEdge {
@@ -186,17 +192,29 @@ export async function startFakeEdge(options: FakeEdgeOptions = {}): Promise<Fake
         resolveLinkClosed = resolve;
       }),
       sendFrames: (frames) => ws.send(encodeLinkFrames(frames)),
+      dataBytes: new Map(),
     };
     links.push(link);
+    const credited = linkVersion >= CreditSinceVersion;
     const channels = new Map<number, { connection: EdgeConnection; receive: (data: Buffer) => void; ended: (code: number, reason: string) => void }>();
     ws.on('message', (data: Buffer) => {
       link.messages.push(data);
+      const grants = new Map<number, number>();
       for (const frame of decodeLinkFrames(data)) {
         link.frames.push(frame);
+        if (frame.type === 'data') {
+          for (const channel of [frame.channel, LinkCreditChannel]) {
+            grants.set(channel, (grants.get(channel) ?? 0) + frame.bytes.byteLength);
+            link.dataBytes.set(channel, (link.dataBytes.get(channel) ?? 0) + frame.bytes.byteLength);
+          }
+        }
         switch (frame.type) {
           case 'hello':
             link.name = frame.name;
-            link.sendFrames([{ type: 'hello', version: linkVersion, name: 'fake-edge' }]);
+            link.sendFrames([
+              { type: 'hello', version: linkVersion, name: 'fake-edge' },
+              ...(credited ? [{ type: 'window' as const, ...(options.windows ?? { link: 4 * 1024 * 1024, channel: 256 * 1024 }) }] : []),
+            ]);
             break;
           case 'open': {
             let ended: (code: number, reason: string) => void = () => {};
@@ -246,6 +264,10 @@ export async function startFakeEdge(options: FakeEdgeOptions = {}): Promise<Fake
           case 'fanout':
             throw new Error('FANOUT from the sidecar');
         }
+      }
+      // What arrived is "processed" at once: its credit goes back.
+      if (credited && options.returnCredit !== false && grants.size > 0 && ws.readyState === ws.OPEN) {
+        link.sendFrames([{ type: 'credit', grants: [...grants].map(([channel, bytes]) => ({ channel, bytes })) }]);
       }
     });
     ws.on('close', (code, reason) => {

@@ -1,9 +1,10 @@
 /**
  * The link's versions from the sidecar's side (docs/link-protocol.md): it
  * offers every version it speaks and uses the one the edge picks. With an
- * edge of version 2 it reports its bridges (STATUS) as soon as the link is
- * up; an edge of version 1 (older) would take a STATUS for a protocol
- * error, so it never gets one, and the link works as before.
+ * edge of version 2 or 3 it reports its bridges (STATUS) as soon as the
+ * link is up; an edge of version 1 (older) would take a STATUS for a
+ * protocol error, so it never gets one, and the link works as before.
+ * (Credit, version 3, is in credit.test.ts.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LinkFrame } from '../../shared/link-protocol.ts';
@@ -51,6 +52,14 @@ describe('link versions, from the sidecar', () => {
     await waitUntil(() => edgeEnd.frames.filter((frame) => frame.type === 'status').length === 2, 'the second STATUS', 5_000);
     expect(edgeEnd.frames.at(-1)).toMatchObject({ type: 'status', status: { bridges: [{ state: 'connected' }] } });
     status.bridges[0]!.state = 'connecting';
+  });
+
+  it('links to an edge of version 3 at version 3, offering every version newest first', async () => {
+    const { link, edgeEnd } = await linkTo(3);
+    expect(edgeEnd.headers['sec-websocket-protocol']).toBe('mqtt-link.3,mqtt-link.2,mqtt-link.1');
+    expect(edgeEnd.ws.protocol).toBe('mqtt-link.3');
+    expect(link.stats.version).toBe(3);
+    expect(types(edgeEnd.frames)).toEqual(['hello', 'status', 'open']);
   });
 
   it('links to an edge of version 1 at version 1, and never sends it a STATUS', async () => {

@@ -26,10 +26,11 @@ const publish = (messageId: number, topic = 't/1'): Uint8Array =>
 describe('link frames', () => {
   it('names its version in the subprotocol, and offers every version it speaks, newest first', () => {
     expect(LinkSubprotocol).toBe(`mqtt-link.${LinkProtocolVersion}`);
-    expect(LinkSubprotocols).toEqual(['mqtt-link.2', 'mqtt-link.1']);
+    expect(LinkSubprotocols).toEqual(['mqtt-link.3', 'mqtt-link.2', 'mqtt-link.1']);
     expect(linkVersionOf('mqtt-link.1')).toBe(1);
     expect(linkVersionOf('mqtt-link.2')).toBe(2);
-    expect(linkVersionOf('mqtt-link.3')).toBeUndefined();
+    expect(linkVersionOf('mqtt-link.3')).toBe(3);
+    expect(linkVersionOf('mqtt-link.4')).toBeUndefined();
     expect(linkVersionOf('mqtt')).toBeUndefined();
   });
 
@@ -44,6 +45,9 @@ describe('link frames', () => {
       { type: 'fanout', chunks: [{ bytes: publish(1), patched: true }, { bytes: Uint8Array.of(0xd0, 0x00), patched: false }], devices: [{ channel: 3, packetIds: [7] }, { channel: 4, packetIds: [65535] }] },
       { type: 'status', status: { bridges: [bridge('factory-7'), { ...bridge('hq'), state: 'backing-off', error: 'connect ECONNREFUSED 10.0.0.6:1883' }] } },
       { type: 'status', status: { bridges: [] } },
+      { type: 'window', link: 4 * 1024 * 1024, channel: 256 * 1024 },
+      { type: 'credit', grants: [{ channel: 7, bytes: 65_536 }, { channel: 0, bytes: 0xffffffff }] },
+      { type: 'credit', grants: [] },
       { type: 'unknown', frameType: 0x09, body: Uint8Array.of(1, 2, 3) },
       { type: 'unknown', frameType: 0xff, body: new Uint8Array(0) },
     ];
@@ -99,6 +103,9 @@ describe('link frames', () => {
     ['a FANOUT chunk flag of 2', Uint8Array.of(0x04, 0, 1, 2, 0, 0, 0, 2, 0xc0, 0, 0, 0)],
     ['a FANOUT packet id 0', Uint8Array.of(0x04, 0, 1, 1, 0, 0, 0, 2, 0xc0, 0, 0, 1, 0, 0, 0, 1, 0, 0)],
     ['a HELLO name that is not UTF-8', Uint8Array.of(0x00, 1, 0, 1, 0xff)],
+    ['a WINDOW of 4 bytes', Uint8Array.of(0x06, 0, 0, 0, 4, 0, 0, 1, 0)],
+    ['a WINDOW of 0 bytes for a channel', Uint8Array.of(0x06, 0, 0, 0, 8, 0, 0x40, 0, 0, 0, 0, 0, 0)],
+    ['a CREDIT that is not whole pairs', Uint8Array.of(0x07, 0, 0, 0, 4, 0, 0, 0, 1)],
   ])('refuse %s', (_what, bytes) => {
     expect(() => decodeLinkFrames(bytes)).toThrow(LinkProtocolError);
   });
