@@ -103,7 +103,11 @@ export class Connections implements DeadlineSource {
 
   constructor(private readonly deps: ConnectionsDeps) {
     // Never below two of the largest packets: a client must be able to send one while another is handled.
-    this.fairShare = new FairShare(() => deps.now(), () => Math.max(deps.limits.maxPendingBytes, 2 * deps.limits.maxPacketSize));
+    this.fairShare = new FairShare(
+      () => deps.now(),
+      () => Math.max(deps.limits.maxPendingBytes, 2 * deps.limits.maxPacketSize),
+      () => deps.limits.maxNamespacePendingBytes,
+    );
     this.timer = deps.setTimer ?? ((ms, callback) => void setTimeout(callback, ms));
     this.namespaceGate = new RateGate(() => deps.limits.namespacePublishRate, namespaceBurst, () => deps.now(), this.timer);
   }
@@ -211,6 +215,7 @@ export class Connections implements DeadlineSource {
     const link = new ClientLink(state, transport, decoder, this.sent);
     if (leftover !== undefined) link.storedPartial = { id: decoder.pendingPartialId, bytes: leftover.byteLength };
     this.links.set(state.id, link);
+    if (leftover !== undefined) this.fairShare.holdsPartial(link, decoder.bufferedBytes);
     return link;
   }
 
@@ -230,6 +235,8 @@ export class Connections implements DeadlineSource {
       this.flushAll();
       return Promise.resolve();
     }
+    this.enforceNamespaceBound();
+    if (link.closed) return Promise.resolve();
     const run = link.chain.then(async () => {
       try {
         await this.process(link, bytes);
@@ -275,6 +282,23 @@ export class Connections implements DeadlineSource {
       if (!link.closed) this.fail(link, failure);
     } finally {
       this.flushSoon();
+    }
+  }
+
+  /**
+   * What all connections hold (waiting input, incomplete packets) past the
+   * namespace's bound: the connection holding the most is ended, until the
+   * rest fits (usually one: the bound is far above what well-behaved
+   * clients hold together).
+   */
+  private enforceNamespaceBound(): void {
+    for (let heaviest = this.fairShare.overNamespaceBound(); heaviest !== undefined; heaviest = this.fairShare.overNamespaceBound()) {
+      const link = heaviest as ClientLink;
+      const held = link.input.pendingBytes + link.input.partialBytes;
+      this.fail(link, new MqttError('Limit', ReasonCode.QuotaExceeded, `the namespace holds too much input not yet handled (MQTT_MAX_NAMESPACE_PENDING_BYTES), this client the most (${held} bytes)`));
+      // fail() ends the connection, which forgets what it held; should it not have, stop rather than spin.
+      this.flushAll();
+      if (link.input.pendingBytes + link.input.partialBytes > 0) break;
     }
   }
 
@@ -354,7 +378,19 @@ export class Connections implements DeadlineSource {
   flowStats(): FlowStats {
     let heldAcks = 0;
     for (const link of this.holding) heldAcks += link.input.heldAcks.length;
-    return { behindMs: this.fairShare.lagMs(), pendingBytes: this.fairShare.pendingBytes, slowedClients: this.holding.size, heldAcks };
+    return { behindMs: this.fairShare.lagMs(), pendingBytes: this.fairShare.pendingBytes, partialBytes: this.fairShare.partialBytes, slowedClients: this.holding.size, heldAcks };
+  }
+
+  /** Connections accepted and not ended, with their CONNECT or not. */
+  get count(): number {
+    return this.links.size;
+  }
+
+  /** Output written to connections and not flushed yet, all together (a walk over the connections: for readouts only). */
+  unflushedBytes(): number {
+    let bytes = 0;
+    for (const link of this.links.values()) bytes += link.pendingBytes;
+    return bytes;
   }
 
   /** One client's side of it. */
@@ -564,6 +600,10 @@ export class Connections implements DeadlineSource {
    */
   private notePartial(link: ClientLink): void {
     const state = link.state;
+    this.fairShare.holdsPartial(link, link.decoder.bufferedBytes);
+    // A slow trickle of incomplete packets from many connections is input held too.
+    if (this.fairShare.overNamespaceBound() !== undefined) this.enforceNamespaceBound();
+    if (link.closed) return;
     if (link.decoder.bufferedBytes === 0) {
       this.partialsToSpill.delete(link);
       if (link.storedPartial === undefined && state.partialStoredBytes === undefined && state.partialInline === undefined && state.partialStored !== true) return;

@@ -12,7 +12,12 @@
  *   Maximum in 5.0, its own in-flight limit in 3.x), and their QoS 0
  *   messages, which nothing can slow, are dropped and counted;
  * - closes only a connection whose unhandled input passes a bound no
- *   well-behaved client reaches (MQTT_MAX_PENDING_BYTES): DISCONNECT 0x96.
+ *   well-behaved client reaches (MQTT_MAX_PENDING_BYTES): DISCONNECT 0x96;
+ *   and, when what all connections hold (their waiting input and their
+ *   incomplete packets) passes the namespace's bound
+ *   (MQTT_MAX_NAMESPACE_PENDING_BYTES), the connection holding the most:
+ *   DISCONNECT 0x97. Many connections each under their own bound must not
+ *   add up past the isolate's memory.
  * Clients that wait for their answers (every ordinary client: a window of
  * messages in flight) never have more than a little waiting, and are never
  * slowed, however fast they are.
@@ -26,6 +31,8 @@ export const ShareFloorBytes = 64 * 1024;
 /** What a connection has sent and the namespace has not handled yet, and what slowing it did. */
 export interface InputAccount {
   pendingBytes: number;
+  /** Bytes of an incomplete packet held in memory (its decoder's buffer). */
+  partialBytes: number;
   /** Arrival times of the messages still waiting, oldest first (from `head`). */
   arrivals: number[];
   head: number;
@@ -48,17 +55,22 @@ export interface Sender {
 }
 
 export function newInputAccount(): InputAccount {
-  return { pendingBytes: 0, arrivals: [], head: 0, heldAcks: [], droppedQos0: 0, heldAcksTotal: 0, delayedPublishes: 0, paused: false, slowedMs: 0, slowedSince: undefined };
+  return { pendingBytes: 0, partialBytes: 0, arrivals: [], head: 0, heldAcks: [], droppedQos0: 0, heldAcksTotal: 0, delayedPublishes: 0, paused: false, slowedMs: 0, slowedSince: undefined };
 }
 
 export class FairShare {
   /** Connections with input waiting. */
   private readonly waiting = new Set<Sender>();
   private totalPending = 0;
+  /** Connections holding an incomplete packet, and its bytes in all. */
+  private readonly partial = new Set<Sender>();
+  private totalPartial = 0;
 
   constructor(
     private readonly now: () => number,
     private readonly maxPendingBytes: () => number,
+    /** What all connections may hold together; 0: no bound. */
+    private readonly maxNamespacePendingBytes: () => number = () => 0,
   ) {}
 
   /** A message of `bytes` arrived for `link`; false when its waiting input would pass the bound. */
@@ -74,6 +86,8 @@ export class FairShare {
 
   /** The oldest waiting message of `link` (of `bytes`) has been handled. */
   handled(link: Sender, bytes: number): void {
+    // Forgotten (closed) while its input was being handled: nothing of it counts any more.
+    if (!this.waiting.has(link)) return;
     const input = link.input;
     input.pendingBytes -= bytes;
     this.totalPending -= bytes;
@@ -93,9 +107,47 @@ export class FairShare {
 
   /** The connection is gone: its waiting input no longer counts. */
   forget(link: Sender): void {
+    this.holdsPartial(link, 0);
     if (!this.waiting.delete(link)) return;
     this.totalPending -= link.input.pendingBytes;
     link.input.pendingBytes = 0;
+  }
+
+  /** `link`'s decoder holds `bytes` of an incomplete packet (0: none). */
+  holdsPartial(link: Sender, bytes: number): void {
+    const input = link.input;
+    this.totalPartial += bytes - input.partialBytes;
+    input.partialBytes = bytes;
+    if (bytes > 0) this.partial.add(link);
+    else this.partial.delete(link);
+  }
+
+  /** Bytes of incomplete packets held by all connections. */
+  get partialBytes(): number {
+    return this.totalPartial;
+  }
+
+  /**
+   * When all connections together hold more than the namespace's bound,
+   * the one holding the most (waiting input and incomplete packet), to be
+   * closed; otherwise undefined. Runs only past the bound, so its walk
+   * over the connections holding something costs nothing in ordinary times.
+   */
+  overNamespaceBound(): Sender | undefined {
+    const bound = this.maxNamespacePendingBytes();
+    if (bound <= 0 || this.totalPending + this.totalPartial <= bound) return undefined;
+    let heaviest: Sender | undefined;
+    let most = -1;
+    for (const set of [this.waiting, this.partial]) {
+      for (const link of set) {
+        const held = link.input.pendingBytes + link.input.partialBytes;
+        if (held > most) {
+          most = held;
+          heaviest = link;
+        }
+      }
+    }
+    return heaviest;
   }
 
   /** `link`'s input waits for a publish rate: its age does not make the namespace behind. */

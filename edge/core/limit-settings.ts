@@ -48,6 +48,7 @@ export const limitSettings: readonly LimitSetting[] = [
   integer('maxPublishRate', 'MQTT_MAX_PUBLISH_RATE', 'PUBLISH per second from one client (0: no limit)', 'per-second', 0, 10_000_000, 'now'),
   integer('maxPacketRate', 'MQTT_MAX_PACKET_RATE', 'packets per second from one client, a hard cap (0: none)', 'per-second', 0, 10_000_000, 'now'),
   integer('maxPendingBytes', 'MQTT_MAX_PENDING_BYTES', 'bytes sent by one client and not handled yet', 'bytes', 64 * 1024, 1024 * 1024 * 1024, 'now'),
+  integer('maxNamespacePendingBytes', 'MQTT_MAX_NAMESPACE_PENDING_BYTES', 'bytes sent by all clients and not handled yet (0: no bound)', 'bytes', 0, 1024 * 1024 * 1024, 'now'),
   integer('maxSubscriptionsPerClient', 'MQTT_MAX_SUBSCRIPTIONS', 'subscriptions per client', 'count', 1, 1_000_000, 'now'),
   integer('maxNamespaceSubscriptions', 'MQTT_MAX_NAMESPACE_SUBSCRIPTIONS', 'subscriptions of all sessions (0: no limit)', 'count', 0, 100_000_000, 'now'),
   integer('maxRetainedMessages', 'MQTT_MAX_RETAINED', 'retained messages', 'count', 0, 100_000_000, 'now'),

@@ -50,6 +50,8 @@ export interface BrokerLimits {
    * answers never comes near it.
    */
   maxPendingBytes: number;
+  /** Bytes all connections together have sent and not handled yet, incomplete packets included; past it the connection holding the most is closed (0x97). 0 = no bound. */
+  maxNamespacePendingBytes: number;
   /** Bytes (payloads and topics) of retained messages per namespace. */
   maxRetainedBytes: number;
   /** Highest QoS the namespace accepts and grants (announced to 5.0 clients as Maximum QoS). */
@@ -97,6 +99,8 @@ export const defaultLimits: BrokerLimits = {
   maxPacketRate: 0,
   // Four largest packets: room for a client that sends a few big ones at once.
   maxPendingBytes: 8 * 1024 * 1024,
+  // Four connections at their own bound: with the rest of the budget (docs/design.md, "Memory"), about 100 MB of the isolate's 128.
+  maxNamespacePendingBytes: 32 * 1024 * 1024,
   maxRetainedBytes: 256 * 1024 * 1024,
   maximumQos: 2,
   retainAvailable: true,

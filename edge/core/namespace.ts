@@ -47,6 +47,7 @@ import type { RulesConfig } from '../rules/config.ts';
 import type { RuleOrigin } from '../rules/match.ts';
 import { Rules, type DeadLetterOutcome, type DeadLetterSelection } from '../rules/rules.ts';
 import type { DeadLetterView } from '../rules/dead-letters.ts';
+import { estimateMemory } from './memory-estimate.ts';
 import { TopicRates } from './topic-rates.ts';
 import { HistoryMinutes, TrafficHistory, type HistorySample } from './traffic-history.ts';
 
@@ -349,16 +350,27 @@ export class Namespace implements ProtocolContext {
   // ---- admin reads -----------------------------------------------------------------
 
   stats(): CoreStats {
+    const flow = this.connections.flowStats();
+    const subscriptions = this.router.size;
     return {
       connected: this.directory.size,
       sessions: this.store.countSessions(),
-      subscriptions: this.router.size,
+      subscriptions,
       retained: this.retained.count(),
       stalled: this.watchdog.stalledCount(),
       createdAt: this.metrics.createdAt,
       counters: { ...this.metrics.counters },
       rules: this.rules?.report() ?? [],
-      flow: this.connections.flowStats(),
+      flow,
+      memory: estimateMemory({
+        // Every accepted connection, CONNECT or not: what it holds is the same.
+        connected: this.connections.count,
+        subscriptions,
+        pendingInputBytes: flow.pendingBytes,
+        partialBytes: flow.partialBytes,
+        heldAcks: flow.heldAcks,
+        unflushedBytes: this.connections.unflushedBytes(),
+      }),
     };
   }
 

@@ -4,6 +4,7 @@
  */
 import type { ProtocolLevel } from '../../shared/codec/basic-types.ts';
 import type { BridgeStatus } from '../../shared/link-status.ts';
+import type { MemoryEstimate } from './memory-estimate.ts';
 import type { MetricCounters } from './metrics.ts';
 import type { RuleReport } from '../rules/rules.ts';
 
@@ -20,6 +21,8 @@ export interface CoreStats {
   rules?: RuleReport[];
   /** How the namespace keeps up with its clients (core/fair-share.ts). */
   flow?: FlowStats;
+  /** What its isolate holds, estimated (core/memory-estimate.ts). */
+  memory?: MemoryEstimate;
 }
 
 /** Whether the namespace keeps up, and whom it slows. */
@@ -28,6 +31,8 @@ export interface FlowStats {
   behindMs: number;
   /** Bytes clients have sent that are not handled yet. */
   pendingBytes: number;
+  /** Bytes of incomplete packets held in memory. */
+  partialBytes: number;
   /** Clients slowed now: acknowledgements held, or QoS 0 dropped, while over their share. */
   slowedClients: number;
   /** Acknowledgements held now. */

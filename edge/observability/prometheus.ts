@@ -31,6 +31,8 @@ const namespaceMetrics: Array<{ name: string; type: MetricFamily['type']; help: 
   { name: 'mqtt_publish_messages_dropped_total', type: 'counter', help: 'Messages dropped: refused, over a queue limit or too large for a client ($SYS/broker/publish/messages/dropped).', value: (s) => s.counters.publishDropped },
   { name: 'mqtt_behind_seconds', type: 'gauge', help: 'How long the oldest input waiting to be handled has waited; over 0.1 s the namespace is behind and slows whoever is over their share.', value: (s) => s.flow.behindMs / 1000 },
   { name: 'mqtt_input_pending_bytes', type: 'gauge', help: 'Bytes clients have sent that the namespace has not handled yet.', value: (s) => s.flow.pendingBytes },
+  { name: 'mqtt_input_partial_bytes', type: 'gauge', help: 'Bytes of incomplete packets the namespace holds in memory.', value: (s) => s.flow.partialBytes },
+  { name: 'mqtt_memory_estimated_bytes', type: 'gauge', help: "The core isolate's memory, estimated from what it holds (connections, subscriptions, input and output waiting; workerd tells a Worker nothing of its heap). Cloudflare ends an object past 128 MB.", value: (s) => s.memory.estimatedBytes },
   { name: 'mqtt_clients_slowed', type: 'gauge', help: 'Clients slowed now: over their share while the namespace is behind.', value: (s) => s.flow.slowedClients },
   { name: 'mqtt_acks_held', type: 'gauge', help: 'QoS 1/2 acknowledgements held now from slowed clients.', value: (s) => s.flow.heldAcks },
   { name: 'mqtt_acks_held_total', type: 'counter', help: 'QoS 1/2 acknowledgements held back from clients over their share (each sent later).', value: (s) => s.counters.acksHeld },

@@ -4,6 +4,7 @@
  */
 import { version } from '../../package.json';
 import type { CoreStats, FlowStats } from '../core/readouts.ts';
+import { estimateMemory, type MemoryEstimate } from '../core/memory-estimate.ts';
 import type { MetricCounters } from '../core/metrics.ts';
 import type { RuleReport } from '../rules/rules.ts';
 import type { ObjectStats } from '../gateway/object-stats.ts';
@@ -40,6 +41,8 @@ export interface NamespaceStats {
   objects?: ObjectStats[];
   /** Whether it keeps up with its clients, and whom it slows (core/fair-share.ts). */
   flow: FlowStats;
+  /** What the core's isolate holds, estimated from what it counts (workerd tells a Worker nothing of its heap). */
+  memory: MemoryEstimate;
 }
 
 export function namespaceStats(core: { stats(): CoreStats }, namespace: string, now: number): NamespaceStats {
@@ -60,6 +63,9 @@ export function namespaceStats(core: { stats(): CoreStats }, namespace: string, 
     stalled: stats.stalled,
     counters: stats.counters,
     rules: stats.rules ?? [],
-    flow: stats.flow ?? { behindMs: 0, pendingBytes: 0, slowedClients: 0, heldAcks: 0 },
+    flow: stats.flow ?? { behindMs: 0, pendingBytes: 0, partialBytes: 0, slowedClients: 0, heldAcks: 0 },
+    memory:
+      stats.memory ??
+      estimateMemory({ connected: stats.connected, subscriptions: stats.subscriptions, pendingInputBytes: 0, partialBytes: 0, heldAcks: 0, unflushedBytes: 0 }),
   };
 }

@@ -104,6 +104,43 @@ describe('fair share', () => {
     expect(harness.logs.some((record) => record.event === 'connection.protocol-error' && record.fields['reason'] === 'message-rate-too-high')).toBe(true);
   });
 
+  it('closes the client holding the most when all together pass MQTT_MAX_NAMESPACE_PENDING_BYTES (0x97), each under its own bound', async () => {
+    const { heavy, light } = await setUp({ maxPendingBytes: 128 * 1024, maxNamespacePendingBytes: 200 * 1024, maxPacketSize: 16 * 1024 });
+    const medium = await client('medium');
+    // 120 KB and 100 KB waiting at once: each under its 128 KB, together over the namespace's 200 KB.
+    const done = Promise.all([burst(heavy, publishes(120, 0)), burst(medium, publishes(100, 0, 1000)), burst(light, publishes(1, 0))]);
+    await done;
+    await settleMicrotasks();
+    expect(heavy.received('disconnect')).toEqual([expect.objectContaining({ reasonCode: ReasonCode.QuotaExceeded })]);
+    expect(heavy.isOpen).toBe(false);
+    expect(medium.isOpen).toBe(true);
+    expect(light.isOpen).toBe(true);
+    expect(harness.core.stats().flow?.pendingBytes).toBe(0);
+    expect(harness.logs.some((record) => record.event === 'connection.protocol-error' && String(record.fields['error']).includes('MQTT_MAX_NAMESPACE_PENDING_BYTES'))).toBe(true);
+  });
+
+  it('counts incomplete packets against the namespace bound: many slow trickles cannot add up past it', async () => {
+    harness = await CoreHarness.create({ limits: { maxNamespacePendingBytes: 50 * 1024, maxPacketSize: 16 * 1024 } });
+    const trickles: HarnessConnection[] = [];
+    for (let i = 0; i < 8; i++) trickles.push(await client(`trickle-${i}`));
+    // Each sends the first 10 KB of a 15 KB PUBLISH and nothing more: 10 KB held each, 80 KB in all if nothing bounded it.
+    const whole = encodePacket({ cmd: 'publish', topic: 'load/trickle', payload: Buffer.alloc(15 * 1024, 1), qos: 0, retain: false, dup: false } as MqttPacket, 5);
+    for (const [i, trickle] of trickles.entries()) {
+      await harness.core.receive(trickle.id, whole.subarray(0, 10 * 1024 + i));
+      await settleMicrotasks();
+    }
+    const stats = harness.core.stats();
+    expect(stats.flow?.partialBytes).toBeLessThanOrEqual(50 * 1024);
+    expect(stats.flow?.partialBytes).toBeGreaterThan(30 * 1024);
+    const closed = trickles.filter((trickle) => !trickle.isOpen);
+    expect(closed.length).toBeGreaterThanOrEqual(3);
+    for (const trickle of closed) expect(trickle.received('disconnect')).toEqual([expect.objectContaining({ reasonCode: ReasonCode.QuotaExceeded })]);
+    // What is held shows in the memory estimate, and goes with the connection.
+    expect(stats.memory?.parts.input).toBe(stats.flow?.partialBytes);
+    for (const trickle of trickles) await trickle.drop();
+    expect(harness.core.stats().flow?.partialBytes).toBe(0);
+  });
+
   it('holds nothing for ever: a slowed client that stops sending gets its acknowledgements when the namespace catches up', async () => {
     const { heavy, light } = await setUp();
     const heavyDone = burst(heavy, publishes(100, 1));

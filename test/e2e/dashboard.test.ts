@@ -129,6 +129,8 @@ describe('dashboard', () => {
     // The token is in the header of each request, never in the page's URL.
     expect(page.url()).not.toContain(token);
     await waitFor(() => page.locator('#stat-connected').textContent()).toBe('2');
+    // The core's memory, estimated, against the isolate's 128 MB.
+    await waitFor(() => page.locator('#stat-memory-sub').textContent()).toMatch(/% of 128 MiB/);
     await expect.poll(() => page.locator('#clients-body').textContent(), { timeout: 10_000 }).toContain('sensor-kitchen');
     await expect.poll(() => page.locator('#retained-body').textContent(), { timeout: 10_000 }).toContain('sensors/kitchen/temperature');
     // The rules and users/ACL routes answer (no rules configured, no runtime users): their panels show.

@@ -195,6 +195,9 @@ describe('GET /metrics', () => {
     expect(samples.get(`mqtt_messages_received_total${label}`)).toBeGreaterThanOrEqual(messages + 3);
     expect(samples.get(`mqtt_bytes_received_total${label}`)).toBeGreaterThan(0);
     expect(samples.get(`mqtt_uptime_seconds${label}`)).toBeGreaterThanOrEqual(0);
+    // The isolate's memory, estimated: at least the idle isolate's 4 MB, and the two connections and their subscription on top.
+    expect(samples.get(`mqtt_memory_estimated_bytes${label}`)).toBe(4 * 1024 * 1024 + 2 * 900 + 390);
+    expect(samples.get(`mqtt_input_partial_bytes${label}`)).toBe(0);
     expect([...samples.keys()].some((key) => /^mqtt_info\{namespace="obs-metrics",version="\d+\.\d+\.\d+[^"]*"\}$/.test(key))).toBe(true);
 
     // HELP and TYPE for every family; counters and only counters end in _total.
@@ -346,6 +349,7 @@ describe('admin API', () => {
     const stats = await adminJson<Record<string, unknown>>(`/admin/${namespace}/stats`);
     expect(stats).toMatchObject({ namespace, connected: expect.any(Number), sessions: expect.any(Number), counters: expect.objectContaining({ publishReceived: 3 }) });
     expect(stats['version']).toMatch(/^\d+\.\d+\.\d+/);
+    expect(stats['memory']).toMatchObject({ estimatedBytes: expect.any(Number), limitBytes: 128 * 1024 * 1024, parts: expect.objectContaining({ connections: expect.any(Number), input: 0 }) });
   });
 
   it('answers bad requests with clear JSON errors', async () => {

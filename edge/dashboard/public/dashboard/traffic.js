@@ -74,6 +74,15 @@ function renderCards(stats, sample, hasRates) {
   setText('stat-bytes-out-total', fmtBytes(c.bytesSent) + ' total');
   setText('stat-subscriptions', fmtInt(stats.subscriptions));
   setText('stat-retained', fmtInt(stats.retained));
+  // The core's memory, estimated (workerd gives no heap figure): of the isolate's 128 MB, and what fills it most.
+  if (stats.memory) {
+    const m = stats.memory;
+    const share = m.estimatedBytes / m.limitBytes;
+    setText('stat-memory', fmtBytes(m.estimatedBytes));
+    const [part] = Object.entries(m.parts).filter(([name]) => name !== 'base').sort((a, b) => b[1] - a[1]);
+    setText('stat-memory-sub', Math.round(share * 100) + '% of ' + fmtBytes(m.limitBytes) + (part && part[1] > 0 ? ' · most: ' + part[0] : ''));
+    $('memory-card').classList.toggle('alert', share > 0.75);
+  }
   // Stalls and drops: the watchdog's current view first, then the totals since the namespace began.
   // Then the fair share: clients slowed while the namespace is behind (docs/flow-control.md).
   const slowed = stats.flow ? stats.flow.slowedClients : 0;
