@@ -159,6 +159,22 @@ describe.skipIf(!hasMosquitto)('a mosquitto bridge into this broker (an unmodifi
     expect(state).toMatchObject({ topic: stateTopic, payload: '1', packet: { retain: true } });
   });
 
+  it('with try_private false it is a plain 3.1.1 client: what its side publishes comes back to that side once (so leave it on)', async () => {
+    const target = await stack();
+    const local = await bridgingMosquitto(target, ['try_private false']);
+    expect(await bridgeSubscribed(target.namespace)).not.toHaveProperty('brokerBridge');
+    const mosquittoReceiver = await client(local.url, { protocolVersion: 4 });
+    await subscribe(mosquittoReceiver.client, 't/#', { qos: 1 });
+    const mosquittoSender = await client(local.url, { protocolVersion: 4 });
+    await publish(mosquittoSender.client, 't/echo', 'once?', { qos: 1 });
+    // The echo comes back from the edge; mosquitto's own No Local on the bridge's local subscription ends it there.
+    await mosquittoReceiver.waitForMessages(2);
+    const edgeSender = await client(target.edgeUrl, { protocolVersion: 4 });
+    await publish(edgeSender.client, 't/fence', 'f', { qos: 1 });
+    await waitUntil(() => arrived(mosquittoReceiver, 't/fence'), 'the fence');
+    expect(tally(mosquittoReceiver.messages)).toEqual(new Map([['t/echo=once?', 2], ['t/fence=f', 1]]));
+  });
+
   it('its will sets the state topic to 0 when mosquitto goes away', async () => {
     const target = await stack();
     const local = await bridgingMosquitto(target);
