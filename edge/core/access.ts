@@ -124,6 +124,14 @@ export function sameIdentity(a: Identity | undefined, b: Identity | undefined): 
 export const ConnectionStatePrefix = '$SYS/broker/connection/';
 
 /**
+ * Whether a topic, or a filter, is in the broker's own `$SYS` tree: `$SYS`
+ * but the bridges' states, which are clients' messages.
+ */
+export function isBrokerSystemName(name: string): boolean {
+  return (name === '$SYS' || name.startsWith('$SYS/')) && !name.startsWith(ConnectionStatePrefix);
+}
+
+/**
  * Where a bridge keeps the state of its connection, retained: `1` while it
  * is connected, `0` (its will) once it is not. mosquitto's bridge
  * notifications, at their default `notification_topic`, with the client id

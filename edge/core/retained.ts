@@ -15,7 +15,7 @@
  */
 import type { QoS } from '../../shared/codec/types.ts';
 import { topicMatchesFilter } from '../../shared/topic.ts';
-import { ConnectionStatePrefix } from './access.ts';
+import { isBrokerSystemName } from './access.ts';
 import type { Logger } from './log.ts';
 import { deserializeProperties, serializeProperties, type BrokerMessage } from './message.ts';
 import { RetainedIndex, type WalkPage, type WalkPosition } from './retained-index.ts';
@@ -288,7 +288,7 @@ export class RetainedMessages {
   ) {}
 
   private storeOf(topic: string): RetainedStore {
-    return topic.startsWith('$SYS/') && !topic.startsWith(ConnectionStatePrefix) ? this.system : this.clients;
+    return isBrokerSystemName(topic) ? this.system : this.clients;
   }
 
   /**
@@ -300,8 +300,7 @@ export class RetainedMessages {
    * subscribes: a replay follows one store's generations.
    */
   private storeOfFilter(filter: string): RetainedStore {
-    if (filter.startsWith(ConnectionStatePrefix)) return this.clients;
-    return filter === '$SYS' || filter.startsWith('$SYS/') ? this.system : this.clients;
+    return isBrokerSystemName(filter) ? this.system : this.clients;
   }
 
   put(message: BrokerMessage): boolean {

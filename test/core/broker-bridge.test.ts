@@ -12,6 +12,8 @@ import type { MqttPacket } from '../../shared/codec/types.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { ClientAcl, parseAclFile } from '../../edge/auth/acl.ts';
 import type { AccessPolicy } from '../../edge/core/access.ts';
+import { Router } from '../../edge/core/router.ts';
+import type { SubscriptionEntry } from '../../edge/core/topic-tree.ts';
 import { CoreHarness, type HarnessConnection } from './harness.ts';
 
 let harness: CoreHarness;
@@ -180,6 +182,16 @@ describe("a bridge's connection state: $SYS/broker/connection/<client id>/state"
     expect(connackCode(foreignWill5)).toBe(ReasonCode.NotAuthorized);
     expect(received(watcher)).toEqual([]);
     expect(harness.core.listRetained(100)).toEqual([]);
+  });
+
+  it("does not count as a $SYS subscription: one only to bridges' states does not wake the namespace to publish the broker's $SYS tree", () => {
+    const router = new Router();
+    const entry = (clientId: string, filter: string): SubscriptionEntry => ({ clientId, filter, qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 });
+    expect(router.add(entry('states', '$SYS/broker/connection/#'))).toBe(false);
+    expect(router.add(entry('states', '$SYS/broker/connection/+/state'))).toBe(false);
+    expect(router.hasSystemSubscription('states')).toBe(false);
+    expect(router.add(entry('everything', '$SYS/#'))).toBe(true);
+    expect(router.add(entry('load', '$SYS/broker/+/connections/#'))).toBe(true);
   });
 
   it('is subject to the ACL as any publish: refused without a rule for it, allowed by `pattern write $SYS/broker/connection/%c/state`', async () => {
