@@ -11,6 +11,7 @@ const behaviourSuites = [
   'test/integration/**/*.test.ts',
   'test/sidecar/e2e.test.ts',
   'test/sidecar/bridges.test.ts',
+  'test/sidecar/mosquitto-bridge.test.ts',
   'test/model/live.model.test.ts',
   'test/fuzz/namespace.fuzz.test.ts',
   'test/attacks/**/*.test.ts',

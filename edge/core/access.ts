@@ -120,7 +120,36 @@ export function sameIdentity(a: Identity | undefined, b: Identity | undefined): 
   return (a?.username ?? null) === (b?.username ?? null) && JSON.stringify(a?.grants ?? null) === JSON.stringify(b?.grants ?? null);
 }
 
-/** Topic names clients may not publish to, nor leave a will on: the broker's `$SYS` tree, and `$share/...` (a filter prefix, not a topic). */
-export function isReservedTopicName(topic: string): boolean {
-  return topic.startsWith('$SYS') || topic.startsWith('$share/');
+/** Where bridges keep the state of their connections (connectionStateTopic). */
+export const ConnectionStatePrefix = '$SYS/broker/connection/';
+
+/**
+ * Whether a topic, or a filter, is in the broker's own `$SYS` tree: `$SYS`
+ * but the bridges' states, which are clients' messages.
+ */
+export function isBrokerSystemName(name: string): boolean {
+  return (name === '$SYS' || name.startsWith('$SYS/')) && !name.startsWith(ConnectionStatePrefix);
+}
+
+/**
+ * Where a bridge keeps the state of its connection, retained: `1` while it
+ * is connected, `0` (its will) once it is not. mosquitto's bridge
+ * notifications, at their default `notification_topic`, with the client id
+ * the bridge has here.
+ */
+export function connectionStateTopic(clientId: string): string {
+  return `${ConnectionStatePrefix}${clientId}/state`;
+}
+
+/**
+ * Topic names `clientId` may not publish to, nor leave a will on:
+ * `$share/...` (a filter prefix, not a topic), and the broker's `$SYS` tree
+ * but for the client's own connection state topic. mosquitto lets any client
+ * write every `$SYS/broker/connection/+/state`; here a client writes only
+ * its own, whether or not it said it is a bridge (at 5.0 a bridge cannot say
+ * so, and at 3.x anyone can). The ACL still decides, as for any publish.
+ */
+export function isReservedTopicName(topic: string, clientId: string): boolean {
+  if (topic.startsWith('$share/')) return true;
+  return topic.startsWith('$SYS') && topic !== connectionStateTopic(clientId);
 }

@@ -32,6 +32,12 @@ export interface ConnectionState {
   remoteAddress?: string;
   /** Bridged by the trusted sidecar, which enforces keep-alive itself. */
   bridged: boolean;
+  /**
+   * Another broker's bridge: a 3.1 or 3.1.1 client that set the bridge bit
+   * of its Protocol Level (mosquitto's `try_private`). Its subscriptions get
+   * No Local and Retain As Published (protocol/subscribe.ts).
+   */
+  brokerBridge?: boolean;
   /** How the client reaches the edge, for the logs; absent in older attachments (then derived from `bridged`). */
   transport?: ConnectionTransport;
   clientId?: string;

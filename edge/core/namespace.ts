@@ -439,6 +439,7 @@ export class Namespace implements ProtocolContext {
         const state = link.state;
         summary.keepAlive = state.keepAlive;
         summary.bridged = state.bridged;
+        if (state.brokerBridge === true) summary.brokerBridge = true;
         summary.connectedAt = state.acceptedAt;
         summary.lastSeen = state.lastSeen;
         if (state.username !== undefined) summary.username = state.username;
@@ -771,7 +772,7 @@ export class Namespace implements ProtocolContext {
   private publishWill(will: BrokerMessage, owner: WillOwner): Promise<void> {
     const { clientId } = owner;
     const identity = owner.identity ?? {};
-    if (isReservedTopicName(will.topic) || !resolveAccess(this.deps.access, identity, clientId).mayWrite(will.topic)) {
+    if (isReservedTopicName(will.topic, clientId) || !resolveAccess(this.deps.access, identity, clientId).mayWrite(will.topic)) {
       this.metrics.add('publishDropped');
       this.deps.log.log('info', 'will_refused', { client: clientId, topic: will.topic, by: 'access' });
       return Promise.resolve();

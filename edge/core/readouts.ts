@@ -65,7 +65,10 @@ export interface ClientSummary {
   username?: string;
   remoteAddress?: string;
   keepAlive?: number;
+  /** Carried by a sidecar (a device on TCP or TLS): ConnectionState.bridged. */
   bridged?: boolean;
+  /** Another broker's bridge (it set the bridge bit of its Protocol Level): ConnectionState.brokerBridge. */
+  brokerBridge?: boolean;
   connectedAt?: number;
   /** Last packet from the client while connected; when it disconnected otherwise (ms since the epoch). */
   lastSeen?: number;

@@ -15,6 +15,7 @@
  */
 import type { QoS } from '../../shared/codec/types.ts';
 import { topicMatchesFilter } from '../../shared/topic.ts';
+import { isBrokerSystemName } from './access.ts';
 import type { Logger } from './log.ts';
 import { deserializeProperties, serializeProperties, type BrokerMessage } from './message.ts';
 import { RetainedIndex, type WalkPage, type WalkPosition } from './retained-index.ts';
@@ -274,7 +275,12 @@ function retainedFromRow(row: Record<string, unknown>): BrokerMessage {
   return message;
 }
 
-/** Clients' retained messages in SQLite and the broker's `$SYS` ones in memory, as one store. */
+/**
+ * Clients' retained messages in SQLite and the broker's `$SYS` ones in
+ * memory, as one store. The one `$SYS` subtree clients write, the bridges'
+ * connection states (access.ts), is theirs: in SQLite, kept through
+ * restarts as any client's retained message.
+ */
 export class RetainedMessages {
   constructor(
     private readonly clients: RetainedStore,
@@ -282,17 +288,19 @@ export class RetainedMessages {
   ) {}
 
   private storeOf(topic: string): RetainedStore {
-    return topic.startsWith('$SYS/') ? this.system : this.clients;
+    return isBrokerSystemName(topic) ? this.system : this.clients;
   }
 
   /**
    * The store a filter's topics are in: `$SYS` topics can only match a
-   * filter that starts with `$SYS` [MQTT-4.7.2-1], and clients cannot
-   * publish there (it is reserved), so such a filter matches only the
-   * broker's own.
+   * filter that starts with `$SYS` [MQTT-4.7.2-1]. Under
+   * `$SYS/broker/connection/` they are the clients' (bridges' states), any
+   * other `$SYS` filter finds the broker's own. A filter over both
+   * (`$SYS/#`) gets the bridges' states live but not from the store when it
+   * subscribes: a replay follows one store's generations.
    */
   private storeOfFilter(filter: string): RetainedStore {
-    return filter === '$SYS' || filter.startsWith('$SYS/') ? this.system : this.clients;
+    return isBrokerSystemName(filter) ? this.system : this.clients;
   }
 
   put(message: BrokerMessage): boolean {

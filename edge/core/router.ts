@@ -3,6 +3,7 @@
  * which says who gets a message and how. It touches no connection and no
  * storage; the caller delivers.
  */
+import { isBrokerSystemName } from './access.ts';
 import type { BrokerMessage } from './message.ts';
 import { TopicTree, type SubscriptionEntry } from './topic-tree.ts';
 
@@ -49,7 +50,7 @@ export class Router {
   private readonly tree = new TopicTree();
   /** Round-robin position per share group. */
   private readonly shareCursor = new Map<string, number>();
-  /** Subscriptions per client whose filter can match a `$SYS` topic. */
+  /** Subscriptions per client whose filter can match a topic of the broker's `$SYS` tree (not only bridges' states). */
   private readonly systemSubscriptions = new Map<string, number>();
 
   get size(): number {
@@ -61,14 +62,14 @@ export class Router {
     const filter = matchFilterOf(entry);
     const before = this.tree.size;
     this.tree.add(filter, entry);
-    if (this.tree.size === before || !filter.startsWith('$SYS')) return false;
+    if (this.tree.size === before || !isBrokerSystemName(filter)) return false;
     this.systemSubscriptions.set(entry.clientId, (this.systemSubscriptions.get(entry.clientId) ?? 0) + 1);
     return true;
   }
 
   remove(entry: SubscriptionEntry): void {
     const filter = matchFilterOf(entry);
-    if (!this.tree.remove(filter, entry.clientId, entry.filter) || !filter.startsWith('$SYS')) return;
+    if (!this.tree.remove(filter, entry.clientId, entry.filter) || !isBrokerSystemName(filter)) return;
     const remaining = (this.systemSubscriptions.get(entry.clientId) ?? 1) - 1;
     if (remaining > 0) this.systemSubscriptions.set(entry.clientId, remaining);
     else this.systemSubscriptions.delete(entry.clientId);

@@ -251,7 +251,7 @@ function checkAccess(flow: ConnectFlow): boolean {
   const { ctx, link } = flow;
   ctx.setIdentity(link, flow.identity, flow.clientId);
   const will = flow.will;
-  if (will !== undefined && (isReservedTopicName(will.topic) || !ctx.accessOf(link).mayWrite(will.topic))) {
+  if (will !== undefined && (isReservedTopicName(will.topic, flow.clientId) || !ctx.accessOf(link).mayWrite(will.topic))) {
     return refuse(flow, ReasonCode.NotAuthorized, 'not authorized to publish the will topic');
   }
   if (ctx.takeoverPolicy === 'same-identity') {
@@ -314,6 +314,8 @@ function bindConnection(flow: ConnectFlow): boolean {
   state.requestProblemInformation = properties.requestProblemInformation !== false;
   state.clientTopicAliasMaximum = isV5 ? (properties.topicAliasMaximum ?? 0) : 0;
   state.terms = connectTerms(limits);
+  // mosquitto's is_bridge: the bridge bit of a 3.x Protocol Level (the codec accepts it only there).
+  if (flow.packet.bridgeMode === true) state.brokerBridge = true;
   if (flow.authenticationMethod !== undefined) state.authenticationMethod = flow.authenticationMethod;
   else delete state.authenticationMethod;
   ctx.bindClient(link, flow.clientId);

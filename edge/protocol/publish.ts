@@ -91,8 +91,8 @@ function checkTerms(ctx: ProtocolContext, link: ClientLink, packet: PublishPacke
 
 /** The onPublish hook: undefined to go ahead, or the reason code of the refusal. */
 async function askPublishHook(ctx: ProtocolContext, link: ClientLink, message: BrokerMessage, expiryInterval: number | undefined): Promise<number | undefined> {
-  if (isReservedTopicName(message.topic)) {
-    // The $SYS tree is the broker's own (read-only for clients), and $share/ is a filter prefix, not a topic.
+  if (isReservedTopicName(message.topic, link.state.clientId as string)) {
+    // The $SYS tree is the broker's own (read-only for clients, but for a bridge's state), and $share/ is a filter prefix, not a topic.
     ctx.log.log('info', 'publish_refused', { client: link.state.clientId, topic: message.topic, by: 'reserved' });
     return ReasonCode.NotAuthorized;
   }

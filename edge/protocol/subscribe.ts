@@ -2,7 +2,7 @@
  * SUBSCRIBE: validate each filter, grant QoS, store the subscription, answer
  * SUBACK, then send matching retained messages per Retain Handling.
  */
-import type { QoS, SubscribePacket } from '../../shared/codec/types.ts';
+import type { QoS, SubscribePacket, Subscription } from '../../shared/codec/types.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import { parseSharedSubscription, validateTopicFilter } from '../../shared/topic.ts';
@@ -85,14 +85,7 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
       // A hook may lower the QoS, never raise it.
       if (decision.qos !== undefined) qos = Math.min(qos, decision.qos) as QoS;
     }
-    const entry: SubscriptionEntry = {
-      clientId,
-      filter: request.topic,
-      qos,
-      noLocal: link.isV5 && request.nl === true,
-      retainAsPublished: link.isV5 && request.rap === true,
-      retainHandling: link.isV5 ? ((request.rh ?? 0) as 0 | 1 | 2) : 0,
-    };
+    const entry: SubscriptionEntry = { clientId, filter: request.topic, qos, ...optionsOf(link, request) };
     if (subscriptionId !== undefined) entry.subscriptionId = subscriptionId;
     if (shared.kind === 'shared') entry.shareGroup = shared.group;
     if (access === 'some') entry.readCheck = true;
@@ -107,4 +100,20 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
     packet.subscriptions.forEach((request, index) => ctx.connectionLog.event('info', 'client.subscribed', link.state, { filter: request.topic, qos: request.qos, code: granted[index] }));
   }
   ctx.sendRetained(link, retainedToSend);
+}
+
+type SubscriptionOptions = Pick<SubscriptionEntry, 'noLocal' | 'retainAsPublished' | 'retainHandling'>;
+
+/**
+ * No Local, Retain As Published and Retain Handling: a 5.0 client's own
+ * [MQTT-3.8.3-3/4]; before 5.0 none, but for another broker's bridge
+ * (ConnectionState.brokerBridge), whose every subscription gets No Local
+ * and Retain As Published, as mosquitto gives a 3.x bridge: what it
+ * publishes is not sent back to it (no loop), and what it is sent keeps
+ * its retain flag (retained messages cross as retained).
+ */
+function optionsOf(link: ClientLink, request: Subscription): SubscriptionOptions {
+  if (link.isV5) return { noLocal: request.nl === true, retainAsPublished: request.rap === true, retainHandling: (request.rh ?? 0) as 0 | 1 | 2 };
+  const bridge = link.state.brokerBridge === true;
+  return { noLocal: bridge, retainAsPublished: bridge, retainHandling: 0 };
 }

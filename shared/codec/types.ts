@@ -2,10 +2,10 @@
  * Packet types. The packet objects are mqtt-packet's, under our names, so the
  * rest of the broker never imports mqtt-packet directly.
  */
+import type { IConnectPacket, Packet } from 'mqtt-packet';
+
 export type {
-  Packet as MqttPacket,
   PacketCmd,
-  IConnectPacket as ConnectPacket,
   IConnackPacket as ConnackPacket,
   IPublishPacket as PublishPacket,
   IPubackPacket as PubackPacket,
@@ -23,6 +23,16 @@ export type {
   IAuthPacket as AuthPacket,
 } from 'mqtt-packet';
 export type { ProtocolLevel, QoS, UserProperties } from './basic-types.ts';
+
+/**
+ * A CONNECT. `bridgeMode`: its Protocol Level has the bridge bit (0x83 /
+ * 0x84, validate.ts), the level itself is in `protocolVersion`; mqtt-packet
+ * reads and writes the field but leaves it out of its types.
+ */
+export type ConnectPacket = IConnectPacket & { bridgeMode?: boolean };
+
+/** Any packet, the CONNECT with the field mqtt-packet's types leave out. */
+export type MqttPacket = Exclude<Packet, IConnectPacket> | ConnectPacket;
 
 /** Control packet types, the high nibble of the first byte (spec 2.1.2). */
 export const PacketType = {

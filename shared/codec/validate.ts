@@ -129,11 +129,16 @@ function fixedHeaderLength(bytes: Uint8Array): number {
   return pos;
 }
 
+/** The bridge bit of the Protocol Level: a 3.1 or 3.1.1 bridge announces itself with level | 0x80 (mosquitto's `try_private`). */
+const BridgeBit = 0x80;
+
 /**
  * Reads the Protocol Name and Protocol Level of a CONNECT. 'MQIsdp' goes with
  * level 3 (MQTT 3.1), 'MQTT' with 4 and 5 [MQTT-3.1.2-1/2]. Anything else, or
  * a mismatch, is refused with Unsupported Protocol Version (CONNACK 0x01 /
- * 0x84). Bridge mode (level | 0x80) is not supported.
+ * 0x84). Levels 3 and 4 may carry the bridge bit (0x83, 0x84), as mosquitto
+ * and EMQX accept it: mqtt-packet reads it as `bridgeMode`. 5.0 has No Local
+ * instead, and mosquitto's 5.0 bridges send 0x05: 0x85 is refused.
  */
 export function readConnectLevel(frame: Frame): ProtocolLevel {
   const bytes = frame.bytes;
@@ -141,13 +146,14 @@ export function readConnectLevel(frame: Frame): ProtocolLevel {
   const nameLength = reader.u16('protocol name length');
   reader.skip(nameLength, 'protocol name');
   const nameStart = reader.pos - nameLength;
-  const level = reader.u8('protocol level');
+  const byte = reader.u8('protocol level');
+  const level = byte === (3 | BridgeBit) || byte === (4 | BridgeBit) ? byte & ~BridgeBit : byte;
   const hint = level === 3 || level === 4 || level === 5 ? { protocolLevel: level as ProtocolLevel } : undefined;
   // Latin-1 is enough to compare with 'MQTT' / 'MQIsdp' and to quote in the message.
   const name = String.fromCharCode(...bytes.subarray(nameStart, nameStart + Math.min(nameLength, 32)));
   if (name === 'MQIsdp' && level === 3) return 3;
   if (name === 'MQTT' && (level === 4 || level === 5)) return level;
-  throw protocolError(`unsupported protocol name ${JSON.stringify(name)} with level ${level}`, ReasonCode.UnsupportedProtocolVersion, hint);
+  throw protocolError(`unsupported protocol name ${JSON.stringify(name)} with level ${byte}`, ReasonCode.UnsupportedProtocolVersion, hint);
 }
 
 /**

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { MqttClient, type IClientOptions } from 'mqtt';
-import type { IConnectPacket } from 'mqtt-packet';
+import type { ConnectPacket } from '../../shared/codec/types.ts';
 import { gateStreams } from './ack-gate.ts';
 import type { BridgeAddress, BridgeConfig } from './config.ts';
 import type { GatedClient } from './relay.ts';
@@ -113,8 +113,8 @@ export function createRemoteClient(config: BridgeConfig, settings: RemoteClientS
  */
 function announceBridge(client: MqttClient): void {
   client.on('packetsend', (packet) => {
-    // mqtt-packet's types leave out the field its writer reads.
-    if (packet.cmd === 'connect') (packet as IConnectPacket & { bridgeMode?: boolean }).bridgeMode = true;
+    // MQTT.js hands over mqtt-packet's type, which leaves out the field its writer reads.
+    if (packet.cmd === 'connect') (packet as ConnectPacket).bridgeMode = true;
   });
 }
 

@@ -88,6 +88,21 @@ export function publish(client: MqttClient, topic: string, payload: string | Buf
   });
 }
 
+/** How many times each topic=payload arrived: a message sent back to where it came from shows as a 2. */
+export function tally(messages: readonly ReceivedMessage[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const message of messages) {
+    const key = `${message.topic}=${message.payload}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Whether `receiver` got a message on `topic` (with `payload`, when given). */
+export function arrived(receiver: TestClient, topic: string, payload?: string): boolean {
+  return receiver.messages.some((message) => message.topic === topic && (payload === undefined || message.payload === payload));
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -223,16 +223,46 @@ describe('durability', () => {
   });
 });
 
+/** A CONNECT by hand with any protocol name and level byte (mqtt-packet writes only the levels it knows): clean, keep-alive 60. */
+function connectBytes(name: 'MQTT' | 'MQIsdp', level: number, clientId: string): Buffer {
+  const string = (text: string): Buffer => Buffer.concat([Buffer.from([0, Buffer.byteLength(text)]), Buffer.from(text)]);
+  const body = Buffer.concat([string(name), Buffer.from([level, 0x02, 0, 60]), string(clientId)]);
+  return Buffer.concat([Buffer.from([0x10, body.length]), body]);
+}
+
 describe('protocol rules', () => {
-  it('answers an unsupported protocol level with CONNACK 0x01 and closes', async () => {
+  it.each([
+    ['6', 6],
+    ['0x85 (the bridge bit on 5.0)', 0x85],
+    ['0x44 (0x04 | 0x40)', 0x44],
+  ] as const)('answers an unsupported protocol level %s with CONNACK 0x01 and closes', async (_name, level) => {
     const peer = await openRawPeer(edge.mqttUrl);
-    // Level 6 does not exist: hand-made CONNECT bytes.
-    const body = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 6, 0x02, 0, 60, 0, 1, 0x78]);
-    peer.sendBytes(Buffer.concat([Buffer.from([0x10, body.length]), body]));
+    peer.sendBytes(connectBytes('MQTT', level, 'x'));
     const closed = await peer.closed;
     expect(closed.code).toBeGreaterThanOrEqual(1000);
     const connack = peer.packets.find((p) => p.cmd === 'connack') as { returnCode?: number } | undefined;
     expect(connack?.returnCode).toBe(1);
+  });
+
+  it.each([
+    ['MQTT', '0x84', 0x84],
+    ['MQIsdp', '0x83', 0x83],
+  ] as const)('accepts a mosquitto bridge (%s, protocol level %s, try_private): CONNACK 0, and it is not sent back what it publishes', async (name, _hex, level) => {
+    const base = unique('bridge-bit');
+    const peer = await openRawPeer(edge.mqttUrl, level === 0x83 ? 3 : 4);
+    peer.sendBytes(connectBytes(name, level, unique('bridge')));
+    expect(await peer.waitFor('connack')).toMatchObject({ returnCode: 0 });
+    peer.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${base}/#`, qos: 1 }] });
+    await peer.waitFor('suback');
+    peer.send({ cmd: 'publish', topic: `${base}/echo`, payload: Buffer.from('mine'), qos: 1, messageId: 2, retain: false, dup: false });
+    await peer.waitFor('puback');
+    // A fence on the same path: another client's message comes after the echo there would have been.
+    const other = await connectClient(edge.mqttUrl, { clientId: unique('other') });
+    await publish(other.client, `${base}/fence`, 'theirs', { qos: 1 });
+    await eventually(() => peer.packets.some((p) => p.cmd === 'publish' && p.topic === `${base}/fence`), 10_000, 'the fence');
+    expect(peer.packets.filter((p) => p.cmd === 'publish').map((p) => (p as { topic: string }).topic)).toEqual([`${base}/fence`]);
+    await other.end();
+    peer.ws.close();
   });
 
   it('refuses an empty client id without clean session (0x02 / 0x85)', async () => {

@@ -16,7 +16,8 @@ import { repoRoot } from '../../scripts/local-edge.ts';
 import { adminClient } from '../helpers/admin-api.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import { hasMosquitto, startMosquitto, type Mosquitto, type MosquittoOptions } from '../helpers/mosquitto.ts';
-import { connectClient, publish, subscribe, type ReceivedMessage, type TestClient } from '../helpers/mqtt-clients.ts';
+import { Started } from '../helpers/started.ts';
+import { arrived, connectClient, publish, subscribe, tally, type TestClient } from '../helpers/mqtt-clients.ts';
 import { hasMosquittoPasswd } from '../unit/auth/mosquitto-tools.ts';
 import { closedPort, closeStarted, startTestSidecar, waitUntil, type TestSidecar } from './harness.ts';
 import { LinkProtocolVersion } from '../../shared/link-protocol.ts';
@@ -25,7 +26,7 @@ const secret = 'bridge-test-secret';
 const adminToken = 'bridge-test-admin';
 let edge: TestEdge;
 /** Brokers and clients a test started, closed after it (sidecars: closeStarted). */
-const cleanups: Array<() => Promise<void>> = [];
+const started = new Started();
 let namespaceCounter = 0;
 
 beforeAll(async () => {
@@ -34,7 +35,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   await closeStarted();
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await started.closeAll();
 });
 afterAll(async () => {
   await edge?.dispose();
@@ -46,37 +47,14 @@ function freshNamespaceUrl(): string {
   return `${edge.mqttUrl}/bridges-${process.pid}-${namespaceCounter}`;
 }
 
-async function remoteBroker(options: MosquittoOptions = {}): Promise<Mosquitto> {
-  const broker = await startMosquitto(options);
-  cleanups.push(() => broker.dispose());
-  return broker;
-}
-
-async function client(url: string, options: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> {
-  const connected = await connectClient(url, options);
-  cleanups.push(() => connected.end(true));
-  return connected;
-}
+const remoteBroker = (options: MosquittoOptions = {}): Promise<Mosquitto> => started.mosquitto(options);
+const client = (url: string, options: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> => started.client(url, options);
 
 /** Starts a sidecar with MQTT_BRIDGES = the lines, waits for `bridge.connected` unless told not to. */
 async function startBridge(localUrl: string, lines: string[], options: { waitConnected?: boolean } = {}): Promise<TestSidecar> {
   const sidecar = await startTestSidecar(localUrl, { MQTT_BRIDGE_SECRET: secret, MQTT_BRIDGES: lines.join('\n') });
   if (options.waitConnected !== false) await waitUntil(() => sidecar.events('bridge.connected').length > 0, 'bridge.connected', 10_000);
   return sidecar;
-}
-
-/** How many times each topic=payload arrived. */
-function tally(messages: readonly ReceivedMessage[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const message of messages) {
-    const key = `${message.topic}=${message.payload}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return counts;
-}
-
-function arrived(receiver: TestClient, topic: string, payload?: string): boolean {
-  return receiver.messages.some((message) => message.topic === topic && (payload === undefined || message.payload === payload));
 }
 
 const numbered = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${prefix}/${i}`);
@@ -452,7 +430,7 @@ describe.skipIf(!hasMosquitto)('broker bridges to a real mosquitto', () => {
     const remote = await remoteBroker();
     const localUrl = freshNamespaceUrl();
     const dir = mkdtempSync(join(tmpdir(), 'bridges-file-'));
-    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    started.add(async () => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'bridges.conf');
     writeFileSync(file, ['connection first', `address 127.0.0.1:${remote.port}`, 'topic one/# both 1', 'remote_clientid first-bridge', '', 'connection second', `address 127.0.0.1:${remote.port}`, 'topic two/# in 0', 'remote_clientid second-bridge', ''].join('\n'));
     const child = spawn(process.execPath, ['--import', 'tsx', 'sidecar/main.ts'], {
@@ -461,7 +439,7 @@ describe.skipIf(!hasMosquitto)('broker bridges to a real mosquitto', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const exited = once(child, 'exit') as Promise<[number | null]>;
-    cleanups.push(async () => {
+    started.add(async () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     });
     const lines: Array<Record<string, unknown>> = [];

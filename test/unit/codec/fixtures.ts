@@ -53,6 +53,21 @@ function classic(level: 3 | 4): PacketFixture[] {
         will: { topic: 'a/b', payload: b(''), qos: 2, retain: false },
       },
     },
+    {
+      // Bytes as mosquitto 2.0.11 sent them for `connection edge` (try_private and notifications on, the defaults) on host "vm".
+      name: "CONNECT of a mosquitto bridge: the bridge bit in the level (0x83 / 0x84), its state topic's will",
+      packet: {
+        cmd: 'connect',
+        protocolId,
+        protocolVersion: level,
+        bridgeMode: true,
+        clientId: 'vm.edge',
+        clean: false,
+        keepalive: 60,
+        will: { topic: '$SYS/broker/connection/vm.edge/state', payload: b('0'), qos: 1, retain: true },
+      },
+      bytes: `${level === 4 ? '103c00044d51545484' : '103e00064d514973647083'}2c003c0007766d2e656467650024245359532f62726f6b65722f636f6e6e656374696f6e2f766d2e656467652f7374617465000130`,
+    },
     { name: 'CONNACK accepted', packet: { cmd: 'connack', sessionPresent: false, returnCode: 0 }, bytes: '20020000' },
     { name: 'CONNACK refused', packet: { cmd: 'connack', sessionPresent: false, returnCode: 5 }, bytes: '20020005' },
     {

@@ -157,7 +157,13 @@ const unsupported: ReadonlyArray<{ name: string; bytes: Uint8Array; hint: Protoc
   { name: "'MQTT' with level 0", bytes: packet(0x10, connectBody({ name: 'MQTT', level: 0 })), hint: undefined },
   { name: "'MQTX' with level 4", bytes: packet(0x10, connectBody({ name: 'MQTX', level: 4 })), hint: 4 },
   { name: "'mqtt' with level 4", bytes: packet(0x10, connectBody({ name: 'mqtt', level: 4 })), hint: 4 },
-  { name: 'bridge mode 0x84', bytes: packet(0x10, connectBody({ name: 'MQTT', level: 0x84 })), hint: undefined },
+  // The bridge bit belongs to 3.1 and 3.1.1 only (0x83, 0x84: see the fixtures); 5.0 has No Local instead.
+  { name: "'MQTT' with level 0x85 (the bridge bit on 5.0)", bytes: packet(0x10, connectBody({ name: 'MQTT', level: 0x85 })), hint: undefined },
+  { name: "'MQTT' with level 0x83", bytes: packet(0x10, connectBody({ name: 'MQTT', level: 0x83 })), hint: 3 },
+  { name: "'MQIsdp' with level 0x84", bytes: packet(0x10, connectBody({ name: 'MQIsdp', level: 0x84 })), hint: 4 },
+  { name: "'MQTT' with level 0x44 (0x04 | 0x40, not the bridge bit)", bytes: packet(0x10, connectBody({ name: 'MQTT', level: 0x44 })), hint: undefined },
+  { name: "'MQTT' with level 0xc4", bytes: packet(0x10, connectBody({ name: 'MQTT', level: 0xc4 })), hint: undefined },
+  { name: "'MQTT' with level 0x80", bytes: packet(0x10, connectBody({ name: 'MQTT', level: 0x80 })), hint: undefined },
 ];
 
 /** 5.0 property problems [MQTT-2.2.2]. */

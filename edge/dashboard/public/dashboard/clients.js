@@ -52,6 +52,8 @@ function summaryRow(client, showError) {
   const subs = el('div', { class: 'subs' }, client.subscriptions.map((s) => clipped('code', s.filter + (s.qos ? ' (' + s.qos + ')' : ''))));
   if (client.subscriptions.length === 0) subs.appendChild(el('span', { class: 'muted', text: 'none' }));
   const badges = [badge(client.connected ? 'online' : 'offline', client.connected ? 'on' : '')];
+  // Another broker's bridge (a 3.x CONNECT with the bridge bit): what it publishes is not sent back to it.
+  if (client.brokerBridge) badges.push(badge('bridge', '', "another broker's bridge: it is not sent back what it publishes"));
   // A queue with room in the window that does not move: the broker's own watchdog says so.
   if (client.stalledSince) badges.push(badge('stalled ' + fmtDuration(Math.max(0, (Date.now() - client.stalledSince) / 1000)), 'warn', 'queued messages and room in the in-flight window'));
   // Over its share while the namespace is behind: its acknowledgements wait, its QoS 0 is dropped (docs/flow-control.md).
