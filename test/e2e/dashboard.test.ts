@@ -130,7 +130,8 @@ describe('dashboard', () => {
     expect(page.url()).not.toContain(token);
     await waitFor(() => page.locator('#stat-connected').textContent()).toBe('2');
     // The core's memory, estimated, against the isolate's 128 MB.
-    await waitFor(() => page.locator('#stat-memory-sub').textContent()).toMatch(/% of 128 MiB/);
+    await waitFor(() => page.locator('#stat-memory-sub').textContent()).toMatch(/^4\.0 MiB of 128 MiB/);
+    expect(await page.locator('#stat-memory').textContent()).toBe('3%');
     await expect.poll(() => page.locator('#clients-body').textContent(), { timeout: 10_000 }).toContain('sensor-kitchen');
     await expect.poll(() => page.locator('#retained-body').textContent(), { timeout: 10_000 }).toContain('sensors/kitchen/temperature');
     // The rules and users/ACL routes answer (no rules configured, no runtime users): their panels show.

@@ -78,9 +78,9 @@ function renderCards(stats, sample, hasRates) {
   if (stats.memory) {
     const m = stats.memory;
     const share = m.estimatedBytes / m.limitBytes;
-    setText('stat-memory', fmtBytes(m.estimatedBytes));
+    setText('stat-memory', Math.round(share * 100) + '%');
     const [part] = Object.entries(m.parts).filter(([name]) => name !== 'base').sort((a, b) => b[1] - a[1]);
-    setText('stat-memory-sub', Math.round(share * 100) + '% of ' + fmtBytes(m.limitBytes) + (part && part[1] > 0 ? ' · most: ' + part[0] : ''));
+    setText('stat-memory-sub', fmtBytes(m.estimatedBytes) + ' of ' + fmtBytes(m.limitBytes) + (part && part[1] > 0 ? ' · most: ' + part[0] : ''));
     $('memory-card').classList.toggle('alert', share > 0.75);
   }
   // Stalls and drops: the watchdog's current view first, then the totals since the namespace began.
