@@ -31,7 +31,7 @@ import { parser as createParser, type Parser } from 'mqtt-packet';
 import { isMqttError, malformedPacket, protocolError, type MqttError } from '../errors.ts';
 import { ReasonCode } from '../reason-codes.ts';
 import { decodeFast } from './fast-path.ts';
-import { PacketFramer, type Frame } from './framer.ts';
+import { PacketFramer, flagsError, type Frame } from './framer.ts';
 import { MaxPacketSizeLimit, PacketType, type MqttPacket, type ProtocolLevel, type UserProperties } from './types.ts';
 import { userPropertiesFromPairs } from './user-properties.ts';
 import { readConnectLevel, validateFrame, type UserPropertyPairs } from './validate.ts';
@@ -183,6 +183,9 @@ export class PacketDecoder {
       if (frame.bytes.length === 2) return { cmd: 'auth', reasonCode: ReasonCode.Success, length: 0 };
       return withUserProperties(this.parse(frame, level), pairs);
     }
+    // [MQTT-2.2.2-2] the framer let MQTT 3.1's DUP on PUBREL, SUBSCRIBE and UNSUBSCRIBE through, before the level was known.
+    const badFlags = flagsError(frame.type, frame.flags, level);
+    if (badFlags !== undefined) throw badFlags;
     const pairs = validateFrame(frame, level);
     // The traffic (PUBLISH without properties, short acknowledgements, pings) is read by hand: see fast-path.ts.
     const fast = pairs.main === undefined ? decodeFast(frame.bytes, level) : undefined;
@@ -190,7 +193,8 @@ export class PacketDecoder {
   }
 
   private parse(frame: Frame, level: ProtocolLevel): MqttPacket {
-    const bytes = frame.bytes;
+    // mqtt-packet holds every level to 3.1.1's flags: a 3.1 DUP is read as the packet without it.
+    const bytes = frame.type !== PacketType.PUBLISH && (frame.flags & DupFlag) !== 0 ? withoutDup(frame.bytes) : frame.bytes;
     const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // A second CONNECT is parsed at the level it claims, the connection keeps its own.
     const parser = parserFor(level);
@@ -235,6 +239,16 @@ export function decodeAll(bytes: Uint8Array, protocolLevel?: ProtocolLevel): Dec
     return { packets: result.packets, error: malformedPacket(`input ends inside a packet (${decoder.bufferedBytes} bytes)`) };
   }
   return result;
+}
+
+/** The DUP bit of the fixed header's flags. */
+const DupFlag = 0b1000;
+
+/** A copy of a packet with its DUP bit cleared (MQTT 3.1's re-sent PUBREL, SUBSCRIBE or UNSUBSCRIBE). */
+function withoutDup(bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(bytes);
+  copy[0] = (copy[0] as number) & ~DupFlag;
+  return copy;
 }
 
 function toMqttError(thrown: unknown): MqttError {

@@ -16,7 +16,7 @@
  * mutate a chunk after pushing it (socket and WebSocket chunks are fresh).
  */
 import { malformedPacket, packetTooLarge, type MqttError } from '../errors.ts';
-import { PacketType } from './types.ts';
+import { PacketType, type ProtocolLevel } from './types.ts';
 
 export interface Frame {
   /** Control packet type, 1..15. */
@@ -54,11 +54,19 @@ interface FixedHeader {
 const MaxFixedHeaderLength = 5;
 const MaxRemainingLengthBytes = 4;
 
+/** DUP (0b1000) with QoS 1 (0b0010): a re-sent PUBREL, SUBSCRIBE or UNSUBSCRIBE in MQTT 3.1. */
+const DupQos1 = 0b1010;
+
 /**
  * Reserved flag bits per type (spec table 2.2): PUBREL, SUBSCRIBE and
  * UNSUBSCRIBE carry 0b0010, PUBLISH carries DUP/QoS/RETAIN, all others 0.
+ * MQTT 3.1 (section 2.1) sets DUP on a PUBREL, SUBSCRIBE or UNSUBSCRIBE it
+ * sends again, so at `level` 3 those may carry 0b1010 too; 3.1.1 and 5.0
+ * reserve that bit [MQTT-2.2.2-1]. With `level` undefined (the stream's
+ * CONNECT not read yet) what any level accepts passes, and the caller checks
+ * again once it knows the level.
  */
-function hasValidFlags(type: number, flags: number): boolean {
+function hasValidFlags(type: number, flags: number, level?: ProtocolLevel): boolean {
   switch (type) {
     case PacketType.PUBLISH:
       // QoS 3 (both QoS bits set) is malformed [MQTT-3.3.1-4].
@@ -66,10 +74,15 @@ function hasValidFlags(type: number, flags: number): boolean {
     case PacketType.PUBREL:
     case PacketType.SUBSCRIBE:
     case PacketType.UNSUBSCRIBE:
-      return flags === 0b0010;
+      return flags === 0b0010 || (flags === DupQos1 && level !== 4 && level !== 5);
     default:
       return flags === 0;
   }
+}
+
+/** The error of a packet whose fixed-header flags `level` does not accept [MQTT-2.2.2-2], or undefined. */
+export function flagsError(type: number, flags: number, level?: ProtocolLevel): MqttError | undefined {
+  return hasValidFlags(type, flags, level) ? undefined : malformedPacket(`invalid fixed header flags 0x${flags.toString(16)} for packet type ${type}`);
 }
 
 export class PacketFramer {
@@ -231,9 +244,10 @@ export class PacketFramer {
       this.error = malformedPacket('packet type 15 (AUTH) is not allowed before MQTT 5');
       return undefined;
     }
-    if (!hasValidFlags(type, flags)) {
-      // [MQTT-2.2.2-1] reserved flags must have the listed values; [MQTT-2.2.2-2] close if not.
-      this.error = malformedPacket(`invalid fixed header flags 0x${flags.toString(16)} for packet type ${type}`);
+    // [MQTT-2.2.2-1] reserved flags must have the listed values; [MQTT-2.2.2-2] close if not.
+    const badFlags = flagsError(type, flags);
+    if (badFlags !== undefined) {
+      this.error = badFlags;
       return undefined;
     }
     let remaining = 0;

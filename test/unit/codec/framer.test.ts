@@ -114,7 +114,6 @@ describe('PacketFramer', () => {
     ['type 0', '00 00'],
     ['PUBLISH QoS 3', '36 00'],
     ['PUBREL flags 0', '60 02 00 01'],
-    ['PUBREL with DUP (3.1 retransmission style)', '6a 02 00 01'],
     ['SUBSCRIBE flags 0', '80 00'],
     ['UNSUBSCRIBE flags 0', 'a0 00'],
     ['CONNACK flags 1', '21 02 00 00'],
@@ -126,6 +125,10 @@ describe('PacketFramer', () => {
     const { frames, error } = framer.push(hex(bytes).subarray(0, 1));
     expect(frames).toEqual([]);
     expectMqttError(error, ReasonCode.MalformedPacket);
+  });
+
+  it('lets DUP on PUBREL, SUBSCRIBE and UNSUBSCRIBE through before the level is known (MQTT 3.1 section 2.1; the decoder decides)', () => {
+    for (const first of [0x6a, 0x8a, 0xaa]) expect(new PacketFramer({ maxPacketSize: big }).push(Uint8Array.of(first)).error).toBeUndefined();
   });
 
   it('accepts every PUBLISH flag combination but QoS 3', () => {
