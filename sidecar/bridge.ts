@@ -22,6 +22,7 @@
 import type { Socket } from 'node:net';
 import { PacketDecoder } from '../shared/codec/decoder.ts';
 import { PacketFramer, flagsError, type Frame } from '../shared/codec/framer.ts';
+import { isDeliberateClose } from '../shared/close-kinds.ts';
 import { MaxPacketSizeLimit, PacketType, type ProtocolLevel } from '../shared/codec/types.ts';
 import { malformedPacket, type MqttError } from '../shared/errors.ts';
 import { ReasonCode } from '../shared/reason-codes.ts';
@@ -314,8 +315,16 @@ export class ClientBridge {
         this.#close('edge-unavailable', { reply: connackRefusal(this.#level, ReasonCode.ServerUnavailable) });
         return;
       case 'open':
+        if (!this.#connackForwarded && isDeliberateClose(code)) {
+          // The edge ended the connection on purpose and sent what it had to: a CONNECT that does not
+          // conform is closed without a CONNACK [MQTT-3.1.4-1] [MQTT-3.2.2-6], and a CONNACK larger
+          // than the client's Maximum Packet Size is not sent [MQTT-3.1.2-24]. Nothing is made up here.
+          this.#event('info', 'connection.refused', { reason: 'edge-closed', code, error: `the edge closed without a CONNACK (WebSocket ${code}${reason === '' ? '' : ` ${reason}`})` });
+          this.#close('edge-closed');
+          return;
+        }
         if (!this.#connackForwarded) {
-          // The device is still waiting for a CONNACK: tell it the broker is not available.
+          // The device is still waiting for a CONNACK and the edge could not answer: tell it the broker is not available.
           this.#event('warn', 'connection.refused', {
             reason: 'edge-closed',
             code: connackCodeAt(this.#level, ReasonCode.ServerUnavailable),
