@@ -4,19 +4,13 @@
  * client's Maximum Packet Size (5.0). Over TCP through the sidecar and over
  * WebSocket (harness: wire.ts).
  */
-import { afterAll, beforeAll, describe } from 'vitest';
-import { hex, startWireStack, wireCases, type WireStack } from './wire.ts';
+import { describe } from 'vitest';
+import { hex, useWireStack, wireCases } from './wire.ts';
 
-let stack: WireStack;
-beforeAll(async () => {
-  stack = await startWireStack();
-});
-afterAll(async () => {
-  await stack?.dispose();
-});
+const stack = useWireStack();
 
 describe('a CONNECT that does not conform', () => {
-  wireCases(() => stack, [
+  wireCases(stack, [
     {
       ids: ['MQTT-3.1.4-1', 'MQTT-3.2.2-6', 'MQTT-4.7.3-1'],
       title: 'a zero-length will topic: the connection is closed without a CONNACK',

@@ -5,19 +5,13 @@
  * sidecar and over WebSocket, at every level each rule applies to
  * (harness: wire.ts; decisions: docs/conformance-decisions.md).
  */
-import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { connectOf, hex, startWireStack, wireCases, type WireCase, type WireStack } from './wire.ts';
+import { describe, expect } from 'vitest';
+import { connectOf, hex, useWireStack, wireCases, type WireCase } from './wire.ts';
 
-let stack: WireStack;
-beforeAll(async () => {
-  stack = await startWireStack();
-});
-afterAll(async () => {
-  await stack?.dispose();
-});
+const stack = useWireStack();
 
 describe('fixed-header flags', () => {
-  wireCases(() => stack, [
+  wireCases(stack, [
     {
       ids: ['MQTT-v3.1-2.1'],
       title: 'a re-sent SUBSCRIBE, UNSUBSCRIBE and PUBREL may carry DUP in MQTT 3.1',

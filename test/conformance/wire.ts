@@ -12,7 +12,7 @@
  */
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
-import { expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { PacketFramer } from '../../shared/codec/framer.ts';
 import { MaxPacketSizeLimit, type ProtocolLevel } from '../../shared/codec/types.ts';
@@ -88,6 +88,21 @@ export async function startWireStack(vars: Record<string, string> = {}): Promise
       await sidecar.sidecar.close();
       await edge.dispose();
     },
+  };
+}
+
+/** Starts a stack for the test file (beforeAll) and stops it after (afterAll); the getter is for tests to call. */
+export function useWireStack(vars: Record<string, string> = {}): () => WireStack {
+  let stack: WireStack | undefined;
+  beforeAll(async () => {
+    stack = await startWireStack(vars);
+  });
+  afterAll(async () => {
+    await stack?.dispose();
+  });
+  return () => {
+    if (stack === undefined) throw new Error('the wire stack is not started');
+    return stack;
   };
 }
 
