@@ -107,6 +107,8 @@ export class ClientBridge {
   #cause: CloseCause | undefined;
 
   #level: ProtocolLevel = 4;
+  /** 5.0: the largest packet the device takes (its CONNECT's Maximum Packet Size); 0 for no limit. */
+  #maxPacketSize = 0;
   #keepAliveSeconds = 0;
   /** The CONNECT and whatever followed it, held while the edge channel opens. */
   #pendingFrames: Frame[] = [];
@@ -244,6 +246,7 @@ export class ClientBridge {
     }
     const { packet, level, frames } = outcome;
     this.#level = level;
+    this.#maxPacketSize = level === 5 ? (packet.properties?.maximumPacketSize ?? 0) : 0;
     this.#keepAliveSeconds = packet.keepalive ?? 0;
     this.#clientId = packet.clientId;
     this.#username = packet.username;
@@ -599,7 +602,9 @@ export class ClientBridge {
     }
 
     if (!this.#deviceClosed) {
-      if (options.reply !== undefined) this.#socket.write(options.reply);
+      // [MQTT-3.1.2-24] a reply of its own only if the device takes a packet that large (a CONNACK refusal is 5 bytes).
+      const reply = options.reply;
+      if (reply !== undefined && (this.#maxPacketSize === 0 || reply.byteLength <= this.#maxPacketSize)) this.#socket.write(reply);
       this.#socket.end();
       // Keep reading (and dropping) so the device's FIN completes the close.
       this.#socket.resume();
