@@ -272,18 +272,31 @@ function checkAccess(flow: ConnectFlow): boolean {
 
 /**
  * [MQTT-3.1.4-3] a connection of the same client id is closed (5.0:
- * DISCONNECT 0x8E). Its will goes out unless the new connection resumes
- * the session [MQTT-3.1.3-9]: the session lives on, as mosquitto does.
+ * DISCONNECT 0x8E), and its will goes out as at any end without DISCONNECT,
+ * unless the new connection goes on with the old one's session before the
+ * will is due [MQTT-3.1.3-9] (docs/conformance-decisions.md).
  */
 function takeOver(flow: ConnectFlow): boolean {
   const { ctx, link } = flow;
   const current = ctx.linkOf(flow.clientId);
   if (current !== undefined && current !== link) {
     ctx.connectionLog.event('info', 'connection.taken-over', current.state, { client: flow.clientId });
-    if (!flow.clean) ctx.store.clearWill(flow.clientId);
+    if (continuesSessionOf(current, flow)) ctx.store.clearWill(flow.clientId);
     ctx.disconnect(current, ReasonCode.SessionTakenOver, 'session taken over by a new connection', 'takeover');
   }
   return true;
+}
+
+/**
+ * Whether the new connection is one "to this Session" [MQTT-3.1.3-9], which
+ * keeps the old connection's will from being sent: only a 5.0 session that
+ * outlives its connection (Session Expiry above 0) resumed (Clean Start 0).
+ * A 3.x will belongs to its network connection and goes out whenever that
+ * closes without DISCONNECT [MQTT-3.1.2-8]; a session that ends with its
+ * connection (or is discarded by Clean Start 1) sends its will as it ends.
+ */
+function continuesSessionOf(current: ClientLink, flow: ConnectFlow): boolean {
+  return current.isV5 && (current.state.sessionExpiry ?? 0) > 0 && !flow.clean;
 }
 
 /** [MQTT-3.1.2-4/5] clean start discards the old session; otherwise it is resumed. The expiry in force is the CONNECT's. */

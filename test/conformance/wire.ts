@@ -16,7 +16,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { PacketFramer } from '../../shared/codec/framer.ts';
 import { MaxPacketSizeLimit, type ProtocolLevel } from '../../shared/codec/types.ts';
-import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
+import { connectionEndsLogged, startTestEdge, type TestEdge } from '../helpers/edge.ts';
+import { eventually } from '../helpers/mqtt-clients.ts';
 import { startTestSidecar, type TestSidecar } from '../sidecar/harness.ts';
 
 export type WireTransport = 'tcp' | 'ws';
@@ -70,6 +71,12 @@ export interface WireStack {
   sidecar: TestSidecar;
   /** Opens a raw connection; `namespace` is the WebSocket path's (the sidecar serves `conformance`). */
   open(transport: WireTransport, level: ProtocolLevel): Promise<WirePeer>;
+  /**
+   * Waits until the edge has logged the end of `count` connections of
+   * `clientId` (its will routed by then): MQTT acknowledges no close, so the
+   * broker's log is the only sign of it.
+   */
+  ended(clientId: string, count?: number): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -83,6 +90,7 @@ export async function startWireStack(vars: Record<string, string> = {}): Promise
   return {
     edge,
     sidecar,
+    ended: (clientId, count = 1) => eventually(() => connectionEndsLogged(edge, Namespace, clientId) >= count, ExpectTimeoutMs, `${count} end(s) of ${clientId} in the edge's log`),
     open: (transport, level) => openWirePeer(transport === 'tcp' ? { tcpPort: sidecar.sidecar.tcpPort } : { url: `${edge.mqttUrl}/${Namespace}` }, transport, level),
     async dispose() {
       await sidecar.sidecar.close();
