@@ -21,7 +21,7 @@
  */
 import type { Socket } from 'node:net';
 import { PacketDecoder } from '../shared/codec/decoder.ts';
-import { PacketFramer, flagsError, type Frame } from '../shared/codec/framer.ts';
+import { PacketFramer, type Frame } from '../shared/codec/framer.ts';
 import { isDeliberateClose } from '../shared/close-kinds.ts';
 import { MaxPacketSizeLimit, PacketType, type ProtocolLevel } from '../shared/codec/types.ts';
 import { malformedPacket, type MqttError } from '../shared/errors.ts';
@@ -397,9 +397,6 @@ export class ClientBridge {
         error = malformedPacket('packet type 15 (AUTH) is reserved before MQTT 5');
         break;
       }
-      // The framer passed MQTT 3.1's DUP on PUBREL, SUBSCRIBE and UNSUBSCRIBE before the level was known.
-      error = flagsError(frame.type, frame.flags, this.#level);
-      if (error !== undefined) break;
       outgoing.push(frame.bytes);
       this.#clientEvents?.fromDevice(frame, this.#level);
       if (frame.type === PacketType.DISCONNECT) {

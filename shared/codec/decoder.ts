@@ -31,7 +31,7 @@ import { parser as createParser, type Parser } from 'mqtt-packet';
 import { isMqttError, malformedPacket, protocolError, type MqttError } from '../errors.ts';
 import { ReasonCode } from '../reason-codes.ts';
 import { decodeFast } from './fast-path.ts';
-import { PacketFramer, flagsError, type Frame } from './framer.ts';
+import { PacketFramer, type Frame } from './framer.ts';
 import { MaxPacketSizeLimit, PacketType, type MqttPacket, type ProtocolLevel, type UserProperties } from './types.ts';
 import { userPropertiesFromPairs } from './user-properties.ts';
 import { readConnectLevel, validateFrame, type UserPropertyPairs } from './validate.ts';
@@ -97,6 +97,7 @@ export class PacketDecoder {
     this.framer = new PacketFramer({
       maxPacketSize: options.maxPacketSize,
       allowAuth: true,
+      ...(options.protocolLevel === undefined ? {} : { protocolLevel: options.protocolLevel }),
       ...(options.leftover === undefined ? {} : { leftover: options.leftover }),
     });
   }
@@ -183,9 +184,6 @@ export class PacketDecoder {
       if (frame.bytes.length === 2) return { cmd: 'auth', reasonCode: ReasonCode.Success, length: 0 };
       return withUserProperties(this.parse(frame, level), pairs);
     }
-    // [MQTT-2.2.2-2] the framer let MQTT 3.1's DUP on PUBREL, SUBSCRIBE and UNSUBSCRIBE through, before the level was known.
-    const badFlags = flagsError(frame.type, frame.flags, level);
-    if (badFlags !== undefined) throw badFlags;
     const pairs = validateFrame(frame, level);
     // The traffic (PUBLISH without properties, short acknowledgements, pings) is read by hand: see fast-path.ts.
     const fast = pairs.main === undefined ? decodeFast(frame.bytes, level) : undefined;
