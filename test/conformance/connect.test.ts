@@ -5,7 +5,7 @@
  * WebSocket (harness: wire.ts).
  */
 import { describe } from 'vitest';
-import { hex, useWireStack, wireCases } from './wire.ts';
+import { hex, useWireStack, wireCases, type WireCase } from './wire.ts';
 
 const stack = useWireStack();
 
@@ -21,16 +21,23 @@ describe('a CONNECT that does not conform', () => {
         await peer.expectClose();
       },
     },
-    {
-      ids: ['MQTT-3.1.4-1', 'MQTT-4.7.3-1'],
-      title: 'a zero-length will topic: CONNACK 0x90 Topic Name invalid, then the connection is closed',
-      levels: [5],
-      async run(peer) {
-        peer.send(hex('10 13 00 04 4d 51 54 54 05 06 00 00 00 00 01 61 00 00 00 00 00'));
-        const before = await peer.closedAfter();
-        const connack = before[0]?.packet;
-        if (before.length !== 1 || connack?.cmd !== 'connack' || connack.reasonCode !== 0x90) throw new Error(`expected only CONNACK 0x90, got ${JSON.stringify(before.map((received) => received.packet))}`);
-      },
-    },
+    ...(
+      [
+        [['MQTT-3.1.4-1', 'MQTT-4.7.3-1'], 'a zero-length will topic: CONNACK 0x90 Topic Name invalid, then the connection is closed', '10 13 00 04 4d 51 54 54 05 06 00 00 00 00 01 61 00 00 00 00 00', 0x90],
+        // Will Properties: Payload Format Indicator 2 (docs/conformance-decisions.md).
+        [['MQTT-3.1.4-1', 'MQTT-4.13.1-1'], 'a will with a Payload Format Indicator other than 0 or 1: CONNACK 0x82 Protocol Error', '10 16 00 04 4d 51 54 54 05 06 00 00 00 00 01 61 02 01 02 00 01 74 00 00', 0x82],
+      ] as const
+    ).map(
+      ([ids, title, bytes, reasonCode]): WireCase => ({
+        ids,
+        title,
+        levels: [5],
+        async run(peer) {
+          // Clean session and a will; client id "a", will topic and message as the row says.
+          peer.send(hex(bytes));
+          await peer.expectOnlyThenClose({ cmd: 'connack', reasonCode });
+        },
+      }),
+    ),
   ]);
 });

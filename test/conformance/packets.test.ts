@@ -6,7 +6,8 @@
  * (harness: wire.ts; decisions: docs/conformance-decisions.md).
  */
 import { describe, expect } from 'vitest';
-import { connectOf, hex, useWireStack, wireCases, type WireCase } from './wire.ts';
+import type { ProtocolLevel } from '../../shared/codec/types.ts';
+import { connectOf, hex, useWireStack, wireCases, type WireCase, type WirePeer } from './wire.ts';
 
 const stack = useWireStack();
 
@@ -44,16 +45,165 @@ describe('fixed-header flags', () => {
         title: `a ${packet} with DUP set is malformed after MQTT 3.1: the connection is closed`,
         levels: [4, 5],
         async run(peer, name) {
-          peer.send(connectOf(peer.level, name));
-          await peer.next('CONNACK');
+          await peer.connect(name);
           peer.send(hex(bytes as string));
-          // 5.0 may say why first [MQTT-4.13.1-1]: DISCONNECT 0x81 Malformed Packet.
+          // 5.0 says why first (4.13.1): DISCONNECT 0x81 Malformed Packet.
           expectOnlyDisconnect(await peer.closedAfter(), peer.level, 0x81);
         },
       }),
     ),
   ]);
 });
+
+describe('acknowledgements of the wrong kind', () => {
+  wireCases(stack, [
+    ...(
+      [
+        [1, 'pubcomp', 'PUBCOMP for a QoS 1 message', 'MQTT-4.3.2-2'],
+        [1, 'pubrec', 'PUBREC for a QoS 1 message', 'MQTT-4.3.2-2'],
+        [2, 'puback', 'PUBACK for a QoS 2 message', 'MQTT-4.3.3-3'],
+        [2, 'pubcomp', 'PUBCOMP before the PUBREC of a QoS 2 message', 'MQTT-4.3.3-3'],
+      ] as const
+    ).map(
+      ([qos, wrong, what, flow]): WireCase => ({
+        ids: [flow, 'MQTT-4.8.0-1', 'MQTT-4.13.1-1'],
+        title: `${what} is a protocol error: the connection is closed`,
+        levels: [3, 4, 5],
+        async run(peer, name) {
+          await peer.connect(name);
+          const messageId = await deliveredToSelf(peer, name, qos);
+          peer.send({ cmd: wrong, messageId });
+          // 5.0 says why first (4.13.1): DISCONNECT 0x82 Protocol Error.
+          expectOnlyDisconnect(await peer.closedAfter(), peer.level, 0x82);
+        },
+      }),
+    ),
+    {
+      ids: ['MQTT-4.3.2-2', 'MQTT-4.3.3-3'],
+      title: 'an acknowledgement for a packet id with nothing in flight is a late duplicate: ignored',
+      levels: [3, 4, 5],
+      async run(peer, name) {
+        await peer.connect(name);
+        peer.send(hex('40 02 01 23'));
+        peer.send(hex('70 02 01 24'));
+        await peer.roundTrip();
+      },
+    },
+  ]);
+});
+
+describe('topic filters that are not well formed', () => {
+  const malformed: ReadonlyArray<readonly [filter: string, ids: readonly string[]]> = [
+    ['', ['MQTT-4.7.3-1']],
+    ['#/a', ['MQTT-4.7.1-1']],
+    ['a/#/b', ['MQTT-4.7.1-1']],
+    ['a/b#', ['MQTT-4.7.1-1']],
+    ['a+', ['MQTT-4.7.1-2']],
+    ['+a/b', ['MQTT-4.7.1-2']],
+  ];
+  const sharedMalformed: ReadonlyArray<readonly [filter: string, ids: readonly string[]]> = [
+    ['$share/g', ['MQTT-4.8.2-2']],
+    ['$share//a', ['MQTT-4.8.2-1']],
+    ['$share/g+/a', ['MQTT-4.8.2-2']],
+  ];
+  const closes = (filter: string, ids: readonly string[], levels: readonly ProtocolLevel[]): WireCase[] =>
+    (['SUBSCRIBE', 'UNSUBSCRIBE'] as const).map((kind) => ({
+      ids: [...ids, 'MQTT-4.8.0-1', 'MQTT-4.13.1-1'],
+      title: `${kind} ${JSON.stringify(filter)} is malformed: the connection is closed`,
+      levels,
+      async run(peer, name) {
+        await peer.connect(name);
+        peer.send(kind === 'SUBSCRIBE' ? { cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: filter, qos: 0 }] } : { cmd: 'unsubscribe', messageId: 3, unsubscriptions: [filter] });
+        // 5.0 says why first (4.13.1): DISCONNECT 0x81 Malformed Packet.
+        expectOnlyDisconnect(await peer.closedAfter(), peer.level, 0x81);
+      },
+    }));
+  wireCases(stack, [
+    ...malformed.flatMap(([filter, ids]) => closes(filter, ids, [3, 4, 5])),
+    ...sharedMalformed.flatMap(([filter, ids]) => closes(filter, ids, [5])),
+    {
+      ids: ['MQTT-3.9.3-2', 'MQTT-4.7.1-1'],
+      title: 'a well-formed filter the broker does not take as a shared subscription is refused in its SUBACK (0x80)',
+      levels: [3, 4],
+      async run(peer, name) {
+        await peer.connect(name);
+        peer.send({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: '$share/g', qos: 0 }] });
+        await peer.expect('90 03 00 03 80');
+        await peer.roundTrip();
+      },
+    },
+  ]);
+});
+
+describe('what a PUBLISH is answered with', () => {
+  wireCases(stack, [
+    ...([1, 2] as const).map(
+      (qos): WireCase => ({
+        ids: [qos === 1 ? 'MQTT-3.4.2-1' : 'MQTT-3.5.2-1'],
+        title: `a QoS ${qos} PUBLISH nobody subscribes to is acknowledged 0x10 No matching subscribers`,
+        levels: [5],
+        async run(peer, name) {
+          await peer.connect(name);
+          peer.send({ cmd: 'publish', topic: `${name}/nobody`, payload: Buffer.from('x'), qos, messageId: 5, retain: false, dup: false });
+          await peer.expect({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: 5, reasonCode: 0x10 });
+          if (qos === 2) {
+            // Not an error: the exchange goes on [MQTT-4.3.3].
+            peer.send({ cmd: 'pubrel', messageId: 5 });
+            await peer.expect({ cmd: 'pubcomp', messageId: 5 });
+          }
+          // With a subscriber, Success.
+          peer.send({ cmd: 'subscribe', messageId: 6, subscriptions: [{ topic: `${name}/someone`, qos: 0 }] });
+          await peer.expect({ cmd: 'suback', messageId: 6 });
+          peer.send({ cmd: 'publish', topic: `${name}/someone`, payload: Buffer.from('x'), qos: 1, messageId: 7, retain: false, dup: false });
+          const answers = [await peer.next(), await peer.next()].map(({ packet }) => packet);
+          expect(answers).toContainEqual(expect.objectContaining({ cmd: 'puback', messageId: 7, reasonCode: 0 }));
+          expect(answers).toContainEqual(expect.objectContaining({ cmd: 'publish', topic: `${name}/someone` }));
+        },
+      }),
+    ),
+    {
+      ids: ['MQTT-3.4.2-1'],
+      title: 'a 3.x PUBACK has no reason code, subscribers or not',
+      levels: [3, 4],
+      async run(peer, name) {
+        await peer.connect(name);
+        peer.send({ cmd: 'publish', topic: `${name}/nobody`, payload: Buffer.from('x'), qos: 1, messageId: 5, retain: false, dup: false });
+        await peer.expect('40 02 00 05');
+      },
+    },
+    {
+      ids: ['MQTT-3.3.2-4', 'MQTT-4.13.1-1'],
+      title: 'a PUBLISH with a Payload Format Indicator other than 0 or 1 is a protocol error: DISCONNECT 0x82',
+      levels: [5],
+      async run(peer, name) {
+        await peer.connect(name);
+        // PUBLISH QoS 0 to "t", properties: Payload Format Indicator 2.
+        peer.send(hex('30 07 00 01 74 02 01 02 78'));
+        await peer.expectOnlyThenClose({ cmd: 'disconnect', reasonCode: 0x82 });
+      },
+    },
+  ]);
+});
+
+/**
+ * Subscribes to `topic` and publishes to it at `qos` (answering its own
+ * PUBREC), until the server has acknowledged that PUBLISH and sent it back;
+ * returns the packet id of the copy delivered, still unacknowledged.
+ */
+async function deliveredToSelf(peer: WirePeer, topic: string, qos: 1 | 2): Promise<number> {
+  peer.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos }] });
+  await peer.expect({ cmd: 'suback', messageId: 1 });
+  peer.send({ cmd: 'publish', topic, payload: Buffer.from('x'), qos, messageId: 2, retain: false, dup: false });
+  let delivered: number | undefined;
+  let acknowledged = false;
+  while (delivered === undefined || !acknowledged) {
+    const { packet } = await peer.next('the PUBLISH back and its acknowledgement');
+    if (packet.cmd === 'publish') delivered = packet.messageId;
+    else if (packet.cmd === 'pubrec') peer.send({ cmd: 'pubrel', messageId: 2 });
+    else if (packet.cmd === (qos === 1 ? 'puback' : 'pubcomp')) acknowledged = true;
+  }
+  return delivered as number;
+}
 
 /** Nothing before the close, or at 5.0 a DISCONNECT with `reason` and nothing else. */
 function expectOnlyDisconnect(before: Array<{ packet: { cmd: string; reasonCode?: number } }>, level: number, reason: number): void {

@@ -47,8 +47,7 @@ async function expectNoWill(wire: WireStack, watcher: WirePeer, from: WirePeer, 
 
 /** A takeover: the peer connects with `first`, then a new connection of the same client id with `second`; the peer is closed. */
 async function takeOver(peer: WirePeer, wire: WireStack, clientId: string, first: Partial<mqttPacket.IConnectPacket>, second: Partial<mqttPacket.IConnectPacket>): Promise<WirePeer> {
-  peer.send(connectOf(peer.level, clientId, first));
-  await peer.next('CONNACK');
+  await peer.connect(clientId, first);
   const next = await connected(wire, peer.transport, peer.level, clientId, second);
   const before = await peer.closedAfter();
   // 5.0 says why [MQTT-3.1.4-3]: DISCONNECT 0x8E Session taken over.
@@ -112,8 +111,7 @@ describe('wills on takeover and return', () => {
         levels: [5],
         async run(peer, name, wire) {
           const watcher = await watch(wire, peer, name);
-          peer.send(connectOf(5, name, { clean: false, will: willOn(name, 30), ...sessionExpiry(5, 60) }));
-          await peer.next('CONNACK');
+          await peer.connect(name, { clean: false, will: willOn(name, 30), ...sessionExpiry(5, 60) });
           // Gone without DISCONNECT: the will waits for its delay.
           peer.close();
           await wire.ended(name);

@@ -51,6 +51,8 @@ export interface WirePeer {
   readonly transport: WireTransport;
   readonly level: ProtocolLevel;
   send(bytes: Uint8Array | mqttPacket.Packet): void;
+  /** Sends a CONNECT at the peer's level (connectOf) and returns the CONNACK, whatever it says. */
+  connect(clientId: string, extra?: Partial<mqttPacket.IConnectPacket>): Promise<Received>;
   /** The next packet the server sends (waits for it). */
   next(what?: string): Promise<Received>;
   /** The next packet, which must be `cmd` with these fields (a partial match), or these exact bytes (hex). */
@@ -59,6 +61,8 @@ export interface WirePeer {
   expectClose(): Promise<void>;
   /** The server closes the connection; what it sent before (unread) is returned. */
   closedAfter(): Promise<Received[]>;
+  /** The server sends this one packet (a partial match), then closes the connection. */
+  expectOnlyThenClose(expected: { cmd: string } & Record<string, unknown>): Promise<void>;
   /** Sends a QoS 1 PUBLISH and waits for its PUBACK: the connection is open and the server has handled what came before. */
   roundTrip(): Promise<void>;
   isOpen(): boolean;
@@ -199,6 +203,10 @@ async function openWirePeer(where: { tcpPort: number } | { url: string }, transp
     level,
     send: (bytes) => write(bytes instanceof Uint8Array ? bytes : encode(bytes, level)),
     next,
+    connect(clientId, extra = {}) {
+      peer.send(connectOf(level, clientId, extra));
+      return next('CONNACK');
+    },
     async expect(expected) {
       if (typeof expected === 'string') {
         const received = await next(`packet ${expected}`);
@@ -219,6 +227,13 @@ async function openWirePeer(where: { tcpPort: number } | { url: string }, transp
     async closedAfter() {
       await until(() => !open, 'close');
       return unread.splice(0);
+    },
+    async expectOnlyThenClose(expected) {
+      const before = await peer.closedAfter();
+      expect(
+        before.map(({ packet }) => packet),
+        `${transport} ${LevelName[level]}: sent before closing`,
+      ).toEqual([expect.objectContaining(expected)]);
     },
     async roundTrip() {
       const messageId = ++packetId;
