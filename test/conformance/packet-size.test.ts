@@ -7,8 +7,8 @@
  * and over WebSocket (harness: wire.ts; decisions:
  * docs/conformance-decisions.md).
  */
-import { describe, expect } from 'vitest';
-import { connected, connectOf, useWireStack, wireCases, type WireCase, type WirePeer } from './wire.ts';
+import { describe, expect, it } from 'vitest';
+import { connected, connectOf, useWireStack, wireTests, type WireCase, type WirePeer } from './wire.ts';
 
 const stack = useWireStack();
 
@@ -21,10 +21,9 @@ async function connectWithin(peer: WirePeer, clientId: string, maximumPacketSize
 }
 
 describe("the client's Maximum Packet Size", () => {
-  wireCases(stack, [
+  for (const test of wireTests(stack, [
     {
-      ids: ['MQTT-3.1.2-24', 'MQTT-3.1.2-25'],
-      title: 'a CONNACK too large for the client leaves out the properties whose absence means the same',
+      name: '[MQTT-3.1.2-24] [MQTT-3.1.2-25] a CONNACK too large for the client leaves out the properties whose absence means the same',
       levels: [5],
       async run(peer, name) {
         await connectWithin(peer, name, 20);
@@ -33,15 +32,14 @@ describe("the client's Maximum Packet Size", () => {
     },
     ...(
       [
-        [['MQTT-3.1.2-24'], 'a CONNECT no CONNACK can fit (Maximum Packet Size 2) is closed without a CONNACK', 2, {}, undefined],
-        [['MQTT-3.1.2-24'], 'a CONNECT whose accepting CONNACK cannot fit, but a refusal can, gets CONNACK 0x95 Packet too large', 10, {}, '20 03 00 95 00'],
+        ['[MQTT-3.1.2-24] a CONNECT no CONNACK can fit (Maximum Packet Size 2) is closed without a CONNACK', 2, {}, undefined],
+        ['[MQTT-3.1.2-24] a CONNECT whose accepting CONNACK cannot fit, but a refusal can, gets CONNACK 0x95 Packet too large', 10, {}, '20 03 00 95 00'],
         // An authentication method the broker does not support: CONNACK 0x8C, with a reason string when there is room.
-        [['MQTT-3.1.2-24', 'MQTT-3.2.2-19'], 'a refusing CONNACK leaves out its Reason String when it would not fit', 8, { authenticationMethod: 'no-such-method' }, '20 03 00 8c 00'],
+        ['[MQTT-3.1.2-24] [MQTT-3.2.2-19] a refusing CONNACK leaves out its Reason String when it would not fit', 8, { authenticationMethod: 'no-such-method' }, '20 03 00 8c 00'],
       ] as const
     ).map(
-      ([ids, title, maximumPacketSize, properties, refusal]): WireCase => ({
-        ids,
-        title,
+      ([title, maximumPacketSize, properties, refusal]): WireCase => ({
+        name: title,
         levels: [5],
         async run(peer, name) {
           peer.send(connectOf(5, name, { properties: { maximumPacketSize, ...properties } }));
@@ -51,8 +49,7 @@ describe("the client's Maximum Packet Size", () => {
       }),
     ),
     {
-      ids: ['MQTT-3.1.2-24', 'MQTT-3.14.2-3'],
-      title: 'a DISCONNECT leaves out its Reason String when it would not fit',
+      name: '[MQTT-3.1.2-24] [MQTT-3.14.2-3] a DISCONNECT leaves out its Reason String when it would not fit',
       levels: [5],
       async run(peer, name) {
         await connectWithin(peer, name, 20);
@@ -65,8 +62,7 @@ describe("the client's Maximum Packet Size", () => {
       },
     },
     {
-      ids: ['MQTT-3.1.2-24', 'MQTT-3.1.2-25'],
-      title: 'a SUBACK that cannot fit is not sent, and the connection goes on',
+      name: '[MQTT-3.1.2-24] [MQTT-3.1.2-25] a SUBACK that cannot fit is not sent, and the connection goes on',
       levels: [5],
       async run(peer, name) {
         await connectWithin(peer, name, 20);
@@ -80,8 +76,7 @@ describe("the client's Maximum Packet Size", () => {
       },
     },
     {
-      ids: ['MQTT-3.1.2-24', 'MQTT-3.1.2-25'],
-      title: 'a PUBLISH too large for the subscriber is not sent to it, the next one is',
+      name: '[MQTT-3.1.2-24] [MQTT-3.1.2-25] a PUBLISH too large for the subscriber is not sent to it, the next one is',
       levels: [5],
       async run(peer, name, wire) {
         await connectWithin(peer, name, 20);
@@ -99,5 +94,6 @@ describe("the client's Maximum Packet Size", () => {
         expect(Buffer.from(received.packet.cmd === 'publish' ? received.packet.payload : '').toString()).toBe('ok');
       },
     },
-  ]);
+  ]))
+    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
 });

@@ -5,17 +5,16 @@
  * sidecar and over WebSocket, at every level each rule applies to
  * (harness: wire.ts; decisions: docs/conformance-decisions.md).
  */
-import { describe, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProtocolLevel } from '../../shared/codec/types.ts';
-import { connectOf, hex, useWireStack, wireCases, type WireCase, type WirePeer } from './wire.ts';
+import { connectOf, hex, useWireStack, wireTests, type WireCase, type WirePeer } from './wire.ts';
 
 const stack = useWireStack();
 
 describe('fixed-header flags', () => {
-  wireCases(stack, [
+  for (const test of wireTests(stack, [
     {
-      ids: ['MQTT-v3.1-2.1'],
-      title: 'a re-sent SUBSCRIBE, UNSUBSCRIBE and PUBREL may carry DUP in MQTT 3.1',
+      name: '[MQTT-v3.1-2.1] a re-sent SUBSCRIBE, UNSUBSCRIBE and PUBREL may carry DUP (MQTT 3.1 only)',
       levels: [3],
       async run(peer, name) {
         peer.send(connectOf(3, name));
@@ -41,8 +40,7 @@ describe('fixed-header flags', () => {
       ['PUBREL', '6a 02 00 09'],
     ].map(
       ([packet, bytes]): WireCase => ({
-        ids: ['MQTT-2.2.2-1', 'MQTT-2.2.2-2'],
-        title: `a ${packet} with DUP set is malformed after MQTT 3.1: the connection is closed`,
+        name: `[MQTT-2.2.2-1] [MQTT-2.2.2-2] a ${packet} with DUP set is malformed after MQTT 3.1: the connection is closed`,
         levels: [4, 5],
         async run(peer, name) {
           await peer.connect(name);
@@ -52,11 +50,12 @@ describe('fixed-header flags', () => {
         },
       }),
     ),
-  ]);
+  ]))
+    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
 });
 
 describe('acknowledgements of the wrong kind', () => {
-  wireCases(stack, [
+  for (const test of wireTests(stack, [
     ...(
       [
         [1, 'pubcomp', 'PUBCOMP for a QoS 1 message', 'MQTT-4.3.2-2'],
@@ -66,8 +65,7 @@ describe('acknowledgements of the wrong kind', () => {
       ] as const
     ).map(
       ([qos, wrong, what, flow]): WireCase => ({
-        ids: [flow, 'MQTT-4.8.0-1', 'MQTT-4.13.1-1'],
-        title: `${what} is a protocol error: the connection is closed`,
+        name: `[${flow}] [MQTT-4.8.0-1] [MQTT-4.13.1-1] ${what} is a protocol error: the connection is closed`,
         levels: [3, 4, 5],
         async run(peer, name) {
           await peer.connect(name);
@@ -79,8 +77,7 @@ describe('acknowledgements of the wrong kind', () => {
       }),
     ),
     {
-      ids: ['MQTT-4.3.2-2', 'MQTT-4.3.3-3'],
-      title: 'an acknowledgement for a packet id with nothing in flight is a late duplicate: ignored',
+      name: '[MQTT-4.3.2-2] [MQTT-4.3.3-3] an acknowledgement for a packet id with nothing in flight is a late duplicate: ignored',
       levels: [3, 4, 5],
       async run(peer, name) {
         await peer.connect(name);
@@ -89,27 +86,27 @@ describe('acknowledgements of the wrong kind', () => {
         await peer.roundTrip();
       },
     },
-  ]);
+  ]))
+    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
 });
 
 describe('topic filters that are not well formed', () => {
-  const malformed: ReadonlyArray<readonly [filter: string, ids: readonly string[]]> = [
-    ['', ['MQTT-4.7.3-1']],
-    ['#/a', ['MQTT-4.7.1-1']],
-    ['a/#/b', ['MQTT-4.7.1-1']],
-    ['a/b#', ['MQTT-4.7.1-1']],
-    ['a+', ['MQTT-4.7.1-2']],
-    ['+a/b', ['MQTT-4.7.1-2']],
+  const malformed: ReadonlyArray<readonly [filter: string, id: string]> = [
+    ['', 'MQTT-4.7.3-1'],
+    ['#/a', 'MQTT-4.7.1-1'],
+    ['a/#/b', 'MQTT-4.7.1-1'],
+    ['a/b#', 'MQTT-4.7.1-1'],
+    ['a+', 'MQTT-4.7.1-2'],
+    ['+a/b', 'MQTT-4.7.1-2'],
   ];
-  const sharedMalformed: ReadonlyArray<readonly [filter: string, ids: readonly string[]]> = [
-    ['$share/g', ['MQTT-4.8.2-2']],
-    ['$share//a', ['MQTT-4.8.2-1']],
-    ['$share/g+/a', ['MQTT-4.8.2-2']],
+  const sharedMalformed: ReadonlyArray<readonly [filter: string, id: string]> = [
+    ['$share/g', 'MQTT-4.8.2-2'],
+    ['$share//a', 'MQTT-4.8.2-1'],
+    ['$share/g+/a', 'MQTT-4.8.2-2'],
   ];
-  const closes = (filter: string, ids: readonly string[], levels: readonly ProtocolLevel[]): WireCase[] =>
+  const closes = (filter: string, id: string, levels: readonly ProtocolLevel[]): WireCase[] =>
     (['SUBSCRIBE', 'UNSUBSCRIBE'] as const).map((kind) => ({
-      ids: [...ids, 'MQTT-4.8.0-1', 'MQTT-4.13.1-1'],
-      title: `${kind} ${JSON.stringify(filter)} is malformed: the connection is closed`,
+      name: `[${id}] [MQTT-4.8.0-1] [MQTT-4.13.1-1] ${kind} ${JSON.stringify(filter)} is malformed: the connection is closed`,
       levels,
       async run(peer, name) {
         await peer.connect(name);
@@ -118,12 +115,11 @@ describe('topic filters that are not well formed', () => {
         expectOnlyDisconnect(await peer.closedAfter(), peer.level, 0x81);
       },
     }));
-  wireCases(stack, [
-    ...malformed.flatMap(([filter, ids]) => closes(filter, ids, [3, 4, 5])),
-    ...sharedMalformed.flatMap(([filter, ids]) => closes(filter, ids, [5])),
+  for (const test of wireTests(stack, [
+    ...malformed.flatMap(([filter, id]) => closes(filter, id, [3, 4, 5])),
+    ...sharedMalformed.flatMap(([filter, id]) => closes(filter, id, [5])),
     {
-      ids: ['MQTT-3.9.3-2', 'MQTT-4.7.1-1'],
-      title: 'a well-formed filter the broker does not take as a shared subscription is refused in its SUBACK (0x80)',
+      name: '[MQTT-3.9.3-2] [MQTT-4.7.1-1] a well-formed filter the broker does not take as a shared subscription is refused in its SUBACK (0x80)',
       levels: [3, 4],
       async run(peer, name) {
         await peer.connect(name);
@@ -132,15 +128,20 @@ describe('topic filters that are not well formed', () => {
         await peer.roundTrip();
       },
     },
-  ]);
+  ]))
+    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
 });
 
 describe('what a PUBLISH is answered with', () => {
-  wireCases(stack, [
-    ...([1, 2] as const).map(
-      (qos): WireCase => ({
-        ids: [qos === 1 ? 'MQTT-3.4.2-1' : 'MQTT-3.5.2-1'],
-        title: `a QoS ${qos} PUBLISH nobody subscribes to is acknowledged 0x10 No matching subscribers`,
+  for (const test of wireTests(stack, [
+    ...(
+      [
+        [1, 'MQTT-3.4.2-1'],
+        [2, 'MQTT-3.5.2-1'],
+      ] as const
+    ).map(
+      ([qos, id]): WireCase => ({
+        name: `[${id}] a QoS ${qos} PUBLISH nobody subscribes to is acknowledged 0x10 No matching subscribers`,
         levels: [5],
         async run(peer, name) {
           await peer.connect(name);
@@ -162,8 +163,7 @@ describe('what a PUBLISH is answered with', () => {
       }),
     ),
     {
-      ids: ['MQTT-3.4.2-1'],
-      title: 'a 3.x PUBACK has no reason code, subscribers or not',
+      name: '[MQTT-3.4.2-1] a 3.x PUBACK has no reason code, subscribers or not',
       levels: [3, 4],
       async run(peer, name) {
         await peer.connect(name);
@@ -172,8 +172,7 @@ describe('what a PUBLISH is answered with', () => {
       },
     },
     {
-      ids: ['MQTT-3.3.2-4', 'MQTT-4.13.1-1'],
-      title: 'a PUBLISH with a Payload Format Indicator other than 0 or 1 is a protocol error: DISCONNECT 0x82',
+      name: '[MQTT-3.3.2-4] [MQTT-4.13.1-1] a PUBLISH with a Payload Format Indicator other than 0 or 1 is a protocol error: DISCONNECT 0x82',
       levels: [5],
       async run(peer, name) {
         await peer.connect(name);
@@ -182,7 +181,8 @@ describe('what a PUBLISH is answered with', () => {
         await peer.expectOnlyThenClose({ cmd: 'disconnect', reasonCode: 0x82 });
       },
     },
-  ]);
+  ]))
+    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
 });
 
 /**

@@ -8,9 +8,9 @@
  * docs/conformance-decisions.md).
  */
 import type mqttPacket from 'mqtt-packet';
-import { describe, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProtocolLevel } from '../../shared/codec/types.ts';
-import { connected, connectOf, useWireStack, wireCases, type WireCase, type WirePeer, type WireStack } from './wire.ts';
+import { connected, connectOf, useWireStack, wireTests, type WireCase, type WirePeer, type WireStack } from './wire.ts';
 
 const stack = useWireStack();
 
@@ -58,11 +58,15 @@ async function takeOver(peer: WirePeer, wire: WireStack, clientId: string, first
 const sessionExpiry = (level: ProtocolLevel, seconds: number): Partial<mqttPacket.IConnectPacket> => (level === 5 ? { properties: { sessionExpiryInterval: seconds } } : {});
 
 describe('wills on takeover and return', () => {
-  wireCases(stack, [
-    ...[true, false].map(
-      (clean): WireCase => ({
-        ids: ['MQTT-3.1.2-8', 'MQTT-3.1.4-3'],
-        title: `the will of a ${clean ? 'clean' : 'persistent'} session's connection taken over by a CleanSession 0 connection is published`,
+  for (const test of wireTests(stack, [
+    ...(
+      [
+        [true, 'clean'],
+        [false, 'persistent'],
+      ] as const
+    ).map(
+      ([clean, kind]): WireCase => ({
+        name: `[MQTT-3.1.2-8] [MQTT-3.1.4-3] the will of a ${kind} session's connection taken over by a CleanSession 0 connection is published`,
         levels: [3, 4],
         async run(peer, name, wire) {
           const watcher = await watch(wire, peer, name);
@@ -75,8 +79,7 @@ describe('wills on takeover and return', () => {
     ),
     ...[undefined, 30].map(
       (delay): WireCase => ({
-        ids: ['MQTT-3.1.2-8', 'MQTT-3.1.3-9', 'MQTT-3.1.4-3'],
-        title: `the will (delay ${delay ?? 0} s) of a Session Expiry 0 connection taken over by a Clean Start 0 one is published: its session ended`,
+        name: `[MQTT-3.1.2-8] [MQTT-3.1.3-9] [MQTT-3.1.4-3] the will (delay ${delay ?? 0} s) of a Session Expiry 0 connection taken over by a Clean Start 0 one is published: its session ended`,
         levels: [5],
         async run(peer, name, wire) {
           const watcher = await watch(wire, peer, name);
@@ -89,8 +92,7 @@ describe('wills on takeover and return', () => {
     ),
     ...[undefined, 30].map(
       (delay): WireCase => ({
-        ids: ['MQTT-3.1.3-9', 'MQTT-3.1.4-3'],
-        title: `the will (delay ${delay ?? 0} s) of a connection whose session a Clean Start 0 connection takes over is not published`,
+        name: `[MQTT-3.1.3-9] [MQTT-3.1.4-3] the will (delay ${delay ?? 0} s) of a connection whose session a Clean Start 0 connection takes over is not published`,
         levels: [5],
         async run(peer, name, wire) {
           const watcher = await watch(wire, peer, name);
@@ -104,10 +106,9 @@ describe('wills on takeover and return', () => {
     ),
     ...[true, false].map(
       (clean): WireCase => ({
-        ids: clean ? ['MQTT-3.1.2-8', 'MQTT-3.1.3-9', 'MQTT-3.1.2-4'] : ['MQTT-3.1.3-9'],
-        title: clean
-          ? 'a return with Clean Start 1 before the Will Delay Interval has passed ends the session: its will is published then'
-          : 'a return with Clean Start 0 before the Will Delay Interval has passed keeps the will from being published',
+        name: clean
+          ? '[MQTT-3.1.2-8] [MQTT-3.1.3-9] [MQTT-3.1.2-4] a return with Clean Start 1 before the Will Delay Interval has passed ends the session: its will is published then'
+          : '[MQTT-3.1.3-9] a return with Clean Start 0 before the Will Delay Interval has passed keeps the will from being published',
         levels: [5],
         async run(peer, name, wire) {
           const watcher = await watch(wire, peer, name);
@@ -125,5 +126,6 @@ describe('wills on takeover and return', () => {
         },
       }),
     ),
-  ]);
+  ]))
+    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
 });

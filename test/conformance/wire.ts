@@ -12,17 +12,16 @@
  */
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import WebSocket from 'ws';
 import { PacketFramer } from '../../shared/codec/framer.ts';
 import { MaxPacketSizeLimit, type ProtocolLevel } from '../../shared/codec/types.ts';
 import { connectionEndsLogged, startTestEdge, type TestEdge } from '../helpers/edge.ts';
+import { VersionOf as LevelName, WireTransports, type WireTransport } from '../helpers/protocol-versions.ts';
 import { eventually } from '../helpers/mqtt-clients.ts';
 import { startTestSidecar, type TestSidecar } from '../sidecar/harness.ts';
 
-export type WireTransport = 'tcp' | 'ws';
-export const WireTransports: readonly WireTransport[] = ['tcp', 'ws'];
-export const LevelName: Readonly<Record<ProtocolLevel, string>> = { 3: '3.1', 4: '3.1.1', 5: '5.0' };
+export { WireTransports, type WireTransport } from '../helpers/protocol-versions.ts';
 
 /** How long an expected packet or close may take; a failure says what did arrive. */
 const ExpectTimeoutMs = 5_000;
@@ -272,37 +271,55 @@ export async function connected(stack: WireStack, transport: WireTransport, leve
 }
 
 /**
- * One row of a conformance table: the statement ids it checks, what it
- * checks, the levels it applies to, and its script against one peer.
+ * One row of a conformance table: its name (the statement ids it checks in
+ * brackets, then what it checks), the levels it applies to, and its script
+ * against one peer.
  */
 export interface WireCase {
-  ids: readonly string[];
-  title: string;
+  /** `[MQTT-3.1.2-24] a CONNACK …`: written out in the test file, so the conformance matrix can find it. */
+  name: string;
   levels: readonly ProtocolLevel[];
-  /** Runs against a fresh peer; `name` is unique to the case, transport and level (client ids, topics). */
-  run(peer: WirePeer, name: string, stack: WireStack): Promise<void>;
+  /** Runs against a fresh peer; `clientId` is unique to the case, transport and level (client ids, topics). */
+  run(peer: WirePeer, clientId: string, stack: WireStack): Promise<void>;
 }
 
-/** The test name the matrix refers to: `[MQTT-3.1.2-24] title (5.0, tcp)`. */
-export function wireTestName(ids: readonly string[], title: string, level: ProtocolLevel, transport: WireTransport): string {
-  return `${ids.map((id) => `[${id}]`).join(' ')} ${title} (${LevelName[level]}, ${transport})`;
+/** One test of a case: at one level, over one transport. */
+export interface WireTest {
+  name: string;
+  version: string;
+  transport: WireTransport;
+  run(): Promise<void>;
 }
 
-/** One test per case, level and transport. */
-export function wireCases(stack: () => WireStack, cases: readonly WireCase[]): void {
-  for (const row of cases) {
-    for (const level of row.levels) {
-      for (const transport of WireTransports) {
-        const name = `${row.ids[0] ?? 'case'}-${level}-${transport}`.replace(/[^A-Za-z0-9-]/g, '-').toLowerCase();
-        it(wireTestName(row.ids, row.title, level, transport), async () => {
-          const peer = await stack().open(transport, level);
-          try {
-            await row.run(peer, name, stack());
-          } finally {
-            peer.close();
-          }
-        });
-      }
-    }
-  }
+/** Numbers the cases of a test file (its stack's), so that no two share a client id. */
+let nextCase = 0;
+
+/**
+ * One test per case, level and transport, for the test file to register as
+ * `it(\`${test.name}, MQTT ${test.version} over ${test.transport}\`, test.run)`:
+ * the title stays in the file, where the conformance matrix reads it.
+ */
+export function wireTests(stack: () => WireStack, cases: readonly WireCase[]): WireTest[] {
+  return cases.flatMap((row) => {
+    const index = nextCase++;
+    return row.levels.flatMap((level) =>
+      WireTransports.map((transport): WireTest => {
+        const id = /^\[([^\]]+)\]/.exec(row.name)?.[1] ?? 'case';
+        const clientId = `${id}-${index}-${level}-${transport}`.replace(/[^A-Za-z0-9-]/g, '-').toLowerCase();
+        return {
+          name: row.name,
+          version: LevelName[level],
+          transport,
+          async run() {
+            const peer = await stack().open(transport, level);
+            try {
+              await row.run(peer, clientId, stack());
+            } finally {
+              peer.close();
+            }
+          },
+        };
+      }),
+    );
+  });
 }
