@@ -120,7 +120,8 @@ describe('topic filters that are not well formed', () => {
     ...sharedMalformed.flatMap(([filter, id]) => closes(filter, id, [5])),
     {
       name: '[MQTT-3.9.3-2] [MQTT-4.7.1-1] a well-formed filter the broker does not take as a shared subscription is refused in its SUBACK (0x80)',
-      levels: [3, 4],
+      // 3.1.1 only: 3.1 has no SUBACK failure code (an open question of the conformance matrix).
+      levels: [4],
       async run(peer, name) {
         await peer.connect(name);
         peer.send({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: '$share/g', qos: 0 }] });
