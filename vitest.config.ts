@@ -16,6 +16,7 @@ const behaviourSuites = [
   'test/fuzz/namespace.fuzz.test.ts',
   'test/attacks/**/*.test.ts',
   'test/differential/**/*.test.ts',
+  'test/conformance/**/*.test.ts',
   'test/e2e/browser.test.ts',
 ];
 

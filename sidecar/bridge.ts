@@ -22,6 +22,7 @@
 import type { Socket } from 'node:net';
 import { PacketDecoder } from '../shared/codec/decoder.ts';
 import { PacketFramer, type Frame } from '../shared/codec/framer.ts';
+import { isDeliberateClose } from '../shared/close-kinds.ts';
 import { MaxPacketSizeLimit, PacketType, type ProtocolLevel } from '../shared/codec/types.ts';
 import { malformedPacket, type MqttError } from '../shared/errors.ts';
 import { ReasonCode } from '../shared/reason-codes.ts';
@@ -106,6 +107,8 @@ export class ClientBridge {
   #cause: CloseCause | undefined;
 
   #level: ProtocolLevel = 4;
+  /** 5.0: the largest packet the device takes (its CONNECT's Maximum Packet Size); 0 for no limit. */
+  #maxPacketSize = 0;
   #keepAliveSeconds = 0;
   /** The CONNECT and whatever followed it, held while the edge channel opens. */
   #pendingFrames: Frame[] = [];
@@ -243,6 +246,7 @@ export class ClientBridge {
     }
     const { packet, level, frames } = outcome;
     this.#level = level;
+    this.#maxPacketSize = level === 5 ? (packet.properties?.maximumPacketSize ?? 0) : 0;
     this.#keepAliveSeconds = packet.keepalive ?? 0;
     this.#clientId = packet.clientId;
     this.#username = packet.username;
@@ -314,8 +318,16 @@ export class ClientBridge {
         this.#close('edge-unavailable', { reply: connackRefusal(this.#level, ReasonCode.ServerUnavailable) });
         return;
       case 'open':
+        if (!this.#connackForwarded && isDeliberateClose(code)) {
+          // The edge ended the connection on purpose and sent what it had to: a CONNECT that does not
+          // conform is closed without a CONNACK [MQTT-3.1.4-1] [MQTT-3.2.2-6], and a CONNACK larger
+          // than the client's Maximum Packet Size is not sent [MQTT-3.1.2-24]. Nothing is made up here.
+          this.#event('info', 'connection.refused', { reason: 'edge-closed', code, error: `the edge closed without a CONNACK (WebSocket ${code}${reason === '' ? '' : ` ${reason}`})` });
+          this.#close('edge-closed');
+          return;
+        }
         if (!this.#connackForwarded) {
-          // The device is still waiting for a CONNACK: tell it the broker is not available.
+          // The device is still waiting for a CONNACK and the edge could not answer: tell it the broker is not available.
           this.#event('warn', 'connection.refused', {
             reason: 'edge-closed',
             code: connackCodeAt(this.#level, ReasonCode.ServerUnavailable),
@@ -587,7 +599,9 @@ export class ClientBridge {
     }
 
     if (!this.#deviceClosed) {
-      if (options.reply !== undefined) this.#socket.write(options.reply);
+      // [MQTT-3.1.2-24] a reply of its own only if the device takes a packet that large (a CONNACK refusal is 5 bytes).
+      const reply = options.reply;
+      if (reply !== undefined && (this.#maxPacketSize === 0 || reply.byteLength <= this.#maxPacketSize)) this.#socket.write(reply);
       this.#socket.end();
       // Keep reading (and dropping) so the device's FIN completes the close.
       this.#socket.resume();

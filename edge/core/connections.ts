@@ -422,7 +422,9 @@ export class Connections implements DeadlineSource {
       this.markDirty(link);
       return;
     }
-    link.input.heldAcks.push(link.encode(ack));
+    const bytes = link.encodeForClient(ack);
+    if (bytes === undefined) return;
+    link.input.heldAcks.push(bytes);
     link.input.heldAcksTotal++;
     this.deps.metrics.add('acksHeld');
     this.fairShare.noteSlowed(link);

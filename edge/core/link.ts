@@ -8,6 +8,7 @@ import { PacketDecoder } from '../../shared/codec/decoder.ts';
 import { concatBytes } from '../../shared/codec/framer.ts';
 import { withPacketId } from '../../shared/codec/packet-id.ts';
 import { encodePacket } from '../../shared/codec/encoder.ts';
+import { encodeWithin } from '../../shared/codec/fit.ts';
 import type { MqttPacket, ProtocolLevel } from '../../shared/codec/types.ts';
 import type { ClientAccess, Identity } from './access.ts';
 import type { CloseKind } from './close-cause.ts';
@@ -171,9 +172,22 @@ export class ClientLink {
     return this.state.level === 5;
   }
 
-  /** Queues a packet; everything queued in one event leaves as one WebSocket message. */
-  write(packet: MqttPacket): void {
-    this.writeBytes(this.encode(packet));
+  /**
+   * Queues a packet; everything queued in one event leaves as one WebSocket
+   * message. Within the client's Maximum Packet Size: trimmed of what it may
+   * leave out, or not sent at all when even that is too large
+   * [MQTT-3.1.2-24/25] (false then).
+   */
+  write(packet: MqttPacket): boolean {
+    const bytes = this.encodeForClient(packet);
+    if (bytes === undefined) return false;
+    this.writeBytes(bytes);
+    return true;
+  }
+
+  /** The packet as this client may be sent it (see `write`), or undefined if it may not. */
+  encodeForClient(packet: MqttPacket): Uint8Array | undefined {
+    return encodeWithin(packet, this.level, this.state.clientMaxPacketSize);
   }
 
   encode(packet: MqttPacket): Uint8Array {

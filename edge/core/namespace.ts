@@ -710,29 +710,31 @@ export class Namespace implements ProtocolContext {
    * (`origin`: the rule that republished it); the onDeliver hook, if any,
    * is asked for every subscriber first.
    */
-  publish(message: BrokerMessage, origin?: RuleOrigin): void | Promise<void> {
+  publish(message: BrokerMessage, origin?: RuleOrigin): boolean | Promise<boolean> {
     this.topicRates.note(message.topic);
     return this.route(message, origin);
   }
 
-  private route(message: BrokerMessage, origin?: RuleOrigin): void | Promise<void> {
+  /** Routes a message; true when a subscriber matched or a rule took it (else 5.0's 0x10 No matching subscribers). */
+  private route(message: BrokerMessage, origin?: RuleOrigin): boolean | Promise<boolean> {
     if (message.retain) this.retained.put(message);
     // In this turn: the outbox rows commit with the message (see rules/outbox.ts); nothing is awaited.
-    this.rules?.accepted(message, origin);
-    const deliveries = this.router
-      .route(message, {
-        isOnline: (clientId) => this.directory.isConnected(clientId),
-        mayRead: (clientId, topic) => this.accessOfClient(clientId).mayRead(topic),
-      })
-      // Read access is checked per message, only for subscriptions that can need it [mosquitto's ACL semantics].
-      .filter((delivery) => delivery.readCheck !== true || this.accessOfClient(delivery.clientId).mayRead(message.topic));
+    const ruled = this.rules?.accepted(message, origin) ?? false;
+    const matched = this.router.route(message, {
+      isOnline: (clientId) => this.directory.isConnected(clientId),
+      mayRead: (clientId, topic) => this.accessOfClient(clientId).mayRead(topic),
+    });
+    // Read access is checked per message, only for subscriptions that can need it [mosquitto's ACL semantics].
+    const deliveries = matched.filter((delivery) => delivery.readCheck !== true || this.accessOfClient(delivery.clientId).mayRead(message.topic));
+    // A subscriber is a matching subscription, whether or not it may read this message (as mosquitto counts them).
+    const reached = ruled || matched.length > 0;
     const onDeliver = this.hooks.onDeliver;
     if (onDeliver === undefined) {
       const cache: EncodeCache = new Map();
       for (const delivery of deliveries) this.outbound.deliver(message, delivery, cache);
-      return;
+      return reached;
     }
-    return this.deliverWithHook(message, deliveries, onDeliver);
+    return this.deliverWithHook(message, deliveries, onDeliver).then(() => reached);
   }
 
   /** The per-subscriber hook: asked for every target at once, then delivered in order. */
@@ -811,8 +813,11 @@ export class Namespace implements ProtocolContext {
    */
   private publishAsBroker(message: BrokerMessage, failure: string, counted = true): Promise<void> {
     const routed = counted ? this.publish(message) : this.route(message);
-    if (routed === undefined) return Promise.resolve();
-    return routed.catch((error: unknown) => this.deps.log.log('error', failure, { topic: message.topic, error: describeError(error) }));
+    if (typeof routed === 'boolean') return Promise.resolve();
+    return routed.then(
+      () => undefined,
+      (error: unknown) => this.deps.log.log('error', failure, { topic: message.topic, error: describeError(error) }),
+    );
   }
 
   private createRules(config: RulesConfig): Rules {

@@ -324,6 +324,20 @@ export class Outbound {
   }
 
   /**
+   * The acknowledgement the message in flight under `packetId` waits for:
+   * PUBACK (QoS 1), PUBREC (QoS 2, PUBLISH sent) or PUBCOMP (PUBREL sent);
+   * undefined when no message is in flight under it.
+   */
+  awaitedAck(link: ClientLink, packetId: number): 'puback' | 'pubrec' | 'pubcomp' | undefined {
+    const clientId = link.state.clientId as string;
+    if (this.runtimes.get(clientId)?.volatile.has(packetId) === true) return 'puback';
+    const inflight = this.deps.store.inflightOf(clientId, packetId);
+    if (inflight === undefined || inflight.state === OutboundState.Queued) return undefined;
+    if (inflight.state === OutboundState.PubrelSent) return 'pubcomp';
+    return inflight.qos === 1 ? 'puback' : 'pubrec';
+  }
+
+  /**
    * PUBREC: with an error code it ends the exchange and frees the slot
    * [MQTT-4.3.3]; otherwise the message is delivered and PUBREL follows
    * (the message body is no longer kept).

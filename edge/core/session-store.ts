@@ -541,6 +541,14 @@ export class SessionStore {
   }
 
   /** Whether a packet id is in flight to the client (a PUBLISH or a PUBREL not yet acknowledged). */
+  /** The QoS and state of the message in flight under `packetId`, if any: which acknowledgement it waits for. */
+  inflightOf(clientId: string, packetId: number): { qos: number; state: OutboundState } | undefined {
+    const id = this.rowsByPacketId(clientId).get(packetId);
+    if (id === undefined) return undefined;
+    const row = this.sql.exec('SELECT qos, state FROM outbound WHERE id = ?', id).toArray()[0];
+    return row === undefined ? undefined : { qos: row['qos'] as number, state: row['state'] as OutboundState };
+  }
+
   isInflight(clientId: string, packetId: number): boolean {
     return this.rowsByPacketId(clientId).has(packetId);
   }

@@ -12,7 +12,7 @@ import { ReasonCode } from '../../shared/reason-codes.ts';
 import { validateTopicName } from '../../shared/topic.ts';
 import { identityFrom, isReservedTopicName, sameIdentity, type Identity } from '../core/access.ts';
 import type { AuthenticateContext, ClientInfo, DenyDecision } from '../core/hooks.ts';
-import { connectTerms, topicOverLimits } from '../core/limits.ts';
+import { connectTerms, topicOverLimits, type ConnectTerms } from '../core/limits.ts';
 import type { ClientLink } from '../core/link.ts';
 import { toBytes, type BrokerMessage } from '../core/message.ts';
 import { SessionNeverExpires } from '../core/session-store.ts';
@@ -52,6 +52,10 @@ interface ConnectFlow {
   sessionPresent: boolean;
   requestedExpiry: number;
   expiryInterval: number;
+  /** The limits the connection gets, fixed for its life (core/limits.ts). */
+  terms?: ConnectTerms;
+  /** The CONNACK that accepts the connection, built before anything changes (its Session Present set last). */
+  connack?: ConnackPacket;
 }
 
 /** A step returns false when it refused the connection or paused it (AUTH exchange). */
@@ -64,6 +68,7 @@ const connectSteps: ReadonlyArray<readonly [name: string, step: ConnectStep]> = 
   ['authenticate', authenticate],
   ['access', checkAccess],
   ['capacity', checkCapacity],
+  ['answer', prepareConnack],
   ['takeover', takeOver],
   ['session', openSession],
   ['bind', bindConnection],
@@ -78,6 +83,8 @@ const connectSteps: ReadonlyArray<readonly [name: string, step: ConnectStep]> = 
 export async function handleConnect(ctx: ProtocolContext, link: ClientLink, packet: ConnectPacket, continuation?: AuthContinuation): Promise<void> {
   const level = (packet.protocolVersion ?? 4) as 3 | 4 | 5;
   link.state.level = level;
+  // [MQTT-3.1.2-24] from its CONNECT on, nothing larger than the client takes: a refusal's CONNACK included.
+  link.state.clientMaxPacketSize = level === 5 ? (packet.properties?.maximumPacketSize ?? 0) : 0;
   const flow: ConnectFlow = {
     ctx,
     link,
@@ -265,18 +272,31 @@ function checkAccess(flow: ConnectFlow): boolean {
 
 /**
  * [MQTT-3.1.4-3] a connection of the same client id is closed (5.0:
- * DISCONNECT 0x8E). Its will goes out unless the new connection resumes
- * the session [MQTT-3.1.3-9]: the session lives on, as mosquitto does.
+ * DISCONNECT 0x8E), and its will goes out as at any end without DISCONNECT,
+ * unless the new connection goes on with the old one's session before the
+ * will is due [MQTT-3.1.3-9] (docs/conformance-decisions.md).
  */
 function takeOver(flow: ConnectFlow): boolean {
   const { ctx, link } = flow;
   const current = ctx.linkOf(flow.clientId);
   if (current !== undefined && current !== link) {
     ctx.connectionLog.event('info', 'connection.taken-over', current.state, { client: flow.clientId });
-    if (!flow.clean) ctx.store.clearWill(flow.clientId);
+    if (continuesSessionOf(current, flow)) ctx.store.clearWill(flow.clientId);
     ctx.disconnect(current, ReasonCode.SessionTakenOver, 'session taken over by a new connection', 'takeover');
   }
   return true;
+}
+
+/**
+ * Whether the new connection is one "to this Session" [MQTT-3.1.3-9], which
+ * keeps the old connection's will from being sent: only a 5.0 session that
+ * outlives its connection (Session Expiry above 0) resumed (Clean Start 0).
+ * A 3.x will belongs to its network connection and goes out whenever that
+ * closes without DISCONNECT [MQTT-3.1.2-8]; a session that ends with its
+ * connection (or is discarded by Clean Start 1) sends its will as it ends.
+ */
+function continuesSessionOf(current: ClientLink, flow: ConnectFlow): boolean {
+  return current.isV5 && (current.state.sessionExpiry ?? 0) > 0 && !flow.clean;
 }
 
 /** [MQTT-3.1.2-4/5] clean start discards the old session; otherwise it is resumed. The expiry in force is the CONNECT's. */
@@ -287,8 +307,6 @@ function openSession(flow: ConnectFlow): boolean {
   const existing = clean ? undefined : ctx.store.getSession(flow.clientId);
   flow.sessionPresent = existing !== undefined;
   if (existing?.identity !== undefined) flow.previousIdentity = existing.identity;
-  flow.requestedExpiry = flow.isV5 ? (flow.properties.sessionExpiryInterval ?? 0) : clean ? 0 : SessionNeverExpires;
-  flow.expiryInterval = Math.min(flow.requestedExpiry, ctx.limits.maxSessionExpiry);
   ctx.store.saveConnectedSession({
     clientId: flow.clientId,
     protocolLevel: flow.level,
@@ -309,11 +327,10 @@ function bindConnection(flow: ConnectFlow): boolean {
   state.clientId = flow.clientId;
   state.keepAlive = flow.keepAlive;
   state.clientReceiveMaximum = isV5 ? Math.min(properties.receiveMaximum ?? 0xffff, limits.maxInflight * 10) : limits.maxInflight;
-  state.clientMaxPacketSize = isV5 ? (properties.maximumPacketSize ?? 0) : 0;
   state.sessionExpiry = flow.expiryInterval;
   state.requestProblemInformation = properties.requestProblemInformation !== false;
   state.clientTopicAliasMaximum = isV5 ? (properties.topicAliasMaximum ?? 0) : 0;
-  state.terms = connectTerms(limits);
+  state.terms = flow.terms ?? connectTerms(limits);
   // mosquitto's is_bridge: the bridge bit of a 3.x Protocol Level (the codec accepts it only there).
   if (flow.packet.bridgeMode === true) state.brokerBridge = true;
   if (flow.authenticationMethod !== undefined) state.authenticationMethod = flow.authenticationMethod;
@@ -323,36 +340,55 @@ function bindConnection(flow: ConnectFlow): boolean {
   return true;
 }
 
-/** CONNACK: session present, and in 5.0 what the broker supports and what it changed. */
+/**
+ * The CONNACK that will accept the connection: in 5.0 what the broker
+ * supports and what it changed. Built before the takeover and the session,
+ * so that a client whose Maximum Packet Size leaves no room for it is
+ * refused before anything changes: CONNACK 0x95 if that fits, else closed
+ * without one [MQTT-3.1.2-24] (docs/conformance-decisions.md).
+ */
+function prepareConnack(flow: ConnectFlow): boolean {
+  const { ctx, link } = flow;
+  const terms = connectTerms(ctx.limits);
+  flow.terms = terms;
+  flow.requestedExpiry = flow.isV5 ? (flow.properties.sessionExpiryInterval ?? 0) : flow.clean ? 0 : SessionNeverExpires;
+  flow.expiryInterval = Math.min(flow.requestedExpiry, ctx.limits.maxSessionExpiry);
+  const connack: ConnackPacket = { cmd: 'connack', sessionPresent: false };
+  flow.connack = connack;
+  if (!flow.isV5) {
+    connack.returnCode = 0;
+    return true;
+  }
+  connack.reasonCode = ReasonCode.Success;
+  const properties: NonNullable<ConnackPacket['properties']> = {
+    receiveMaximum: terms.receiveMaximum,
+    maximumPacketSize: terms.maxPacketSize,
+    topicAliasMaximum: terms.topicAliasMaximum,
+    retainAvailable: terms.retainAvailable,
+    wildcardSubscriptionAvailable: true,
+    subscriptionIdentifiersAvailable: true,
+    sharedSubscriptionAvailable: terms.sharedSubscriptionsAvailable,
+  };
+  // [MQTT-3.2.2-9] absent means 2.
+  if (terms.maximumQos < 2) properties.maximumQoS = terms.maximumQos;
+  if (flow.expiryInterval !== flow.requestedExpiry) properties.sessionExpiryInterval = flow.expiryInterval;
+  if (flow.serverKeepAlive !== undefined) properties.serverKeepAlive = flow.serverKeepAlive;
+  if (flow.assignedClientId !== undefined) properties.assignedClientIdentifier = flow.assignedClientId;
+  if (flow.authenticationMethod !== undefined) {
+    // [MQTT-3.2.2-?] the CONNACK of an enhanced authentication carries its method (and final data).
+    properties.authenticationMethod = flow.authenticationMethod;
+    if (flow.finalAuthenticationData !== undefined) properties.authenticationData = Buffer.from(flow.finalAuthenticationData);
+  }
+  connack.properties = properties;
+  if (link.encodeForClient(connack) === undefined) return refuse(flow, ReasonCode.PacketTooLarge, `no CONNACK fits the client's maximum packet size of ${link.state.clientMaxPacketSize} bytes`);
+  return true;
+}
+
+/** CONNACK, with Session Present now that the session is known [MQTT-3.2.2-1/2/3]. */
 function sendConnack(flow: ConnectFlow): boolean {
   const { ctx, link } = flow;
-  const terms = ctx.termsOf(link);
-  const connack: ConnackPacket = { cmd: 'connack', sessionPresent: flow.sessionPresent };
-  if (flow.isV5) {
-    connack.reasonCode = ReasonCode.Success;
-    const properties: NonNullable<ConnackPacket['properties']> = {
-      receiveMaximum: terms.receiveMaximum,
-      maximumPacketSize: terms.maxPacketSize,
-      topicAliasMaximum: terms.topicAliasMaximum,
-      retainAvailable: terms.retainAvailable,
-      wildcardSubscriptionAvailable: true,
-      subscriptionIdentifiersAvailable: true,
-      sharedSubscriptionAvailable: terms.sharedSubscriptionsAvailable,
-    };
-    // [MQTT-3.2.2-9] absent means 2.
-    if (terms.maximumQos < 2) properties.maximumQoS = terms.maximumQos;
-    if (flow.expiryInterval !== flow.requestedExpiry) properties.sessionExpiryInterval = flow.expiryInterval;
-    if (flow.serverKeepAlive !== undefined) properties.serverKeepAlive = flow.serverKeepAlive;
-    if (flow.assignedClientId !== undefined) properties.assignedClientIdentifier = flow.assignedClientId;
-    if (flow.authenticationMethod !== undefined) {
-      // [MQTT-3.2.2-?] the CONNACK of an enhanced authentication carries its method (and final data).
-      properties.authenticationMethod = flow.authenticationMethod;
-      if (flow.finalAuthenticationData !== undefined) properties.authenticationData = Buffer.from(flow.finalAuthenticationData);
-    }
-    connack.properties = properties;
-  } else {
-    connack.returnCode = 0;
-  }
+  const connack = flow.connack as ConnackPacket;
+  connack.sessionPresent = flow.sessionPresent;
   link.write(connack);
   ctx.markDirty(link);
   ctx.connectionLog.event('info', 'connection.accepted', link.state, {

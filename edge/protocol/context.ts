@@ -49,7 +49,7 @@ export interface ProtocolContext {
   readonly metrics: BrokerMetrics;
   readonly store: ProtocolStore;
   /** The outbound window and queue of each session; acknowledgements go here. */
-  readonly outbound: Pick<Outbound, 'puback' | 'pubrec' | 'pubcomp' | 'resume'>;
+  readonly outbound: Pick<Outbound, 'puback' | 'pubrec' | 'pubcomp' | 'resume' | 'awaitedAck'>;
   now(): number;
   newId(): string;
 
@@ -111,8 +111,8 @@ export interface ProtocolContext {
   sendRetained(link: ClientLink, entries: readonly SubscriptionEntry[]): void;
 
   // ---- messages ----
-  /** Routes a message to its subscribers (and stores it if retained). */
-  publish(message: BrokerMessage): void | Promise<void>;
+  /** Routes a message to its subscribers (and stores it if retained); whether a subscriber matched or a rule took it. */
+  publish(message: BrokerMessage): boolean | Promise<boolean>;
 
   // ---- access ----
   /** Who the client of `link` is, from now on (after authentication). */

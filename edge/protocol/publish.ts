@@ -66,15 +66,17 @@ export async function handlePublish(ctx: ProtocolContext, link: ClientLink, pack
   if (!(admitted === true || (admitted !== false && (await admitted)))) return;
   if (link.closed) return;
   const refusal = await askPublishHook(ctx, link, message, properties.messageExpiryInterval);
-  if (refusal === undefined) await ctx.publish(message);
-  else ctx.metrics.add('publishDropped');
+  const reached = refusal === undefined ? await ctx.publish(message) : false;
+  if (refusal !== undefined) ctx.metrics.add('publishDropped');
   if (ctx.connectionLog.wants('publish')) {
     ctx.connectionLog.event('info', 'message.published', link.state, { topic, qos: packet.qos, retain: packet.retain, bytes: payload.byteLength, code: refusal ?? ReasonCode.Success });
   }
   if (packet.qos === 0) return;
   const ack = { cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId as number } as const;
-  // 3.x cannot tell the publisher; the message is dropped and acknowledged as usual. Held while the client is over its share.
-  ctx.acknowledge(link, link.isV5 && refusal !== undefined ? { ...ack, reasonCode: refusal } : ack);
+  // 3.x cannot tell the publisher; the message is dropped and acknowledged as usual. 5.0 may hear that nobody took it
+  // (3.4.2.1: 0x10 No matching subscribers, neither a subscriber nor a rule). Held while the client is over its share.
+  const reasonCode = refusal ?? (reached ? undefined : ReasonCode.NoMatchingSubscribers);
+  ctx.acknowledge(link, link.isV5 && reasonCode !== undefined ? { ...ack, reasonCode } : ack);
 }
 
 /**

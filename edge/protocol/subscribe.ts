@@ -5,7 +5,7 @@
 import type { QoS, SubscribePacket, Subscription } from '../../shared/codec/types.ts';
 import { MqttError } from '../../shared/errors.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
-import { parseSharedSubscription, validateTopicFilter } from '../../shared/topic.ts';
+import { parseSharedSubscription, validateTopicFilter, type SharedParse } from '../../shared/topic.ts';
 import { normalizeSubscribeDecision } from '../core/hooks.ts';
 import type { ClientLink } from '../core/link.ts';
 import type { SubscriptionEntry } from '../core/topic-tree.ts';
@@ -16,6 +16,24 @@ const SubackFailure3 = 0x80;
 /** Filters handled before the other connections get a turn: each may cost an ACL check, a hook and retained messages. */
 const FiltersPerTurn = 16;
 
+/**
+ * A Topic Filter that is not well formed (empty [MQTT-4.7.3-1], `#` not
+ * alone in the last level [MQTT-4.7.1-1], `+` not alone in its level
+ * [MQTT-4.7.1-2]; at 5.0 also a `$share/` filter without a share name, with
+ * a wildcard in it or without a filter after it [MQTT-4.8.2-1/2]) makes its
+ * SUBSCRIBE or UNSUBSCRIBE malformed: the connection is closed
+ * [MQTT-4.8.0-1] (5.0: DISCONNECT 0x81 first [MQTT-4.13.1-1]), as
+ * mosquitto does. SUBACK 0x8F / UNSUBACK 0x8F are for filters that are well
+ * formed and not allowed (docs/conformance-decisions.md).
+ */
+export function wellFormedFilter(link: ClientLink, filter: string): SharedParse {
+  const parsed = parseSharedSubscription(filter);
+  if (!validateTopicFilter(filter) || (link.isV5 && parsed.kind === 'invalid')) {
+    throw new MqttError('MalformedPacket', ReasonCode.MalformedPacket, `topic filter ${JSON.stringify(filter.slice(0, 64))} is not well formed`);
+  }
+  return parsed;
+}
+
 export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, packet: SubscribePacket): Promise<void> {
   const clientId = link.state.clientId as string;
   const subscriptionId = packet.properties?.subscriptionIdentifier;
@@ -24,6 +42,8 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
   const retainedToSend: SubscriptionEntry[] = [];
   const store = ctx.store;
 
+  // The whole packet is checked first: a malformed one changes nothing.
+  const filters = packet.subscriptions.map((request) => wellFormedFilter(link, request.topic));
   const terms = ctx.termsOf(link);
   let handled = 0;
   for (const request of packet.subscriptions) {
@@ -34,8 +54,9 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
     const failure = (code: number): void => {
       granted.push(link.isV5 ? code : SubackFailure3);
     };
-    const shared = parseSharedSubscription(request.topic);
-    if (shared.kind === 'invalid' || !validateTopicFilter(shared.filter)) {
+    const shared = filters[handled - 1] as SharedParse;
+    if (shared.kind === 'invalid') {
+      // A 3.x filter that is well formed by 4.7 but not as a shared subscription: this broker does not take it.
       failure(ReasonCode.TopicFilterInvalid);
       continue;
     }

@@ -3,12 +3,14 @@ import type { UnsubscribePacket } from '../../shared/codec/types.ts';
 import { ReasonCode } from '../../shared/reason-codes.ts';
 import type { ClientLink } from '../core/link.ts';
 import type { ProtocolContext } from './context.ts';
+import { wellFormedFilter } from './subscribe.ts';
 
 export async function handleUnsubscribe(ctx: ProtocolContext, link: ClientLink, packet: UnsubscribePacket): Promise<void> {
   const clientId = link.state.clientId as string;
   const codes: number[] = [];
   const existing = new Map(ctx.store.subscriptionsOf(clientId).map((entry) => [entry.filter, entry]));
   const onUnsubscribe = ctx.hooks.onUnsubscribe;
+  for (const filter of packet.unsubscriptions) wellFormedFilter(link, filter);
   for (const filter of packet.unsubscriptions) {
     if (onUnsubscribe !== undefined) {
       const context = { ...ctx.clientInfo(link), filter };

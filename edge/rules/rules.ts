@@ -102,9 +102,9 @@ export class Rules implements DeadlineSource {
    * A message was accepted: one outbox row per rule it matches, in this
    * turn, so the rows commit with the message itself.
    */
-  accepted(message: BrokerMessage, origin?: RuleOrigin): void {
+  accepted(message: BrokerMessage, origin?: RuleOrigin): boolean {
     const matched = matchingRules(this.deps.config.rules, message.topic, origin);
-    if (matched.length === 0) return;
+    if (matched.length === 0) return false;
     const ts = this.deps.now();
     let appended = false;
     for (const rule of matched) {
@@ -118,6 +118,7 @@ export class Rules implements DeadlineSource {
       }
     }
     if (appended) this.drain.soon();
+    return true;
   }
 
   /** After a wake or restart: rows left from before are sent again. */

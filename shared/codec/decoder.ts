@@ -97,6 +97,7 @@ export class PacketDecoder {
     this.framer = new PacketFramer({
       maxPacketSize: options.maxPacketSize,
       allowAuth: true,
+      ...(options.protocolLevel === undefined ? {} : { protocolLevel: options.protocolLevel }),
       ...(options.leftover === undefined ? {} : { leftover: options.leftover }),
     });
   }
@@ -190,7 +191,8 @@ export class PacketDecoder {
   }
 
   private parse(frame: Frame, level: ProtocolLevel): MqttPacket {
-    const bytes = frame.bytes;
+    // mqtt-packet holds every level to 3.1.1's flags: a 3.1 DUP is read as the packet without it.
+    const bytes = frame.type !== PacketType.PUBLISH && (frame.flags & DupFlag) !== 0 ? withoutDup(frame.bytes) : frame.bytes;
     const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // A second CONNECT is parsed at the level it claims, the connection keeps its own.
     const parser = parserFor(level);
@@ -235,6 +237,16 @@ export function decodeAll(bytes: Uint8Array, protocolLevel?: ProtocolLevel): Dec
     return { packets: result.packets, error: malformedPacket(`input ends inside a packet (${decoder.bufferedBytes} bytes)`) };
   }
   return result;
+}
+
+/** The DUP bit of the fixed header's flags. */
+const DupFlag = 0b1000;
+
+/** A copy of a packet with its DUP bit cleared (MQTT 3.1's re-sent PUBREL, SUBSCRIBE or UNSUBSCRIBE). */
+function withoutDup(bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(bytes);
+  copy[0] = (copy[0] as number) & ~DupFlag;
+  return copy;
 }
 
 function toMqttError(thrown: unknown): MqttError {

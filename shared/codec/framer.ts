@@ -16,7 +16,7 @@
  * mutate a chunk after pushing it (socket and WebSocket chunks are fresh).
  */
 import { malformedPacket, packetTooLarge, type MqttError } from '../errors.ts';
-import { PacketType } from './types.ts';
+import { PacketType, type ProtocolLevel } from './types.ts';
 
 export interface Frame {
   /** Control packet type, 1..15. */
@@ -32,6 +32,12 @@ export interface PacketFramerOptions {
   maxPacketSize: number;
   /** Accept type 15 (AUTH, 5.0 only). Defaults to true; 3.1.1 reserves 15. */
   allowAuth?: boolean;
+  /**
+   * The stream's protocol level, if known before its CONNECT (a connection
+   * restored after it); otherwise the level of the first CONNECT framed.
+   * Only the fixed-header flags depend on it (MQTT 3.1's DUP, above).
+   */
+  protocolLevel?: ProtocolLevel;
   /** Bytes of an incomplete packet saved by `pendingBytes()` before hibernation. */
   leftover?: Uint8Array;
 }
@@ -54,11 +60,18 @@ interface FixedHeader {
 const MaxFixedHeaderLength = 5;
 const MaxRemainingLengthBytes = 4;
 
+/** DUP (0b1000) with QoS 1 (0b0010): a re-sent PUBREL, SUBSCRIBE or UNSUBSCRIBE in MQTT 3.1. */
+const DupQos1 = 0b1010;
+
 /**
  * Reserved flag bits per type (spec table 2.2): PUBREL, SUBSCRIBE and
  * UNSUBSCRIBE carry 0b0010, PUBLISH carries DUP/QoS/RETAIN, all others 0.
+ * MQTT 3.1 (section 2.1) sets DUP on a PUBREL, SUBSCRIBE or UNSUBSCRIBE it
+ * sends again, so at `level` 3 those may carry 0b1010 too; 3.1.1 and 5.0
+ * reserve that bit [MQTT-2.2.2-1], and so does a stream whose level is not
+ * known (before its CONNECT).
  */
-function hasValidFlags(type: number, flags: number): boolean {
+function hasValidFlags(type: number, flags: number, level: ProtocolLevel | undefined): boolean {
   switch (type) {
     case PacketType.PUBLISH:
       // QoS 3 (both QoS bits set) is malformed [MQTT-3.3.1-4].
@@ -66,7 +79,7 @@ function hasValidFlags(type: number, flags: number): boolean {
     case PacketType.PUBREL:
     case PacketType.SUBSCRIBE:
     case PacketType.UNSUBSCRIBE:
-      return flags === 0b0010;
+      return flags === 0b0010 || (flags === DupQos1 && level === 3);
     default:
       return flags === 0;
   }
@@ -75,6 +88,7 @@ function hasValidFlags(type: number, flags: number): boolean {
 export class PacketFramer {
   private maxPacketSize: number;
   private readonly allowAuth: boolean;
+  private level: ProtocolLevel | undefined;
   /** The start of an incomplete packet, possibly spread over several chunks. */
   private pending: Uint8Array[] = [];
   private pendingLength = 0;
@@ -93,6 +107,7 @@ export class PacketFramer {
   constructor(options: PacketFramerOptions) {
     this.maxPacketSize = options.maxPacketSize;
     this.allowAuth = options.allowAuth ?? true;
+    this.level = options.protocolLevel;
     if (options.leftover !== undefined && options.leftover.byteLength > 0) {
       // Copy: the saved bytes may come from a buffer the caller reuses.
       this.queued = this.push(copyOf(options.leftover)).frames;
@@ -163,7 +178,7 @@ export class PacketFramer {
         this.stash(chunk.subarray(offset), header);
         break;
       }
-      frames.push({ type: header.type, flags: header.flags, bytes: chunk.subarray(offset, end) });
+      this.emit(frames, header, chunk.subarray(offset, end));
       offset = end;
     }
     return this.result(frames);
@@ -198,12 +213,17 @@ export class PacketFramer {
       }
       return -1;
     }
-    const bytes = concatBytes([...this.pending, chunk.subarray(0, needed)], header.totalLength);
-    frames.push({ type: header.type, flags: header.flags, bytes });
+    this.emit(frames, header, concatBytes([...this.pending, chunk.subarray(0, needed)], header.totalLength));
     this.pending = [];
     this.pendingLength = 0;
     this.pendingHeader = undefined;
     return needed;
+  }
+
+  /** Hands out a whole packet; the first CONNECT tells the stream's level, for the flags of the packets after it. */
+  private emit(frames: Frame[], header: FixedHeader, bytes: Uint8Array): void {
+    frames.push({ type: header.type, flags: header.flags, bytes });
+    if (header.type === PacketType.CONNECT && this.level === undefined) this.level = connectLevelOf(bytes, header.headerLength);
   }
 
   private stash(bytes: Uint8Array, header: FixedHeader | undefined): void {
@@ -231,7 +251,7 @@ export class PacketFramer {
       this.error = malformedPacket('packet type 15 (AUTH) is not allowed before MQTT 5');
       return undefined;
     }
-    if (!hasValidFlags(type, flags)) {
+    if (!hasValidFlags(type, flags, this.level)) {
       // [MQTT-2.2.2-1] reserved flags must have the listed values; [MQTT-2.2.2-2] close if not.
       this.error = malformedPacket(`invalid fixed header flags 0x${flags.toString(16)} for packet type ${type}`);
       return undefined;
@@ -268,6 +288,17 @@ export class PacketFramer {
     }
     return { type, flags, headerLength, totalLength };
   }
+}
+
+/**
+ * The protocol level byte of a CONNECT (after its protocol name), as the
+ * level the flags are read by: 3 only for 3, any other value reads as 3.1.1
+ * (whether the name and level go together is the decoder's to say).
+ */
+function connectLevelOf(bytes: Uint8Array, headerLength: number): ProtocolLevel {
+  const nameLength = ((bytes[headerLength] ?? 0) << 8) | (bytes[headerLength + 1] ?? 0);
+  const level = bytes[headerLength + 2 + nameLength];
+  return level === 3 || level === 5 ? level : 4;
 }
 
 /** A real copy: Buffer#slice (unlike Uint8Array#slice) returns a view. */

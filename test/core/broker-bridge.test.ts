@@ -161,7 +161,8 @@ describe("a bridge's connection state: $SYS/broker/connection/<client id>/state"
     harness = await CoreHarness.create();
     const bridge = await plainClient('v5.edge', 5, { will: { topic: stateTopic('v5.edge'), payload: Buffer.from('0'), qos: 1, retain: true } });
     await publish(bridge, stateTopic('v5.edge'), '1', { retain: true });
-    expect(bridge.received('puback').at(-1)?.reasonCode ?? 0).toBe(0);
+    // Accepted: nobody subscribes yet, so 0x10 No matching subscribers (docs/conformance-decisions.md).
+    expect(bridge.received('puback').at(-1)?.reasonCode ?? 0).toBe(0x10);
     const watcher = await plainClient('watcher', 4);
     await subscribe(watcher, '$SYS/broker/connection/#');
     expect(received(watcher)).toEqual([{ topic: stateTopic('v5.edge'), payload: '1', retain: true }]);

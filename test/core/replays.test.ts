@@ -29,12 +29,13 @@ let nextId = 1;
 const packetId = (): number => (nextId++ % 60_000) + 1;
 
 /** Retained messages `topicOf(0..count-1)`, by one client, in batches (as a real client's stream would arrive). */
-async function retain(count: number, topicOf: (i: number) => string, payload: Buffer = Buffer.from('x'), qos: 0 | 1 = 1): Promise<void> {
+async function retain(count: number, topicOf: (i: number) => string, payload: Buffer = Buffer.from('x'), qos: 0 | 1 | 2 = 1): Promise<void> {
   const publisher = await client(`retainer-${nextId++}`);
   for (let i = 0; i < count; i += 100) {
     const packets = Array.from({ length: Math.min(100, count - i) }, (_, j): Publish => ({ cmd: 'publish', topic: topicOf(i + j), payload, qos: 0, retain: true, dup: false }));
-    if (qos === 1) for (const packet of packets) Object.assign(packet, { qos: 1, messageId: packetId() });
+    if (qos > 0) for (const packet of packets) Object.assign(packet, { qos, messageId: packetId() });
     await publisher.sendBytes(Buffer.concat(packets.map((packet) => encode(packet))));
+    if (qos === 2) await publisher.sendBytes(Buffer.concat(packets.map((packet) => encode({ cmd: 'pubrel', messageId: packet.messageId as number }))));
   }
   await publisher.send({ cmd: 'disconnect' });
 }
@@ -137,7 +138,7 @@ describe('what a replay sends', () => {
 
   it("goes on with a persistent session's replay after a reconnect and after the object restarts, sending nothing twice at QoS 2", async () => {
     await start({ maxInflight: 2 });
-    await retain(6, (i) => `p/${i}`);
+    await retain(6, (i) => `p/${i}`, Buffer.from('x'), 2);
     const first = await client('keeper', 4, { clean: false });
     await first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'p/#', qos: 2 }] });
     expect(retainedTopics(first)).toEqual(['p/0', 'p/1']);

@@ -18,8 +18,10 @@ export interface Comparison {
 
 /**
  * 0x10 No matching subscribers is a PUBACK/PUBREC code a server MAY send
- * instead of 0x00 (MQTT 5.0 §3.4.2.1); mosquitto does, the edge does not.
- * Not an access-control difference: compared as 0x00.
+ * instead of 0x00 (MQTT 5.0 §3.4.2.1); both brokers do, but a SUBSCRIBE the
+ * edge refuses for access (a deliberate difference) is a subscriber in
+ * mosquitto, so who has none differs with access control. Not an
+ * access-control difference of its own: compared as 0x00.
  */
 const NoMatchingSubscribers = 0x10;
 

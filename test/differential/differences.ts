@@ -78,6 +78,12 @@ const WillRefusedAtConnect =
   'will the client may not publish with CONNACK 0x05 / 0x87, so the client learns it at once. mosquitto 2.0.11 ' +
   'accepts the CONNECT (CONNACK 0) and drops the will silently when it would be sent (context__send_will).';
 
+const WillOfTheConnection =
+  'A 3.x will belongs to its network connection and is published whenever that is closed without DISCONNECT ' +
+  '([MQTT-3.1.2-8] in 3.1.1), a takeover included, even when the new connection resumes the session; only 5.0 lets ' +
+  'a new connection to the session keep the will back [MQTT-3.1.3-9] (docs/conformance-decisions.md). mosquitto ' +
+  '2.0.11 discards the old will whenever the takeover resumes a persistent session, at every level.';
+
 // ---- the lists ----------------------------------------------------------
 
 /** Wills on topics the client may not publish: accepted by mosquitto, refused at CONNECT here. */
@@ -179,6 +185,9 @@ export const DeliberateDifferences: readonly Entry[] = [
   { scenario: 'deny-precedence', client: 'alice-blocked', aspect: 'subacks', why: NothingReadable,
     mosquitto: [suback('feeds/alice/blocked', ReasonCode.GrantedQoS1)],
     edge: [suback('feeds/alice/blocked', ReasonCode.NotAuthorized)] },
+  { scenario: 'live-takeover', client: 'watcher', aspect: 'messages', why: WillOfTheConnection,
+    mosquitto: ['alice/will-c4 first q1', 'alice/will-c5 first q1', 'alice/will-clean first q1'],
+    edge: ['alice/will-c4 first q1', 'alice/will-c5 first q1', 'alice/will-clean first q1', 'alice/will4 first q1'] },
   { scenario: 'overlapping', client: 'overlap-3.1.1', aspect: 'messages', why: OneCopyAtHighestQoS,
     mosquitto: ['news/secret hush q1', 'news/sport goal q0'],
     edge: ['news/secret hush q1', 'news/sport goal q1'] },

@@ -13,7 +13,7 @@
  * `connection.closed` after routing the will (Namespace.connectionEnded).
  */
 import { adminClient } from '../helpers/admin-api.ts';
-import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
+import { connectionEndsLogged, startTestEdge, type TestEdge } from '../helpers/edge.ts';
 import type { RuntimeAdditions } from './scenario.ts';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import { startTestSidecar, type TestSidecar } from '../sidecar/harness.ts';
@@ -132,14 +132,6 @@ async function edgeTarget(edge: TestEdge, name: TargetName, url: string, namespa
   return {
     name,
     url,
-    endsReported(clientId) {
-      let count = 0;
-      for (const line of edge.logs) {
-        if (!line.includes('"connection.closed"')) continue;
-        const record = JSON.parse(line) as { event?: string; namespace?: string; client?: string };
-        if (record.event === 'connection.closed' && record.namespace === namespace && record.client === clientId) count++;
-      }
-      return count;
-    },
+    endsReported: (clientId) => connectionEndsLogged(edge, namespace, clientId),
   };
 }

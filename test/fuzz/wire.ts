@@ -44,10 +44,10 @@ export function splitPacket(bytes: Uint8Array): { first: number; headerLength: n
   return { first, headerLength, body: bytes.subarray(headerLength, headerLength + length.value) };
 }
 
-/** Flag nibble allowed for each type (table 2.2); PUBLISH has its own rule. */
-function flagsAllowed(type: number, flags: number): boolean {
+/** Flag nibble allowed for each type (table 2.2); PUBLISH has its own rule; MQTT 3.1 also sets DUP on a re-sent PUBREL, SUBSCRIBE, UNSUBSCRIBE (its 2.1). */
+function flagsAllowed(type: number, flags: number, level: 3 | 4 | 5 | undefined): boolean {
   if (type === 3) return (flags & 0b0110) !== 0b0110;
-  if (type === 6 || type === 8 || type === 10) return flags === 0b0010;
+  if (type === 6 || type === 8 || type === 10) return flags === 0b0010 || (level === 3 && flags === 0b1010);
   return flags === 0;
 }
 
@@ -83,12 +83,14 @@ export interface SplitResult {
 export function splitStream(bytes: Uint8Array, options: { maxPacketSize: number; level: 3 | 4 | 5 | undefined }): SplitResult {
   const frames: SplitFrame[] = [];
   const overlong: number[] = [];
+  // The flags are read at the level given, or else the one the stream's first CONNECT names (its level byte).
+  let flagsLevel = options.level;
   let offset = 0;
   while (offset < bytes.length) {
     const first = bytes[offset] as number;
     const type = first >> 4;
     if (type === 0) return { frames, overlong, broken: { reason: 'reserved-type', at: offset } };
-    if (!flagsAllowed(type, first & 0x0f)) return { frames, overlong, broken: { reason: 'bad-flags', at: offset } };
+    if (!flagsAllowed(type, first & 0x0f, flagsLevel)) return { frames, overlong, broken: { reason: 'bad-flags', at: offset } };
     let remaining = 0;
     let multiplier = 1;
     let pos = offset + 1;
@@ -113,6 +115,7 @@ export function splitStream(bytes: Uint8Array, options: { maxPacketSize: number;
     // AUTH is only known once the level is; a stream before CONNECT cannot contain it validly either.
     if (type === 15 && options.level !== 5) return { frames, overlong, broken: { reason: 'auth-before-5', at: offset } };
     frames.push({ type, start: offset, end: offset + size });
+    if (type === 1 && flagsLevel === undefined) flagsLevel = bytes[pos + 2 + (((bytes[pos] ?? 0) << 8) | (bytes[pos + 1] ?? 0))] === 3 ? 3 : 4;
     offset += size;
   }
   return { frames, overlong };

@@ -58,3 +58,18 @@ export async function startTestEdge(vars: Record<string, string> = {}, extra: Pi
   };
   return edge;
 }
+
+/**
+ * How many ends of `clientId`'s connections in `namespace` the edge has
+ * logged (`connection.closed`, written after the will is routed): MQTT
+ * acknowledges no close, so the broker's log is the only sign of one.
+ */
+export function connectionEndsLogged(edge: Pick<TestEdge, 'logs'>, namespace: string, clientId: string): number {
+  let count = 0;
+  for (const line of edge.logs) {
+    if (!line.includes('"connection.closed"')) continue;
+    const record = JSON.parse(line) as { event?: string; namespace?: string; client?: string };
+    if (record.event === 'connection.closed' && record.namespace === namespace && record.client === clientId) count++;
+  }
+  return count;
+}

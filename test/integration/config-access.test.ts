@@ -163,7 +163,8 @@ describe('JWT', () => {
     peer.send({ cmd: 'publish', topic: 'devices/7/state', payload: Buffer.from('x'), qos: 1, messageId: 3, retain: false, dup: false });
     await eventually(() => peer.packets.filter((p) => p.cmd === 'puback').length === 2, 5000, 'two PUBACK');
     const codes = peer.packets.filter((p) => p.cmd === 'puback').map((p) => (p as { reasonCode?: number }).reasonCode ?? 0);
-    expect(codes).toEqual([0x87, 0]);
+    // Allowed and nobody subscribes: 0x10 No matching subscribers.
+    expect(codes).toEqual([0x87, 0x10]);
     peer.ws.close();
   });
 

@@ -58,14 +58,17 @@ class ConnectCommand implements Command {
     const { clientId, level, clean } = this.o;
     const peer = world.peer(clientId);
     const now = world.driver.now();
-    // A connected client id: the new connection takes over [MQTT-3.1.4-3]. The old one's will goes out
-    // unless the new connection resumes the session, which then lives on (as mosquitto does).
+    // A connected client id: the new connection takes over [MQTT-3.1.4-3]. The old one's will goes out unless
+    // the new connection goes on with its 5.0 session (Session Expiry above 0, Clean Start 0) [MQTT-3.1.3-9];
+    // a 3.x will belongs to its network connection [MQTT-3.1.2-8] (docs/conformance-decisions.md).
     const previous = peer.isConnected ? peer.connection : undefined;
     const previousLevel = peer.level;
     const previousPackets: MqttPacket[] = [];
     if (previous !== undefined) {
       previous.onPacket = (packet) => void previousPackets.push(packet);
-      model.connectionEnded(clientId, now, clean);
+      const old = model.sessions.get(clientId);
+      const continues = !clean && old?.level === 5 && old.expiry > 0;
+      model.connectionEnded(clientId, now, !continues);
     }
     let session = model.sessions.get(clientId);
     if (clean && session !== undefined) {

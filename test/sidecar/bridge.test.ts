@@ -229,6 +229,16 @@ for (const mode of ['link', 'websocket'] as const) {
         expect(device.packets(5)).toEqual([expect.objectContaining({ cmd: 'connack', reasonCode: ReasonCode.ServerUnavailable })]);
       });
 
+      it.each([1000, 1002, 1008])('makes up no CONNACK when the edge closes on purpose (%i) before one [MQTT-3.2.2-6]', async (code) => {
+        const { edge, sidecar } = await setUp({}, { connack: () => undefined });
+        const device = await connectDevice(sidecar.sidecar.tcpPort);
+        device.send(connectPacket(4), 4);
+        const connection = await edge.connection(1);
+        connection.close(code, 'invalid will topic');
+        await device.closed;
+        expect(device.received().byteLength).toBe(0);
+      });
+
       it('closes the WebSocket with 4000 when the device drops without DISCONNECT', async () => {
         const { edge, sidecar } = await setUp();
         const device = await connectDevice(sidecar.sidecar.tcpPort);

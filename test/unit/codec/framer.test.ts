@@ -114,7 +114,7 @@ describe('PacketFramer', () => {
     ['type 0', '00 00'],
     ['PUBLISH QoS 3', '36 00'],
     ['PUBREL flags 0', '60 02 00 01'],
-    ['PUBREL with DUP (3.1 retransmission style)', '6a 02 00 01'],
+    ['PUBREL with DUP before the level is known (3.1 retransmission style)', '6a 02 00 01'],
     ['SUBSCRIBE flags 0', '80 00'],
     ['UNSUBSCRIBE flags 0', 'a0 00'],
     ['CONNACK flags 1', '21 02 00 00'],
@@ -126,6 +126,23 @@ describe('PacketFramer', () => {
     const { frames, error } = framer.push(hex(bytes).subarray(0, 1));
     expect(frames).toEqual([]);
     expectMqttError(error, ReasonCode.MalformedPacket);
+  });
+
+  it('lets DUP on PUBREL, SUBSCRIBE and UNSUBSCRIBE through in an MQTT 3.1 stream only (3.1 section 2.1)', () => {
+    for (const first of [0x6a, 0x8a, 0xaa]) {
+      expect(new PacketFramer({ maxPacketSize: big, protocolLevel: 3 }).push(Uint8Array.of(first)).error).toBeUndefined();
+      for (const protocolLevel of [4, 5] as const) expectMqttError(new PacketFramer({ maxPacketSize: big, protocolLevel }).push(Uint8Array.of(first)).error, ReasonCode.MalformedPacket);
+    }
+  });
+
+  it("learns the level from the stream's CONNECT, for the packets that follow it in the same chunk", () => {
+    const connect31 = hex('10 0f 00 06 4d 51 49 73 64 70 03 02 00 00 00 01 61');
+    const connect311 = hex('10 0d 00 04 4d 51 54 54 04 02 00 00 00 01 61');
+    const dupSubscribe = hex('8a 06 00 01 00 01 61 01');
+    const at31 = new PacketFramer({ maxPacketSize: big }).push(Uint8Array.from([...connect31, ...dupSubscribe]));
+    expect(at31.error).toBeUndefined();
+    expect(at31.frames.map((frame) => frame.type)).toEqual([1, 8]);
+    expectMqttError(new PacketFramer({ maxPacketSize: big }).push(Uint8Array.from([...connect311, ...dupSubscribe])).error, ReasonCode.MalformedPacket);
   });
 
   it('accepts every PUBLISH flag combination but QoS 3', () => {

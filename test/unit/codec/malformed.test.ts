@@ -44,6 +44,14 @@ function casesAt(level: ProtocolLevel): BadCase[] {
     { name: 'PUBREL with flags 0000 [MQTT-2.2.2-2]', level, bytes: hex('60 02 00 01'), reason: ReasonCode.MalformedPacket },
     { name: 'SUBSCRIBE with flags 0000', level, bytes: packet(0x80, '0001', str('a'), v5 ? '00' : '', '00'), reason: ReasonCode.MalformedPacket },
     { name: 'UNSUBSCRIBE with flags 0011', level, bytes: packet(0xa3, '0001', str('a')), reason: ReasonCode.MalformedPacket },
+    // MQTT 3.1 (section 2.1) sets DUP on a re-sent PUBREL, SUBSCRIBE or UNSUBSCRIBE; 3.1.1 and 5.0 reserve it.
+    ...(level === 3
+      ? []
+      : [
+          { name: 'PUBREL with DUP [MQTT-2.2.2-2]', level, bytes: hex('6a 02 00 01'), reason: ReasonCode.MalformedPacket },
+          { name: 'SUBSCRIBE with DUP [MQTT-2.2.2-2]', level, bytes: packet(0x8a, '0001', str('a'), v5 ? '00' : '', '00'), reason: ReasonCode.MalformedPacket },
+          { name: 'UNSUBSCRIBE with DUP [MQTT-2.2.2-2]', level, bytes: packet(0xaa, '0001', v5 ? '00' : '', str('a')), reason: ReasonCode.MalformedPacket },
+        ]),
     { name: 'PUBACK with flags 0001', level, bytes: hex('41 02 00 01'), reason: ReasonCode.MalformedPacket },
     { name: 'PINGREQ with flags 1000', level, bytes: hex('c8 00'), reason: ReasonCode.MalformedPacket },
     { name: 'CONNECT with flags 0010', bytes: packet(0x12, connectBody({ level })), reason: ReasonCode.MalformedPacket },
@@ -345,6 +353,16 @@ describe('5.0 properties', () => {
     const { packets, error } = decodeAll(hex('40 03 00 07 10'), 5);
     expect(error).toBeUndefined();
     expect(packets[0]).toMatchObject({ cmd: 'puback', messageId: 7, reasonCode: ReasonCode.NoMatchingSubscribers });
+  });
+
+  it('MQTT 3.1 PUBREL, SUBSCRIBE and UNSUBSCRIBE sent again with DUP (3.1 section 2.1)', () => {
+    const { packets, error } = decodeAll(concat(hex('6a 02 00 01'), packet(0x8a, '0002', str('a'), '01'), packet(0xaa, '0003', str('a'))), 3);
+    expect(error).toBeUndefined();
+    expect(packets).toMatchObject([
+      { cmd: 'pubrel', messageId: 1 },
+      { cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'a', qos: 1 }] },
+      { cmd: 'unsubscribe', messageId: 3, unsubscriptions: ['a'] },
+    ]);
   });
 
   it('4-byte UTF-8 (U+1F600) and U+FEFF (BOM) are accepted and kept [MQTT-1.5.4-3]', () => {
