@@ -9,6 +9,8 @@
  * `$name` of `.each`) match a concrete name when every placeholder's part
  * of it is a number or a string literal written somewhere in the tests (a
  * row of the table, a fixture's name), or fits a template literal there.
+ * A wire case of test/conformance (wire.ts) gives a title per level and
+ * transport, as `wireTestName` names its tests.
  */
 
 /** What the scanner found in one file. */
@@ -136,6 +138,40 @@ function titleAt(source: string, start: number): string | undefined {
   }
 }
 
+const WireLevelNames: Readonly<Record<string, string>> = { '3': '3.1', '4': '3.1.1', '5': '5.0' };
+
+/**
+ * After `ids` at `start`: the test names of a wire case (wire.ts
+ * `wireCases`, named by `wireTestName`) written as an object with literal
+ * `ids: [...]`, then `title:` and `levels: [...]`: `[id] … title (level,
+ * transport)` for each level and transport. Anything else gives none.
+ */
+function wireCaseTitlesAt(source: string, start: number): string[] {
+  let i = skipSpace(source, start);
+  if (source[i] !== ':') return [];
+  i = skipSpace(source, i + 1);
+  if (source[i] !== '[') return [];
+  const idsEnd = skipBalanced(source, i);
+  const ids: string[] = [];
+  for (i = skipSpace(source, i + 1); i < idsEnd - 1; i = skipSpace(source, i)) {
+    const quote = source[i];
+    if (quote !== "'" && quote !== '"' && quote !== '`') return [];
+    const literal = readLiteral(source, i);
+    ids.push(literal.text);
+    i = skipSpace(source, literal.end);
+    if (source[i] === ',') i++;
+  }
+  const rest = /^\s*,\s*title:\s*/.exec(source.slice(idsEnd));
+  if (rest === null || ids.length === 0) return [];
+  const titleStart = idsEnd + rest[0].length;
+  if (!["'", '"', '`'].includes(source[titleStart] ?? '')) return [];
+  const title = readLiteral(source, titleStart);
+  const levels = /^\s*,\s*levels:\s*\[([\d\s,]+)\]/.exec(source.slice(title.end))?.[1]?.split(',').map((level) => WireLevelNames[level.trim()]);
+  if (levels === undefined || levels.some((level) => level === undefined)) return [];
+  const prefix = ids.map((id) => `[${id}]`).join(' ');
+  return levels.flatMap((level) => ['tcp', 'ws'].map((transport) => `${prefix} ${title.text} (${level as string}, ${transport})`));
+}
+
 /** Titles and literals of one file's text. */
 export function scanSource(source: string): ScannedFile {
   const titles: string[] = [];
@@ -165,6 +201,7 @@ export function scanSource(source: string): ScannedFile {
         const title = titleAt(source, i + word.length);
         if (title !== undefined) titles.push(title);
       }
+      if (word === 'ids') titles.push(...wireCaseTitlesAt(source, i + word.length));
       i += word.length;
       continue;
     }
