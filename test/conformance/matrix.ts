@@ -9,7 +9,7 @@
  * `it.each` table by its expanded title. The same id in 3.1.1 and 5.0 is
  * usually a different statement, so each version has its own list.
  */
-import { clientOnly, e, notDone, notYet, t, tested, testedNote, type Difference, type Entry } from './matrix-types.ts';
+import { clientOnly, e, notDone, notYet, t, tested, testedNote, type Difference, type Entry, type TestRef } from './matrix-types.ts';
 
 // ---- test files --------------------------------------------------------------
 
@@ -133,6 +133,19 @@ const bridgeFirstPacket = t(SidecarBridge, 'closes a client whose first packet i
 const bridgePingrespAfterConnack = t(SidecarBridge, 'holds a PINGRESP back until the edge CONNACK has gone to the device');
 const noWillTwice = t(Shutdown, 'keeps persistent sessions with their subscriptions and queues, ends clean ones, and fires no will a second time');
 const transient = t(Gateways, 'closes the clients of a gateway whose core cannot be reached, so they reconnect');
+
+// ---- packet-level conformance tests (test/conformance/*.test.ts, harness wire.ts) ----------
+
+const Mqtt31Wire = 'test/conformance/mqtt31.test.ts';
+const WillPropertiesWire = 'test/conformance/will-properties.test.ts';
+
+/**
+ * A wire case (wire.ts `wireCases`) at one level: its test over TCP through
+ * the sidecar and its test over WebSocket, named as `wireTestName` names them.
+ */
+function wire(file: string, ids: readonly string[], title: string, level: '3.1' | '3.1.1' | '5.0'): TestRef[] {
+  return (['tcp', 'ws'] as const).map((transport) => t(file, `${ids.map((id) => `[${id}]`).join(' ')} ${title} (${level}, ${transport})`));
+}
 
 // ---- wording shared by several entries ----------------------------------------------
 
@@ -363,7 +376,7 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-3.1.3-7', 'It then goes on as if the client had sent it, and returns the Assigned Client Identifier', tested(ecAssigned)),
   e('MQTT-3.1.3-8', 'A rejected ClientID may get CONNACK 0x85; the server closes', tested(ecEmptyId)),
   e('MQTT-3.1.3-9', 'No will is sent when a new connection to the session comes within the Will Delay', tested(pWillDelay)),
-  e('MQTT-3.1.3-10', 'The will\'s User Properties keep their order when it is published', notYet('No test gives a will several User Properties and checks their order when it goes out. Likely a violation too: the will keeps them as a name → values record (passThroughProperties in edge/protocol/connect.ts), which loses the order of interleaved names (a, b, a) that PUBLISH keeps (MQTT-3.3.2-18).')),
+  e('MQTT-3.1.3-10', 'The will\'s User Properties keep their order when it is published', tested(...[0, 1].flatMap((delay) => wire(WillPropertiesWire, ['MQTT-3.1.3-10'], `a will's User Properties go out in the order the client wrote them, names interleaved (Will Delay ${delay} s)`, '5.0')))),
   e('MQTT-3.1.3-11', 'The Will Topic is a UTF-8 Encoded String', tested(malformed('CONNECT will topic with a surrogate'))),
   e('MQTT-3.1.3-12', 'The User Name is a UTF-8 Encoded String', tested(malformed('CONNECT user name with U+0000'))),
   e('MQTT-3.1.4-1', 'A CONNECT not as section 3.1 says closes the connection (a CONNACK >= 0x80 may go first)', tested(fuzz, t(SidecarBridge, 'answers a malformed 5.0 CONNECT with CONNACK 0x81'), malformed('a malformed 5.0 CONNECT still fixes the level, so the broker can answer in 5.0'))),
@@ -575,12 +588,15 @@ export const Mqtt31Differences: readonly Difference[] = [
   {
     key: 'client id of 1 to 23 characters',
     text: '3.1 requires a client id of 1 to 23 characters; a longer one is to be refused with return code 2',
-    status: notYet('The broker accepts longer client ids at 3.1 and no test pins either behaviour; an empty one is refused with 2 (edge/protocol/connect.ts), untested at 3.1.'),
+    status: testedNote(
+      'Deliberately accepted, as mosquitto does and as 3.1.1 allows [MQTT-3.1.3-5]: docs/conformance-decisions.md, "Client ids longer than 23 characters".',
+      ...[23, 24, 65].flatMap((length) => wire(Mqtt31Wire, ['MQTT-v3.1-3.1'], `a 3.1 client id of ${length} characters is accepted`, '3.1')),
+    ),
   },
   {
     key: 'no Session Present flag',
     text: 'A 3.1 CONNACK has no Session Present flag: its first byte is reserved, 0',
-    status: notYet('The broker sets Session Present for 3.1 clients too, and edge-core "reports session present correctly and discards the session on clean start" expects it at "MQTT 3.1".'),
+    status: tested(...wire(Mqtt31Wire, ['MQTT-v3.1-3.2'], 'a CONNACK to a 3.1 client resuming a stored session is 20 02 00 00: no Session Present flag', '3.1'), ecSessionPresent),
   },
   {
     key: 'CONNACK return codes',
@@ -590,7 +606,10 @@ export const Mqtt31Differences: readonly Difference[] = [
   {
     key: 'SUBACK without failure code',
     text: '3.1 has no SUBACK failure code: a SUBACK grants a QoS',
-    status: notYet('A refused 3.1 subscription gets 0x80, as at 3.1.1 (shared/codec/encoder.ts); to be decided in docs/conformance-decisions.md.'),
+    status: testedNote(
+      'A refused filter is answered with the QoS it would have been granted and no subscription is made, as mosquitto does: docs/conformance-decisions.md, "A refused MQTT 3.1 subscription".',
+      ...wire(Mqtt31Wire, ['MQTT-v3.1-3.9'], 'a refused 3.1 subscription is answered with a granted QoS, not 0x80, and nothing is delivered for it', '3.1'),
+    ),
   },
   {
     key: 'DUP on re-sent PUBREL, SUBSCRIBE, UNSUBSCRIBE',
@@ -605,7 +624,7 @@ export const Mqtt31Differences: readonly Difference[] = [
   {
     key: 'empty client id',
     text: '3.1 has no assigned client ids: an empty client id is refused with return code 2',
-    status: notYet('edge/protocol/connect.ts refuses it at level 3, but no test sends an empty client id at 3.1.'),
+    status: tested(...wire(Mqtt31Wire, ['MQTT-v3.1-3.1'], 'an empty 3.1 client id is refused with return code 2, then the connection is closed', '3.1')),
   },
   {
     key: 'keep-alive',
