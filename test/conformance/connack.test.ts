@@ -6,6 +6,7 @@
  */
 import { describe, expect } from 'vitest';
 import { connectBody, packet, str } from '../unit/codec/helpers.ts';
+import { expectMarkerFirst, watch } from './observe.ts';
 import { connected, connectOf, encode, useWireStack, wireCases, type WirePeer, type WireStack } from './wire.ts';
 
 const stack = useWireStack();
@@ -14,14 +15,6 @@ const stack = useWireStack();
 async function expectRefusedOrClosed(peer: WirePeer, reason: number): Promise<void> {
   const before = (await peer.closedAfter()).map(({ packet }) => `${packet.cmd} ${String(packet.cmd === 'connack' ? packet.reasonCode : '')}`);
   expect(before).toEqual(peer.level === 5 && before.length > 0 ? [`connack ${reason}`] : []);
-}
-
-/** A 5.0 client subscribed to `topic` over the peer's transport. */
-async function watch(wire: WireStack, peer: WirePeer, topic: string): Promise<WirePeer> {
-  const watcher = await connected(wire, peer.transport, 5, `${topic}-watcher`);
-  watcher.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
-  await watcher.expect({ cmd: 'suback', messageId: 1 });
-  return watcher;
 }
 
 describe('CONNECT', () => {
@@ -112,10 +105,6 @@ async function refusedWithPacketsBehind(peer: WirePeer, name: string, wire: Wire
   peer.send(Uint8Array.from(Buffer.concat(bytes)));
   const before = await peer.closedAfter();
   expect(before.map(({ packet }) => packet)).toMatchObject([{ cmd: 'connack', sessionPresent: false, ...refusal }]);
-  watcher.send({ cmd: 'publish', topic: name, payload: Buffer.from('marker'), qos: 1, messageId: 3, retain: false, dup: false });
-  // Its PUBACK and its own copy may come in either order; any message behind the CONNECT would have come before both.
-  let first = await watcher.next('PUBLISH');
-  if (first.packet.cmd === 'puback') first = await watcher.next('PUBLISH');
-  expect(first.packet.cmd === 'publish' ? first.packet.payload.toString() : first.packet.cmd).toBe('marker');
+  await expectMarkerFirst(watcher, name);
   watcher.close();
 }

@@ -140,6 +140,7 @@ const Mqtt31Wire = 'test/conformance/mqtt31.test.ts';
 const WillPropertiesWire = 'test/conformance/will-properties.test.ts';
 const ConnackWire = 'test/conformance/connack.test.ts';
 const WillQosWire = 'test/conformance/will-qos.test.ts';
+const PublishWire = 'test/conformance/publish.test.ts';
 
 /**
  * A wire case (wire.ts `wireCases`) at one level: its test over TCP through
@@ -251,7 +252,7 @@ export const Mqtt311: readonly Entry[] = [
   e('MQTT-3.2.2-6', 'When no return code applies, the server closes without a CONNACK', notYet(`${Issue23}: a zero-length Will Topic must close without CONNACK; the sidecar invents CONNACK 0x03.`)),
   e('MQTT-3.3.1-1', 'DUP is 1 when a PUBLISH is re-delivered', tested(ecResendDup, pQueues311, replayQos2)),
   e('MQTT-3.3.1-2', 'DUP is 0 on every QoS 0 message', testedNote('The fuzz sweep sends a QoS 0 PUBLISH with DUP 1: malformed, closed.', fuzz)),
-  e('MQTT-3.3.1-3', 'The outgoing DUP is set by whether that PUBLISH is a re-send, never copied from the incoming one', notYet('No test publishes with DUP 1 and checks that subscribers get DUP 0.')),
+  e('MQTT-3.3.1-3', 'The outgoing DUP is set by whether that PUBLISH is a re-send, never copied from the incoming one', tested(...wire(PublishWire, ['MQTT-3.3.1-3'], 'a PUBLISH with DUP 1 reaches a subscriber with DUP 0: DUP is not propagated', '3.1.1'))),
   e('MQTT-3.3.1-4', 'A PUBLISH with both QoS bits set closes the connection', tested(fuzz, malformed('PUBLISH with QoS 3'))),
   e('MQTT-3.3.1-5', 'RETAIN 1: the message and its QoS are stored for future subscribers', tested(ecRetained, model)),
   e('MQTT-3.3.1-6', 'A new subscription gets the last retained message of each matching topic', tested(ecWildcardRetained)),
@@ -289,7 +290,7 @@ export const Mqtt311: readonly Entry[] = [
   e('MQTT-3.10.4-3', 'QoS 1/2 messages already being sent for it are completed', testedNote('The model keeps owing messages started before an UNSUBSCRIBE.', model)),
   e('MQTT-3.10.4-4', 'An UNSUBSCRIBE is answered with an UNSUBACK with its Packet Identifier', tested(fuzz)),
   e('MQTT-3.10.4-5', 'The UNSUBACK is sent even when nothing was deleted', testedNote('Fuzz connections unsubscribe random filters they mostly never subscribed; each UNSUBSCRIBE must be answered.', fuzz)),
-  e('MQTT-3.10.4-6', 'Several filters in one UNSUBSCRIBE are handled as that many, with one UNSUBACK', notYet('Fuzz connections send UNSUBSCRIBEs of up to three filters and get an UNSUBACK, but no test checks that each filter was removed.')),
+  e('MQTT-3.10.4-6', 'Several filters in one UNSUBSCRIBE are handled as that many, with one UNSUBACK', tested(...wire(PublishWire, ['MQTT-3.10.4-6', 'MQTT-3.11.3-1'], 'an UNSUBSCRIBE of several filters removes each, with one UNSUBACK whose reason codes follow the filters', '3.1.1'))),
   e('MQTT-3.12.4-1', 'A PINGREQ is answered with a PINGRESP', tested(ecPing)),
   e('MQTT-3.14.1-1', 'DISCONNECT reserved bits are 0, or the client is disconnected', tested(t(Framer, 'rejects DISCONNECT flags 2'))),
   e('MQTT-3.14.4-1', 'After sending DISCONNECT the client closes the connection', clientOnly('Only a 3.1.1 client sends DISCONNECT.')),
@@ -415,7 +416,7 @@ export const Mqtt5: readonly Entry[] = [
   // 3.3 PUBLISH.
   e('MQTT-3.3.1-1', 'DUP is 1 when a PUBLISH is re-delivered', testedNote('Tested on 3.1.1 connections; the re-send path is the same at 5.0.', ecResendDup, replayQos2)),
   e('MQTT-3.3.1-2', 'DUP is 0 on every QoS 0 message', tested(fuzz)),
-  e('MQTT-3.3.1-3', 'The outgoing DUP depends only on whether that PUBLISH is a re-send', notYet('No test publishes with DUP 1 and checks that subscribers get DUP 0.')),
+  e('MQTT-3.3.1-3', 'The outgoing DUP depends only on whether that PUBLISH is a re-send', tested(...wire(PublishWire, ['MQTT-3.3.1-3'], 'a PUBLISH with DUP 1 reaches a subscriber with DUP 0: DUP is not propagated', '5.0'))),
   e('MQTT-3.3.1-4', 'A PUBLISH with both QoS bits set is malformed', tested(ecMalformed, fuzz)),
   e('MQTT-3.3.1-5', 'RETAIN 1 from a client replaces the topic\'s retained message with this one', tested(ecRetained, t(Mqtt5File, 'Retain Handling 0 sends retained messages on every subscribe, 1 only on a new one, 2 never'))),
   e('MQTT-3.3.1-6', 'A zero-byte retained PUBLISH removes the topic\'s retained message', tested(ecRetained, pRetained)),
@@ -432,14 +433,14 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-3.3.2-4', 'The Payload Format Indicator reaches every subscriber unaltered', tested(m5Properties)),
   e('MQTT-3.3.2-5', 'A copy whose Message Expiry Interval passed before its delivery started is deleted', tested(pExpiry)),
   e('MQTT-3.3.2-6', 'A forwarded PUBLISH carries the interval received less the time the message waited', tested(pExpiry)),
-  e('MQTT-3.3.2-7', 'Topic Alias mappings are not carried from one connection to another', notYet('No test sets an alias, reconnects and checks the alias is unknown on the new connection (fuzz "topic-alias-unset" uses an alias never set).')),
+  e('MQTT-3.3.2-7', 'Topic Alias mappings are not carried from one connection to another', tested(...wire(PublishWire, ['MQTT-3.3.2-7'], 'a topic alias set on one connection is unknown on the next: using it is a protocol error (DISCONNECT 0x82)', '5.0'))),
   e('MQTT-3.3.2-8', 'A sender never sends Topic Alias 0', testedNote('The server\'s aliases start at 1; a client\'s alias 0 gets DISCONNECT 0x94.', m5AliasOut, m5AliasRefused)),
   e('MQTT-3.3.2-9', 'A client sends no Topic Alias above the server\'s maximum', testedNote('The client\'s duty; the server answers DISCONNECT 0x94.', m5AliasAbove, fuzz)),
   e('MQTT-3.3.2-10', 'A client accepts every alias from 1 to the maximum it announced', clientOnly('The client\'s duty.')),
   e('MQTT-3.3.2-11', 'The server sends no Topic Alias above the client\'s maximum', tested(m5AliasOut)),
   e('MQTT-3.3.2-12', 'The server accepts every alias from 1 to the maximum it announced', tested(m5AliasIn, pAliases)),
-  e('MQTT-3.3.2-13', 'The Response Topic is a UTF-8 Encoded String', notYet('The decoder checks every UTF-8 property alike, but no test sends an ill-formed Response Topic.')),
-  e('MQTT-3.3.2-14', 'The Response Topic holds no wildcard', notYet('No test publishes with a Response Topic holding a wildcard.')),
+  e('MQTT-3.3.2-13', 'The Response Topic is a UTF-8 Encoded String', tested(...wire(PublishWire, ['MQTT-3.3.2-13'], 'a Response Topic of ill-formed UTF-8 closes the connection (DISCONNECT 0x81 at most)', '5.0'))),
+  e('MQTT-3.3.2-14', 'The Response Topic holds no wildcard', testedNote('The server refuses a client\'s PUBLISH that breaks it (DISCONNECT 0x82), so it never forwards one: docs/conformance-decisions.md, "A Response Topic with a wildcard". A will\'s Response Topic is not checked.', ...wire(PublishWire, ['MQTT-3.3.2-14', 'MQTT-3.14.2-2'], 'a Response Topic with the wildcard # is a protocol error: DISCONNECT 0x82, without Session Expiry Interval', '5.0'), ...wire(PublishWire, ['MQTT-3.3.2-14', 'MQTT-3.14.2-2'], 'a Response Topic with the wildcard + is a protocol error: DISCONNECT 0x82, without Session Expiry Interval', '5.0'))),
   e('MQTT-3.3.2-15', 'The Response Topic reaches every subscriber unaltered', tested(m5Properties)),
   e('MQTT-3.3.2-16', 'Correlation Data reaches every subscriber unaltered', tested(m5Properties)),
   e('MQTT-3.3.2-17', 'Every User Property reaches the subscriber unaltered', tested(m5Properties)),
@@ -450,7 +451,7 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-3.3.4-2', 'Overlapping subscriptions deliver at the highest QoS among them', tested(ecOverlap, pMinQos)),
   e('MQTT-3.3.4-3', 'The Subscription Identifiers of the matching subscriptions go with the message', tested(m5SubIds, pSubIds)),
   e('MQTT-3.3.4-4', 'A single copy carries the identifiers of every matching subscription', tested(m5SubIds, pSubIds)),
-  e('MQTT-3.3.4-5', 'With one copy per subscription, each carries its own subscription\'s identifier', notYet('Overlapping non-shared subscriptions get one copy (MQTT-3.3.4-4), but a session in a share group and with a matching subscription of its own may get two; no test checks their identifiers.')),
+  e('MQTT-3.3.4-5', 'With one copy per subscription, each carries its own subscription\'s identifier', tested(...wire(PublishWire, ['MQTT-3.3.4-5'], 'a shared and a non-shared subscription of one session give two copies, each with its own Subscription Identifier', '5.0'))),
   e('MQTT-3.3.4-6', 'A PUBLISH from a client carries no Subscription Identifier', testedNote('Fuzz sweep "subscription-id-in-publish": DISCONNECT 0x82.', fuzz)),
   e('MQTT-3.3.4-7', 'A client keeps at most the server\'s Receive Maximum of QoS 1/2 PUBLISH unacknowledged', testedNote('The client\'s duty; the server answers DISCONNECT 0x93.', pReceiveMaximumExceeded, m5ReceiveMaximumExceeded)),
   e('MQTT-3.3.4-8', 'A client at its quota still sends packets other than PUBLISH', clientOnly('The client\'s duty.')),
@@ -498,17 +499,17 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-3.10.4-3', 'QoS 1/2 messages already being sent for them are completed', testedNote('The model keeps owing messages started before an UNSUBSCRIBE.', model)),
   e('MQTT-3.10.4-4', 'An UNSUBSCRIBE is answered with an UNSUBACK', tested(fuzz)),
   e('MQTT-3.10.4-5', 'The UNSUBACK has the UNSUBSCRIBE\'s identifier, even when nothing was deleted', testedNote('Fuzz connections unsubscribe random filters they mostly never subscribed.', fuzz)),
-  e('MQTT-3.10.4-6', 'Several filters in one UNSUBSCRIBE are handled as that many, with one UNSUBACK', notYet('No test checks that an UNSUBSCRIBE of several filters removes each of them.')),
+  e('MQTT-3.10.4-6', 'Several filters in one UNSUBSCRIBE are handled as that many, with one UNSUBACK', tested(...wire(PublishWire, ['MQTT-3.10.4-6', 'MQTT-3.11.3-1'], 'an UNSUBSCRIBE of several filters removes each, with one UNSUBACK whose reason codes follow the filters', '5.0'))),
   e('MQTT-3.11.2-1', 'UNSUBACK leaves out a Reason String that would exceed the client\'s Maximum Packet Size', notDone(NoReasonStrings)),
   e('MQTT-3.11.2-2', 'UNSUBACK leaves out a User Property that would exceed the client\'s Maximum Packet Size', notDone(NoReasonStrings)),
-  e('MQTT-3.11.3-1', 'UNSUBACK Reason Codes are in the order of the UNSUBSCRIBE\'s filters', notYet('No test reads the Reason Codes of an UNSUBACK for several filters.')),
+  e('MQTT-3.11.3-1', 'UNSUBACK Reason Codes are in the order of the UNSUBSCRIBE\'s filters', tested(...wire(PublishWire, ['MQTT-3.10.4-6', 'MQTT-3.11.3-1'], 'an UNSUBSCRIBE of several filters removes each, with one UNSUBACK whose reason codes follow the filters', '5.0'))),
   e('MQTT-3.11.3-2', 'UNSUBACK uses an Unsubscribe Reason Code for each filter', testedNote('Strict decoding of every UNSUBACK the fuzz connections get.', fuzz)),
   // 3.12 - 3.15.
   e('MQTT-3.12.4-1', 'A PINGREQ is answered with a PINGRESP', tested(ecPing, pKeepAlive)),
   e('MQTT-3.14.0-1', 'The server sends no DISCONNECT before a CONNACK below 0x80', testedNote('Before acceptance a refusal is a CONNACK: a wrong AUTH answer, a damaged 5.0 CONNECT (fuzz sweep).', m5AuthRefused, fuzz)),
   e('MQTT-3.14.1-1', 'DISCONNECT reserved bits are 0; otherwise DISCONNECT 0x81', tested(t(Framer, 'rejects DISCONNECT flags 2'))),
   e('MQTT-3.14.2-1', 'DISCONNECT uses a DISCONNECT Reason Code of table 3.10', testedNote('Every server DISCONNECT of a fuzz connection must carry a reason a server may send.', fuzz, malformed('DISCONNECT with unknown reason code'))),
-  e('MQTT-3.14.2-2', 'The server never sends Session Expiry Interval on DISCONNECT', notYet('No test checks a server DISCONNECT for the property (shared/refusals.ts never sets it).')),
+  e('MQTT-3.14.2-2', 'The server never sends Session Expiry Interval on DISCONNECT', testedNote('Checked on the Protocol Error DISCONNECT (0x82); shared/refusals.ts builds every server DISCONNECT without it.', ...wire(PublishWire, ['MQTT-3.3.2-14', 'MQTT-3.14.2-2'], 'a Response Topic with the wildcard # is a protocol error: DISCONNECT 0x82, without Session Expiry Interval', '5.0'))),
   e('MQTT-3.14.2-3', 'DISCONNECT leaves out a Reason String that would exceed the receiver\'s Maximum Packet Size', notYet('A server DISCONNECT carries its Reason String (up to 200 characters) whatever the client\'s Maximum Packet Size; nothing checks the size (same family as MQTT-3.1.2-24).')),
   e('MQTT-3.14.2-4', 'DISCONNECT leaves out a User Property that would exceed the receiver\'s Maximum Packet Size', notDone(NoOwnUserProperties)),
   e('MQTT-3.14.4-1', 'After sending DISCONNECT the sender sends nothing more on the connection', testedNote('The server side: no packet after its DISCONNECT on any fuzz connection.', fuzz)),
