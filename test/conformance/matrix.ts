@@ -141,6 +141,7 @@ const WillPropertiesWire = 'test/conformance/will-properties.test.ts';
 const ConnackWire = 'test/conformance/connack.test.ts';
 const WillQosWire = 'test/conformance/will-qos.test.ts';
 const PublishWire = 'test/conformance/publish.test.ts';
+const FlowsWire = 'test/conformance/flows.test.ts';
 
 /**
  * A wire case (wire.ts `wireCases`) at one level: its test over TCP through
@@ -528,22 +529,22 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-4.3.2-2', 'QoS 1 sender: PUBLISH with QoS 1 and DUP 0', tested(ecResendDup)),
   e('MQTT-4.3.2-3', 'QoS 1 sender: the PUBLISH is unacknowledged until its PUBACK', tested(ecResendDup, pReceiveMaximum)),
   e('MQTT-4.3.2-4', 'QoS 1 receiver: PUBACK with the identifier, having taken ownership', tested(fuzz)),
-  e('MQTT-4.3.2-5', 'QoS 1 receiver: after its PUBACK, a PUBLISH with that identifier is a new message', notYet('No test reuses a QoS 1 identifier after its PUBACK.')),
+  e('MQTT-4.3.2-5', 'QoS 1 receiver: after its PUBACK, a PUBLISH with that identifier is a new message', tested(...wire(FlowsWire, ['MQTT-4.3.2-5'], 'after its PUBACK, a QoS 1 PUBLISH with the same identifier is a new message, DUP or not', '5.0'))),
   e('MQTT-4.3.3-1', 'QoS 2 sender: an unused identifier for each new message', tested(model)),
   e('MQTT-4.3.3-2', 'QoS 2 sender: PUBLISH with QoS 2 and DUP 0', testedNote('A queued QoS 2 message goes out with DUP 0 (["qos 2", false]).', pQueues311)),
   e('MQTT-4.3.3-3', 'QoS 2 sender: the PUBLISH is unacknowledged until its PUBREC', tested(replayQos2, model)),
   e('MQTT-4.3.3-4', 'QoS 2 sender: a PUBREC below 0x80 gets a PUBREL with the same identifier', testedNote('Fuzz connections send PUBRECs and must get a PUBREL of the same identifier; the model\'s QoS 2 deliveries complete through PUBREL.', fuzz, model)),
-  e('MQTT-4.3.3-5', 'QoS 2 sender: the PUBREL is unacknowledged until its PUBCOMP', notYet('No test withholds the PUBCOMP of a server PUBREL (across a reconnect) and checks the PUBREL is kept and sent again.')),
+  e('MQTT-4.3.3-5', 'QoS 2 sender: the PUBREL is unacknowledged until its PUBCOMP', tested(...wire(FlowsWire, ['MQTT-4.3.3-5'], 'a PUBREL the client has not answered with PUBCOMP is sent again when its session comes back', '5.0'))),
   e('MQTT-4.3.3-6', 'QoS 2 sender: no PUBLISH re-sent once its PUBREL went out', testedNote('The model\'s peers flag a PUBLISH re-sent after their PUBREC.', model)),
   e('MQTT-4.3.3-7', 'QoS 2 sender: no message expiry once the PUBLISH has been sent', notYet('No test lets a QoS 2 message in flight pass its Message Expiry Interval.')),
   e('MQTT-4.3.3-8', 'QoS 2 receiver: PUBREC with the identifier, having taken ownership', tested(pQos2Once, ecQos2Once)),
-  e('MQTT-4.3.3-9', 'QoS 2 receiver: after a PUBREC >= 0x80, a PUBLISH with that identifier is a new message', notYet('No test republishes an identifier answered with a failing PUBREC.')),
+  e('MQTT-4.3.3-9', 'QoS 2 receiver: after a PUBREC >= 0x80, a PUBLISH with that identifier is a new message', tested(...wire(FlowsWire, ['MQTT-4.3.3-9'], 'after a PUBREC of 0x80 or above, a QoS 2 PUBLISH with the same identifier is a new message', '5.0'))),
   e('MQTT-4.3.3-10', 'QoS 2 receiver: until PUBREL, repeats get PUBREC and no second delivery', tested(pQos2Once, ecQos2Once)),
   e('MQTT-4.3.3-11', 'QoS 2 receiver: a PUBREL gets a PUBCOMP with the same identifier', tested(pPubrelAgain, ecQos2Once)),
-  e('MQTT-4.3.3-12', 'QoS 2 receiver: after its PUBCOMP, a PUBLISH with that identifier is a new message', notYet('No test reuses a QoS 2 identifier after its PUBCOMP.')),
+  e('MQTT-4.3.3-12', 'QoS 2 receiver: after its PUBCOMP, a PUBLISH with that identifier is a new message', tested(...wire(FlowsWire, ['MQTT-4.3.3-12'], 'after its PUBCOMP, a QoS 2 PUBLISH with the same identifier is a new message', '5.0'))),
   e('MQTT-4.3.3-13', 'QoS 2 receiver: the exchange goes on even after message expiry applied', notYet('No test lets a message expire between PUBREC and PUBREL.')),
   e('MQTT-4.4.0-1', 'On a resumed session, unacknowledged PUBLISH and PUBREL are re-sent with their identifiers, and at no other time', testedNote('Re-sends of PUBLISH on reconnect, none within a connection; no test drops a connection between the client\'s PUBREC and the server\'s PUBREL.', ecResendDup, replayQos2, t(StallWatchdog, 'leaves a client alone that holds its window full without acknowledging'))),
-  e('MQTT-4.4.0-2', 'A PUBACK or PUBREC >= 0x80 acknowledges the PUBLISH: it is not re-sent', notYet('No test answers a server PUBLISH with a failing PUBACK or PUBREC.')),
+  e('MQTT-4.4.0-2', 'A PUBACK or PUBREC >= 0x80 acknowledges the PUBLISH: it is not re-sent', tested(...['PUBACK', 'PUBREC'].flatMap((ack) => wire(FlowsWire, ['MQTT-4.4.0-2'], `a ${ack} of 0x80 acknowledges the message: it is not sent again when the session comes back`, '5.0')))),
   ...receiptAndClientOrder,
   e('MQTT-4.6.0-5', 'On an Ordered Topic, one client\'s messages reach consumers in the order received, per topic and QoS', tested(model, witness)),
   e('MQTT-4.6.0-6', 'Every topic is an Ordered Topic for non-shared subscriptions by default', tested(model, t(Stall, 'delivers all 80 messages, in order, in every combination of transports'))),
