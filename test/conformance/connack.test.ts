@@ -69,6 +69,16 @@ describe('CONNECT', () => {
       },
     },
     {
+      ids: ['MQTT-4.12.0-1'],
+      title: 'an Authentication Method the server does not support gets CONNACK 0x8C, then the connection is closed',
+      levels: [5],
+      async run(peer, name) {
+        peer.send(connectOf(5, name, { properties: { authenticationMethod: 'SCRAM-SHA-1', authenticationData: Buffer.from('client-first') } }));
+        const before = await peer.closedAfter();
+        expect(before.map(({ packet: sent }) => sent)).toMatchObject([{ cmd: 'connack', reasonCode: 0x8c, sessionPresent: false }]);
+      },
+    },
+    {
       ids: ['MQTT-3.1.4-5'],
       title: 'packets sent behind a refused CONNECT are not processed',
       levels: [4],

@@ -142,6 +142,7 @@ const ConnackWire = 'test/conformance/connack.test.ts';
 const WillQosWire = 'test/conformance/will-qos.test.ts';
 const PublishWire = 'test/conformance/publish.test.ts';
 const FlowsWire = 'test/conformance/flows.test.ts';
+const AuthWire = 'test/conformance/auth.test.ts';
 
 /**
  * A wire case (wire.ts `wireCases`) at one level: its test over TCP through
@@ -561,15 +562,15 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-4.9.0-1', 'The initial send quota is non-zero and at most Receive Maximum', tested(pReceiveMaximum, m5ReceiveMaximum)),
   e('MQTT-4.9.0-2', 'At a send quota of zero, no further QoS 1/2 PUBLISH goes out', tested(pReceiveMaximum, m5ReceiveMaximum)),
   e('MQTT-4.9.0-3', 'At a send quota of zero, other packets are still processed and answered', testedNote('A PINGREQ while the window is full is answered at once.', m5ReceiveMaximum)),
-  e('MQTT-4.12.0-1', 'An unsupported Authentication Method may get CONNACK 0x8C or 0x87; the server closes', notYet('The broker refuses a method it has no hook for with 0x8C (edge/protocol/connect.ts); no test sends one.')),
+  e('MQTT-4.12.0-1', 'An unsupported Authentication Method may get CONNACK 0x8C or 0x87; the server closes', tested(...wire(ConnackWire, ['MQTT-4.12.0-1'], 'an Authentication Method the server does not support gets CONNACK 0x8C, then the connection is closed', '5.0'))),
   e('MQTT-4.12.0-2', 'A server AUTH asking for more data carries 0x18', tested(m5Auth)),
   e('MQTT-4.12.0-3', 'A client answers a server AUTH with an AUTH carrying 0x18', clientOnly('The client\'s duty.')),
   e('MQTT-4.12.0-4', 'The server may refuse the authentication at any step with CONNACK >= 0x80, and closes', testedNote('The close after a CONNACK >= 0x80 is MQTT-3.2.2-7.', m5AuthRefused)),
   e('MQTT-4.12.0-5', 'Every AUTH and a successful CONNACK carry the CONNECT\'s Authentication Method', tested(m5Auth)),
-  e('MQTT-4.12.0-6', 'Without an Authentication Method, the server sends no AUTH and no method in CONNACK', notYet('No test checks that a CONNACK without enhanced authentication carries no Authentication Method.')),
+  e('MQTT-4.12.0-6', 'Without an Authentication Method, the server sends no AUTH and no method in CONNACK', tested(...wire(AuthWire, ['MQTT-4.12.0-6'], 'a CONNECT without an Authentication Method gets no AUTH and a CONNACK without one, though the server has an authenticate hook', '5.0'))),
   e('MQTT-4.12.0-7', 'Without an Authentication Method, the client sends no AUTH', testedNote('The client\'s duty; the server answers DISCONNECT 0x82 (fuzz sweep "auth-without-method").', fuzz)),
   e('MQTT-4.12.1-1', 'Re-authentication uses the original Authentication Method', clientOnly('The client\'s duty; the server\'s refusal of another method (DISCONNECT 0x8C, edge/protocol/auth.ts) is untested.')),
-  e('MQTT-4.12.1-2', 'A failed re-authentication closes the connection, after a DISCONNECT where possible', notYet('The re-authentication test succeeds; no test fails one.')),
+  e('MQTT-4.12.1-2', 'A failed re-authentication closes the connection, after a DISCONNECT where possible', tested(...wire(AuthWire, ['MQTT-4.12.1-2'], 'a failed re-authentication gets DISCONNECT 0x87 Not authorized, then the connection is closed', '5.0'))),
   e('MQTT-4.13.1-1', 'A Malformed Packet or Protocol Error closes the connection', tested(ecMalformed, fuzz)),
   e('MQTT-4.13.2-1', 'A CONNACK or DISCONNECT >= 0x80 means the connection closes, sent or not', testedNote('Every fuzz connection that gets an error reason must then close.', fuzz, ecEmptyId)),
   // Chapter 6.
