@@ -143,6 +143,7 @@ const WillQosWire = 'test/conformance/will-qos.test.ts';
 const PublishWire = 'test/conformance/publish.test.ts';
 const FlowsWire = 'test/conformance/flows.test.ts';
 const AuthWire = 'test/conformance/auth.test.ts';
+const SharedWire = 'test/conformance/shared.test.ts';
 
 /**
  * A wire case (wire.ts `wireCases`) at one level: its test over TCP through
@@ -555,10 +556,10 @@ export const Mqtt5: readonly Entry[] = [
   ...topicRules,
   e('MQTT-4.8.2-1', 'A Shared Subscription filter starts with "$share/" and has a ShareName of at least one character', tested(t(Topic, 'splits a shared subscription'), topicRejects)),
   e('MQTT-4.8.2-2', 'The ShareName holds no "/", "+" or "#", and is followed by "/" and a Topic Filter', tested(topicRejects)),
-  e('MQTT-4.8.2-3', 'Each shared subscriber gets messages at its own granted QoS', notYet('The shared-subscription tests grant every member the same QoS.')),
-  e('MQTT-4.8.2-4', 'A QoS 2 shared delivery cut by a disconnect is completed when that client reconnects', notYet('No test cuts a QoS 2 delivery to a share group member and reconnects it.')),
+  e('MQTT-4.8.2-3', 'Each shared subscriber gets messages at its own granted QoS', tested(...wire(SharedWire, ['MQTT-4.8.2-3'], 'each member of a share group gets its messages at its own granted QoS (0 and 2)', '5.0'))),
+  e('MQTT-4.8.2-4', 'A QoS 2 shared delivery cut by a disconnect is completed when that client reconnects', tested(...wire(SharedWire, ['MQTT-4.8.2-4'], 'a QoS 2 delivery to a member cut by its disconnect is completed with that member when it reconnects, not given to another', '5.0'))),
   e('MQTT-4.8.2-5', 'If that client\'s session ends first, the QoS 2 message goes to no other member', testedNote('The model flags a QoS 2 message that reaches a share group more than once.', model)),
-  e('MQTT-4.8.2-6', 'A PUBACK or PUBREC >= 0x80 to a shared delivery discards it; no other member gets it', notYet('No test answers a shared delivery with a failing acknowledgement.')),
+  e('MQTT-4.8.2-6', 'A PUBACK or PUBREC >= 0x80 to a shared delivery discards it; no other member gets it', testedNote('PUBACK 0x80 tested; a failing PUBREC ends a delivery the same way (flows "a PUBREC of 0x80 acknowledges the message…"), and a QoS 2 message in flight never moves to another member.', ...wire(SharedWire, ['MQTT-4.8.2-6'], 'a PUBACK of 0x80 from a member discards the message: no other member gets it when that member leaves', '5.0'))),
   e('MQTT-4.9.0-1', 'The initial send quota is non-zero and at most Receive Maximum', tested(pReceiveMaximum, m5ReceiveMaximum)),
   e('MQTT-4.9.0-2', 'At a send quota of zero, no further QoS 1/2 PUBLISH goes out', tested(pReceiveMaximum, m5ReceiveMaximum)),
   e('MQTT-4.9.0-3', 'At a send quota of zero, other packets are still processed and answered', testedNote('A PINGREQ while the window is full is answered at once.', m5ReceiveMaximum)),
