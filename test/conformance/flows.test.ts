@@ -6,7 +6,7 @@
  */
 import type mqttPacket from 'mqtt-packet';
 import { describe, expect } from 'vitest';
-import { expectMarkerFirst, watch } from './observe.ts';
+import { expectMarkerFirst, secondsPassed, watch } from './observe.ts';
 import { connectOf, useWireStack, wireCases, type WireCase, type WirePeer, type WireStack } from './wire.ts';
 
 const stack = useWireStack();
@@ -127,6 +127,55 @@ describe('QoS 1 and QoS 2 flows', () => {
         // Acknowledged now: a further return gets nothing again.
         await backWithNothingResent(wire, back, name, name);
         publisher.close();
+      },
+    },
+    {
+      ids: ['MQTT-4.3.3-7'],
+      title: 'a QoS 2 message sent before its Message Expiry Interval passed is still completed after it, across a reconnect; one not yet sent expires',
+      levels: [5],
+      async run(peer, name, wire) {
+        // Receive Maximum 1: the first message goes out, the second waits in the session.
+        peer.send(connectOf(5, name, { clean: false, properties: { sessionExpiryInterval: 60, receiveMaximum: 1 } }));
+        await peer.next('CONNACK');
+        peer.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: name, qos: 2 }] });
+        await peer.expect({ cmd: 'suback', messageId: 1 });
+        const publisher = await watch(wire, peer, `${name}/publisher`);
+        for (const [messageId, payload] of [[1, 'sent'], [2, 'queued']] as const) {
+          publisher.send(publishOf(name, payload, { qos: 2, messageId, properties: { messageExpiryInterval: 1 } }));
+          await publisher.expect({ cmd: 'pubrec', messageId });
+        }
+        const { packet: sent } = await peer.expect({ cmd: 'publish', topic: name, qos: 2 });
+        expect(payloadOf(sent)).toBe('sent');
+        const id = sent.cmd === 'publish' ? (sent.messageId as number) : 0;
+        // Gone without PUBREC until both messages' expiry has passed.
+        peer.close();
+        await secondsPassed(wire, peer, name, 1);
+        const back = await wire.open(peer.transport, 5);
+        back.send(connectOf(5, name, { clean: false, properties: { sessionExpiryInterval: 60, receiveMaximum: 1 } }));
+        await back.expect({ cmd: 'connack', sessionPresent: true });
+        const again = await back.expect({ cmd: 'publish', topic: name, qos: 2, dup: true, messageId: id });
+        expect(payloadOf(again.packet)).toBe('sent');
+        back.send({ cmd: 'pubrec', messageId: id });
+        await back.expect({ cmd: 'pubrel', messageId: id });
+        back.send({ cmd: 'pubcomp', messageId: id });
+        // The queued one expired [MQTT-3.3.2-5]: the marker comes first.
+        await expectMarkerFirst(back, name);
+        back.close();
+        publisher.close();
+      },
+    },
+    {
+      ids: ['MQTT-4.3.3-13'],
+      title: 'a QoS 2 PUBLISH whose Message Expiry Interval passes before its PUBREL is still answered with PUBCOMP',
+      levels: [5],
+      async run(peer, name, wire) {
+        peer.send(connectOf(5, name));
+        await peer.next('CONNACK');
+        peer.send(publishOf(name, 'brief', { qos: 2, messageId: 12, properties: { messageExpiryInterval: 1 } }));
+        await peer.expect({ cmd: 'pubrec', messageId: 12 });
+        await secondsPassed(wire, peer, name, 1);
+        peer.send({ cmd: 'pubrel', messageId: 12 });
+        await peer.expect({ cmd: 'pubcomp', messageId: 12, reasonCode: 0 });
       },
     },
     ...(['puback', 'pubrec'] as const).map(

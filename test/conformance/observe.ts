@@ -24,3 +24,22 @@ export async function expectMarkerFirst(watcher: WirePeer, topic: string): Promi
   if (first.packet.cmd === 'puback') first = await watcher.next('PUBLISH');
   expect(first.packet.cmd === 'publish' ? first.packet.payload.toString() : first.packet.cmd).toBe('marker');
 }
+
+/**
+ * Waits until at least `seconds` have passed, seen on the wire rather than
+ * slept: a client with a Will Delay Interval of `seconds` goes without
+ * DISCONNECT, and its will reaches a watcher once the delay has passed. A
+ * deadline the broker keeps in whole seconds (a Message Expiry Interval set
+ * before this is called) has passed too.
+ */
+export async function secondsPassed(wire: WireStack, peer: WirePeer, name: string, seconds: number): Promise<void> {
+  const topic = `${name}/clock`;
+  const watcher = await watch(wire, peer, topic);
+  const clock = await connected(wire, peer.transport, 5, `${name}-clock`, {
+    will: { topic, payload: Buffer.from('tick'), qos: 0, retain: false, properties: { willDelayInterval: seconds } },
+    properties: { sessionExpiryInterval: seconds + 60 },
+  });
+  clock.close();
+  await watcher.expect({ cmd: 'publish', topic });
+  watcher.close();
+}
