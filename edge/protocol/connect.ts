@@ -388,7 +388,8 @@ function prepareConnack(flow: ConnectFlow): boolean {
 function sendConnack(flow: ConnectFlow): boolean {
   const { ctx, link } = flow;
   const connack = flow.connack as ConnackPacket;
-  connack.sessionPresent = flow.sessionPresent;
+  // 3.1 has no Session Present: the CONNACK's first byte is reserved, 0 (a 3.1 client may check it).
+  connack.sessionPresent = flow.level !== 3 && flow.sessionPresent;
   link.write(connack);
   ctx.markDirty(link);
   ctx.connectionLog.event('info', 'connection.accepted', link.state, {

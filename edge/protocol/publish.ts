@@ -23,6 +23,8 @@ export async function handlePublish(ctx: ProtocolContext, link: ClientLink, pack
   checkTopic(ctx, topic);
   checkTerms(ctx, link, packet);
   const properties = packet.properties ?? {};
+  // [MQTT-3.3.2-14] forwarded, it would break the rule in the server's own PUBLISH (docs/conformance-decisions.md).
+  if (properties.responseTopic !== undefined && /[+#]/.test(properties.responseTopic)) throw new MqttError('Protocol', ReasonCode.ProtocolError, 'wildcard in the Response Topic');
   // [MQTT-3.3.4-6] a client must not send a Subscription Identifier.
   if (properties.subscriptionIdentifier !== undefined) throw new MqttError('Protocol', ReasonCode.ProtocolError, 'Subscription Identifier in a PUBLISH from a client');
   const payload = toBytes(packet.payload);

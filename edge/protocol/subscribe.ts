@@ -11,7 +11,7 @@ import type { ClientLink } from '../core/link.ts';
 import type { SubscriptionEntry } from '../core/topic-tree.ts';
 import type { ProtocolContext } from './context.ts';
 
-/** SUBACK failure code in 3.1.1 [MQTT-3.9.3-2]. */
+/** SUBACK failure code in 3.1.1 [MQTT-3.9.3-2]; 3.1 has none (refusedQos31). */
 const SubackFailure3 = 0x80;
 /** Filters handled before the other connections get a turn: each may cost an ACL check, a hook and retained messages. */
 const FiltersPerTurn = 16;
@@ -52,7 +52,7 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
       if (link.closed) return;
     }
     const failure = (code: number): void => {
-      granted.push(link.isV5 ? code : SubackFailure3);
+      granted.push(link.isV5 ? code : link.level === 3 ? refusedQos31(request, terms.maximumQos) : SubackFailure3);
     };
     const shared = filters[handled - 1] as SharedParse;
     if (shared.kind === 'invalid') {
@@ -121,6 +121,16 @@ export async function handleSubscribe(ctx: ProtocolContext, link: ClientLink, pa
     packet.subscriptions.forEach((request, index) => ctx.connectionLog.event('info', 'client.subscribed', link.state, { filter: request.topic, qos: request.qos, code: granted[index] }));
   }
   ctx.sendRetained(link, retainedToSend);
+}
+
+/**
+ * MQTT 3.1 has no SUBACK failure code: its SUBACK grants a QoS per filter.
+ * A refused filter gets the QoS it would have been granted and no
+ * subscription, as mosquitto answers a 3.1 client it refuses
+ * (docs/conformance-decisions.md, "A refused MQTT 3.1 subscription").
+ */
+function refusedQos31(request: Subscription, maximumQos: QoS): QoS {
+  return Math.min(request.qos, maximumQos) as QoS;
 }
 
 type SubscriptionOptions = Pick<SubscriptionEntry, 'noLocal' | 'retainAsPublished' | 'retainHandling'>;

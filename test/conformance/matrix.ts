@@ -9,7 +9,7 @@
  * `it.each` table by its expanded title. The same id in 3.1.1 and 5.0 is
  * usually a different statement, so each version has its own list.
  */
-import { clientOnly, e, notDone, notYet, t, tested, testedNote, type Difference, type Entry } from './matrix-types.ts';
+import { clientOnly, e, notDone, notYet, t, tested, testedNote, type Difference, type Entry, type TestRef } from './matrix-types.ts';
 
 // ---- test files --------------------------------------------------------------
 
@@ -134,6 +134,29 @@ const bridgePingrespAfterConnack = t(SidecarBridge, 'holds a PINGRESP back until
 const noWillTwice = t(Shutdown, 'keeps persistent sessions with their subscriptions and queues, ends clean ones, and fires no will a second time');
 const transient = t(Gateways, 'closes the clients of a gateway whose core cannot be reached, so they reconnect');
 
+// ---- packet-level conformance tests (test/conformance/*.test.ts, harness wire.ts) ----------
+
+const Mqtt31Wire = 'test/conformance/mqtt31.test.ts';
+const WillPropertiesWire = 'test/conformance/will-properties.test.ts';
+const ConnackWire = 'test/conformance/connack.test.ts';
+const WillQosWire = 'test/conformance/will-qos.test.ts';
+const PublishWire = 'test/conformance/publish.test.ts';
+const FlowsWire = 'test/conformance/flows.test.ts';
+const AuthWire = 'test/conformance/auth.test.ts';
+const SharedWire = 'test/conformance/shared.test.ts';
+const WillsWire = 'test/conformance/wills.test.ts';
+const ConnectWire = 'test/conformance/connect.test.ts';
+const PacketSizeWire = 'test/conformance/packet-size.test.ts';
+const PacketsWire = 'test/conformance/packets.test.ts';
+
+/**
+ * A wire case (wire.ts `wireTests`) at one level: its test over TCP through
+ * the sidecar and its test over WebSocket, named as the test files register them.
+ */
+function wire(file: string, ids: readonly string[], title: string, level: '3.1' | '3.1.1' | '5.0'): TestRef[] {
+  return (['tcp', 'ws'] as const).map((transport) => t(file, `${ids.map((id) => `[${id}]`).join(' ')} ${title}, MQTT ${level} over ${transport}`));
+}
+
 // ---- wording shared by several entries ----------------------------------------------
 
 const Issue23 = 'known violation, fixed under issue 23 ("Conformance to the letter")';
@@ -194,7 +217,7 @@ export const Mqtt311: readonly Entry[] = [
   e('MQTT-3.1.2-5', 'CleanSession 0: QoS 1/2 messages for the offline session are kept as its state', tested(pQueues311, ecPersistent)),
   e('MQTT-3.1.2-6', 'CleanSession 1 discards any previous session; its state is never reused', tested(ecSessionPresent)),
   e('MQTT-3.1.2-7', 'Retained messages are not session state and outlive the session that published them', testedNote('The publisher there is a clean session that ends before the restart; the retained message is still delivered.', ecRestart, model)),
-  e('MQTT-3.1.2-8', 'A will is stored with the connection and published when it closes, unless a DISCONNECT deleted it', notYet(`${Issue23}: the will of a connection taken over by a CleanSession 0 connection is not published. The ordinary will (abrupt close, not after DISCONNECT) is tested by edge-core "publishes the will on an abrupt close but not after DISCONNECT".`)),
+  e('MQTT-3.1.2-8', 'A will is stored with the connection and published when it closes, unless a DISCONNECT deleted it', tested(t('test/integration/edge-core.test.ts', 'publishes the will on an abrupt close but not after DISCONNECT'), ...wire(WillsWire, ['MQTT-3.1.2-8', 'MQTT-3.1.4-3'], "the will of a clean session's connection taken over by a CleanSession 0 connection is published", '3.1.1'), ...wire(WillsWire, ['MQTT-3.1.2-8', 'MQTT-3.1.4-3'], "the will of a persistent session's connection taken over by a CleanSession 0 connection is published", '3.1.1'))),
   e('MQTT-3.1.2-9', 'Will Flag 1: Will QoS and Retain are used, and Will Topic and Message are in the payload', tested(malformed('CONNECT will flag but no will topic'))),
   e('MQTT-3.1.2-10', 'The will leaves the session state once published or on DISCONNECT', tested(ecWill, noWillTwice)),
   e('MQTT-3.1.2-11', 'Will Flag 0: Will QoS and Retain are 0, and no Will Topic or Message is present', tested(malformed('CONNECT will QoS without will flag [MQTT-3.1.2-11]'), malformed('CONNECT will retain without will flag [MQTT-3.1.2-13]'), malformed('CONNECT with trailing bytes'))),
@@ -207,7 +230,7 @@ export const Mqtt311: readonly Entry[] = [
   e('MQTT-3.1.2-18', 'User Name Flag 0: no User Name in the payload', testedNote('A field the flags do not announce is trailing bytes: Malformed.', malformed('CONNECT with trailing bytes'))),
   e('MQTT-3.1.2-19', 'User Name Flag 1: a User Name is in the payload', tested(malformed('CONNECT user name flag but no user name'))),
   e('MQTT-3.1.2-20', 'Password Flag 0: no Password in the payload', testedNote('A field the flags do not announce is trailing bytes: Malformed.', malformed('CONNECT with trailing bytes'))),
-  e('MQTT-3.1.2-21', 'Password Flag 1: a Password is in the payload', notYet('No test sends a CONNECT whose Password Flag is set without a Password (the decoder reads it as a missing field).')),
+  e('MQTT-3.1.2-21', 'Password Flag 1: a Password is in the payload', tested(...wire(ConnackWire, ['MQTT-3.1.2-21'], 'a CONNECT with the Password Flag and no Password is closed without a CONNACK', '3.1.1'))),
   e('MQTT-3.1.2-22', 'User Name Flag 0 requires Password Flag 0', tested(malformed('CONNECT password without user name [MQTT-3.1.2-22]'))),
   e('MQTT-3.1.2-23', 'The client keeps packets flowing within the keep-alive, sending PINGREQ if need be', clientOnly('The client\'s keep-alive duty; the server\'s side is MQTT-3.1.2-24.')),
   e('MQTT-3.1.2-24', 'With a non-zero keep-alive, the server closes a connection silent for 1.5 times it', tested(t(SidecarBridge, 'closes a silent 3.1.1 device after 1.5 × keep-alive and tells the edge why'), pKeepAlive, t(KeepAlive, 'expires after 1.5 × keep-alive of silence [MQTT-3.1.2-24]'))),
@@ -216,27 +239,27 @@ export const Mqtt311: readonly Entry[] = [
   e('MQTT-3.1.3-3', 'The ClientId is present, as the first field of the payload', tested(malformed('CONNECT cut inside the client id (consistent remaining length)'))),
   e('MQTT-3.1.3-4', 'The ClientId is a UTF-8 encoded string', tested(malformed('CONNECT client id: surrogate U+D800 (ed a0 80)'), malformed('CONNECT client id: invalid byte 0xff'))),
   e('MQTT-3.1.3-5', 'The server allows ClientIds of 1 to 23 bytes of 0-9, a-z, A-Z', testedNote('Client ids such as "keeper" and "pub" at 3.1.1; longer ones and other characters are accepted too (the spec lets a server).', pQueues311)),
-  e('MQTT-3.1.3-6', 'A server allowing a zero-byte ClientId assigns a unique one and goes on as if the client had sent it', notYet('The broker assigns one to a 3.1.1 client with CleanSession 1 (edge/protocol/connect.ts), but only the 5.0 case is tested (protocol "refuses an empty client id without clean session (0x02 / 0x85) and assigns one with clean start").')),
+  e('MQTT-3.1.3-6', 'A server allowing a zero-byte ClientId assigns a unique one and goes on as if the client had sent it', tested(...wire(ConnackWire, ['MQTT-3.1.3-6'], 'two clients with an empty client id are each given their own: both stay connected', '3.1.1'))),
   e('MQTT-3.1.3-7', 'A client sending a zero-byte ClientId sets CleanSession 1', clientOnly('The client\'s duty; the server\'s answer to a breach is MQTT-3.1.3-8.')),
   e('MQTT-3.1.3-8', 'Zero-byte ClientId with CleanSession 0 gets CONNACK 0x02, then the close', tested(ecEmptyId, pEmptyId)),
   e('MQTT-3.1.3-9', 'A ClientId the server rejects gets CONNACK 0x02, then the close', testedNote('The broker rejects a client id only when it is empty without a clean session (and always at 3.1).', ecEmptyId)),
   e('MQTT-3.1.3-10', 'The Will Topic is a UTF-8 encoded string', tested(malformed('CONNECT will topic with a surrogate'))),
   e('MQTT-3.1.3-11', 'The User Name is a UTF-8 encoded string', tested(malformed('CONNECT user name with U+0000'))),
-  e('MQTT-3.1.4-1', 'A CONNECT not as section 3.1 says closes the connection without a CONNACK', notYet(`${Issue23}: a zero-length Will Topic must close without CONNACK; the sidecar invents CONNACK 0x03.`)),
+  e('MQTT-3.1.4-1', 'A CONNECT not as section 3.1 says closes the connection without a CONNACK', tested(...wire(ConnectWire, ['MQTT-3.1.4-1', 'MQTT-3.2.2-6', 'MQTT-4.7.3-1'], 'a zero-length will topic: the connection is closed without a CONNACK', '3.1.1'), t('test/sidecar/bridge.test.ts', 'makes up no CONNACK when the edge closes on purpose (%i) before one [MQTT-3.2.2-6]'))),
   e('MQTT-3.1.4-2', 'A ClientId already connected: the server disconnects the existing client', tested(ecTakeover, pTakeover)),
   e('MQTT-3.1.4-3', 'The server processes CleanSession as section 3.1.2.4 says', tested(ecSessionPresent)),
   e('MQTT-3.1.4-4', 'An accepted CONNECT gets CONNACK 0x00', tested(ecConnects)),
-  e('MQTT-3.1.4-5', 'After refusing a CONNECT the server processes nothing the client sent after it', notYet('No test sends packets behind a CONNECT that is refused and checks they are not processed.')),
+  e('MQTT-3.1.4-5', 'After refusing a CONNECT the server processes nothing the client sent after it', tested(...wire(ConnackWire, ['MQTT-3.1.4-5'], 'packets sent behind a refused CONNECT are not processed', '3.1.1'))),
   e('MQTT-3.2.0-1', 'The first packet from the server is CONNACK', testedNote('The sidecar answers PINGREQ itself and must not answer one before the edge\'s CONNACK.', bridgePingrespAfterConnack)),
   e('MQTT-3.2.2-1', 'CleanSession 1 accepted: Session Present 0', tested(ecSessionPresent)),
   e('MQTT-3.2.2-2', 'CleanSession 0 with a stored session: Session Present 1', tested(ecSessionPresent)),
   e('MQTT-3.2.2-3', 'CleanSession 0 without a stored session: Session Present 0, return code 0', tested(ecSessionPresent)),
-  e('MQTT-3.2.2-4', 'A CONNACK with a non-zero return code has Session Present 0', notYet('Refusals are built with Session Present 0 (shared/refusals.ts), but no test refuses a client id that has a stored session.')),
+  e('MQTT-3.2.2-4', 'A CONNACK with a non-zero return code has Session Present 0', tested(...wire(WillQosWire, ['MQTT-3.2.2-4', 'MQTT-3.2.2-6'], 'a refusal of a client id whose session is stored has Session Present 0', '3.1.1'))),
   e('MQTT-3.2.2-5', 'A CONNACK with a non-zero return code is followed by the close', tested(ecEmptyId, ecUnsupportedLevel)),
-  e('MQTT-3.2.2-6', 'When no return code applies, the server closes without a CONNACK', notYet(`${Issue23}: a zero-length Will Topic must close without CONNACK; the sidecar invents CONNACK 0x03.`)),
+  e('MQTT-3.2.2-6', 'When no return code applies, the server closes without a CONNACK', tested(...wire(ConnectWire, ['MQTT-3.1.4-1', 'MQTT-3.2.2-6', 'MQTT-4.7.3-1'], 'a zero-length will topic: the connection is closed without a CONNACK', '3.1.1'), t('test/sidecar/bridge.test.ts', 'makes up no CONNACK when the edge closes on purpose (%i) before one [MQTT-3.2.2-6]'))),
   e('MQTT-3.3.1-1', 'DUP is 1 when a PUBLISH is re-delivered', tested(ecResendDup, pQueues311, replayQos2)),
   e('MQTT-3.3.1-2', 'DUP is 0 on every QoS 0 message', testedNote('The fuzz sweep sends a QoS 0 PUBLISH with DUP 1: malformed, closed.', fuzz)),
-  e('MQTT-3.3.1-3', 'The outgoing DUP is set by whether that PUBLISH is a re-send, never copied from the incoming one', notYet('No test publishes with DUP 1 and checks that subscribers get DUP 0.')),
+  e('MQTT-3.3.1-3', 'The outgoing DUP is set by whether that PUBLISH is a re-send, never copied from the incoming one', tested(...wire(PublishWire, ['MQTT-3.3.1-3'], 'a PUBLISH with DUP 1 reaches a subscriber with DUP 0: DUP is not propagated', '3.1.1'))),
   e('MQTT-3.3.1-4', 'A PUBLISH with both QoS bits set closes the connection', tested(fuzz, malformed('PUBLISH with QoS 3'))),
   e('MQTT-3.3.1-5', 'RETAIN 1: the message and its QoS are stored for future subscribers', tested(ecRetained, model)),
   e('MQTT-3.3.1-6', 'A new subscription gets the last retained message of each matching topic', tested(ecWildcardRetained)),
@@ -274,7 +297,7 @@ export const Mqtt311: readonly Entry[] = [
   e('MQTT-3.10.4-3', 'QoS 1/2 messages already being sent for it are completed', testedNote('The model keeps owing messages started before an UNSUBSCRIBE.', model)),
   e('MQTT-3.10.4-4', 'An UNSUBSCRIBE is answered with an UNSUBACK with its Packet Identifier', tested(fuzz)),
   e('MQTT-3.10.4-5', 'The UNSUBACK is sent even when nothing was deleted', testedNote('Fuzz connections unsubscribe random filters they mostly never subscribed; each UNSUBSCRIBE must be answered.', fuzz)),
-  e('MQTT-3.10.4-6', 'Several filters in one UNSUBSCRIBE are handled as that many, with one UNSUBACK', notYet('Fuzz connections send UNSUBSCRIBEs of up to three filters and get an UNSUBACK, but no test checks that each filter was removed.')),
+  e('MQTT-3.10.4-6', 'Several filters in one UNSUBSCRIBE are handled as that many, with one UNSUBACK', tested(...wire(PublishWire, ['MQTT-3.10.4-6', 'MQTT-3.11.3-1'], 'an UNSUBSCRIBE of several filters removes each, with one UNSUBACK whose reason codes follow the filters', '3.1.1'))),
   e('MQTT-3.12.4-1', 'A PINGREQ is answered with a PINGRESP', tested(ecPing)),
   e('MQTT-3.14.1-1', 'DISCONNECT reserved bits are 0, or the client is disconnected', tested(t(Framer, 'rejects DISCONNECT flags 2'))),
   e('MQTT-3.14.4-1', 'After sending DISCONNECT the client closes the connection', clientOnly('Only a 3.1.1 client sends DISCONNECT.')),
@@ -331,7 +354,7 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-3.1.2-5', 'Clean Start 0 with a session resumes it', tested(ecSessionPresent, ecPersistent)),
   e('MQTT-3.1.2-6', 'Clean Start 0 without a session creates one', tested(ecSessionPresent)),
   e('MQTT-3.1.2-7', 'Will Flag 1: a will is stored with the session', tested(pWillDelay, ecWill)),
-  e('MQTT-3.1.2-8', 'The will is published after the close once the Will Delay passed or the session ended, unless DISCONNECT 0x00 or a new connection within the delay removed it', notYet(`${Issue23}: the will of a connection taken over by a Clean Start 0 connection. The delay, the cancel on return and DISCONNECT 0x00 / 0x04 are tested by protocol "sends a will after its delay when the client stays away, and cancels it when the client comes back in time" and "publishes the will on an abrupt close, not after DISCONNECT, and after 5.0 DISCONNECT 0x04".`)),
+  e('MQTT-3.1.2-8', 'The will is published after the close once the Will Delay passed or the session ended, unless DISCONNECT 0x00 or a new connection within the delay removed it', tested(t('test/core/protocol.test.ts', 'sends a will after its delay when the client stays away, and cancels it when the client comes back in time'), ...wire(WillsWire, ['MQTT-3.1.2-8', 'MQTT-3.1.3-9', 'MQTT-3.1.4-3'], 'the will (delay 0 s) of a Session Expiry 0 connection taken over by a Clean Start 0 one is published: its session ended', '5.0'), ...wire(WillsWire, ['MQTT-3.1.2-8', 'MQTT-3.1.3-9', 'MQTT-3.1.4-3'], 'the will (delay 30 s) of a Session Expiry 0 connection taken over by a Clean Start 0 one is published: its session ended', '5.0'))),
   e('MQTT-3.1.2-9', 'Will Flag 1: Will Properties, Will Topic and Will Payload are in the payload', tested(malformed('CONNECT will flag but no will topic'))),
   e('MQTT-3.1.2-10', 'The will leaves the session once published or on DISCONNECT 0x00', tested(pWills, noWillTwice)),
   e('MQTT-3.1.2-11', 'Will Flag 0: Will QoS is 0', tested(malformed('CONNECT will QoS without will flag [MQTT-3.1.2-11]'))),
@@ -342,12 +365,12 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-3.1.2-16', 'User Name Flag 0: no User Name in the payload', testedNote('A field the flags do not announce is trailing bytes: Malformed.', malformed('CONNECT with trailing bytes'))),
   e('MQTT-3.1.2-17', 'User Name Flag 1: a User Name is in the payload', tested(malformed('CONNECT user name flag but no user name'))),
   e('MQTT-3.1.2-18', 'Password Flag 0: no Password in the payload', testedNote('A field the flags do not announce is trailing bytes: Malformed.', malformed('CONNECT with trailing bytes'))),
-  e('MQTT-3.1.2-19', 'Password Flag 1: a Password is in the payload', notYet('No test sends a CONNECT whose Password Flag is set without a Password.')),
+  e('MQTT-3.1.2-19', 'Password Flag 1: a Password is in the payload', tested(...wire(ConnackWire, ['MQTT-3.1.2-19'], 'a CONNECT with the Password Flag and no Password is refused as malformed (CONNACK 0x81 or none), then closed', '5.0'))),
   e('MQTT-3.1.2-20', 'With a non-zero Keep Alive and nothing else to send, the client sends PINGREQ', clientOnly('The client\'s keep-alive duty; the server\'s side is MQTT-3.1.2-22.')),
   e('MQTT-3.1.2-21', 'A client given Server Keep Alive uses it instead of its own', clientOnly('The client\'s duty. The sidecar, which enforces keep-alive for its devices, takes the Server Keep Alive too (bridge "uses the Server Keep Alive of a 5.0 CONNACK instead of the device value").')),
   e('MQTT-3.1.2-22', 'With a non-zero Keep Alive, the server closes a connection silent for 1.5 times it', tested(pKeepAlive, ecKeepAlive)),
   e('MQTT-3.1.2-23', 'Client and server keep the session after the close while Session Expiry Interval > 0', tested(m5Expiry, pSessionExpiry)),
-  e('MQTT-3.1.2-24', 'The server sends no packet larger than the client\'s Maximum Packet Size', notYet(`${Issue23}: a CONNACK larger than the client's Maximum Packet Size is sent. PUBLISH is held to it (mqtt5 "drops a message too large for one subscriber only").`)),
+  e('MQTT-3.1.2-24', 'The server sends no packet larger than the client\'s Maximum Packet Size', tested(...wire(PacketSizeWire, ['MQTT-3.1.2-24', 'MQTT-3.1.2-25'], 'a CONNACK too large for the client leaves out the properties whose absence means the same', '5.0'), ...wire(PacketSizeWire, ['MQTT-3.1.2-24'], 'a CONNECT no CONNACK can fit (Maximum Packet Size 2) is closed without a CONNACK', '5.0'), ...wire(PacketSizeWire, ['MQTT-3.1.2-24', 'MQTT-3.1.2-25'], 'a PUBLISH too large for the subscriber is not sent to it, the next one is', '5.0'))),
   e('MQTT-3.1.2-25', 'A packet too large to send is discarded and its message treated as sent', tested(pTooLarge, m5TooLargeOut)),
   e('MQTT-3.1.2-26', 'The server sends no Topic Alias above the client\'s Topic Alias Maximum', tested(m5AliasOut, pAliases)),
   e('MQTT-3.1.2-27', 'Without a Topic Alias Maximum from the client (or 0), the server sends no Topic Alias', testedNote('The model\'s 5.0 peers announce no maximum; a PUBLISH sent by alias alone would reach them with an empty topic and fail the topic check.', model)),
@@ -359,11 +382,11 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-3.1.3-3', 'The ClientID is present, as the first field of the payload', tested(malformed('CONNECT cut inside the client id (consistent remaining length)'))),
   e('MQTT-3.1.3-4', 'The ClientID is a UTF-8 Encoded String', tested(malformed('CONNECT client id: surrogate U+D800 (ed a0 80)'))),
   e('MQTT-3.1.3-5', 'The server allows ClientIDs of 1 to 23 bytes of 0-9, a-z, A-Z', testedNote('Client ids such as "twin", "sub", "pub"; longer ones are accepted too.', pTakeover)),
-  e('MQTT-3.1.3-6', 'A server allowing a zero-length ClientID assigns a unique one', tested(ecAssigned, pEmptyId)),
+  e('MQTT-3.1.3-6', 'A server allowing a zero-length ClientID assigns a unique one', tested(ecAssigned, pEmptyId, ...wire(ConnackWire, ['MQTT-3.1.3-6'], 'two clients with an empty client id are each given their own: both stay connected', '5.0'), ...wire(ConnackWire, ['MQTT-3.1.3-6', 'MQTT-3.2.2-16'], 'an empty client id is given an Assigned Client Identifier the server then treats as the client id', '5.0'))),
   e('MQTT-3.1.3-7', 'It then goes on as if the client had sent it, and returns the Assigned Client Identifier', tested(ecAssigned)),
   e('MQTT-3.1.3-8', 'A rejected ClientID may get CONNACK 0x85; the server closes', tested(ecEmptyId)),
   e('MQTT-3.1.3-9', 'No will is sent when a new connection to the session comes within the Will Delay', tested(pWillDelay)),
-  e('MQTT-3.1.3-10', 'The will\'s User Properties keep their order when it is published', notYet('No test gives a will several User Properties and checks their order when it goes out. Likely a violation too: the will keeps them as a name → values record (passThroughProperties in edge/protocol/connect.ts), which loses the order of interleaved names (a, b, a) that PUBLISH keeps (MQTT-3.3.2-18).')),
+  e('MQTT-3.1.3-10', 'The will\'s User Properties keep their order when it is published', tested(...[0, 1].flatMap((delay) => wire(WillPropertiesWire, ['MQTT-3.1.3-10'], `a will's User Properties go out in the order the client wrote them, names interleaved (Will Delay ${delay} s)`, '5.0')))),
   e('MQTT-3.1.3-11', 'The Will Topic is a UTF-8 Encoded String', tested(malformed('CONNECT will topic with a surrogate'))),
   e('MQTT-3.1.3-12', 'The User Name is a UTF-8 Encoded String', tested(malformed('CONNECT user name with U+0000'))),
   e('MQTT-3.1.4-1', 'A CONNECT not as section 3.1 says closes the connection (a CONNACK >= 0x80 may go first)', tested(fuzz, t(SidecarBridge, 'answers a malformed 5.0 CONNECT with CONNACK 0x81'), malformed('a malformed 5.0 CONNECT still fixes the level, so the broker can answer in 5.0'))),
@@ -371,7 +394,7 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-3.1.4-3', 'A ClientID already connected: the existing connection gets DISCONNECT 0x8E and is closed', tested(pTakeover, ecTakeover)),
   e('MQTT-3.1.4-4', 'The server processes Clean Start as section 3.1.2.4 says', tested(ecSessionPresent)),
   e('MQTT-3.1.4-5', 'An accepted CONNECT gets CONNACK 0x00', tested(ecConnects)),
-  e('MQTT-3.1.4-6', 'After refusing a CONNECT the server processes nothing the client sends but AUTH', notYet('No test sends packets behind a CONNECT that is refused and checks they are not processed.')),
+  e('MQTT-3.1.4-6', 'After refusing a CONNECT the server processes nothing the client sends but AUTH', tested(...wire(ConnackWire, ['MQTT-3.1.4-6'], 'packets sent behind a refused CONNECT are not processed', '5.0'))),
   // 3.2 CONNACK.
   e('MQTT-3.2.0-1', 'CONNACK 0x00 comes before any other server packet except AUTH', tested(bridgePingrespAfterConnack, m5Auth)),
   e('MQTT-3.2.0-2', 'At most one CONNACK per connection', testedNote('A second CONNECT is answered with DISCONNECT 0x82, not a CONNACK.', pSecondConnect, ecSecondConnect)),
@@ -380,27 +403,27 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-3.2.2-3', 'Clean Start 0: Session Present 1 if a session existed, else 0', tested(ecSessionPresent)),
   e('MQTT-3.2.2-4', 'A client without session state that gets Session Present 1 closes', clientOnly('The client\'s check.')),
   e('MQTT-3.2.2-5', 'A client with session state that gets Session Present 0 discards it', clientOnly('The client\'s duty.')),
-  e('MQTT-3.2.2-6', 'A CONNACK with a non-zero Reason Code has Session Present 0', notYet('Refusals are built with Session Present 0 (shared/refusals.ts), but no test refuses a client id that has a stored session.')),
+  e('MQTT-3.2.2-6', 'A CONNACK with a non-zero Reason Code has Session Present 0', tested(...wire(WillQosWire, ['MQTT-3.2.2-4', 'MQTT-3.2.2-6'], 'a refusal of a client id whose session is stored has Session Present 0', '5.0'))),
   e('MQTT-3.2.2-7', 'After a CONNACK >= 0x80 the server closes the connection', tested(ecEmptyId)),
   e('MQTT-3.2.2-8', 'CONNACK uses a Connect Reason Code of table 3.1', testedNote('The refusals the tests meet (0x85, 0x86, 0x9A, 0x97) are codes of table 3.1; nothing checks every CONNACK (the strict decoder does not check CONNACK reason codes).', ecEmptyId, m5AuthRefused, quotaCaps)),
   e('MQTT-3.2.2-9', 'A server without QoS 1 or 2 announces Maximum QoS in CONNACK', tested(quotaCaps)),
   e('MQTT-3.2.2-10', 'Such a server still accepts SUBSCRIBE with Requested QoS 0, 1 or 2', tested(quotaCaps)),
   e('MQTT-3.2.2-11', 'A client does not publish above the Maximum QoS it was given', testedNote('The client\'s duty; the server answers DISCONNECT 0x9B.', quotaCaps)),
-  e('MQTT-3.2.2-12', 'A Will QoS above the server\'s capability is refused (should be CONNACK 0x9B), then the close', notYet('The quota test refuses a 3.1.1 will of QoS 2 (CONNACK 3); no test sends a 5.0 CONNECT with such a will.')),
+  e('MQTT-3.2.2-12', 'A Will QoS above the server\'s capability is refused (should be CONNACK 0x9B), then the close', tested(...wire(WillQosWire, ['MQTT-3.2.2-12'], 'a will of QoS 2 on a server of Maximum QoS 1 is refused with CONNACK 0x9B, then the connection is closed', '5.0'))),
   e('MQTT-3.2.2-13', 'Will Retain 1 on a server without retained messages is refused (should be 0x9A), then the close', tested(quotaCaps)),
   e('MQTT-3.2.2-14', 'A client told Retain Available 0 does not publish with RETAIN 1', testedNote('The client\'s duty; the server answers DISCONNECT 0x9A.', quotaCaps)),
   e('MQTT-3.2.2-15', 'A client sends no packet above the server\'s Maximum Packet Size', testedNote('The client\'s duty; the server answers DISCONNECT 0x95.', m5TooLargeIn)),
-  e('MQTT-3.2.2-16', 'A zero-length ClientID gets an Assigned Client Identifier no other session uses', tested(ecAssigned, pEmptyId)),
+  e('MQTT-3.2.2-16', 'A zero-length ClientID gets an Assigned Client Identifier no other session uses', tested(ecAssigned, pEmptyId, ...wire(ConnackWire, ['MQTT-3.1.3-6', 'MQTT-3.2.2-16'], 'an empty client id is given an Assigned Client Identifier the server then treats as the client id', '5.0'))),
   e('MQTT-3.2.2-17', 'A client sends no Topic Alias above the server\'s Topic Alias Maximum', testedNote('The client\'s duty; the server answers DISCONNECT 0x94.', m5AliasAbove)),
   e('MQTT-3.2.2-18', 'Without a server Topic Alias Maximum (or 0), the client sends no Topic Alias', clientOnly('The client\'s duty; the broker always announces a maximum, and its answer to an alias above it is MQTT-3.2.2-17.')),
-  e('MQTT-3.2.2-19', 'CONNACK leaves out a Reason String that would exceed the client\'s Maximum Packet Size', notYet('A refusing CONNACK carries its Reason String whatever the client\'s Maximum Packet Size; it goes with the fix of MQTT-3.1.2-24 (issue 23).')),
+  e('MQTT-3.2.2-19', 'CONNACK leaves out a Reason String that would exceed the client\'s Maximum Packet Size', tested(...wire(PacketSizeWire, ['MQTT-3.1.2-24', 'MQTT-3.2.2-19'], 'a refusing CONNACK leaves out its Reason String when it would not fit', '5.0'))),
   e('MQTT-3.2.2-20', 'CONNACK leaves out a User Property that would exceed the client\'s Maximum Packet Size', notDone(NoOwnUserProperties)),
   e('MQTT-3.2.2-21', 'A client given Server Keep Alive uses it', clientOnly('The client\'s duty (see MQTT-3.1.2-21).')),
   e('MQTT-3.2.2-22', 'Without Server Keep Alive the server uses the client\'s Keep Alive', tested(pKeepAlive, m5Caps)),
   // 3.3 PUBLISH.
   e('MQTT-3.3.1-1', 'DUP is 1 when a PUBLISH is re-delivered', testedNote('Tested on 3.1.1 connections; the re-send path is the same at 5.0.', ecResendDup, replayQos2)),
   e('MQTT-3.3.1-2', 'DUP is 0 on every QoS 0 message', tested(fuzz)),
-  e('MQTT-3.3.1-3', 'The outgoing DUP depends only on whether that PUBLISH is a re-send', notYet('No test publishes with DUP 1 and checks that subscribers get DUP 0.')),
+  e('MQTT-3.3.1-3', 'The outgoing DUP depends only on whether that PUBLISH is a re-send', tested(...wire(PublishWire, ['MQTT-3.3.1-3'], 'a PUBLISH with DUP 1 reaches a subscriber with DUP 0: DUP is not propagated', '5.0'))),
   e('MQTT-3.3.1-4', 'A PUBLISH with both QoS bits set is malformed', tested(ecMalformed, fuzz)),
   e('MQTT-3.3.1-5', 'RETAIN 1 from a client replaces the topic\'s retained message with this one', tested(ecRetained, t(Mqtt5File, 'Retain Handling 0 sends retained messages on every subscribe, 1 only on a new one, 2 never'))),
   e('MQTT-3.3.1-6', 'A zero-byte retained PUBLISH removes the topic\'s retained message', tested(ecRetained, pRetained)),
@@ -417,14 +440,14 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-3.3.2-4', 'The Payload Format Indicator reaches every subscriber unaltered', tested(m5Properties)),
   e('MQTT-3.3.2-5', 'A copy whose Message Expiry Interval passed before its delivery started is deleted', tested(pExpiry)),
   e('MQTT-3.3.2-6', 'A forwarded PUBLISH carries the interval received less the time the message waited', tested(pExpiry)),
-  e('MQTT-3.3.2-7', 'Topic Alias mappings are not carried from one connection to another', notYet('No test sets an alias, reconnects and checks the alias is unknown on the new connection (fuzz "topic-alias-unset" uses an alias never set).')),
+  e('MQTT-3.3.2-7', 'Topic Alias mappings are not carried from one connection to another', tested(...wire(PublishWire, ['MQTT-3.3.2-7'], 'a topic alias set on one connection is unknown on the next: using it is a protocol error (DISCONNECT 0x82)', '5.0'))),
   e('MQTT-3.3.2-8', 'A sender never sends Topic Alias 0', testedNote('The server\'s aliases start at 1; a client\'s alias 0 gets DISCONNECT 0x94.', m5AliasOut, m5AliasRefused)),
   e('MQTT-3.3.2-9', 'A client sends no Topic Alias above the server\'s maximum', testedNote('The client\'s duty; the server answers DISCONNECT 0x94.', m5AliasAbove, fuzz)),
   e('MQTT-3.3.2-10', 'A client accepts every alias from 1 to the maximum it announced', clientOnly('The client\'s duty.')),
   e('MQTT-3.3.2-11', 'The server sends no Topic Alias above the client\'s maximum', tested(m5AliasOut)),
   e('MQTT-3.3.2-12', 'The server accepts every alias from 1 to the maximum it announced', tested(m5AliasIn, pAliases)),
-  e('MQTT-3.3.2-13', 'The Response Topic is a UTF-8 Encoded String', notYet('The decoder checks every UTF-8 property alike, but no test sends an ill-formed Response Topic.')),
-  e('MQTT-3.3.2-14', 'The Response Topic holds no wildcard', notYet('No test publishes with a Response Topic holding a wildcard.')),
+  e('MQTT-3.3.2-13', 'The Response Topic is a UTF-8 Encoded String', tested(...wire(PublishWire, ['MQTT-3.3.2-13'], 'a Response Topic of ill-formed UTF-8 closes the connection (DISCONNECT 0x81 at most)', '5.0'))),
+  e('MQTT-3.3.2-14', 'The Response Topic holds no wildcard', testedNote('The server refuses a client\'s PUBLISH that breaks it (DISCONNECT 0x82), so it never forwards one: docs/conformance-decisions.md, "A Response Topic with a wildcard". A will\'s Response Topic is not checked.', ...wire(PublishWire, ['MQTT-3.3.2-14', 'MQTT-3.14.2-2'], 'a Response Topic with the wildcard # is a protocol error: DISCONNECT 0x82, without Session Expiry Interval', '5.0'), ...wire(PublishWire, ['MQTT-3.3.2-14', 'MQTT-3.14.2-2'], 'a Response Topic with the wildcard + is a protocol error: DISCONNECT 0x82, without Session Expiry Interval', '5.0'))),
   e('MQTT-3.3.2-15', 'The Response Topic reaches every subscriber unaltered', tested(m5Properties)),
   e('MQTT-3.3.2-16', 'Correlation Data reaches every subscriber unaltered', tested(m5Properties)),
   e('MQTT-3.3.2-17', 'Every User Property reaches the subscriber unaltered', tested(m5Properties)),
@@ -435,7 +458,7 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-3.3.4-2', 'Overlapping subscriptions deliver at the highest QoS among them', tested(ecOverlap, pMinQos)),
   e('MQTT-3.3.4-3', 'The Subscription Identifiers of the matching subscriptions go with the message', tested(m5SubIds, pSubIds)),
   e('MQTT-3.3.4-4', 'A single copy carries the identifiers of every matching subscription', tested(m5SubIds, pSubIds)),
-  e('MQTT-3.3.4-5', 'With one copy per subscription, each carries its own subscription\'s identifier', notYet('Overlapping non-shared subscriptions get one copy (MQTT-3.3.4-4), but a session in a share group and with a matching subscription of its own may get two; no test checks their identifiers.')),
+  e('MQTT-3.3.4-5', 'With one copy per subscription, each carries its own subscription\'s identifier', tested(...wire(PublishWire, ['MQTT-3.3.4-5'], 'a shared and a non-shared subscription of one session give two copies, each with its own Subscription Identifier', '5.0'))),
   e('MQTT-3.3.4-6', 'A PUBLISH from a client carries no Subscription Identifier', testedNote('Fuzz sweep "subscription-id-in-publish": DISCONNECT 0x82.', fuzz)),
   e('MQTT-3.3.4-7', 'A client keeps at most the server\'s Receive Maximum of QoS 1/2 PUBLISH unacknowledged', testedNote('The client\'s duty; the server answers DISCONNECT 0x93.', pReceiveMaximumExceeded, m5ReceiveMaximumExceeded)),
   e('MQTT-3.3.4-8', 'A client at its quota still sends packets other than PUBLISH', clientOnly('The client\'s duty.')),
@@ -483,18 +506,18 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-3.10.4-3', 'QoS 1/2 messages already being sent for them are completed', testedNote('The model keeps owing messages started before an UNSUBSCRIBE.', model)),
   e('MQTT-3.10.4-4', 'An UNSUBSCRIBE is answered with an UNSUBACK', tested(fuzz)),
   e('MQTT-3.10.4-5', 'The UNSUBACK has the UNSUBSCRIBE\'s identifier, even when nothing was deleted', testedNote('Fuzz connections unsubscribe random filters they mostly never subscribed.', fuzz)),
-  e('MQTT-3.10.4-6', 'Several filters in one UNSUBSCRIBE are handled as that many, with one UNSUBACK', notYet('No test checks that an UNSUBSCRIBE of several filters removes each of them.')),
+  e('MQTT-3.10.4-6', 'Several filters in one UNSUBSCRIBE are handled as that many, with one UNSUBACK', tested(...wire(PublishWire, ['MQTT-3.10.4-6', 'MQTT-3.11.3-1'], 'an UNSUBSCRIBE of several filters removes each, with one UNSUBACK whose reason codes follow the filters', '5.0'))),
   e('MQTT-3.11.2-1', 'UNSUBACK leaves out a Reason String that would exceed the client\'s Maximum Packet Size', notDone(NoReasonStrings)),
   e('MQTT-3.11.2-2', 'UNSUBACK leaves out a User Property that would exceed the client\'s Maximum Packet Size', notDone(NoReasonStrings)),
-  e('MQTT-3.11.3-1', 'UNSUBACK Reason Codes are in the order of the UNSUBSCRIBE\'s filters', notYet('No test reads the Reason Codes of an UNSUBACK for several filters.')),
+  e('MQTT-3.11.3-1', 'UNSUBACK Reason Codes are in the order of the UNSUBSCRIBE\'s filters', tested(...wire(PublishWire, ['MQTT-3.10.4-6', 'MQTT-3.11.3-1'], 'an UNSUBSCRIBE of several filters removes each, with one UNSUBACK whose reason codes follow the filters', '5.0'))),
   e('MQTT-3.11.3-2', 'UNSUBACK uses an Unsubscribe Reason Code for each filter', testedNote('Strict decoding of every UNSUBACK the fuzz connections get.', fuzz)),
   // 3.12 - 3.15.
   e('MQTT-3.12.4-1', 'A PINGREQ is answered with a PINGRESP', tested(ecPing, pKeepAlive)),
   e('MQTT-3.14.0-1', 'The server sends no DISCONNECT before a CONNACK below 0x80', testedNote('Before acceptance a refusal is a CONNACK: a wrong AUTH answer, a damaged 5.0 CONNECT (fuzz sweep).', m5AuthRefused, fuzz)),
   e('MQTT-3.14.1-1', 'DISCONNECT reserved bits are 0; otherwise DISCONNECT 0x81', tested(t(Framer, 'rejects DISCONNECT flags 2'))),
   e('MQTT-3.14.2-1', 'DISCONNECT uses a DISCONNECT Reason Code of table 3.10', testedNote('Every server DISCONNECT of a fuzz connection must carry a reason a server may send.', fuzz, malformed('DISCONNECT with unknown reason code'))),
-  e('MQTT-3.14.2-2', 'The server never sends Session Expiry Interval on DISCONNECT', notYet('No test checks a server DISCONNECT for the property (shared/refusals.ts never sets it).')),
-  e('MQTT-3.14.2-3', 'DISCONNECT leaves out a Reason String that would exceed the receiver\'s Maximum Packet Size', notYet('A server DISCONNECT carries its Reason String (up to 200 characters) whatever the client\'s Maximum Packet Size; nothing checks the size (same family as MQTT-3.1.2-24).')),
+  e('MQTT-3.14.2-2', 'The server never sends Session Expiry Interval on DISCONNECT', testedNote('Checked on the Protocol Error DISCONNECT (0x82); shared/refusals.ts builds every server DISCONNECT without it.', ...wire(PublishWire, ['MQTT-3.3.2-14', 'MQTT-3.14.2-2'], 'a Response Topic with the wildcard # is a protocol error: DISCONNECT 0x82, without Session Expiry Interval', '5.0'))),
+  e('MQTT-3.14.2-3', 'DISCONNECT leaves out a Reason String that would exceed the receiver\'s Maximum Packet Size', tested(...wire(PacketSizeWire, ['MQTT-3.1.2-24', 'MQTT-3.14.2-3'], 'a DISCONNECT leaves out its Reason String when it would not fit', '5.0'))),
   e('MQTT-3.14.2-4', 'DISCONNECT leaves out a User Property that would exceed the receiver\'s Maximum Packet Size', notDone(NoOwnUserProperties)),
   e('MQTT-3.14.4-1', 'After sending DISCONNECT the sender sends nothing more on the connection', testedNote('The server side: no packet after its DISCONNECT on any fuzz connection.', fuzz)),
   e('MQTT-3.14.4-2', 'After sending DISCONNECT the sender closes the connection', tested(pSecondConnect, ecSecondConnect)),
@@ -512,22 +535,22 @@ export const Mqtt5: readonly Entry[] = [
   e('MQTT-4.3.2-2', 'QoS 1 sender: PUBLISH with QoS 1 and DUP 0', tested(ecResendDup)),
   e('MQTT-4.3.2-3', 'QoS 1 sender: the PUBLISH is unacknowledged until its PUBACK', tested(ecResendDup, pReceiveMaximum)),
   e('MQTT-4.3.2-4', 'QoS 1 receiver: PUBACK with the identifier, having taken ownership', tested(fuzz)),
-  e('MQTT-4.3.2-5', 'QoS 1 receiver: after its PUBACK, a PUBLISH with that identifier is a new message', notYet('No test reuses a QoS 1 identifier after its PUBACK.')),
+  e('MQTT-4.3.2-5', 'QoS 1 receiver: after its PUBACK, a PUBLISH with that identifier is a new message', tested(...wire(FlowsWire, ['MQTT-4.3.2-5'], 'after its PUBACK, a QoS 1 PUBLISH with the same identifier is a new message, DUP or not', '5.0'))),
   e('MQTT-4.3.3-1', 'QoS 2 sender: an unused identifier for each new message', tested(model)),
   e('MQTT-4.3.3-2', 'QoS 2 sender: PUBLISH with QoS 2 and DUP 0', testedNote('A queued QoS 2 message goes out with DUP 0 (["qos 2", false]).', pQueues311)),
   e('MQTT-4.3.3-3', 'QoS 2 sender: the PUBLISH is unacknowledged until its PUBREC', tested(replayQos2, model)),
   e('MQTT-4.3.3-4', 'QoS 2 sender: a PUBREC below 0x80 gets a PUBREL with the same identifier', testedNote('Fuzz connections send PUBRECs and must get a PUBREL of the same identifier; the model\'s QoS 2 deliveries complete through PUBREL.', fuzz, model)),
-  e('MQTT-4.3.3-5', 'QoS 2 sender: the PUBREL is unacknowledged until its PUBCOMP', notYet('No test withholds the PUBCOMP of a server PUBREL (across a reconnect) and checks the PUBREL is kept and sent again.')),
+  e('MQTT-4.3.3-5', 'QoS 2 sender: the PUBREL is unacknowledged until its PUBCOMP', tested(...wire(FlowsWire, ['MQTT-4.3.3-5'], 'a PUBREL the client has not answered with PUBCOMP is sent again when its session comes back', '5.0'))),
   e('MQTT-4.3.3-6', 'QoS 2 sender: no PUBLISH re-sent once its PUBREL went out', testedNote('The model\'s peers flag a PUBLISH re-sent after their PUBREC.', model)),
-  e('MQTT-4.3.3-7', 'QoS 2 sender: no message expiry once the PUBLISH has been sent', notYet('No test lets a QoS 2 message in flight pass its Message Expiry Interval.')),
+  e('MQTT-4.3.3-7', 'QoS 2 sender: no message expiry once the PUBLISH has been sent', tested(...wire(FlowsWire, ['MQTT-4.3.3-7'], 'a QoS 2 message sent before its Message Expiry Interval passed is still completed after it, across a reconnect; one not yet sent expires', '5.0'))),
   e('MQTT-4.3.3-8', 'QoS 2 receiver: PUBREC with the identifier, having taken ownership', tested(pQos2Once, ecQos2Once)),
-  e('MQTT-4.3.3-9', 'QoS 2 receiver: after a PUBREC >= 0x80, a PUBLISH with that identifier is a new message', notYet('No test republishes an identifier answered with a failing PUBREC.')),
+  e('MQTT-4.3.3-9', 'QoS 2 receiver: after a PUBREC >= 0x80, a PUBLISH with that identifier is a new message', tested(...wire(FlowsWire, ['MQTT-4.3.3-9'], 'after a PUBREC of 0x80 or above, a QoS 2 PUBLISH with the same identifier is a new message', '5.0'))),
   e('MQTT-4.3.3-10', 'QoS 2 receiver: until PUBREL, repeats get PUBREC and no second delivery', tested(pQos2Once, ecQos2Once)),
   e('MQTT-4.3.3-11', 'QoS 2 receiver: a PUBREL gets a PUBCOMP with the same identifier', tested(pPubrelAgain, ecQos2Once)),
-  e('MQTT-4.3.3-12', 'QoS 2 receiver: after its PUBCOMP, a PUBLISH with that identifier is a new message', notYet('No test reuses a QoS 2 identifier after its PUBCOMP.')),
-  e('MQTT-4.3.3-13', 'QoS 2 receiver: the exchange goes on even after message expiry applied', notYet('No test lets a message expire between PUBREC and PUBREL.')),
+  e('MQTT-4.3.3-12', 'QoS 2 receiver: after its PUBCOMP, a PUBLISH with that identifier is a new message', tested(...wire(FlowsWire, ['MQTT-4.3.3-12'], 'after its PUBCOMP, a QoS 2 PUBLISH with the same identifier is a new message', '5.0'))),
+  e('MQTT-4.3.3-13', 'QoS 2 receiver: the exchange goes on even after message expiry applied', tested(...wire(FlowsWire, ['MQTT-4.3.3-13'], 'a QoS 2 PUBLISH whose Message Expiry Interval passes before its PUBREL is still answered with PUBCOMP', '5.0'))),
   e('MQTT-4.4.0-1', 'On a resumed session, unacknowledged PUBLISH and PUBREL are re-sent with their identifiers, and at no other time', testedNote('Re-sends of PUBLISH on reconnect, none within a connection; no test drops a connection between the client\'s PUBREC and the server\'s PUBREL.', ecResendDup, replayQos2, t(StallWatchdog, 'leaves a client alone that holds its window full without acknowledging'))),
-  e('MQTT-4.4.0-2', 'A PUBACK or PUBREC >= 0x80 acknowledges the PUBLISH: it is not re-sent', notYet('No test answers a server PUBLISH with a failing PUBACK or PUBREC.')),
+  e('MQTT-4.4.0-2', 'A PUBACK or PUBREC >= 0x80 acknowledges the PUBLISH: it is not re-sent', tested(...['PUBACK', 'PUBREC'].flatMap((ack) => wire(FlowsWire, ['MQTT-4.4.0-2'], `a ${ack} of 0x80 acknowledges the message: it is not sent again when the session comes back`, '5.0')))),
   ...receiptAndClientOrder,
   e('MQTT-4.6.0-5', 'On an Ordered Topic, one client\'s messages reach consumers in the order received, per topic and QoS', tested(model, witness)),
   e('MQTT-4.6.0-6', 'Every topic is an Ordered Topic for non-shared subscriptions by default', tested(model, t(Stall, 'delivers all 80 messages, in order, in every combination of transports'))),
@@ -537,22 +560,22 @@ export const Mqtt5: readonly Entry[] = [
   ...topicRules,
   e('MQTT-4.8.2-1', 'A Shared Subscription filter starts with "$share/" and has a ShareName of at least one character', tested(t(Topic, 'splits a shared subscription'), topicRejects)),
   e('MQTT-4.8.2-2', 'The ShareName holds no "/", "+" or "#", and is followed by "/" and a Topic Filter', tested(topicRejects)),
-  e('MQTT-4.8.2-3', 'Each shared subscriber gets messages at its own granted QoS', notYet('The shared-subscription tests grant every member the same QoS.')),
-  e('MQTT-4.8.2-4', 'A QoS 2 shared delivery cut by a disconnect is completed when that client reconnects', notYet('No test cuts a QoS 2 delivery to a share group member and reconnects it.')),
+  e('MQTT-4.8.2-3', 'Each shared subscriber gets messages at its own granted QoS', tested(...wire(SharedWire, ['MQTT-4.8.2-3'], 'each member of a share group gets its messages at its own granted QoS (0 and 2)', '5.0'))),
+  e('MQTT-4.8.2-4', 'A QoS 2 shared delivery cut by a disconnect is completed when that client reconnects', tested(...wire(SharedWire, ['MQTT-4.8.2-4'], 'a QoS 2 delivery to a member cut by its disconnect is completed with that member when it reconnects, not given to another', '5.0'))),
   e('MQTT-4.8.2-5', 'If that client\'s session ends first, the QoS 2 message goes to no other member', testedNote('The model flags a QoS 2 message that reaches a share group more than once.', model)),
-  e('MQTT-4.8.2-6', 'A PUBACK or PUBREC >= 0x80 to a shared delivery discards it; no other member gets it', notYet('No test answers a shared delivery with a failing acknowledgement.')),
+  e('MQTT-4.8.2-6', 'A PUBACK or PUBREC >= 0x80 to a shared delivery discards it; no other member gets it', testedNote('PUBACK 0x80 tested; a failing PUBREC ends a delivery the same way (flows "a PUBREC of 0x80 acknowledges the message…"), and a QoS 2 message in flight never moves to another member.', ...wire(SharedWire, ['MQTT-4.8.2-6'], 'a PUBACK of 0x80 from a member discards the message: no other member gets it when that member leaves', '5.0'))),
   e('MQTT-4.9.0-1', 'The initial send quota is non-zero and at most Receive Maximum', tested(pReceiveMaximum, m5ReceiveMaximum)),
   e('MQTT-4.9.0-2', 'At a send quota of zero, no further QoS 1/2 PUBLISH goes out', tested(pReceiveMaximum, m5ReceiveMaximum)),
   e('MQTT-4.9.0-3', 'At a send quota of zero, other packets are still processed and answered', testedNote('A PINGREQ while the window is full is answered at once.', m5ReceiveMaximum)),
-  e('MQTT-4.12.0-1', 'An unsupported Authentication Method may get CONNACK 0x8C or 0x87; the server closes', notYet('The broker refuses a method it has no hook for with 0x8C (edge/protocol/connect.ts); no test sends one.')),
+  e('MQTT-4.12.0-1', 'An unsupported Authentication Method may get CONNACK 0x8C or 0x87; the server closes', tested(...wire(ConnackWire, ['MQTT-4.12.0-1'], 'an Authentication Method the server does not support gets CONNACK 0x8C, then the connection is closed', '5.0'))),
   e('MQTT-4.12.0-2', 'A server AUTH asking for more data carries 0x18', tested(m5Auth)),
   e('MQTT-4.12.0-3', 'A client answers a server AUTH with an AUTH carrying 0x18', clientOnly('The client\'s duty.')),
   e('MQTT-4.12.0-4', 'The server may refuse the authentication at any step with CONNACK >= 0x80, and closes', testedNote('The close after a CONNACK >= 0x80 is MQTT-3.2.2-7.', m5AuthRefused)),
   e('MQTT-4.12.0-5', 'Every AUTH and a successful CONNACK carry the CONNECT\'s Authentication Method', tested(m5Auth)),
-  e('MQTT-4.12.0-6', 'Without an Authentication Method, the server sends no AUTH and no method in CONNACK', notYet('No test checks that a CONNACK without enhanced authentication carries no Authentication Method.')),
+  e('MQTT-4.12.0-6', 'Without an Authentication Method, the server sends no AUTH and no method in CONNACK', tested(...wire(AuthWire, ['MQTT-4.12.0-6'], 'a CONNECT without an Authentication Method gets no AUTH and a CONNACK without one, though the server has an authenticate hook', '5.0'))),
   e('MQTT-4.12.0-7', 'Without an Authentication Method, the client sends no AUTH', testedNote('The client\'s duty; the server answers DISCONNECT 0x82 (fuzz sweep "auth-without-method").', fuzz)),
   e('MQTT-4.12.1-1', 'Re-authentication uses the original Authentication Method', clientOnly('The client\'s duty; the server\'s refusal of another method (DISCONNECT 0x8C, edge/protocol/auth.ts) is untested.')),
-  e('MQTT-4.12.1-2', 'A failed re-authentication closes the connection, after a DISCONNECT where possible', notYet('The re-authentication test succeeds; no test fails one.')),
+  e('MQTT-4.12.1-2', 'A failed re-authentication closes the connection, after a DISCONNECT where possible', tested(...wire(AuthWire, ['MQTT-4.12.1-2'], 'a failed re-authentication gets DISCONNECT 0x87 Not authorized, then the connection is closed', '5.0'))),
   e('MQTT-4.13.1-1', 'A Malformed Packet or Protocol Error closes the connection', tested(ecMalformed, fuzz)),
   e('MQTT-4.13.2-1', 'A CONNACK or DISCONNECT >= 0x80 means the connection closes, sent or not', testedNote('Every fuzz connection that gets an error reason must then close.', fuzz, ecEmptyId)),
   // Chapter 6.
@@ -575,12 +598,15 @@ export const Mqtt31Differences: readonly Difference[] = [
   {
     key: 'client id of 1 to 23 characters',
     text: '3.1 requires a client id of 1 to 23 characters; a longer one is to be refused with return code 2',
-    status: notYet('The broker accepts longer client ids at 3.1 and no test pins either behaviour; an empty one is refused with 2 (edge/protocol/connect.ts), untested at 3.1.'),
+    status: testedNote(
+      'Deliberately accepted, as mosquitto does and as 3.1.1 allows [MQTT-3.1.3-5]: docs/conformance-decisions.md, "Client ids longer than 23 characters".',
+      ...[23, 24, 65].flatMap((length) => wire(Mqtt31Wire, ['MQTT-v3.1-3.1'], `a 3.1 client id of ${length} characters is accepted`, '3.1')),
+    ),
   },
   {
     key: 'no Session Present flag',
     text: 'A 3.1 CONNACK has no Session Present flag: its first byte is reserved, 0',
-    status: notYet('The broker sets Session Present for 3.1 clients too, and edge-core "reports session present correctly and discards the session on clean start" expects it at "MQTT 3.1".'),
+    status: tested(...wire(Mqtt31Wire, ['MQTT-v3.1-3.2'], 'a CONNACK to a 3.1 client resuming a stored session is 20 02 00 00: no Session Present flag', '3.1'), ecSessionPresent),
   },
   {
     key: 'CONNACK return codes',
@@ -590,12 +616,15 @@ export const Mqtt31Differences: readonly Difference[] = [
   {
     key: 'SUBACK without failure code',
     text: '3.1 has no SUBACK failure code: a SUBACK grants a QoS',
-    status: notYet('A refused 3.1 subscription gets 0x80, as at 3.1.1 (shared/codec/encoder.ts); to be decided in docs/conformance-decisions.md.'),
+    status: testedNote(
+      'A refused filter is answered with the QoS it would have been granted and no subscription is made, as mosquitto does: docs/conformance-decisions.md, "A refused MQTT 3.1 subscription".',
+      ...wire(Mqtt31Wire, ['MQTT-v3.1-3.9'], 'a refused 3.1 subscription is answered with a granted QoS, not 0x80, and nothing is delivered for it', '3.1'),
+    ),
   },
   {
     key: 'DUP on re-sent PUBREL, SUBSCRIBE, UNSUBSCRIBE',
     text: '3.1 clients set DUP (and QoS 1) in the fixed header of a re-sent PUBREL, SUBSCRIBE or UNSUBSCRIBE; the server accepts it',
-    status: notYet(`${Issue23}: the codec refuses such a packet as malformed (framer "rejects PUBREL with DUP (3.1 retransmission style)" pins today's refusal).`),
+    status: tested(...wire(PacketsWire, ['MQTT-v3.1-2.1'], 'a re-sent SUBSCRIBE, UNSUBSCRIBE and PUBREL may carry DUP (MQTT 3.1 only)', '3.1')),
   },
   {
     key: 'no server DISCONNECT',
@@ -605,7 +634,7 @@ export const Mqtt31Differences: readonly Difference[] = [
   {
     key: 'empty client id',
     text: '3.1 has no assigned client ids: an empty client id is refused with return code 2',
-    status: notYet('edge/protocol/connect.ts refuses it at level 3, but no test sends an empty client id at 3.1.'),
+    status: tested(...wire(Mqtt31Wire, ['MQTT-v3.1-3.1'], 'an empty 3.1 client id is refused with return code 2, then the connection is closed', '3.1')),
   },
   {
     key: 'keep-alive',

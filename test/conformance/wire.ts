@@ -87,8 +87,9 @@ const BridgeSecret = 'conformance-bridge-secret';
 /** Both transports reach the same namespace, so a case may mix them (a TCP client watching a WebSocket one). */
 const Namespace = 'conformance';
 
-export async function startWireStack(vars: Record<string, string> = {}): Promise<WireStack> {
-  const edge = await startTestEdge({ MQTT_BRIDGE_SECRET: BridgeSecret, MQTT_MAX_PACKET_RATE: '0', ...vars });
+/** `scriptPath`: another Worker than the default bundle (e.g. HOOKS_BUNDLE, with an authenticate hook). */
+export async function startWireStack(vars: Record<string, string> = {}, worker: { scriptPath?: string } = {}): Promise<WireStack> {
+  const edge = await startTestEdge({ MQTT_BRIDGE_SECRET: BridgeSecret, MQTT_MAX_PACKET_RATE: '0', ...vars }, worker.scriptPath === undefined ? {} : { scriptPath: worker.scriptPath });
   const sidecar = await startTestSidecar(`${edge.mqttUrl}/${Namespace}`, { MQTT_BRIDGE_SECRET: BridgeSecret, MQTT_LOG_LEVEL: 'warn' });
   return {
     edge,
@@ -103,10 +104,10 @@ export async function startWireStack(vars: Record<string, string> = {}): Promise
 }
 
 /** Starts a stack for the test file (beforeAll) and stops it after (afterAll); the getter is for tests to call. */
-export function useWireStack(vars: Record<string, string> = {}): () => WireStack {
+export function useWireStack(vars: Record<string, string> = {}, worker: { scriptPath?: string } = {}): () => WireStack {
   let stack: WireStack | undefined;
   beforeAll(async () => {
-    stack = await startWireStack(vars);
+    stack = await startWireStack(vars, worker);
   });
   afterAll(async () => {
     await stack?.dispose();

@@ -121,14 +121,15 @@ class ConnectCommand implements Command {
       if (this.o.receiveMaximum !== undefined) connect.properties.receiveMaximum = this.o.receiveMaximum;
     }
     if (will !== undefined) connect.will = { topic: will.topic, payload: Buffer.from(will.key), qos: will.qos, retain: will.retain };
-    peer.attach(world.driver.open(), connect, this.o.ackPolicy, receiveMaximum);
+    peer.attach(world.driver.open(), connect, this.o.ackPolicy, receiveMaximum, sessionPresent);
     await world.settle(this.toString());
 
     const connack = peer.connack;
     const code = connack?.reasonCode ?? connack?.returnCode;
     const problems: string[] = [];
     if (connack === undefined || code !== 0) problems.push(`${clientId}: CONNECT not accepted (code ${String(code)})`);
-    else if (connack.sessionPresent !== sessionPresent) problems.push(`${clientId}: session present ${String(connack.sessionPresent)}, the model says ${String(sessionPresent)}`);
+    // 3.1 has no Session Present flag: 0 whatever the session.
+    else if (connack.sessionPresent !== (level !== 3 && sessionPresent)) problems.push(`${clientId}: session present ${String(connack.sessionPresent)}, the model says ${String(sessionPresent)}`);
     if (previous !== undefined) {
       if (previous.isOpen) problems.push(`${clientId}: the taken-over connection is still open`);
       const disconnect = previousPackets.find((packet) => packet.cmd === 'disconnect');

@@ -42,6 +42,7 @@ type WindowStage = { stage: 'publish'; qos: 1 | 2; key: string; retain: boolean 
 export class Peer {
   connection: WireConnection | undefined;
   level: ProtocolLevel = 4;
+  private sessionKnown = false;
   /** The number of QoS 1/2 messages the broker may have in flight to this client. */
   receiveMaximum = 0;
   ackPolicy: AckPolicy = 'prompt';
@@ -77,9 +78,14 @@ export class Peer {
     return this.publishing.size > 0;
   }
 
-  /** Starts a connection: the CONNECT goes out with the next flush. */
-  attach(connection: WireConnection, connect: Extract<MqttPacket, { cmd: 'connect' }>, ackPolicy: AckPolicy, receiveMaximum: number): void {
+  /**
+   * Starts a connection: the CONNECT goes out with the next flush.
+   * `sessionKnown`: whether the server holds this client's session, which a
+   * 3.1 CONNACK does not say (it has no Session Present flag).
+   */
+  attach(connection: WireConnection, connect: Extract<MqttPacket, { cmd: 'connect' }>, ackPolicy: AckPolicy, receiveMaximum: number, sessionKnown: boolean): void {
     this.detach();
+    this.sessionKnown = sessionKnown;
     this.connection = connection;
     this.level = (connect.protocolVersion ?? 4) as ProtocolLevel;
     this.ackPolicy = ackPolicy;
@@ -165,7 +171,7 @@ export class Peer {
     switch (packet.cmd) {
       case 'connack':
         this.connack = packet;
-        if (packet.sessionPresent !== true) this.forgetSession();
+        if (!(this.level === 3 ? this.sessionKnown : packet.sessionPresent === true)) this.forgetSession();
         return;
       case 'publish':
         this.receivePublish(packet);

@@ -97,6 +97,12 @@ describe('the conformance matrix', () => {
     expect(found('no such test at all, made up for this check', 'test/unit/codec/malformed.test.ts')).toBe(false);
     expect(found('rejects something no table lists', 'test/unit/codec/framer.test.ts')).toBe(false);
     expect(found('CONNECT client id: nothing the table has', 'test/unit/codec/malformed.test.ts')).toBe(false);
+    // A wire case (test/conformance/wire.ts): registered per level and transport, `${name}, MQTT ${version} over ${transport}`.
+    const wireCase = '[MQTT-v3.1-3.1] an empty 3.1 client id is refused with return code 2, then the connection is closed';
+    expect(found(`${wireCase}, MQTT 3.1 over tcp`, 'test/conformance/mqtt31.test.ts')).toBe(true);
+    expect(found(`${wireCase}, MQTT 3.1 over ws`, 'test/conformance/mqtt31.test.ts')).toBe(true);
+    expect(found(`${wireCase}, MQTT 3.1 over a carrier pigeon`, 'test/conformance/mqtt31.test.ts')).toBe(false);
+    expect(found(`${wireCase.slice(0, -10)}, MQTT 3.1 over tcp`, 'test/conformance/mqtt31.test.ts')).toBe(false);
   });
 
   it('is what docs/conformance.md shows: its summary and tables are rendered from the matrix', () => {
