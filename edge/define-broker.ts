@@ -17,7 +17,7 @@
  * export const { BrokerNamespace, BrokerApi } = broker;
  * export default broker.worker;
  */
-import { DurableObject, WorkerEntrypoint } from 'cloudflare:workers';
+import { WorkerEntrypoint } from 'cloudflare:workers';
 import { accessPolicyFor, composeHooks, loadAccessConfig, settingsFor } from './access.ts';
 import type { BrokerNamespaceClass, BrokerNamespaceRpc, BrokerResolver, ResolvedBroker } from './broker-types.ts';
 import { loadEdgeConfig } from './config.ts';

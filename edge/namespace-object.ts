@@ -251,7 +251,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
       return attachment;
     }
 
-    private async gatewayClientMessage(attachment: GatewayClientAttachment, ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
+    private async gatewayClientMessage(attachment: GatewayClientAttachment, message: ArrayBuffer | string): Promise<void> {
       const gateway = this.gatewayRole(attachment.gateway);
       const refusal = refusalOf(message, this.maxMessageBytes);
       if (refusal !== undefined) {
@@ -565,7 +565,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
 
     override async webSocketMessage(ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
       const atGateway = this.gatewayClientOf(ws);
-      if (atGateway !== undefined) return this.gatewayClientMessage(atGateway, ws, message);
+      if (atGateway !== undefined) return this.gatewayClientMessage(atGateway, message);
       const core = this.getCore();
       const link = this.linkOf(ws);
       if (link !== undefined) return this.linkMessage(link, ws, message);

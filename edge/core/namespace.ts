@@ -36,7 +36,7 @@ import { Outbound } from './outbound.ts';
 import type { EncodeCache } from './publish-encoding.ts';
 import type { ClientPage, ClientQuery, ClientSummary, ConnectionEventEntry, CoreStats, EventQuery, RetainedSummary, SubscriptionSummary, TopicSummary } from './readouts.ts';
 import { RetainedMessages, SqlRetainedStore } from './retained.ts';
-import { matchFilterOf, Router, type Delivery } from './router.ts';
+import { Router, type Delivery } from './router.ts';
 import { GatedSql } from './gated-sql.ts';
 import { SessionStore, type SessionListing, type SqlExecutor } from './session-store.ts';
 import { Sessions, type WillOwner } from './sessions.ts';
@@ -288,7 +288,7 @@ export class Namespace implements ProtocolContext {
     }
     for (const session of this.store.onlineSessions()) {
       if (this.connections.get(session.connectionId) !== undefined) continue;
-      this.sessions.connectionEnded(session.clientId, session.connectionId, 'network-error');
+      this.sessions.connectionEnded(session.clientId, session.connectionId);
       // Its connection went while the object was away: only its ids are known.
       this.connectionLog.event('info', 'connection.closed', undefined, { connection: session.connectionId, client: session.clientId, reason: 'network-error' });
     }
@@ -856,7 +856,7 @@ export class Namespace implements ProtocolContext {
     }
     if (cause !== 'takeover') this.sessions.handOverShared(clientId);
     this.outbound.forget(clientId);
-    this.sessions.connectionEnded(clientId, link.id, cause);
+    this.sessions.connectionEnded(clientId, link.id);
     // After the will went out: a reader of the logs may take this line as "its will is routed" (test/differential does).
     this.connectionLog.closed(link.state, cause);
     const onDisconnect = this.hooks.onDisconnect;

@@ -5,7 +5,6 @@
  * a leaving share group member's messages to another member.
  */
 import type { Identity } from './access.ts';
-import type { CloseCause } from './close-cause.ts';
 import type { DeadlineSource } from './deadlines.ts';
 import type { Logger } from './log.ts';
 import type { BrokerMessage } from './message.ts';
@@ -53,7 +52,7 @@ export class Sessions implements DeadlineSource {
    * The connection `connectionId` of `clientId` is gone: fire or delay the
    * will (a clean DISCONNECT has already removed it), expire or keep the session.
    */
-  connectionEnded(clientId: string, connectionId: string, cause: CloseCause): void {
+  connectionEnded(clientId: string, connectionId: string): void {
     const { store } = this.deps;
     const session = store.getSession(clientId);
     if (session === undefined || session.connectionId !== connectionId) return;

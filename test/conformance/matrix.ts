@@ -35,7 +35,6 @@ const Gateways = 'test/core/gateways.test.ts';
 const Stall = 'test/integration/stall.test.ts';
 const ConfigAccess = 'test/integration/config-access.test.ts';
 const UserApi = 'test/integration/user-api.test.ts';
-const Link = 'test/integration/link.test.ts';
 const BoundedWork = 'test/attacks/bounded-work.test.ts';
 const SidecarBridge = 'test/sidecar/bridge.test.ts';
 const SidecarE2e = 'test/sidecar/e2e.test.ts';
@@ -87,7 +86,6 @@ const pSecondConnect = t(Protocol, 'treats a second CONNECT as a protocol error'
 const pMinQos = t(Protocol, 'delivers at min(message, subscription) QoS, once for overlapping subscriptions, at the highest');
 const pRetained = t(Protocol, 'stores, replaces and deletes retained messages, and finds them for + and # (parent level included)');
 const pSubOptions = t(Protocol, 'honours No Local, Retain As Published and Retain Handling 0/1/2');
-const pShared = t(Protocol, 'gives each message to one member of a share group, and a leaving member’s unacknowledged ones to another');
 const pSubIds = t(Protocol, 'delivers the subscription identifiers of every matching subscription');
 const pReceiveMaximum = t(Protocol, 'keeps at most the client’s Receive Maximum in flight, and sends more as acknowledgements come');
 const pReceiveMaximumExceeded = t(Protocol, 'disconnects a client that exceeds the broker’s Receive Maximum (0x93)');
@@ -95,7 +93,6 @@ const pReplace = t(Protocol, 'refuses a new subscription over MQTT_MAX_NAMESPACE
 const pTooLarge = t(Protocol, 'drops a message too large for one subscriber only');
 const pAliases = t(Protocol, 'resolves client-to-server topic aliases and uses server-to-client ones up to the client’s maximum');
 const pPubrelAgain = t(Protocol, 'answers a PUBREL resent after a reconnect with PUBCOMP Success, and the message stays delivered once');
-const pDisconnectExpiry = t(Protocol, 'takes a new session expiry at DISCONNECT, and refuses raising it from 0 (0x82)');
 
 const m5Caps = t(Mqtt5File, 'announces its capabilities and caps keep-alive in CONNACK');
 const m5Expiry = t(Mqtt5File, 'ends the session with the connection at 0, keeps it for N seconds and for 0xFFFFFFFF');
@@ -114,10 +111,8 @@ const m5Rh = t(Mqtt5File, 'Retain Handling 0 sends retained messages on every su
 const m5NoLocalShared = t(Mqtt5File, 'refuses No Local on a shared subscription (protocol error)');
 const m5Properties = t(Mqtt5File, 'passes Response Topic, Correlation Data, User Properties, Content Type and Payload Format through');
 const m5UserPropertyOrder = t(Mqtt5File, 'forwards User Properties in their order, interleaved names included [MQTT-3.3.2-18]');
-const m5ReasonStrings = t(Mqtt5File, 'sends Reason Strings only to clients that allow them');
 const m5Auth = t(Mqtt5File, 'runs a challenge/response through the authenticate hook');
 const m5AuthRefused = t(Mqtt5File, 'refuses a wrong answer with CONNACK 0x86');
-const m5DisconnectExpiry = t(Mqtt5File, 'takes a new interval at DISCONNECT, and refuses raising it from 0');
 
 const quotaCaps = t(Quotas, 'maximum QoS, retain and shared subscriptions: announced in CONNACK and held to, for clients that connect after the change');
 const cfgSubscribe = t(ConfigAccess, 'refuses a SUBSCRIBE the ACL does not allow (0x80 / 0x87) and allows the rest');
@@ -159,7 +154,6 @@ function wire(file: string, ids: readonly string[], title: string, level: '3.1' 
 
 // ---- wording shared by several entries ----------------------------------------------
 
-const Issue23 = 'known violation, fixed under issue 23 ("Conformance to the letter")';
 const NoReasonStrings =
   'The server puts a Reason String on nothing but CONNACK and DISCONNECT, and User Properties of its own on nothing (shared/refusals.ts), so it never sends this property: optional, not taken.';
 const NoOwnUserProperties = 'The server sends no User Property of its own on this packet (shared/refusals.ts builds its CONNACK and DISCONNECT): optional, not taken.';

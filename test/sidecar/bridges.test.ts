@@ -15,7 +15,7 @@ import { freePort } from '../../scripts/free-port.ts';
 import { repoRoot } from '../../scripts/local-edge.ts';
 import { adminClient } from '../helpers/admin-api.ts';
 import { startTestEdge, type TestEdge } from '../helpers/edge.ts';
-import { hasMosquitto, startMosquitto, type Mosquitto, type MosquittoOptions } from '../helpers/mosquitto.ts';
+import { hasMosquitto, type Mosquitto, type MosquittoOptions } from '../helpers/mosquitto.ts';
 import { Started } from '../helpers/started.ts';
 import { arrived, connectClient, publish, subscribe, tally, type TestClient } from '../helpers/mqtt-clients.ts';
 import { hasMosquittoPasswd } from '../unit/auth/mosquitto-tools.ts';
