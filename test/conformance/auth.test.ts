@@ -46,5 +46,5 @@ describe('enhanced authentication', () => {
       },
     },
   ]))
-    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
+    it(`${test.name}, MQTT ${test.version} ${test.target}`, test.run);
 });

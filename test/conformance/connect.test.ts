@@ -14,6 +14,7 @@ describe('a CONNECT that does not conform', () => {
     {
       name: '[MQTT-3.1.4-1] [MQTT-3.2.2-6] [MQTT-4.7.3-1] a zero-length will topic: the connection is closed without a CONNACK',
       levels: [3, 4],
+      mosquitto: true,
       async run(peer) {
         // Will flag and clean session; client id "a", will topic "", will message "".
         peer.send(peer.level === 3 ? hex('10 13 00 06 4d 51 49 73 64 70 03 06 00 00 00 01 61 00 00 00 00') : hex('10 11 00 04 4d 51 54 54 04 06 00 00 00 01 61 00 00 00 00'));
@@ -38,5 +39,5 @@ describe('a CONNECT that does not conform', () => {
       }),
     ),
   ]))
-    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
+    it(`${test.name}, MQTT ${test.version} ${test.target}`, test.run);
 });

@@ -41,6 +41,8 @@ describe("the client's Maximum Packet Size", () => {
       ([title, maximumPacketSize, properties, refusal]): WireCase => ({
         name: title,
         levels: [5],
+        // mosquitto closes without the CONNACK 0x95 (a MAY): the other two rows run against it.
+        ...(maximumPacketSize === 10 ? {} : { mosquitto: true }),
         async run(peer, name) {
           peer.send(connectOf(5, name, { properties: { maximumPacketSize, ...properties } }));
           if (refusal !== undefined) await peer.expect(refusal);
@@ -95,5 +97,5 @@ describe("the client's Maximum Packet Size", () => {
       },
     },
   ]))
-    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
+    it(`${test.name}, MQTT ${test.version} ${test.target}`, test.run);
 });

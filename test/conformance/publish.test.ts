@@ -49,6 +49,7 @@ describe('PUBLISH', () => {
     {
       name: '[MQTT-3.3.1-3] a PUBLISH with DUP 1 reaches a subscriber with DUP 0: DUP is not propagated',
       levels: [4, 5],
+      mosquitto: true,
       async run(peer, name, wire) {
         peer.send(connectOf(peer.level, name));
         await peer.next('CONNACK');
@@ -65,6 +66,7 @@ describe('PUBLISH', () => {
     {
       name: '[MQTT-3.3.2-7] a topic alias set on one connection is unknown on the next: using it is a protocol error (DISCONNECT 0x82)',
       levels: [5],
+      mosquitto: true,
       async run(peer, name, wire) {
         peer.send(connectOf(5, name));
         await peer.next('CONNACK');
@@ -85,6 +87,7 @@ describe('PUBLISH', () => {
     {
       name: '[MQTT-3.3.2-13] a Response Topic of ill-formed UTF-8 closes the connection (DISCONNECT 0x81 at most)',
       levels: [5],
+      mosquitto: true,
       async run(peer, name) {
         peer.send(connectOf(5, name));
         await peer.next('CONNACK');
@@ -112,6 +115,7 @@ describe('PUBLISH', () => {
     {
       name: '[MQTT-3.3.4-5] a shared and a non-shared subscription of one session give two copies, each with its own Subscription Identifier',
       levels: [5],
+      mosquitto: true,
       async run(peer, name, wire) {
         peer.send(connectOf(5, name));
         await peer.next('CONNACK');
@@ -129,7 +133,7 @@ describe('PUBLISH', () => {
       },
     },
   ]))
-    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
+    it(`${test.name}, MQTT ${test.version} ${test.target}`, test.run);
 });
 
 describe('UNSUBSCRIBE of several filters', () => {
@@ -137,6 +141,7 @@ describe('UNSUBSCRIBE of several filters', () => {
     {
       name: '[MQTT-3.10.4-6] [MQTT-3.11.3-1] an UNSUBSCRIBE of several filters removes each, with one UNSUBACK whose reason codes follow the filters',
       levels: [4, 5],
+      mosquitto: true,
       async run(peer, name, wire) {
         peer.send(connectOf(peer.level, name));
         await peer.next('CONNACK');
@@ -156,5 +161,5 @@ describe('UNSUBSCRIBE of several filters', () => {
       },
     },
   ]))
-    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
+    it(`${test.name}, MQTT ${test.version} ${test.target}`, test.run);
 });

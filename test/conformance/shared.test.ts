@@ -34,6 +34,10 @@ async function group(wire: WireStack, peer: WirePeer, name: string, qos: { a: Qo
   for (const messageId of [1, 2]) {
     publisher.send({ cmd: 'publish', topic: name, payload: Buffer.from(`m${messageId}`), qos: qos.messages, messageId, retain: false, dup: false });
     await publisher.next(qos.messages === 2 ? 'PUBREC' : 'PUBACK');
+    if (qos.messages !== 2) continue;
+    // Through to PUBCOMP: a broker may forward a QoS 2 message on its PUBREL (mosquitto) as well as on its PUBLISH (4.3.3).
+    publisher.send({ cmd: 'pubrel', messageId });
+    await publisher.expect({ cmd: 'pubcomp', messageId });
   }
   const got = { a: await a.expect({ cmd: 'publish', topic: name, qos: Math.min(qos.a, qos.messages) }), b: await b.expect({ cmd: 'publish', topic: name, qos: Math.min(qos.b, qos.messages) }) };
   return { a, b, publisher, got };
@@ -57,6 +61,7 @@ describe('shared subscriptions', () => {
     {
       name: '[MQTT-4.8.2-3] each member of a share group gets its messages at its own granted QoS (0 and 2)',
       levels: [5],
+      mosquitto: true,
       async run(peer, name, wire) {
         const { a, b, publisher, got } = await group(wire, peer, name, { a: 0, b: 2, messages: 2 });
         expect([got.a.packet.cmd === 'publish' && got.a.packet.qos, got.b.packet.cmd === 'publish' && got.b.packet.qos]).toEqual([0, 2]);
@@ -96,5 +101,5 @@ describe('shared subscriptions', () => {
       },
     },
   ]))
-    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
+    it(`${test.name}, MQTT ${test.version} ${test.target}`, test.run);
 });

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeAll } from '../../shared/codec/decoder.ts';
 import { userPropertyPairs, type UserPropertyPair } from '../../shared/codec/user-properties.ts';
 import { concat, connectBody, packet, props, str, u16 } from '../unit/codec/helpers.ts';
-import { connected, useWireStack, wireTests, type WirePeer } from './wire.ts';
+import { connected, useWireStack, wireTests, type WirePeer, type WireStack } from './wire.ts';
 
 const stack = useWireStack();
 
@@ -42,8 +42,8 @@ function connectWithOrderedWill(clientId: string, topic: string, delay: number, 
 }
 
 /** A 5.0 client subscribed to `topic` over the peer's transport. */
-async function watch(peer: WirePeer, topic: string): Promise<WirePeer> {
-  const watcher = await connected(stack(), peer.transport, 5, `${topic}-watcher`);
+async function watch(wire: WireStack, peer: WirePeer, topic: string): Promise<WirePeer> {
+  const watcher = await connected(wire, peer.transport, 5, `${topic}-watcher`);
   watcher.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] });
   await watcher.expect({ cmd: 'suback', messageId: 1 });
   return watcher;
@@ -54,8 +54,9 @@ describe('a will\'s User Properties', () => {
     ...[0, 1].map((delay) => ({
       name: `[MQTT-3.1.3-10] a will's User Properties go out in the order the client wrote them, names interleaved (Will Delay ${delay} s)`,
       levels: [5] as const,
-      async run(peer: WirePeer, name: string) {
-        const watcher = await watch(peer, name);
+      mosquitto: true as const,
+      async run(peer: WirePeer, name: string, wire: WireStack) {
+        const watcher = await watch(wire, peer, name);
         // With a delay, the will waits in the stored session (Session Expiry 60) and is read back from it.
         peer.send(connectWithOrderedWill(name, name, delay, delay === 0 ? 0 : 60));
         await peer.expect({ cmd: 'connack', reasonCode: 0 });
@@ -66,5 +67,5 @@ describe('a will\'s User Properties', () => {
       },
     })),
   ]))
-    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
+    it(`${test.name}, MQTT ${test.version} ${test.target}`, test.run);
 });

@@ -51,5 +51,5 @@ describe('a will above the Maximum QoS', () => {
       },
     },
   ]))
-    it(`${test.name}, MQTT ${test.version} over ${test.transport}`, test.run);
+    it(`${test.name}, MQTT ${test.version} ${test.target}`, test.run);
 });

@@ -9,6 +9,11 @@
  *
  * Tests are named after the statement ids they check (`[MQTT-3.1.2-24] …`):
  * the conformance matrix refers to them by file and name.
+ *
+ * Where mosquitto's answer is the specification's, a case opts in
+ * (`mosquitto`) and its script also runs, unchanged, against Debian's
+ * mosquitto 2.0.11 over a raw TCP connection (`… against mosquitto`): the
+ * same bytes in, and the case's own assertions as the expected reply.
  */
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
@@ -17,7 +22,8 @@ import WebSocket from 'ws';
 import { PacketFramer } from '../../shared/codec/framer.ts';
 import { MaxPacketSizeLimit, type ProtocolLevel } from '../../shared/codec/types.ts';
 import { connectionEndsLogged, startTestEdge, type TestEdge } from '../helpers/edge.ts';
-import { VersionOf as LevelName, WireTransports, type WireTransport } from '../helpers/protocol-versions.ts';
+import { hasMosquitto, startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
+import { VersionOf as LevelName, WireTargets, WireTransports, type WireTarget, type WireTransport } from '../helpers/protocol-versions.ts';
 import { eventually } from '../helpers/mqtt-clients.ts';
 import { startTestSidecar, type TestSidecar } from '../sidecar/harness.ts';
 
@@ -68,18 +74,24 @@ export interface WirePeer {
   close(): void;
 }
 
-/** The edge, a sidecar linked to it, and how to reach a namespace each way. */
+/** The broker a case runs against (ours or mosquitto): how to open more connections to it and see one end. */
 export interface WireStack {
-  edge: TestEdge;
-  sidecar: TestSidecar;
-  /** Opens a raw connection; `namespace` is the WebSocket path's (the sidecar serves `conformance`). */
+  /** Opens a raw connection over `transport` (mosquitto: always its TCP listener). */
   open(transport: WireTransport, level: ProtocolLevel): Promise<WirePeer>;
   /**
-   * Waits until the edge has logged the end of `count` connections of
+   * Waits until the broker has logged the end of `count` connections of
    * `clientId` (its will routed by then): MQTT acknowledges no close, so the
    * broker's log is the only sign of it.
    */
   ended(clientId: string, count?: number): Promise<void>;
+}
+
+/** The edge, a sidecar linked to it, both reaching one namespace; and a mosquitto to compare with, started when first asked for. */
+export interface EdgeWireStack extends WireStack {
+  edge: TestEdge;
+  sidecar: TestSidecar;
+  /** Debian's mosquitto on a free port of 127.0.0.1, anonymous clients allowed: one per stack (test file), stopped with it. */
+  mosquitto(): Promise<WireStack>;
   dispose(): Promise<void>;
 }
 
@@ -88,24 +100,49 @@ const BridgeSecret = 'conformance-bridge-secret';
 const Namespace = 'conformance';
 
 /** `scriptPath`: another Worker than the default bundle (e.g. HOOKS_BUNDLE, with an authenticate hook). */
-export async function startWireStack(vars: Record<string, string> = {}, worker: { scriptPath?: string } = {}): Promise<WireStack> {
+export async function startWireStack(vars: Record<string, string> = {}, worker: { scriptPath?: string } = {}): Promise<EdgeWireStack> {
   const edge = await startTestEdge({ MQTT_BRIDGE_SECRET: BridgeSecret, MQTT_MAX_PACKET_RATE: '0', ...vars }, worker.scriptPath === undefined ? {} : { scriptPath: worker.scriptPath });
   const sidecar = await startTestSidecar(`${edge.mqttUrl}/${Namespace}`, { MQTT_BRIDGE_SECRET: BridgeSecret, MQTT_LOG_LEVEL: 'warn' });
+  let mosquitto: Promise<Mosquitto> | undefined;
   return {
     edge,
     sidecar,
     ended: (clientId, count = 1) => eventually(() => connectionEndsLogged(edge, Namespace, clientId) >= count, ExpectTimeoutMs, `${count} end(s) of ${clientId} in the edge's log`),
-    open: (transport, level) => openWirePeer(transport === 'tcp' ? { tcpPort: sidecar.sidecar.tcpPort } : { url: `${edge.mqttUrl}/${Namespace}` }, transport, level),
+    open: (transport, level) => openWirePeer(transport === 'tcp' ? { tcpPort: sidecar.sidecar.tcpPort } : { url: `${edge.mqttUrl}/${Namespace}` }, transport, level, transport),
+    async mosquitto() {
+      mosquitto ??= startMosquitto();
+      return mosquittoStack(await mosquitto);
+    },
     async dispose() {
+      // A mosquitto that failed to start failed its tests already.
+      await mosquitto?.then((broker) => broker.dispose(), () => undefined);
       await sidecar.sidecar.close();
       await edge.dispose();
     },
   };
 }
 
+/**
+ * The lines mosquitto 2.0.11 logs (`log_type all`) as a connection of a
+ * client ends, whatever the reason: its DISCONNECT, its close, a protocol
+ * error, a takeover. Its will, if any, is queued by the time it logs them.
+ */
+function mosquittoEndsOf(log: string, clientId: string): number {
+  const id = clientId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const ends = new RegExp(`Client ${id} (?:disconnected|closed its connection|already connected, closing old connection|has exceeded timeout)|(?:Socket error|Bad socket read/write) on client ${id}[,:]`, 'g');
+  return log.match(ends)?.length ?? 0;
+}
+
+function mosquittoStack(mosquitto: Mosquitto): WireStack {
+  return {
+    open: (_transport, level) => openWirePeer({ tcpPort: mosquitto.port }, 'tcp', level, 'mosquitto'),
+    ended: (clientId, count = 1) => eventually(() => mosquittoEndsOf(mosquitto.log(), clientId) >= count, ExpectTimeoutMs, `${count} end(s) of ${clientId} in mosquitto's log`),
+  };
+}
+
 /** Starts a stack for the test file (beforeAll) and stops it after (afterAll); the getter is for tests to call. */
-export function useWireStack(vars: Record<string, string> = {}, worker: { scriptPath?: string } = {}): () => WireStack {
-  let stack: WireStack | undefined;
+export function useWireStack(vars: Record<string, string> = {}, worker: { scriptPath?: string } = {}): () => EdgeWireStack {
+  let stack: EdgeWireStack | undefined;
   beforeAll(async () => {
     stack = await startWireStack(vars, worker);
   });
@@ -118,7 +155,8 @@ export function useWireStack(vars: Record<string, string> = {}, worker: { script
   };
 }
 
-async function openWirePeer(where: { tcpPort: number } | { url: string }, transport: WireTransport, level: ProtocolLevel): Promise<WirePeer> {
+/** `label` names the connection in failures: its transport, or the other broker it reaches. */
+async function openWirePeer(where: { tcpPort: number } | { url: string }, transport: WireTransport, level: ProtocolLevel, label: string): Promise<WirePeer> {
   const framer = new PacketFramer({ maxPacketSize: MaxPacketSizeLimit });
   const unread: Received[] = [];
   const all: string[] = [];
@@ -178,7 +216,7 @@ async function openWirePeer(where: { tcpPort: number } | { url: string }, transp
     const deadline = Date.now() + ExpectTimeoutMs;
     while (!ready()) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${transport} ${LevelName[level]}: no ${what} within ${ExpectTimeoutMs} ms; received: [${all.join(', ')}], ${open ? 'still open' : 'closed'}`);
+      if (left <= 0) throw new Error(`${label} ${LevelName[level]}: no ${what} within ${ExpectTimeoutMs} ms; received: [${all.join(', ')}], ${open ? 'still open' : 'closed'}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         wake = () => {
@@ -191,9 +229,9 @@ async function openWirePeer(where: { tcpPort: number } | { url: string }, transp
 
   const next = async (what = 'packet'): Promise<Received> => {
     await until(() => unread.length > 0 || !open || streamError !== undefined, what);
-    if (streamError !== undefined) throw new Error(`${transport}: the server's bytes do not frame: ${streamError}`);
+    if (streamError !== undefined) throw new Error(`${label}: the server's bytes do not frame: ${streamError}`);
     const received = unread.shift();
-    if (received === undefined) throw new Error(`${transport} ${LevelName[level]}: closed while waiting for ${what}; received: [${all.join(', ')}]`);
+    if (received === undefined) throw new Error(`${label} ${LevelName[level]}: closed while waiting for ${what}; received: [${all.join(', ')}]`);
     return received;
   };
 
@@ -210,18 +248,18 @@ async function openWirePeer(where: { tcpPort: number } | { url: string }, transp
     async expect(expected) {
       if (typeof expected === 'string') {
         const received = await next(`packet ${expected}`);
-        expect(toHex(received.bytes), `${transport} ${LevelName[level]}: the packet's bytes`).toBe(toHex(hex(expected)));
+        expect(toHex(received.bytes), `${label} ${LevelName[level]}: the packet's bytes`).toBe(toHex(hex(expected)));
         return received;
       }
       const received = await next(expected.cmd.toUpperCase());
-      expect(received.packet, `${transport} ${LevelName[level]}: ${toHex(received.bytes)}`).toMatchObject(expected);
+      expect(received.packet, `${label} ${LevelName[level]}: ${toHex(received.bytes)}`).toMatchObject(expected);
       return received;
     },
     async expectClose() {
       const before = await peer.closedAfter();
       expect(
         before.map((received) => `${received.packet.cmd} ${toHex(received.bytes)}`),
-        `${transport} ${LevelName[level]}: sent before closing`,
+        `${label} ${LevelName[level]}: sent before closing`,
       ).toEqual([]);
     },
     async closedAfter() {
@@ -232,7 +270,7 @@ async function openWirePeer(where: { tcpPort: number } | { url: string }, transp
       const before = await peer.closedAfter();
       expect(
         before.map(({ packet }) => packet),
-        `${transport} ${LevelName[level]}: sent before closing`,
+        `${label} ${LevelName[level]}: sent before closing`,
       ).toEqual([expect.objectContaining(expected)]);
     },
     async roundTrip() {
@@ -280,15 +318,27 @@ export interface WireCase {
   /** `[MQTT-3.1.2-24] a CONNACK …`: written out in the test file, so the conformance matrix can find it. */
   name: string;
   levels: readonly ProtocolLevel[];
-  /** Runs against a fresh peer; `clientId` is unique to the case, transport and level (client ids, topics). */
+  /**
+   * Also run against mosquitto, at every level (`true`) or at these: where
+   * its answer is the specification's and the script assumes nothing of
+   * this broker's configuration. Not where we differ on purpose
+   * (docs/conformance-decisions.md, test/differential/differences.ts).
+   */
+  mosquitto?: true | readonly ProtocolLevel[];
+  /**
+   * Runs against a fresh peer; `clientId` is unique to the case, level and
+   * transport (client ids, topics); `stack` is the broker the peer reaches,
+   * for more connections to it.
+   */
   run(peer: WirePeer, clientId: string, stack: WireStack): Promise<void>;
 }
 
-/** One test of a case: at one level, over one transport. */
+/** One test of a case: at one level, over one transport to this broker or against mosquitto. */
 export interface WireTest {
   name: string;
   version: string;
-  transport: WireTransport;
+  /** `over tcp`, `over ws` or `against mosquitto`: the end of the test's title. */
+  target: WireTarget;
   run(): Promise<void>;
 }
 
@@ -296,31 +346,36 @@ export interface WireTest {
 let nextCase = 0;
 
 /**
- * One test per case, level and transport, for the test file to register as
- * `it(\`${test.name}, MQTT ${test.version} over ${test.transport}\`, test.run)`:
+ * One test per case, level and transport, and per level the case runs
+ * against mosquitto at, for the test file to register as
+ * `it(\`${test.name}, MQTT ${test.version} ${test.target}\`, test.run)`:
  * the title stays in the file, where the conformance matrix reads it.
+ * Without mosquitto installed, its tests are left out.
  */
-export function wireTests(stack: () => WireStack, cases: readonly WireCase[]): WireTest[] {
+export function wireTests(stack: () => EdgeWireStack, cases: readonly WireCase[]): WireTest[] {
   return cases.flatMap((row) => {
     const index = nextCase++;
-    return row.levels.flatMap((level) =>
-      WireTransports.map((transport): WireTest => {
-        const id = /^\[([^\]]+)\]/.exec(row.name)?.[1] ?? 'case';
-        const clientId = `${id}-${index}-${level}-${transport}`.replace(/[^A-Za-z0-9-]/g, '-').toLowerCase();
-        return {
-          name: row.name,
-          version: LevelName[level],
-          transport,
-          async run() {
-            const peer = await stack().open(transport, level);
-            try {
-              await row.run(peer, clientId, stack());
-            } finally {
-              peer.close();
-            }
-          },
-        };
-      }),
-    );
+    const id = /^\[([^\]]+)\]/.exec(row.name)?.[1] ?? 'case';
+    const clientIdOf = (level: ProtocolLevel, where: string): string => `${id}-${index}-${level}-${where}`.replace(/[^A-Za-z0-9-]/g, '-').toLowerCase();
+    const test = (level: ProtocolLevel, target: WireTarget, broker: () => Promise<WireStack>, transport: WireTransport, where: string): WireTest => ({
+      name: row.name,
+      version: LevelName[level],
+      target,
+      async run() {
+        const against = await broker();
+        const peer = await against.open(transport, level);
+        try {
+          await row.run(peer, clientIdOf(level, where), against);
+        } finally {
+          peer.close();
+        }
+      },
+    });
+    const { mosquitto } = row;
+    const mosquittoLevels = !hasMosquitto || mosquitto === undefined ? [] : mosquitto === true ? row.levels : row.levels.filter((level) => mosquitto.includes(level));
+    return row.levels.flatMap((level) => [
+      ...WireTransports.map((transport) => test(level, WireTargets[transport], async () => stack(), transport, transport)),
+      ...(mosquittoLevels.includes(level) ? [test(level, WireTargets.mosquitto, () => stack().mosquitto(), 'tcp', 'mosquitto')] : []),
+    ]);
   });
 }

@@ -102,6 +102,9 @@ describe('the conformance matrix', () => {
     expect(found(`${wireCase}, MQTT 3.1 over tcp`, 'test/conformance/mqtt31.test.ts')).toBe(true);
     expect(found(`${wireCase}, MQTT 3.1 over ws`, 'test/conformance/mqtt31.test.ts')).toBe(true);
     expect(found(`${wireCase}, MQTT 3.1 over a carrier pigeon`, 'test/conformance/mqtt31.test.ts')).toBe(false);
+    // A case that also runs against mosquitto: one more test per level, `${name}, MQTT ${version} against mosquitto`.
+    expect(found(`${wireCase}, MQTT 3.1 against mosquitto`, 'test/conformance/mqtt31.test.ts')).toBe(true);
+    expect(found(`${wireCase}, MQTT 3.1 against a carrier pigeon`, 'test/conformance/mqtt31.test.ts')).toBe(false);
     expect(found(`${wireCase.slice(0, -10)}, MQTT 3.1 over tcp`, 'test/conformance/mqtt31.test.ts')).toBe(false);
   });
 
