@@ -322,7 +322,7 @@ export class Connections implements DeadlineSource {
     this.fairShare.forget(link);
     this.holding.delete(link);
     const state = link.state;
-    const stored = state.partialStored === true || state.partialStoredBytes !== undefined || state.hasTopicAliases === true || state.hasGrants === true;
+    const stored = state.partialStored === true || state.partialStoredBytes !== undefined || state.hasTopicAliases === true;
     if (stored) this.deps.store.forgetConnection(link.id);
     this.deps.ended(link, cause);
   }

@@ -14,7 +14,7 @@ import type { SqlExecutor } from './session-store.ts';
 const Reads = /^\s*(SELECT|WITH|PRAGMA)\b/i;
 const Changes = /^\s*(UPDATE|DELETE)\b/i;
 const Schema = /^\s*CREATE\b/i;
-const Migrations = /^\s*ALTER\b/i;
+const Migrations = /^\s*(ALTER|DROP)\b/i;
 const Empty = { toArray: (): Record<string, unknown>[] => [], rowsWritten: 0 };
 
 export class GatedSql implements SqlExecutor {
@@ -45,7 +45,7 @@ export class GatedSql implements SqlExecutor {
       this.heldSchema.push(query);
       return Empty;
     }
-    // A fresh schema already has every column a migration would add.
+    // A fresh schema already has every column a migration would add, and none of the tables one would drop.
     if (Migrations.test(query)) return Empty;
     this.materialize();
     return this.sql.exec(query, ...bindings);

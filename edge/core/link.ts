@@ -71,8 +71,6 @@ export interface ConnectionState {
   partialStored?: boolean;
   /** 5.0 client-to-server topic aliases are stored in SQLite. */
   hasTopicAliases?: boolean;
-  /** The connection is limited to topic grants (stored in SQLite). */
-  hasGrants?: boolean;
   /** The limits it connected under (limits.ts); absent before CONNECT and in older attachments: the namespace's own. */
   terms?: ConnectTerms;
 }

@@ -15,7 +15,6 @@ import { decodeBase64, encodeBase64 } from '../../shared/base64.ts';
 import { deserializeProperties, serializeProperties, type BrokerMessage } from './message.ts';
 import type { SubscriptionEntry } from './topic-tree.ts';
 import type { Identity } from './access.ts';
-import type { ClientGrants } from './hooks.ts';
 
 /** The slice of Durable Object `SqlStorage` the store needs. */
 export interface SqlExecutor {
@@ -174,9 +173,8 @@ const schema = [
   `CREATE TABLE IF NOT EXISTS pending_connects (
      connection_id TEXT PRIMARY KEY,
      packet BLOB NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS connection_grants (
-     connection_id TEXT PRIMARY KEY,
-     grants TEXT NOT NULL)`,
+  // Topic grants per connection were stored here until access control was reworked (b9cbd14); nothing has read them since.
+  `DROP TABLE IF EXISTS connection_grants`,
   `CREATE TABLE IF NOT EXISTS topic_aliases (
      connection_id TEXT NOT NULL,
      alias INTEGER NOT NULL,
@@ -770,19 +768,9 @@ export class SessionStore {
     this.sql.exec('DELETE FROM pending_connects WHERE connection_id = ?', connectionId);
   }
 
-  saveGrants(connectionId: string, grants: ClientGrants): void {
-    this.sql.exec('INSERT OR REPLACE INTO connection_grants (connection_id, grants) VALUES (?, ?)', connectionId, JSON.stringify(grants));
-  }
-
-  loadGrants(connectionId: string): ClientGrants | undefined {
-    const row = this.sql.exec('SELECT grants FROM connection_grants WHERE connection_id = ?', connectionId).toArray()[0];
-    return row === undefined ? undefined : (JSON.parse(row['grants'] as string) as ClientGrants);
-  }
-
   /** Forgets what belonged to a closed connection. */
   forgetConnection(connectionId: string): void {
     this.sql.exec('DELETE FROM pending_connects WHERE connection_id = ?', connectionId);
-    this.sql.exec('DELETE FROM connection_grants WHERE connection_id = ?', connectionId);
     this.deletePartialPacket(connectionId);
     this.sql.exec('DELETE FROM topic_aliases WHERE connection_id = ?', connectionId);
   }

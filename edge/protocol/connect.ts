@@ -66,8 +66,9 @@ const connectSteps: ReadonlyArray<readonly [name: string, step: ConnectStep]> = 
   ['limits', applyLimits],
   ['will', readWill],
   ['authenticate', authenticate],
-  ['access', checkAccess],
+  // Right after the (possibly slow) hook, as before any other refusal: concurrent CONNECTs must not overshoot the limit.
   ['capacity', checkCapacity],
+  ['access', checkAccess],
   ['answer', prepareConnack],
   ['takeover', takeOver],
   ['session', openSession],
@@ -241,8 +242,6 @@ async function authenticate(flow: ConnectFlow): Promise<boolean> {
   if (flow.identity.username === undefined) delete info.username;
   else info.username = flow.identity.username;
   if (continuation !== undefined) ctx.store.deletePendingConnect(link.id);
-  // Checked again after the (possibly slow) hook: concurrent CONNECTs must not overshoot the limit.
-  if (isOverConnectionLimit(flow)) return refuse(flow, flow.isV5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, 'maximum connections reached');
   return true;
 }
 
