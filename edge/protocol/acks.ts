@@ -25,7 +25,7 @@ export function handlePubrec(ctx: ProtocolContext, link: ClientLink, packet: Pub
     unmatched(ctx, link, 'pubrec', packetId);
     if (isErrorReason(packet.reasonCode ?? 0)) return;
   }
-  // [MQTT-3.6.2-?] 5.0 says when the id is not known.
+  // 5.0 names the case where the id is not known (section 3.6.2.1, 0x92 Packet Identifier not found).
   const notFound = link.isV5 && outcome === 'unknown';
   link.write(notFound ? { cmd: 'pubrel', messageId: packetId, reasonCode: ReasonCode.PacketIdentifierNotFound } : { cmd: 'pubrel', messageId: packetId });
   ctx.markDirty(link);

@@ -374,7 +374,7 @@ function prepareConnack(flow: ConnectFlow): boolean {
   if (flow.serverKeepAlive !== undefined) properties.serverKeepAlive = flow.serverKeepAlive;
   if (flow.assignedClientId !== undefined) properties.assignedClientIdentifier = flow.assignedClientId;
   if (flow.authenticationMethod !== undefined) {
-    // [MQTT-3.2.2-?] the CONNACK of an enhanced authentication carries its method (and final data).
+    // [MQTT-4.12.0-5] the CONNACK of an enhanced authentication carries its method (and final data).
     properties.authenticationMethod = flow.authenticationMethod;
     if (flow.finalAuthenticationData !== undefined) properties.authenticationData = Buffer.from(flow.finalAuthenticationData);
   }

@@ -24,7 +24,7 @@ export async function dispatchPacket(ctx: ProtocolContext, link: ClientLink, pac
     return handleConnect(ctx, link, packet);
   }
   if (link.state.phase === 'authenticating') {
-    // [MQTT-4.12.0-?] only AUTH (or DISCONNECT) until the exchange completes.
+    // [MQTT-3.1.2-30] only AUTH (or DISCONNECT) until the exchange completes.
     if (packet.cmd === 'auth') return handleAuth(ctx, link, packet);
     if (packet.cmd === 'disconnect') return ctx.closeByClient(link);
     throw new MqttError('Protocol', ReasonCode.ProtocolError, `${packet.cmd.toUpperCase()} before authentication completed`);
