@@ -24,7 +24,7 @@ import { LinkDeviceStore } from './link/link-device-store.ts';
 import { LinkHost, type LinkAttachment } from './link/link-host.ts';
 import { LinkStatusStore } from './link/link-status-store.ts';
 import { defaultFlowControl, linkWindowsOf, type LinkWindows } from './link/flow-control.ts';
-import { linkVersionOf } from '../shared/link-protocol.ts';
+import { linkVersionOf, MaxLinkMessageBytes } from '../shared/link-protocol.ts';
 import { namespaceStats, type NamespaceStats } from './observability/stats.ts';
 import { Gateway, type GatewayClientAttachment } from './gateway/gateway.ts';
 import { GatewayLinks } from './gateway/gateway-links.ts';
@@ -53,12 +53,6 @@ const NamespaceKey = 'broker.namespace';
  */
 const WebSocketMessageSlack = 64 * 1024;
 
-/**
- * A sidecar's link batches many devices' packets, so it is allowed the
- * platform's largest message (32 MiB); each device's decoder still holds it
- * to the maximum packet size, and a device over it is closed alone.
- */
-const LinkMessageLimit = 32 * 1024 * 1024;
 
 /** What the sidecar's close codes say about why its device went away, for onDisconnect and the logs. */
 const BridgeCloseCauses: ReadonlyMap<number, CloseCause> = new Map([
@@ -541,7 +535,7 @@ export function createBrokerNamespaceClass(resolve: BrokerResolver): BrokerNames
     /** A message on a sidecar's link: frames for many devices. */
     private async linkMessage(host: LinkHost, ws: WebSocket, message: ArrayBuffer | string): Promise<void> {
       const core = this.getCore();
-      if (typeof message === 'string' || message.byteLength > LinkMessageLimit) {
+      if (typeof message === 'string' || message.byteLength > MaxLinkMessageBytes) {
         const problem = typeof message === 'string' ? 'a text frame' : `a message of ${message.byteLength} bytes`;
         this.log.log('warn', 'link_protocol_error', { link: host.id, sidecar: host.attachment.name, error: problem });
         safeClose(ws, typeof message === 'string' ? 1003 : 1009, `link protocol error: ${problem}`);

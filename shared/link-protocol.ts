@@ -59,6 +59,13 @@ export const CreditSinceVersion = 3;
 /** The channel number of a CREDIT entry that is the link's own credit (channels start at 1). */
 export const LinkCreditChannel = 0;
 
+/**
+ * The largest link message: the platform's largest WebSocket message
+ * (32 MiB). A link batches many devices' packets, so it is allowed all of
+ * it; each device is still held to its maximum packet size.
+ */
+export const MaxLinkMessageBytes = 32 * 1024 * 1024;
+
 export const LinkFrameType = { Hello: 0x00, Open: 0x01, Data: 0x02, Close: 0x03, Fanout: 0x04, Status: 0x05, Window: 0x06, Credit: 0x07 } as const;
 /** Frame types from this one on are length-prefixed, and skipped when unknown. */
 const FirstLengthPrefixedType = 0x05;

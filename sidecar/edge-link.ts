@@ -31,7 +31,7 @@ import os from 'node:os';
 import WebSocket from 'ws';
 import { BridgeCloseCode } from '../shared/bridge-close-codes.ts';
 import { BridgeHeader, LinkRefusalFix, isLinkRefusal, type LinkRefusal } from '../shared/bridge-secret.ts';
-import { CreditSinceVersion, LinkCreditChannel, LinkProtocolError, LinkSubprotocols, StatusSinceVersion, decodeLinkFrames, encodeLinkFrames, fanoutBytesFor, frameSize, linkVersionOf, type LinkFrame } from '../shared/link-protocol.ts';
+import { CreditSinceVersion, LinkCreditChannel, LinkProtocolError, LinkSubprotocols, MaxLinkMessageBytes, StatusSinceVersion, decodeLinkFrames, encodeLinkFrames, fanoutBytesFor, frameSize, linkVersionOf, type LinkFrame } from '../shared/link-protocol.ts';
 import type { LinkStatus } from '../shared/link-status.ts';
 import { webSocketDialer, type EdgeChannel, type EdgeChannelEvents, type EdgeDialer } from './edge-channel.ts';
 import { openEdgeSocket, type EdgeTarget } from './edge-socket.ts';
@@ -89,8 +89,6 @@ type LinkState = 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped';
 
 /** Devices arriving at a down link may bring its next attempt forward, but not closer than this to the last. */
 const MinRedialGapMs = 250;
-/** What the edge's maximum WebSocket message allows, less the frame headers of the batch. */
-const MaxLinkMessageBytes = 32 * 1024 * 1024;
 
 /** A link refused for its secret is logged at most this often while the refusals go on. */
 const RefusalLogEveryMs = 60_000;

@@ -20,6 +20,7 @@ import { createLogger, describeError, type Logger } from './log.ts';
 import { SidecarMetrics, type SidecarStats } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { sidecarVersion } from './version.ts';
+import { MaxLinkMessageBytes } from '../shared/link-protocol.ts';
 
 export interface Sidecar {
   /** Port of the plain TCP listener (the real one when configured as 0). */
@@ -43,7 +44,7 @@ export interface Sidecar {
 export type { SidecarStats } from './metrics.ts';
 
 /** The largest device packet that fits in one link message (32 MiB less the frame headers). */
-const LinkMaxPacketSize = 32 * 1024 * 1024 - 1024;
+const LinkMaxPacketSize = MaxLinkMessageBytes - 1024;
 
 export interface SidecarOptions {
   /** Where logs go; by default JSON lines (or pretty) on stderr per `config.log`. */
