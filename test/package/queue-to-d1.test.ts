@@ -97,6 +97,10 @@ describe('examples/queue-to-d1, a default Workers project', () => {
     expect(files.filter((file) => file.startsWith(join(repoRoot, 'edge')) || file.startsWith(join(repoRoot, 'shared')))).toEqual([]);
   });
 
+  it('declares every public export as a Worker developer uses it (test/package/types: what must compile does, what must not does not)', async () => {
+    await runTool(process.execPath, [tsc, '-p', join(repoRoot, 'test', 'package', 'types', 'tsconfig.json')], repoRoot);
+  });
+
   it('type-checks even with skipLibCheck off: the declarations it reads stand on their own', async () => {
     await runTool(process.execPath, [tsc, '-p', join(exampleDir, 'tsconfig.json'), '--skipLibCheck', 'false'], exampleDir);
   });
